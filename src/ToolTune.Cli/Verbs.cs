@@ -1,0 +1,12 @@
+using System.CommandLine;
+
+namespace ToolTune.Cli;
+
+/// <summary>The CLI verbs; each lives in its own file under <c>Commands/</c>.</summary>
+internal static class Verbs
+{
+    public static IEnumerable<Command> All()
+    {
+        yield break;
+    }
+}
