@@ -25,4 +25,26 @@ public static class ErrorCodes
 
     // Masks / labels
     public const string MaskSpansUnavailable = "TT1300";
+
+    // Pipeline: config (TT20xx)
+    public const string ConfigNotFound = "TT2000";
+    public const string ConfigSyntax = "TT2001";
+    public const string ConfigUnknownKey = "TT2002";
+    public const string ConfigWrongType = "TT2003";
+    public const string ConfigOutOfRange = "TT2004";
+    public const string ConfigMissingPath = "TT2005";
+    public const string ConfigMissingKey = "TT2006";
+    public const string ConfigInvalidValue = "TT2007";
+    public const string ConfigOverrideInvalid = "TT2008";
+
+    // Pipeline: fingerprints, manifest, artifacts (TT205x)
+    public const string ManifestInvalid = "TT2050";
+    public const string ArtifactWriteFailed = "TT2051";
+
+    // Pipeline: stages (TT207x)
+    public const string StageUnknown = "TT2070";
+    public const string StageNotImplemented = "TT2071";
+    public const string StageUpstreamMissing = "TT2072";
+    public const string StageFailed = "TT2073";
+    public const string StageCanceled = "TT2099";
 }

@@ -1,0 +1,77 @@
+using ToolTune.Pipeline.Config;
+
+namespace ToolTune.Pipeline.Stages;
+
+/// <summary>
+/// One pipeline stage. The MSBuild target of the same name and the CLI verb both run it through
+/// <see cref="StageRunner"/>, which gives it a fresh temporary output folder, moves that folder into place
+/// on success, and records fingerprints and output hashes in the manifest.
+/// </summary>
+/// <remarks>
+/// What a stage declares here is what makes it re-run: the config keys it reads (<see cref="ConfigKeys"/>,
+/// a section like <c>data</c> or a single key like <c>run.seed</c>), the raw files whose content it reads
+/// (<see cref="InputFiles"/>), its upstream stages' outputs (<see cref="Upstream"/>), and its own
+/// <see cref="Version"/> (bump it when the stage's code changes what it writes).
+/// </remarks>
+public interface IStage
+{
+    /// <summary>Stage name; also the MSBuild target name (PrepareData, VerifyTokens, …).</summary>
+    string Name { get; }
+
+    /// <summary>Implementation version: part of the fingerprint, like DVC's <c>cmd</c>.</summary>
+    string Version { get; }
+
+    /// <summary>Output folder, relative to <c>artifacts/&lt;run&gt;/</c> (e.g. <c>prepared</c>).</summary>
+    string OutputFolder { get; }
+
+    /// <summary>Stages whose outputs this stage reads.</summary>
+    IReadOnlyList<string> Upstream { get; }
+
+    /// <summary>Dotted config keys this stage reads (canonical values are fingerprinted).</summary>
+    IReadOnlyList<string> ConfigKeys { get; }
+
+    /// <summary>Raw files (full paths) whose contents this stage reads; content-hashed, so touch does not count.</summary>
+    IEnumerable<string> InputFiles(LoadedConfig config);
+
+    /// <summary>Does the work, writing only under <see cref="StageContext.OutputDir"/>. Throw
+    /// <see cref="Diagnostics.ToolTuneException"/> for user-facing failures; honour the cancellation token.</summary>
+    void Run(StageContext context);
+}
+
+/// <summary>Messages from the pipeline to MSBuild or the console.</summary>
+public interface IPipelineLog
+{
+    void Message(string text, bool important = false);
+    void Warning(string code, string message, string? file = null, int line = 0, int column = 0);
+}
+
+/// <summary>A log that drops everything (tests, Status in quiet mode).</summary>
+public sealed class NullPipelineLog : IPipelineLog
+{
+    public static readonly NullPipelineLog Instance = new();
+    public void Message(string text, bool important = false) { }
+    public void Warning(string code, string message, string? file = null, int line = 0, int column = 0) { }
+}
+
+/// <summary>What a running stage gets.</summary>
+public sealed class StageContext
+{
+    internal StageContext(LoadedConfig config, RunLayout layout, string outputDir, IPipelineLog log, CancellationToken cancellation)
+    {
+        Config = config;
+        Layout = layout;
+        OutputDir = outputDir;
+        Log = log;
+        Cancellation = cancellation;
+    }
+
+    public LoadedConfig Config { get; }
+    public RunLayout Layout { get; }
+    /// <summary>The temporary folder to write into; it becomes the stage's output folder on success.</summary>
+    public string OutputDir { get; }
+    public IPipelineLog Log { get; }
+    public CancellationToken Cancellation { get; }
+
+    /// <summary>The (committed) output folder of an upstream stage.</summary>
+    public string UpstreamOutput(string stageName) => Layout.OutputDir(StageRegistry.Get(stageName));
+}
