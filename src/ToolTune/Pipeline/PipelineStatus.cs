@@ -56,7 +56,9 @@ public static class PipelineStatus
             else if (old != hash) reasons.Add(Changed(key, hash, record, current));
         }
         foreach (var key in record.Inputs.Keys.Where(k => !current.Components.ContainsKey(k)))
-            reasons.Add($"input {Describe(key)} is no longer used (removed from the config?)");
+            reasons.Add(key.StartsWith("file:", StringComparison.Ordinal) && !File.Exists(Path.Combine(config.RootDir, key[5..]))
+                ? $"file {key[5..]} was deleted"
+                : $"input {Describe(key)} is no longer used (removed from the config?)");
         foreach (var up in stage.Upstream)
         {
             if (manifest.Stages.TryGetValue(up, out var upRecord) && record.Upstream.TryGetValue(up, out var consumed) && consumed != upRecord.OutputHash)
