@@ -7,6 +7,8 @@ internal static class Verbs
 {
     public static IEnumerable<Command> All()
     {
-        yield break;
+        // Pipeline stages. `prepare` and `verify` (PipelineApi.RunStage("PrepareData"/"VerifyTokens", …) with the
+        // PipelineOptions of Commands/StatusCommand.cs) are added here by the PrepareData/VerifyTokens integration.
+        yield return Commands.StatusCommand.Create();
     }
 }

@@ -12,6 +12,10 @@ public static class StageRegistry
     /// <summary>The product's stages, in pipeline order (those without an implementation yet report TT2071).</summary>
     public static IReadOnlyList<string> PipelineStages { get; } = ["PrepareData", "VerifyTokens", "TrainLora", "MergeAdapter", "Evaluate"];
 
+    /// <summary>The stages wired into <c>Pipeline.proj</c>'s default build (keep in step with the
+    /// <c>ToolTuneStage</c> items in build/ToolTune.Stages.targets); the CLI's <c>status</c> reports these.</summary>
+    public static IReadOnlyList<string> Wired { get; } = ["PrepareData", "VerifyTokens"];
+
     private static readonly ConcurrentDictionary<string, IStage> Stages = new(StringComparer.Ordinal);
 
     static StageRegistry()

@@ -1,0 +1,78 @@
+using System.CommandLine;
+using ToolTune.Pipeline;
+using ToolTune.Pipeline.Stages;
+
+namespace ToolTune.Cli.Commands;
+
+/// <summary><c>tooltune status --config configs/x.yaml</c>: the same report as <c>dotnet msbuild Pipeline.proj -t:Status</c>.</summary>
+internal static class StatusCommand
+{
+    public static Command Create()
+    {
+        var config = PipelineOptions.Config();
+        var root = PipelineOptions.Root();
+        var set = PipelineOptions.Set();
+        var stages = new Option<string[]>("--stage")
+        {
+            Description = $"Stages to report (repeatable; default: {string.Join(", ", StageRegistry.Wired)}).",
+            AllowMultipleArgumentsPerToken = true,
+        };
+        var command = new Command("status", "Show which pipeline stages are stale and why, without running anything.")
+        {
+            config, root, set, stages,
+        };
+        command.SetAction(parse => PipelineOptions.Guard(() =>
+        {
+            var configFile = parse.GetValue(config)!;
+            var rootDir = PipelineOptions.ResolveRoot(configFile, parse.GetValue(root));
+            var names = parse.GetValue(stages) is { Length: > 0 } s ? s : StageRegistry.Wired.ToArray();
+            var (loaded, statuses) = PipelineApi.Status(configFile, rootDir, string.Join(';', parse.GetValue(set) ?? []), names);
+            Console.Write(PipelineStatus.Format(loaded, statuses));
+            return 0;
+        }));
+        return command;
+    }
+}
+
+/// <summary>Options shared by the pipeline verbs (status now; prepare and verify join with their stages).</summary>
+internal static class PipelineOptions
+{
+    public static Option<string> Config() => new("--config", "-c")
+    {
+        Description = "The run config (YAML).",
+        Required = true,
+    };
+
+    public static Option<string?> Root() => new("--root")
+    {
+        Description = "Project root for relative paths in the config (default: the folder holding Pipeline.proj above the config, else the current folder).",
+    };
+
+    public static Option<string[]> Set() => new("--set")
+    {
+        Description = "Override a config key, like -p:Override in MSBuild: --set train.learning_rate=1e-4 (repeatable).",
+        AllowMultipleArgumentsPerToken = false,
+    };
+
+    /// <summary>Runs a verb body, printing a <see cref="Diagnostics.ToolTuneException"/> as <c>file(line,col): error TT####: …</c> (exit code 1).</summary>
+    public static int Guard(Func<int> body)
+    {
+        try
+        {
+            return body();
+        }
+        catch (Diagnostics.ToolTuneException ex)
+        {
+            Console.Error.WriteLine(ex.ToString());
+            return 1;
+        }
+    }
+
+    public static string ResolveRoot(string configFile, string? root)
+    {
+        if (!string.IsNullOrEmpty(root)) return Path.GetFullPath(root);
+        for (var dir = Path.GetDirectoryName(Path.GetFullPath(configFile)); dir is not null; dir = Path.GetDirectoryName(dir))
+            if (File.Exists(Path.Combine(dir, "Pipeline.proj"))) return dir;
+        return Directory.GetCurrentDirectory();
+    }
+}
