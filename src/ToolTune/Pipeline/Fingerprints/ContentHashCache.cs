@@ -12,7 +12,6 @@ public sealed class ContentHashCache
 {
     private readonly string? _cacheFile;
     private readonly Dictionary<string, Entry> _entries;
-    private readonly HashSet<string> _used = new(StringComparer.Ordinal);
     private bool _dirty;
 
     private sealed record Entry(long Size, long MtimeTicks, string Sha256);
@@ -55,7 +54,6 @@ public sealed class ContentHashCache
         var full = Path.GetFullPath(path);
         var info = new FileInfo(full);
         if (!info.Exists) return null;
-        _used.Add(full);
         var ticks = info.LastWriteTimeUtc.Ticks;
         if (_entries.TryGetValue(full, out var e) && e.Size == info.Length && e.MtimeTicks == ticks)
             return e.Sha256;
@@ -72,7 +70,7 @@ public sealed class ContentHashCache
     public void Save()
     {
         if (_cacheFile is null) return;
-        foreach (var key in _entries.Keys.Where(k => !_used.Contains(k) && !File.Exists(k)).ToList())
+        foreach (var key in _entries.Keys.Where(k => !File.Exists(k)).ToList())
         {
             _entries.Remove(key);
             _dirty = true;
