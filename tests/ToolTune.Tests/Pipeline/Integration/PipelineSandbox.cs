@@ -1,0 +1,124 @@
+using System.Diagnostics;
+using System.Text;
+
+namespace ToolTune.Tests.Pipeline.Integration;
+
+/// <summary>The output of one real <c>dotnet build</c>/<c>dotnet msbuild</c> process.</summary>
+internal sealed record BuildRun(string CommandLine, int ExitCode, string Output, TimeSpan Elapsed)
+{
+    public bool Succeeded => ExitCode == 0;
+
+    /// <summary>The stage's task ran (StageRunner logs this line at high importance).</summary>
+    public bool Ran(string stage) => Output.Contains($"Stage {stage}: running", StringComparison.Ordinal);
+
+    /// <summary>The stage target was skipped as up to date (the Build/Train summary line).</summary>
+    public bool Skipped(string stage) => Output.Contains($"ToolTune: stage {stage} is up to date (skipped).", StringComparison.Ordinal);
+
+    public override string ToString() => $"$ {CommandLine}\n(exit {ExitCode}, {Elapsed.TotalSeconds:0.0} s)\n{Output}";
+}
+
+/// <summary>
+/// A temporary copy of the pipeline's part of the repository (Pipeline.proj, Directory.*, global.json, build/,
+/// tasks/, src/, the integration targets) where tests run real <c>dotnet build Pipeline.proj</c> processes,
+/// exactly as a user does (restore phase, task assembly build, TaskHostFactory). Build the copy once per test
+/// class and give each test its own run name (artifacts/&lt;run&gt;/) and data folder.
+/// </summary>
+internal sealed class PipelineSandbox : IDisposable
+{
+    public const string TestTargets = "tests/ToolTune.Tests/Pipeline/Integration/TestPipeline.targets";
+
+    private static readonly string[] RootFiles = ["Pipeline.proj", "Directory.Build.props", "Directory.Build.targets", "Directory.Packages.props", "global.json", "NuGet.config", "nuget.config"];
+    private static readonly string[] Folders = ["build", "tasks", "src", "configs"];
+
+    private PipelineSandbox(string root) => Root = root;
+
+    public string Root { get; }
+
+    /// <summary>Copies the repository's pipeline files (without bin/, obj/, artifacts/) to a new temp folder.</summary>
+    public static PipelineSandbox Create()
+    {
+        var repo = SharedFixtures.RepoRoot;
+        var root = Path.Combine(Path.GetTempPath(), "tooltune-it-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(root);
+        foreach (var f in RootFiles.Where(f => File.Exists(Path.Combine(repo, f))))
+            File.Copy(Path.Combine(repo, f), Path.Combine(root, f));
+        foreach (var d in Folders.Where(d => Directory.Exists(Path.Combine(repo, d))))
+            CopyTree(Path.Combine(repo, d), Path.Combine(root, d));
+        var targets = Path.Combine(root, TestTargets);
+        Directory.CreateDirectory(Path.GetDirectoryName(targets)!);
+        File.Copy(Path.Combine(repo, TestTargets), targets);
+        return new PipelineSandbox(root);
+    }
+
+    private static void CopyTree(string from, string to)
+    {
+        Directory.CreateDirectory(to);
+        foreach (var file in Directory.EnumerateFiles(from))
+            File.Copy(file, Path.Combine(to, Path.GetFileName(file)));
+        foreach (var dir in Directory.EnumerateDirectories(from))
+        {
+            var name = Path.GetFileName(dir);
+            if (name is "bin" or "obj" or "artifacts" or "TestResults" || name.StartsWith('.')) continue;
+            CopyTree(dir, Path.Combine(to, name));
+        }
+    }
+
+    public string PathOf(string relative) => Path.Combine(Root, relative);
+
+    public string Write(string relative, string content)
+    {
+        var full = PathOf(relative);
+        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+        File.WriteAllText(full, content);
+        return full;
+    }
+
+    /// <summary><c>dotnet build Pipeline.proj</c> with the test stage list and the given config.</summary>
+    public BuildRun Build(string config, params string[] args) => Dotnet(["build", "Pipeline.proj", .. Common(config), .. args]);
+
+    /// <summary><c>dotnet msbuild Pipeline.proj</c> (no restore phase) with the test stage list and the given config.</summary>
+    public BuildRun MSBuild(string config, params string[] args) => Dotnet(["msbuild", "Pipeline.proj", .. Common(config), .. args]);
+
+    private static string[] Common(string config) =>
+        ["-nologo", "-nodeReuse:false", "-m:1", "-v:m", $"-p:Config={config}", $"-p:ToolTuneExtraTargets={TestTargets}"];
+
+    private BuildRun Dotnet(string[] args)
+    {
+        var psi = new ProcessStartInfo("dotnet")
+        {
+            WorkingDirectory = Root,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        // The test host inherits MSBuild variables from `dotnet test`; the child build must choose its own.
+        foreach (var key in psi.Environment.Keys.Where(k => k.StartsWith("MSBuild", StringComparison.OrdinalIgnoreCase) || k.StartsWith("VSTEST", StringComparison.OrdinalIgnoreCase)).ToList())
+            psi.Environment.Remove(key);
+        psi.Environment["MSBUILDDISABLENODEREUSE"] = "1";
+        psi.Environment["DOTNET_CLI_USE_MSBUILD_SERVER"] = "0";
+        psi.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        psi.Environment["DOTNET_NOLOGO"] = "1";
+
+        var output = new StringBuilder();
+        var clock = Stopwatch.StartNew();
+        using var process = new Process { StartInfo = psi };
+        process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (output) output.AppendLine(e.Data); };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (output) output.AppendLine(e.Data); };
+        process.Start();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        if (!process.WaitForExit(TimeSpan.FromMinutes(5)))
+        {
+            process.Kill(entireProcessTree: true);
+            Assert.Fail($"dotnet {string.Join(' ', args)} did not finish in 5 minutes.\n{output}");
+        }
+        process.WaitForExit();
+        return new BuildRun("dotnet " + string.Join(' ', args), process.ExitCode, output.ToString(), clock.Elapsed);
+    }
+
+    public void Dispose()
+    {
+        try { Directory.Delete(Root, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+    }
+}
