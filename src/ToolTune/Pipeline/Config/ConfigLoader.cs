@@ -49,7 +49,7 @@ public static partial class ConfigLoader
         rootDir = Path.GetFullPath(rootDir ?? Directory.GetCurrentDirectory());
         var fullPath = Path.GetFullPath(Path.Combine(rootDir, file));
         if (!File.Exists(fullPath))
-            throw new ToolTuneException(ErrorCodes.ConfigNotFound, $"Config file not found: {fullPath}", fullPath);
+            throw new ToolTuneException(ErrorCodes.ConfigNotFound, $"Config file not found: {fullPath} (choose a run config with -p:Config=<file> or --config <file>).", fullPath);
         string text;
         try { text = File.ReadAllText(fullPath); }
         catch (IOException ex) { throw new ToolTuneException(ErrorCodes.ConfigNotFound, $"Cannot read config: {ex.Message}", fullPath); }
