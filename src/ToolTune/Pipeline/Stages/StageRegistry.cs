@@ -27,7 +27,8 @@ public static class StageRegistry
     private static IEnumerable<IStage> BuiltIn()
     {
         // PrepareData / VerifyTokens: `yield return new PrepareDataStage();` … when the data and text layers land.
-        yield return new SnapshotStage();
+        yield return new SnapshotStage();          // test/demo stages (integration tests)
+        yield return new SnapshotSummaryStage();
     }
 
     /// <summary>Adds or replaces a stage (tests, extensions).</summary>

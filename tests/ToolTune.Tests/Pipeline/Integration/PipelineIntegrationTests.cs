@@ -111,6 +111,32 @@ public sealed class PipelineIntegrationTests
     }
 
     [TestMethod]
+    public void DownstreamStageFollowsUpstreamOutputsNotUpstreamRuns()
+    {
+        var config = WriteRun("chain");
+        var first = AssertBuild(Sandbox.MSBuild(config), ran: true);
+        Assert.IsTrue(first.Ran("SnapshotSummary"), first.ToString());
+
+        // Upstream re-runs (its output was deleted) but produces the same bytes: downstream is skipped (early cutoff).
+        File.Delete(Sandbox.PathOf("artifacts/chain/snapshot/manifest.json"));
+        var cutoff = AssertBuild(Sandbox.MSBuild(config), ran: true);
+        Assert.IsFalse(cutoff.Ran("SnapshotSummary"), cutoff.ToString());
+        Assert.IsTrue(cutoff.Skipped("SnapshotSummary"), cutoff.ToString());
+
+        // A key only the downstream stage reads (run.seed): only it re-runs.
+        var seed = AssertBuild(Sandbox.MSBuild(config, "-p:Override=run.seed=2"), ran: false);
+        Assert.IsTrue(seed.Ran("SnapshotSummary"), seed.ToString());
+
+        // Data edit, asking for the downstream target alone: both run, upstream first.
+        Sandbox.Write("data-chain/b.jsonl", "{\"id\": 3}\n{\"id\": 4}\n");
+        var single = AssertBuild(Sandbox.MSBuild(config, "-p:Override=run.seed=2", "-t:SnapshotSummary"), ran: true);
+        Assert.IsTrue(single.Ran("SnapshotSummary"), single.ToString());
+        Assert.IsTrue(single.Output.IndexOf("Stage Snapshot: running", StringComparison.Ordinal)
+                      < single.Output.IndexOf("Stage SnapshotSummary: running", StringComparison.Ordinal));
+        StringAssert.Contains(File.ReadAllText(Sandbox.PathOf("artifacts/chain/snapshot-summary/summary.json")), "\"lines\":4");
+    }
+
+    [TestMethod]
     public void SingleStageTargetStatusAndClean()
     {
         var config = WriteRun("single");
@@ -118,14 +144,16 @@ public sealed class PipelineIntegrationTests
 
         var upToDate = Sandbox.MSBuild(config, "-t:Status");
         Log(upToDate);
-        StringAssert.Contains(upToDate.Output, "Snapshot  up to date");
+        StringAssert.Contains(upToDate.Output, "Snapshot         up to date");
+        StringAssert.Contains(upToDate.Output, "SnapshotSummary  STALE"); // -t:Snapshot ran only the upstream stage
 
         Sandbox.Write("data-single/b.jsonl", "{\"id\": 30}\n");
         var lockBefore = File.ReadAllText(Sandbox.PathOf("artifacts/single/pipeline.lock.json"));
         var stale = Sandbox.MSBuild(config, "-t:Status");
         Log(stale);
         Assert.IsTrue(stale.Succeeded, stale.ToString());
-        StringAssert.Contains(stale.Output, "Snapshot  STALE");
+        StringAssert.Contains(stale.Output, "Snapshot         STALE");
+        StringAssert.Contains(stale.Output, "upstream stage Snapshot is stale");
         StringAssert.Contains(stale.Output, "file data-single/b.jsonl content changed");
         Assert.IsFalse(stale.Ran("Snapshot"), "Status must not run stages");
         Assert.AreEqual(lockBefore, File.ReadAllText(Sandbox.PathOf("artifacts/single/pipeline.lock.json")));
