@@ -56,6 +56,11 @@ public static class StageRunner
         var outputs = new SortedDictionary<string, string>(StringComparer.Ordinal);
         foreach (var file in Directory.EnumerateFiles(temp, "*", SearchOption.AllDirectories))
         {
+            if (cancellation.IsCancellationRequested)
+            {
+                TryDeleteDirectory(temp);
+                cancellation.ThrowIfCancellationRequested();
+            }
             var relative = stage.OutputFolder + "/" + Path.GetRelativePath(temp, file).Replace('\\', '/');
             outputs[relative] = hashes.TryGetHash(file)!;
         }
