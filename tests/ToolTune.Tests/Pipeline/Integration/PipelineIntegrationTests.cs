@@ -158,6 +158,12 @@ public sealed class PipelineIntegrationTests
         Assert.IsFalse(stale.Ran("Snapshot"), "Status must not run stages");
         Assert.AreEqual(lockBefore, File.ReadAllText(Sandbox.PathOf("artifacts/single/pipeline.lock.json")));
 
+        // The CLI reports the same.
+        var cli = Sandbox.Cli("status", "--config", Sandbox.PathOf(config), "--stage", "Snapshot", "--stage", "SnapshotSummary");
+        Log(cli);
+        Assert.IsTrue(cli.Succeeded, cli.ToString());
+        StringAssert.Contains(cli.Output, "file data-single/b.jsonl content changed");
+
         var clean = Sandbox.MSBuild(config, "-t:Clean");
         Log(clean);
         Assert.IsTrue(clean.Succeeded, clean.ToString());

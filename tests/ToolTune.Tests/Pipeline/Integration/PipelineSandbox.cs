@@ -11,7 +11,7 @@ internal sealed record BuildRun(string CommandLine, int ExitCode, string Output,
     /// <summary>The stage's task ran (StageRunner logs this line at high importance).</summary>
     public bool Ran(string stage) => Output.Contains($"Stage {stage}: running", StringComparison.Ordinal);
 
-    /// <summary>The stage target was skipped as up to date (the Build/Train summary line).</summary>
+    /// <summary>The stage target was skipped as up to date (the summary line printed after Build/Train).</summary>
     public bool Skipped(string stage) => Output.Contains($"ToolTune: stage {stage} is up to date (skipped).", StringComparison.Ordinal);
 
     public override string ToString() => $"$ {CommandLine}\n(exit {ExitCode}, {Elapsed.TotalSeconds:0.0} s)\n{Output}";
@@ -30,24 +30,33 @@ internal sealed class PipelineSandbox : IDisposable
     private static readonly string[] RootFiles = ["Pipeline.proj", "Directory.Build.props", "Directory.Build.targets", "Directory.Packages.props", "global.json", "NuGet.config", "nuget.config"];
     private static readonly string[] Folders = ["build", "tasks", "src", "configs"];
 
-    private PipelineSandbox(string root) => Root = root;
+    private PipelineSandbox(string root, bool testStages)
+    {
+        Root = root;
+        TestStages = testStages;
+    }
 
     public string Root { get; }
 
+    /// <summary>Whether builds replace the stage list with the test stages (TestPipeline.targets).</summary>
+    public bool TestStages { get; }
+
     /// <summary>Copies the repository's pipeline files (without bin/, obj/, artifacts/) to a new temp folder.</summary>
-    public static PipelineSandbox Create()
+    /// <param name="testStages">Run the Snapshot test stages instead of the product stages (PrepareData, VerifyTokens, …).</param>
+    /// <param name="extraFolders">More repository folders to copy (e.g. <c>data</c> for the product stages).</param>
+    public static PipelineSandbox Create(bool testStages = true, params string[] extraFolders)
     {
         var repo = SharedFixtures.RepoRoot;
         var root = Path.Combine(Path.GetTempPath(), "tooltune-it-" + Guid.NewGuid().ToString("N")[..8]);
         Directory.CreateDirectory(root);
         foreach (var f in RootFiles.Where(f => File.Exists(Path.Combine(repo, f))))
             File.Copy(Path.Combine(repo, f), Path.Combine(root, f));
-        foreach (var d in Folders.Where(d => Directory.Exists(Path.Combine(repo, d))))
+        foreach (var d in Folders.Concat(extraFolders).Distinct().Where(d => Directory.Exists(Path.Combine(repo, d))))
             CopyTree(Path.Combine(repo, d), Path.Combine(root, d));
         var targets = Path.Combine(root, TestTargets);
         Directory.CreateDirectory(Path.GetDirectoryName(targets)!);
         File.Copy(Path.Combine(repo, TestTargets), targets);
-        return new PipelineSandbox(root);
+        return new PipelineSandbox(root, testStages);
     }
 
     private static void CopyTree(string from, string to)
@@ -76,11 +85,14 @@ internal sealed class PipelineSandbox : IDisposable
     /// <summary><c>dotnet build Pipeline.proj</c> with the test stage list and the given config.</summary>
     public BuildRun Build(string config, params string[] args) => Dotnet(["build", "Pipeline.proj", .. Common(config), .. args]);
 
+    /// <summary>Runs the <c>tooltune</c> CLI that the pipeline build produced (<c>dotnet ToolTune.Cli.dll …</c>).</summary>
+    public BuildRun Cli(params string[] args) => Dotnet([PathOf("src/ToolTune.Cli/bin/Release/net10.0/ToolTune.Cli.dll"), .. args]);
+
     /// <summary><c>dotnet msbuild Pipeline.proj</c> (no restore phase) with the test stage list and the given config.</summary>
     public BuildRun MSBuild(string config, params string[] args) => Dotnet(["msbuild", "Pipeline.proj", .. Common(config), .. args]);
 
-    private static string[] Common(string config) =>
-        ["-nologo", "-nodeReuse:false", "-m:1", "-v:m", $"-p:Config={config}", $"-p:ToolTuneExtraTargets={TestTargets}"];
+    private string[] Common(string config) =>
+        ["-nologo", "-nodeReuse:false", "-m:1", "-v:m", $"-p:Config={config}", .. (TestStages ? new[] { $"-p:ToolTuneExtraTargets={TestTargets}" } : [])];
 
     private BuildRun Dotnet(string[] args)
     {
