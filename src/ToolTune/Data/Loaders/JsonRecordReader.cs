@@ -1,0 +1,344 @@
+using System.Buffers;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.Unicode;
+using ToolTune.Diagnostics;
+
+namespace ToolTune.Data.Loaders;
+
+/// <summary>One record of a JSON/JSONL file: its object, or the issue that made it unreadable.</summary>
+public readonly record struct RawRecord(JsonObject? Value, string File, int Line, DataIssue? Issue);
+
+/// <summary>Stable reason strings (they are the keys of the dropped-by-reason counts in stats.csv).</summary>
+public static class DropReasons
+{
+    public const string MalformedJson = "malformed JSON";
+    public const string TruncatedRecord = "truncated record";
+    public const string InvalidUtf8 = "invalid UTF-8";
+    public const string NotAnObject = "record is not a JSON object";
+    public const string UnknownRole = "unknown role";
+    public const string MissingField = "missing field";
+    public const string BadToolCall = "bad tool call";
+    public const string BadTools = "bad tools";
+    public const string InvalidRecord = "invalid record";
+    public const string EmptyConversation = "empty conversation";
+    public const string NoToolCall = "no tool call";
+    public const string EncodeFailed = "encode failed";
+    public const string OverMaxLength = "over max length";
+    public const string NoTrainedTokens = "no trained tokens";
+}
+
+/// <summary>
+/// Streams the records of a JSON array file or a JSONL file, with the 1-based line of each record.
+/// Each JSONL line is checked for strict UTF-8; a JSON array file is checked up front and a record
+/// holding an invalid byte is skipped with the byte's line and column. A syntax error inside a JSON
+/// array stops that file (the rest cannot be located reliably) and is reported once.
+/// An empty file (no records at all) is always an error (<see cref="ErrorCodes.DataEmptyDataset"/>).
+/// </summary>
+public static class JsonRecordReader
+{
+    private static readonly JsonDocumentOptions DocOptions = new() { MaxDepth = 256 };
+    private static readonly JsonNodeOptions NodeOptions = new() { PropertyNameCaseInsensitive = false };
+
+    public static IEnumerable<RawRecord> Read(string path)
+    {
+        if (!File.Exists(path))
+            throw new ToolTuneException(ErrorCodes.DataFileMissing, "data file not found", path);
+        return IsJsonArrayFile(path) ? ReadArray(path) : ReadLines(path);
+    }
+
+    /// <summary>True when the first non-blank byte (after a BOM) is <c>[</c>.</summary>
+    public static bool IsJsonArrayFile(string path)
+    {
+        using var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 4096);
+        int b;
+        var first = true;
+        while ((b = fs.ReadByte()) >= 0)
+        {
+            if (first && b == 0xEF) { fs.ReadByte(); fs.ReadByte(); first = false; continue; }
+            first = false;
+            if (b is ' ' or '\t' or '\r' or '\n') continue;
+            return b == '[';
+        }
+        return false;
+    }
+
+    private static IEnumerable<RawRecord> ReadLines(string path)
+    {
+        var any = false;
+        foreach (var (lineNo, line) in Utf8Lines(path))
+        {
+            var rec = ParseLine(path, lineNo, line.Span);
+            if (rec is null) continue;
+            any = true;
+            yield return rec.Value;
+        }
+        if (!any) throw new ToolTuneException(ErrorCodes.DataEmptyDataset, "empty dataset: the file holds no records", path);
+    }
+
+    private static RawRecord? ParseLine(string path, int lineNo, ReadOnlySpan<byte> span)
+    {
+        var trimmed = TrimWs(span);
+        if (trimmed.Length == 0) return null;
+        if (!Utf8.IsValid(span))
+        {
+            var col = FirstInvalidUtf8(span) + 1;
+            return new RawRecord(null, path, lineNo, new DataIssue(ErrorCodes.DataInvalidUtf8, DropReasons.InvalidUtf8, path, lineNo, col,
+                Detail: $"invalid UTF-8 byte 0x{span[col - 1]:X2} at byte column {col}"));
+        }
+        JsonNode? node;
+        try
+        {
+            node = JsonNode.Parse(span, NodeOptions, DocOptions);
+        }
+        catch (JsonException ex)
+        {
+            var contentEnd = span.Length - (span.Length - span.TrimEnd(" \t\r\n"u8).Length);
+            return new RawRecord(null, path, lineNo, ParseIssue(ex, path, lineNo, contentEnd, span.Length));
+        }
+        if (node is not JsonObject obj)
+            return new RawRecord(null, path, lineNo, new DataIssue(ErrorCodes.DataInvalidRecord, DropReasons.NotAnObject, path, lineNo, 1,
+                Detail: $"expected a JSON object, found {Kind(node)}"));
+        return new RawRecord(obj, path, lineNo, null);
+    }
+
+    private static DataIssue ParseIssue(JsonException ex, string path, int lineNo, int contentEnd, int lineLength)
+    {
+        var inLine = (int)(ex.BytePositionInLine ?? 0);
+        var col = inLine + 1;
+        var truncated = inLine >= contentEnd || ex.Message.Contains("end of data", StringComparison.OrdinalIgnoreCase)
+            || ex.Message.Contains("Expected depth to be zero", StringComparison.Ordinal);
+        var msg = FirstSentence(ex.Message);
+        return truncated
+            ? new DataIssue(ErrorCodes.DataTruncatedRecord, DropReasons.TruncatedRecord, path, lineNo, Math.Min(col, lineLength + 1),
+                Detail: "the JSON ends before the record is complete (truncated line?)")
+            : new DataIssue(ErrorCodes.DataMalformedJson, DropReasons.MalformedJson, path, lineNo, col, Detail: msg);
+    }
+
+    private static string FirstSentence(string message)
+    {
+        var i = message.IndexOf(" Path:", StringComparison.Ordinal);
+        if (i < 0) i = message.IndexOf(" LineNumber:", StringComparison.Ordinal);
+        return (i > 0 ? message[..i] : message).Trim();
+    }
+
+    private static string Kind(JsonNode? n) => n switch
+    {
+        null => "null",
+        JsonArray => "an array",
+        JsonObject => "an object",
+        JsonValue v => v.GetValueKind() switch
+        {
+            JsonValueKind.String => "a string",
+            JsonValueKind.Number => "a number",
+            _ => "a literal",
+        },
+        _ => "a value",
+    };
+
+    private static ReadOnlySpan<byte> TrimWs(ReadOnlySpan<byte> s) => s.Trim(" \t\r\n"u8);
+
+    /// <summary>Byte index of the first invalid UTF-8 sequence, or -1.</summary>
+    public static int FirstInvalidUtf8(ReadOnlySpan<byte> s)
+    {
+        var i = 0;
+        while (i < s.Length)
+        {
+            var status = System.Text.Rune.DecodeFromUtf8(s[i..], out _, out var consumed);
+            if (status != OperationStatus.Done) return i;
+            i += consumed;
+        }
+        return -1;
+    }
+
+    /// <summary>Lines of a file as UTF-8 bytes (without the <c>\n</c> / <c>\r\n</c>), with 1-based numbers; a BOM is dropped.</summary>
+    public static IEnumerable<(int Line, ReadOnlyMemory<byte> Bytes)> Utf8Lines(string path)
+    {
+        using var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+        var buf = new byte[1 << 20];
+        int start = 0, end = 0, lineNo = 0;
+        var eof = false;
+        var firstChunk = true;
+        while (true)
+        {
+            var nl = buf.AsSpan(start, end - start).IndexOf((byte)'\n');
+            if (nl < 0)
+            {
+                if (eof)
+                {
+                    if (end > start)
+                    {
+                        lineNo++;
+                        yield return (lineNo, StripCr(buf.AsMemory(start, end - start)));
+                    }
+                    yield break;
+                }
+                // compact / grow, then read more
+                if (start > 0)
+                {
+                    Buffer.BlockCopy(buf, start, buf, 0, end - start);
+                    end -= start;
+                    start = 0;
+                }
+                if (end == buf.Length) Array.Resize(ref buf, buf.Length * 2);
+                var n = fs.Read(buf, end, buf.Length - end);
+                if (n == 0) eof = true;
+                end += n;
+                if (firstChunk && end >= 3 && buf[0] == 0xEF && buf[1] == 0xBB && buf[2] == 0xBF) start = 3;
+                if (end >= 3 || eof) firstChunk = false;
+                continue;
+            }
+            lineNo++;
+            var line = StripCr(buf.AsMemory(start, nl));
+            start += nl + 1;
+            // The caller consumes the line before the next MoveNext, so handing out a slice of the buffer is safe.
+            yield return (lineNo, line);
+        }
+    }
+
+    private static ReadOnlyMemory<byte> StripCr(ReadOnlyMemory<byte> m) =>
+        m.Length > 0 && m.Span[^1] == '\r' ? m[..^1] : m;
+
+    private static IEnumerable<RawRecord> ReadArray(string path)
+    {
+        var bytes = File.ReadAllBytes(path);
+        var offset = bytes.Length >= 3 && bytes[0] == 0xEF && bytes[1] == 0xBB && bytes[2] == 0xBF ? 3 : 0;
+        var lineStarts = LineStarts(bytes);
+
+        // Locate invalid UTF-8 up front; mask the bytes so the JSON reader can walk past them.
+        var invalid = new List<int>();
+        if (!Utf8.IsValid(bytes.AsSpan(offset)))
+        {
+            var i = offset;
+            while (i < bytes.Length)
+            {
+                var status = System.Text.Rune.DecodeFromUtf8(bytes.AsSpan(i), out _, out var consumed);
+                if (status != OperationStatus.Done)
+                {
+                    invalid.Add(i);
+                    bytes[i] = (byte)'?';
+                    consumed = 1;
+                }
+                i += consumed;
+            }
+        }
+
+        var records = new List<RawRecord>();
+        var count = 0;
+        var state = new JsonReaderState(new JsonReaderOptions { MaxDepth = 256 });
+        var pos = offset;
+        var phase = 0; // 0: expect '[', 1: elements, 2: done
+        while (phase < 2)
+        {
+            RawRecord? next = null;
+            DataIssue? fatal = null;
+            try
+            {
+                var reader = new Utf8JsonReader(bytes.AsSpan(pos), isFinalBlock: true, state);
+                if (phase == 0)
+                {
+                    if (!reader.Read() || reader.TokenType != JsonTokenType.StartArray)
+                        throw new ToolTuneException(ErrorCodes.DataMalformedJson, "expected a JSON array of records", path, 1, 1);
+                    phase = 1;
+                }
+                if (!reader.Read())
+                    throw new JsonException("unexpected end of data: the array is not closed", null, null, null);
+                if (reader.TokenType == JsonTokenType.EndArray)
+                {
+                    phase = 2;
+                }
+                else
+                {
+                    var start = pos + (int)reader.TokenStartIndex;
+                    var line = LineOf(lineStarts, start);
+                    reader.Skip();
+                    var endAbs = pos + (int)reader.BytesConsumed;
+                    var bad = invalid.Find(x => x >= start && x < endAbs);
+                    if (invalid.Count > 0 && invalid.Exists(x => x >= start && x < endAbs))
+                    {
+                        var badLine = LineOf(lineStarts, bad);
+                        next = new RawRecord(null, path, line, new DataIssue(ErrorCodes.DataInvalidUtf8, DropReasons.InvalidUtf8, path, badLine,
+                            bad - lineStarts[badLine - 1] + 1, Detail: "invalid UTF-8 byte in this record"));
+                    }
+                    else
+                    {
+                        var node = JsonNode.Parse(bytes.AsSpan(start, endAbs - start), NodeOptions, DocOptions);
+                        next = node is JsonObject o
+                            ? new RawRecord(o, path, line, null)
+                            : new RawRecord(null, path, line, new DataIssue(ErrorCodes.DataInvalidRecord, DropReasons.NotAnObject, path, line,
+                                start - lineStarts[line - 1] + 1, Detail: $"expected a JSON object, found {Kind(node)}"));
+                    }
+                    state = reader.CurrentState;
+                    pos = endAbs;
+                }
+            }
+            catch (JsonException ex)
+            {
+                // Positions are relative to the slice we gave the reader: convert to file positions.
+                var rel = LocateInSlice(bytes, pos, ex);
+                var ln = LineOf(lineStarts, rel);
+                var truncated = rel >= LastNonWs(bytes) || ex.Message.Contains("end of data", StringComparison.OrdinalIgnoreCase);
+                fatal = truncated
+                    ? new DataIssue(ErrorCodes.DataTruncatedRecord, DropReasons.TruncatedRecord, path, ln, rel - lineStarts[ln - 1] + 1,
+                        Detail: "the JSON array ends early (truncated file?); the records after this point were not read")
+                    : new DataIssue(ErrorCodes.DataMalformedJson, DropReasons.MalformedJson, path, ln, rel - lineStarts[ln - 1] + 1,
+                        Detail: FirstSentence(ex.Message) + "; the records after this point were not read");
+                phase = 2;
+            }
+            if (next is { } r)
+            {
+                count++;
+                yield return r;
+            }
+            if (fatal is not null)
+            {
+                count++;
+                yield return new RawRecord(null, path, fatal.Line, fatal);
+            }
+        }
+        if (count == 0) throw new ToolTuneException(ErrorCodes.DataEmptyDataset, "empty dataset: the JSON array holds no records", path, 1, 1);
+    }
+
+    private static int LastNonWs(byte[] b)
+    {
+        var i = b.Length - 1;
+        while (i >= 0 && b[i] is (byte)' ' or (byte)'\t' or (byte)'\r' or (byte)'\n') i--;
+        return i;
+    }
+
+    private static int LocateInSlice(byte[] bytes, int pos, JsonException ex)
+    {
+        // ex.LineNumber / BytePositionInLine are relative to the slice start at 'pos'.
+        var line = (int)(ex.LineNumber ?? 0);
+        var col = (int)(ex.BytePositionInLine ?? 0);
+        var i = pos;
+        for (var l = 0; l < line && i < bytes.Length; i++)
+            if (bytes[i] == '\n') l++;
+        return Math.Min(i + col, Math.Max(bytes.Length - 1, 0));
+    }
+
+    private static int[] LineStarts(byte[] bytes)
+    {
+        var starts = new List<int>(1024) { 0 };
+        var span = bytes.AsSpan();
+        var i = 0;
+        while (true)
+        {
+            var j = span[i..].IndexOf((byte)'\n');
+            if (j < 0) break;
+            i += j + 1;
+            starts.Add(i);
+        }
+        return starts.ToArray();
+    }
+
+    /// <summary>1-based line of a byte offset.</summary>
+    private static int LineOf(int[] lineStarts, int offset)
+    {
+        var idx = Array.BinarySearch(lineStarts, offset);
+        return idx >= 0 ? idx + 1 : ~idx;
+    }
+
+    internal static string Utf8Text(ReadOnlySpan<byte> s) => Encoding.UTF8.GetString(s);
+}
