@@ -189,12 +189,12 @@ public static partial class ToolFormat
     }
 
     /// <summary>
-    /// Removes Hermes' tool-calling boilerplate from a system prompt whose tools were extracted (the template
+    /// Removes Hermes' tool-calling boilerplate and the <c>&lt;tools&gt;</c> blocks from a system prompt (the template
     /// renders the tools and its own instructions from the <c>tools</c> list). What is left is the user's own text.
     /// </summary>
-    public static string StripHermesBoilerplate(string rest)
+    public static string StripHermesBoilerplate(string systemPrompt)
     {
-        var s = rest;
+        var s = systemPrompt;
         s = SchemaInstruction().Replace(s, "");
         s = PydanticPrefix().Replace(s, m => "\u0001");
         // Remove the balanced {...} after the pydantic marker.
@@ -207,6 +207,7 @@ public static partial class ToolFormat
             s = s[..mark] + s[(end + 1)..];
         }
         foreach (var phrase in BoilerplatePhrases) s = s.Replace(phrase, "", StringComparison.Ordinal);
+        Blocks(s, ToolsOpen, ToolsClose, out s);
         return MultiBlank().Replace(s, "\n\n").Trim();
     }
 

@@ -39,11 +39,11 @@ public static class HermesConverter
             switch (from)
             {
                 case "system":
-                    var toolBlocks = ToolFormat.Blocks(value, ToolFormat.ToolsOpen, ToolFormat.ToolsClose, out var rest);
+                    var toolBlocks = ToolFormat.Blocks(value, ToolFormat.ToolsOpen, ToolFormat.ToolsClose, out _);
                     foreach (var b in toolBlocks)
                         foreach (var tool in ToolFormat.ParseToolsText(b))
                             if (!tools.Exists(x => SameName(x, tool))) tools.Add(tool);
-                    var sys = toolBlocks.Count > 0 && options.StripHermesSystemBoilerplate ? ToolFormat.StripHermesBoilerplate(rest) : value;
+                    var sys = toolBlocks.Count > 0 && options.StripHermesSystemBoilerplate ? ToolFormat.StripHermesBoilerplate(value) : value;
                     if (!string.IsNullOrWhiteSpace(sys)) messages.Add(new Message(Roles.System, sys));
                     break;
                 case "human" or "user":

@@ -275,14 +275,15 @@ public static class JsonRecordReader
             }
             catch (JsonException ex)
             {
-                // Positions are relative to the slice we gave the reader: convert to file positions.
-                var rel = LocateInSlice(bytes, pos, ex);
-                var ln = LineOf(lineStarts, rel);
-                var truncated = rel >= LastNonWs(bytes) || ex.Message.Contains("end of data", StringComparison.OrdinalIgnoreCase);
+                // The reader state carries line/position from the start of the file (0-based).
+                var ln = Math.Clamp((int)(ex.LineNumber ?? 0) + 1, 1, lineStarts.Length);
+                var col = (int)(ex.BytePositionInLine ?? 0) + 1;
+                var abs = lineStarts[ln - 1] + col - 1;
+                var truncated = abs > LastNonWs(bytes) || ex.Message.Contains("end of data", StringComparison.OrdinalIgnoreCase);
                 fatal = truncated
-                    ? new DataIssue(ErrorCodes.DataTruncatedRecord, DropReasons.TruncatedRecord, path, ln, rel - lineStarts[ln - 1] + 1,
+                    ? new DataIssue(ErrorCodes.DataTruncatedRecord, DropReasons.TruncatedRecord, path, ln, col,
                         Detail: "the JSON array ends early (truncated file?); the records after this point were not read")
-                    : new DataIssue(ErrorCodes.DataMalformedJson, DropReasons.MalformedJson, path, ln, rel - lineStarts[ln - 1] + 1,
+                    : new DataIssue(ErrorCodes.DataMalformedJson, DropReasons.MalformedJson, path, ln, col,
                         Detail: FirstSentence(ex.Message) + "; the records after this point were not read");
                 phase = 2;
             }
@@ -305,17 +306,6 @@ public static class JsonRecordReader
         var i = b.Length - 1;
         while (i >= 0 && b[i] is (byte)' ' or (byte)'\t' or (byte)'\r' or (byte)'\n') i--;
         return i;
-    }
-
-    private static int LocateInSlice(byte[] bytes, int pos, JsonException ex)
-    {
-        // ex.LineNumber / BytePositionInLine are relative to the slice start at 'pos'.
-        var line = (int)(ex.LineNumber ?? 0);
-        var col = (int)(ex.BytePositionInLine ?? 0);
-        var i = pos;
-        for (var l = 0; l < line && i < bytes.Length; i++)
-            if (bytes[i] == '\n') l++;
-        return Math.Min(i + col, Math.Max(bytes.Length - 1, 0));
     }
 
     private static int[] LineStarts(byte[] bytes)
