@@ -140,8 +140,10 @@ public static class DataSelection
             // The largest N with round(N·r) ≤ tool and N − round(N·r) ≤ general.
             var upper = (int)Math.Min((long)toolAvailable + generalAvailable, int.MaxValue);
             total = (int)Math.Floor(Math.Min(toolAvailable / toolFraction, generalAvailable / (1 - toolFraction)) + 1e-9);
-            total = Math.Min(total + 1, upper);
-            while (total > 0 && (ToolShare(total, toolFraction) > toolAvailable || total - ToolShare(total, toolFraction) > generalAvailable)) total--;
+            total = Math.Min(total, upper);
+            bool Fits(int n) => ToolShare(n, toolFraction) <= toolAvailable && n - ToolShare(n, toolFraction) <= generalAvailable;
+            while (total > 0 && !Fits(total)) total--;
+            while (total < upper && Fits(total + 1)) total++;
         }
         if (maxSamples is { } cap && total > cap) total = cap;
         var tool = toolFraction >= 1 || generalAvailable == 0 ? Math.Min(total, toolAvailable)
