@@ -252,10 +252,10 @@ public static class JsonRecordReader
                 {
                     var start = pos + (int)reader.TokenStartIndex;
                     var line = LineOf(lineStarts, start);
-                    reader.Skip();
+                    var node = JsonNode.Parse(ref reader, NodeOptions); // parses this element only and advances past it
                     var endAbs = pos + (int)reader.BytesConsumed;
-                    var bad = invalid.Find(x => x >= start && x < endAbs);
-                    if (invalid.Count > 0 && invalid.Exists(x => x >= start && x < endAbs))
+                    var bad = invalid.Count == 0 ? -1 : invalid.Find(x => x >= start && x < endAbs);
+                    if (bad >= start && bad < endAbs && invalid.Count > 0)
                     {
                         var badLine = LineOf(lineStarts, bad);
                         next = new RawRecord(null, path, line, new DataIssue(ErrorCodes.DataInvalidUtf8, DropReasons.InvalidUtf8, path, badLine,
@@ -263,7 +263,6 @@ public static class JsonRecordReader
                     }
                     else
                     {
-                        var node = JsonNode.Parse(bytes.AsSpan(start, endAbs - start), NodeOptions, DocOptions);
                         next = node is JsonObject o
                             ? new RawRecord(o, path, line, null)
                             : new RawRecord(null, path, line, new DataIssue(ErrorCodes.DataInvalidRecord, DropReasons.NotAnObject, path, line,
