@@ -34,7 +34,11 @@ public sealed class ToolCall
     /// <summary>Canonical Hermes/vLLM payload: <c>{"name": ..., "arguments": {...}}</c>, name first.</summary>
     public JsonObject ToHermesJson() => new() { ["name"] = Name, ["arguments"] = Arguments.DeepClone() };
 
-    public override string ToString() => ToHermesJson().ToJsonString();
+    /// <summary>The Hermes payload as compact JSON (non-ASCII and quotes unescaped).</summary>
+    public override string ToString() => ToHermesJson().ToJsonString(RelaxedJson);
+
+    internal static readonly System.Text.Json.JsonSerializerOptions RelaxedJson =
+        new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 }
 
 /// <summary>One message of a conversation.</summary>
@@ -153,14 +157,20 @@ public sealed class Conversation
     /// objects (never JSON strings: vLLM json.loads them before rendering, so training must match).
     /// Every call returns fresh nodes; <paramref name="messageCount"/> renders only a prefix.
     /// </summary>
-    public JsonObject ToRenderContext(int? messageCount = null)
+    /// <param name="messageCount">Render only the first N messages (tool-eval prompts).</param>
+    /// <param name="kwargs">Extra template variables (e.g. <c>add_generation_prompt</c>), copied in at the top level.</param>
+    public JsonObject ToRenderContext(int? messageCount = null, JsonObject? kwargs = null)
     {
         var msgs = new JsonArray();
         var n = messageCount ?? Messages.Count;
         for (var i = 0; i < n; i++) msgs.Add(Messages[i].ToRenderJson());
         var tools = new JsonArray();
         foreach (var t in Tools) tools.Add(t.DeepClone());
-        return new JsonObject { ["messages"] = msgs, ["tools"] = tools };
+        var ctx = new JsonObject { ["messages"] = msgs, ["tools"] = tools };
+        if (kwargs is not null)
+            foreach (var kv in kwargs)
+                if (kv.Key is not ("messages" or "tools")) ctx[kv.Key] = kv.Value?.DeepClone();
+        return ctx;
     }
 
     /// <summary>Tool names declared in <see cref="Tools"/>.</summary>

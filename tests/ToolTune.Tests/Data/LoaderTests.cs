@@ -213,3 +213,33 @@ public sealed class OpenAiAndInstructLoaderTests
         Assert.AreEqual(4, report.Source("gen").Loaded);
     }
 }
+
+[TestClass]
+public sealed class HermesVariantTests
+{
+    [TestMethod]
+    public void ToolsAsObjectSequenceOrPythonListAndPydanticPromptAreHandled()
+    {
+        using var dir = new TempDir();
+        const string pyd = "You are a function calling AI model. You are provided with function signatures within <tools></tools> XML tags. " +
+            "<tools>\n{'type': 'function', 'function': {'name': 'a', 'description': 'A', 'parameters': {'type': 'object', 'properties': {}}}}\n" +
+            "{\"type\": \"function\", \"function\": {\"name\": \"b\", \"parameters\": {}}}\n</tools>\n" +
+            "Use the following pydantic model json schema for each tool call you will make: {'title': 'FunctionCall', 'type': 'object', 'properties': {'arguments': {'title': 'Arguments', 'type': 'object'}, 'name': {'title': 'Name', 'type': 'string'}}, 'required': ['arguments', 'name']} " +
+            "For each function call return a json object with function name and arguments within <tool_call></tool_call> XML tags as follows:\n<tool_call>\n{'arguments': <args-dict>, 'name': <function-name>}\n</tool_call>";
+        var rec = new JsonObject
+        {
+            ["id"] = "v",
+            ["conversations"] = new JsonArray(
+                new JsonObject { ["from"] = "system", ["value"] = pyd },
+                new JsonObject { ["from"] = "human", ["value"] = "go" },
+                new JsonObject { ["from"] = "gpt", ["value"] = "<tool_call>\n{'arguments': {'q': 'x\\'y'}, 'name': 'a'}\n</tool_call>" }),
+        };
+        var path = dir.File("v.jsonl", rec.ToJsonString() + "\n");
+        var c = DataLoader.Load(new DataSourceSpec("h", path, DataFormat.Hermes), new DataReport(), new LoadOptions { Strict = true }).Single();
+        CollectionAssert.AreEqual(new[] { "a", "b" }, c.ToolNames().ToArray());
+        Assert.AreEqual("user", c.Messages[0].Role, "the system prompt was all boilerplate: " + c.Messages[0].Content);
+        Assert.AreEqual("""{"name":"a","arguments":{"q":"x'y"}}""", c.Messages[1].ToolCalls[0].ToString());
+        var ctx = c.ToRenderContext(kwargs: new JsonObject { ["add_generation_prompt"] = false });
+        Assert.IsFalse((bool)ctx["add_generation_prompt"]!);
+    }
+}
