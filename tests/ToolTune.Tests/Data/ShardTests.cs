@@ -288,3 +288,32 @@ public sealed class ShardTests
         }
     }
 }
+
+[TestClass]
+public sealed class EncoderDropTests
+{
+    [TestMethod]
+    public void OverLengthSamplesAreCountedOrThrownWithTheirSourceLine()
+    {
+        using var dir = new TempDir();
+        var p = dir.Combine("h.jsonl");
+        HermesGenerator.WriteJsonl(p, HermesGenerator.Generate(30, 8));
+        var report = new DataReport();
+        var convs = DataLoader.Load(new DataSourceSpec("hermes", p, DataFormat.Hermes), report).ToList();
+        var lengths = convs.Select(c => new SyntheticEncoder().Encode(c).InputIds.Length).OrderBy(x => x).ToList();
+        var cap = lengths[lengths.Count / 2];
+        var split = ShardSetWriter.WriteSplit(dir.Combine("out"), "train", convs, new SyntheticEncoder(cap), report);
+        var dropped = report.Source("hermes").DroppedByReason[DropReasons.OverMaxLength];
+        Assert.AreEqual(convs.Count, split.Samples + dropped);
+        Assert.IsTrue(dropped > 0);
+        var issue = report.Issues.First(i => i.Reason == DropReasons.OverMaxLength);
+        Assert.IsTrue(issue.Line > 0);
+        Assert.AreEqual(p, issue.File);
+
+        var ex = Assert.ThrowsExactly<ToolTuneException>(() =>
+            ShardSetWriter.WriteSplit(dir.Combine("out2"), "train", convs, new SyntheticEncoder(cap), new DataReport(), new ShardWriteOptions { Strict = true }));
+        Assert.AreEqual(ErrorCodes.DataEncodeFailed, ex.Code);
+        Assert.AreEqual(p, ex.File);
+        Assert.IsTrue(ex.Line > 0);
+    }
+}
