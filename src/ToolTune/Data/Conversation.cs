@@ -117,6 +117,12 @@ public sealed class Conversation
     /// <summary>1-based line where the record starts in <see cref="SourceFile"/>.</summary>
     public int SourceLine { get; init; }
 
+    /// <summary>1-based byte column where the record starts (1 for JSONL; distinguishes records of a one-line JSON array).</summary>
+    public int SourceColumn { get; init; } = 1;
+
+    /// <summary>Column for located issues: 0 (unknown/irrelevant) unless the record does not start a line.</summary>
+    internal int IssueColumn => SourceColumn > 1 ? SourceColumn : 0;
+
     /// <summary>The kind of source: tool-calling data or general instruct data (used by the mix).</summary>
     public DataRole DataRole { get; init; } = DataRole.Tool;
 
@@ -150,7 +156,7 @@ public sealed class Conversation
     }
 
     /// <summary><c>file:line</c> for messages.</summary>
-    public string Location => SourceLine > 0 ? $"{SourceFile}:{SourceLine}" : SourceFile;
+    public string Location => SourceLine > 0 ? (SourceColumn > 1 ? $"{SourceFile}({SourceLine},{SourceColumn})" : $"{SourceFile}({SourceLine})") : SourceFile;
 
     /// <summary>
     /// The chat-template context HF templates expect: <c>{"messages": [...], "tools": [...]}</c>. Arguments stay

@@ -165,3 +165,24 @@ public sealed class BadInputTests
         Assert.AreEqual("nocall", issue.RecordId);
     }
 }
+
+[TestClass]
+public sealed class SingleLineArrayTests
+{
+    [TestMethod]
+    public void RecordsOfAOneLineArrayAreToldApartByColumn()
+    {
+        using var dir = new TempDir();
+        const string good = """{"id": "a", "conversations": [{"from": "human", "value": "hi"}, {"from": "gpt", "value": "<tool_call>{\"name\": \"f\", \"arguments\": {}}</tool_call>"}]}""";
+        const string bad = """{"id": "b", "conversations": [{"from": "human", "value": "hi"}, {"from": "gpt", "value": "<tool_call>f()</tool_call>"}]}""";
+        var path = dir.File("one.json", "[" + good + ", " + bad + "]");
+        var report = new DataReport();
+        var convs = DataLoader.Load(new DataSourceSpec("h", path, DataFormat.Hermes), report).ToList();
+        Assert.AreEqual(1, convs.Single().SourceLine);
+        Assert.AreEqual(2, convs.Single().SourceColumn);
+        var issue = report.Issues.Single();
+        Assert.AreEqual(1, issue.Line);
+        Assert.AreEqual(good.Length + 4, issue.Column);
+        StringAssert.Contains(issue.ToString(), $"one.json(1,{good.Length + 4}): error TT3006");
+    }
+}

@@ -5,7 +5,7 @@ using ToolTune.Diagnostics;
 namespace ToolTune.Data.Loaders;
 
 /// <summary>Where a record came from, passed to the converters.</summary>
-public readonly record struct RecordOrigin(string Source, string File, int Line, DataRole Role);
+public readonly record struct RecordOrigin(string Source, string File, int Line, DataRole Role, int Column = 1);
 
 /// <summary>Options for conversion.</summary>
 public sealed record ConversionOptions
@@ -74,6 +74,7 @@ public static class HermesConverter
             Source = origin.Source,
             SourceFile = origin.File,
             SourceLine = origin.Line,
+            SourceColumn = origin.Column,
             DataRole = origin.Role,
             Category = ToolFormat.Str(rec["category"]),
             Subcategory = ToolFormat.Str(rec["subcategory"]),
@@ -160,6 +161,7 @@ public static class OpenAiConverter
             Source = origin.Source,
             SourceFile = origin.File,
             SourceLine = origin.Line,
+            SourceColumn = origin.Column,
             DataRole = origin.Role,
             Category = ToolFormat.Str(rec["category"]),
             Subcategory = ToolFormat.Str(rec["subcategory"]),
@@ -254,6 +256,7 @@ public static class InstructConverter
             Source = origin.Source,
             SourceFile = origin.File,
             SourceLine = origin.Line,
+            SourceColumn = origin.Column,
             DataRole = origin.Role,
             Category = ToolFormat.Str(rec["category"]),
         };

@@ -94,7 +94,7 @@ public static class DataLoader
             return null;
         }
         var rec = raw.Value!;
-        var origin = new RecordOrigin(spec.Name, raw.File, raw.Line, spec.Role);
+        var origin = new RecordOrigin(spec.Name, raw.File, raw.Line, spec.Role, raw.Column);
         try
         {
             issue = null;
@@ -102,7 +102,7 @@ public static class DataLoader
         }
         catch (RecordException ex)
         {
-            issue = new DataIssue(ex.Code, ex.Reason, raw.File, raw.Line, 0, TryId(rec), ex.Message);
+            issue = new DataIssue(ex.Code, ex.Reason, raw.File, raw.Line, raw.Column > 1 ? raw.Column : 0, TryId(rec), ex.Message);
             return null;
         }
     }

@@ -8,7 +8,9 @@ using ToolTune.Diagnostics;
 namespace ToolTune.Data.Loaders;
 
 /// <summary>One record of a JSON/JSONL file: its object, or the issue that made it unreadable.</summary>
-public readonly record struct RawRecord(JsonObject? Value, string File, int Line, DataIssue? Issue);
+/// <remarks><see cref="Column"/> is the 1-based byte column where the record starts (1 for JSONL; it tells records of a
+/// single-line JSON array apart).</remarks>
+public readonly record struct RawRecord(JsonObject? Value, string File, int Line, DataIssue? Issue, int Column = 1);
 
 /// <summary>Stable reason strings (they are the keys of the dropped-by-reason counts in stats.csv).</summary>
 public static class DropReasons
@@ -252,6 +254,7 @@ public static class JsonRecordReader
                 {
                     var start = pos + (int)reader.TokenStartIndex;
                     var line = LineOf(lineStarts, start);
+                    var startCol = start - lineStarts[line - 1] + 1;
                     var node = JsonNode.Parse(ref reader, NodeOptions); // parses this element only and advances past it
                     var endAbs = pos + (int)reader.BytesConsumed;
                     var bad = invalid.Count == 0 ? -1 : invalid.Find(x => x >= start && x < endAbs);
@@ -259,14 +262,14 @@ public static class JsonRecordReader
                     {
                         var badLine = LineOf(lineStarts, bad);
                         next = new RawRecord(null, path, line, new DataIssue(ErrorCodes.DataInvalidUtf8, DropReasons.InvalidUtf8, path, badLine,
-                            bad - lineStarts[badLine - 1] + 1, Detail: "invalid UTF-8 byte in this record"));
+                            bad - lineStarts[badLine - 1] + 1, Detail: "invalid UTF-8 byte in this record"), startCol);
                     }
                     else
                     {
                         next = node is JsonObject o
-                            ? new RawRecord(o, path, line, null)
+                            ? new RawRecord(o, path, line, null, startCol)
                             : new RawRecord(null, path, line, new DataIssue(ErrorCodes.DataInvalidRecord, DropReasons.NotAnObject, path, line,
-                                start - lineStarts[line - 1] + 1, Detail: $"expected a JSON object, found {Kind(node)}"));
+                                startCol, Detail: $"expected a JSON object, found {Kind(node)}"), startCol);
                     }
                     state = reader.CurrentState;
                     pos = endAbs;

@@ -120,7 +120,7 @@ public static class DataSelection
         {
             if (requireToolCalls && c.DataRole == DataRole.Tool && !c.HasToolCalls)
             {
-                report.Drop(c.Source, new DataIssue(ErrorCodes.DataNoToolCall, DropReasons.NoToolCall, c.SourceFile, c.SourceLine, 0, c.Id,
+                report.Drop(c.Source, new DataIssue(ErrorCodes.DataNoToolCall, DropReasons.NoToolCall, c.SourceFile, c.SourceLine, c.IssueColumn, c.Id,
                     c.Tools.Count > 0 ? $"{c.Tools.Count} tool(s) declared but no assistant turn calls one" : "no tools and no tool call"));
                 continue;
             }

@@ -154,11 +154,11 @@ public static class ShardSetWriter
         {
             DataIssue? issue = null;
             if (!s.Ok)
-                issue = new DataIssue(s.Code ?? ErrorCodes.DataEncodeFailed, s.DropReason!, c.SourceFile, c.SourceLine, 0, c.Id, s.Detail);
+                issue = new DataIssue(s.Code ?? ErrorCodes.DataEncodeFailed, s.DropReason!, c.SourceFile, c.SourceLine, c.IssueColumn, c.Id, s.Detail);
             else if (s.InputIds.Length == 0)
-                issue = new DataIssue(ErrorCodes.DataEncodeFailed, DropReasons.EncodeFailed, c.SourceFile, c.SourceLine, 0, c.Id, "the encoder produced no tokens");
+                issue = new DataIssue(ErrorCodes.DataEncodeFailed, DropReasons.EncodeFailed, c.SourceFile, c.SourceLine, c.IssueColumn, c.Id, "the encoder produced no tokens");
             else if (options.DropUntrained && s.TrainedTokens == 0)
-                issue = new DataIssue(ErrorCodes.DataEncodeFailed, DropReasons.NoTrainedTokens, c.SourceFile, c.SourceLine, 0, c.Id,
+                issue = new DataIssue(ErrorCodes.DataEncodeFailed, DropReasons.NoTrainedTokens, c.SourceFile, c.SourceLine, c.IssueColumn, c.Id,
                     "every label is -100 (no assistant tokens survived)");
             if (issue is not null)
             {
