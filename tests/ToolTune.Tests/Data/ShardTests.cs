@@ -317,3 +317,16 @@ public sealed class EncoderDropTests
         Assert.IsTrue(ex.Line > 0);
     }
 }
+
+[TestClass]
+public sealed class MaskPreviewTests
+{
+    [TestMethod]
+    public void TrainedSpansAreBracketed()
+    {
+        int[] ids = [1, 2, 3, 4, 5];
+        int[] labels = [Labels.Ignore, 2, 3, Labels.Ignore, 5];
+        var text = MaskPreview.Render(ids, labels, xs => string.Concat(xs.Select(x => (char)('a' + x - 1))));
+        Assert.AreEqual("a⟦bc⟧d⟦e⟧", text);
+    }
+}
