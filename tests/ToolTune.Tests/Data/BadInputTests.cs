@@ -186,3 +186,30 @@ public sealed class SingleLineArrayTests
         StringAssert.Contains(issue.ToString(), $"one.json(1,{good.Length + 4}): error TT3006");
     }
 }
+
+[TestClass]
+public sealed class JsonArrayResyncTests
+{
+    [TestMethod]
+    public void APrettyPrintedArrayResumesAfterAMalformedRecord()
+    {
+        using var dir = new TempDir();
+        var path = dir.Combine("pretty.json");
+        ToolTune.Data.Generation.HermesGenerator.WriteJsonArray(path, ToolTune.Data.Generation.HermesGenerator.Generate(5, 3));
+        var lines = File.ReadAllLines(path);
+        var target = Array.FindIndex(lines, l => l.Contains("\"id\": \"gen-3-000002\""));
+        var broken = Array.FindIndex(lines, target, l => l.Contains("\"from\": \"human\""));
+        lines[broken] = lines[broken].Replace("\"from\": \"human\"", "\"from\" \"human\"");
+        File.WriteAllText(path, string.Join("\n", lines) + "\n");
+
+        var report = new DataReport();
+        var convs = DataLoader.Load(new DataSourceSpec("h", path, DataFormat.Hermes), report).ToList();
+        CollectionAssert.AreEqual(new[] { "gen-3-000000", "gen-3-000001", "gen-3-000003", "gen-3-000004" }, convs.Select(c => c.Id).ToArray());
+        var issue = report.Issues.Single();
+        Assert.AreEqual(ErrorCodes.DataMalformedJson, issue.Code);
+        Assert.AreEqual(broken + 1, issue.Line);
+        Assert.IsFalse(issue.Detail!.Contains("not read"), issue.Detail);
+        var ex = Assert.ThrowsExactly<ToolTuneException>(() => DataLoader.Load(new DataSourceSpec("h", path, DataFormat.Hermes), new DataReport(), new LoadOptions { Strict = true }).ToList());
+        Assert.AreEqual(broken + 1, ex.Line);
+    }
+}

@@ -35,7 +35,8 @@ public static class DropReasons
 /// Streams the records of a JSON array file or a JSONL file, with the 1-based line of each record.
 /// Each JSONL line is checked for strict UTF-8; a JSON array file is checked up front and a record
 /// holding an invalid byte is skipped with the byte's line and column. A syntax error inside a JSON
-/// array stops that file (the rest cannot be located reliably) and is reported once.
+/// array skips that record and resumes at the next line that starts an element at the first element's indentation
+/// (pretty-printed files); when none can be found (one-line arrays) the rest of the file is reported as not read.
 /// An empty file (no records at all) is always an error (<see cref="ErrorCodes.DataEmptyDataset"/>).
 /// </summary>
 public static class JsonRecordReader
@@ -226,81 +227,125 @@ public static class JsonRecordReader
             }
         }
 
-        var records = new List<RawRecord>();
         var count = 0;
-        var state = new JsonReaderState(new JsonReaderOptions { MaxDepth = 256 });
-        var pos = offset;
-        var phase = 0; // 0: expect '[', 1: elements, 2: done
-        while (phase < 2)
+        var pos = SkipWs(bytes, offset);
+        if (pos >= bytes.Length || bytes[pos] != '[')
+            throw new ToolTuneException(ErrorCodes.DataMalformedJson, "expected a JSON array of records", path, 1, 1);
+        pos++;
+        string? indent = null; // whitespace before the first element on its line: used to resynchronise after a bad element
+        var first = true;
+        while (true)
         {
-            RawRecord? next = null;
-            DataIssue? fatal = null;
-            try
+            pos = SkipWs(bytes, pos);
+            if (pos >= bytes.Length)
             {
-                var reader = new Utf8JsonReader(bytes.AsSpan(pos), isFinalBlock: true, state);
-                if (phase == 0)
-                {
-                    if (!reader.Read() || reader.TokenType != JsonTokenType.StartArray)
-                        throw new ToolTuneException(ErrorCodes.DataMalformedJson, "expected a JSON array of records", path, 1, 1);
-                    phase = 1;
-                }
-                if (!reader.Read())
-                    throw new JsonException("unexpected end of data: the array is not closed", null, null, null);
-                if (reader.TokenType == JsonTokenType.EndArray)
-                {
-                    phase = 2;
-                }
-                else
-                {
-                    var start = pos + (int)reader.TokenStartIndex;
-                    var line = LineOf(lineStarts, start);
-                    var startCol = start - lineStarts[line - 1] + 1;
-                    var node = JsonNode.Parse(ref reader, NodeOptions); // parses this element only and advances past it
-                    var endAbs = pos + (int)reader.BytesConsumed;
-                    var bad = invalid.Count == 0 ? -1 : invalid.Find(x => x >= start && x < endAbs);
-                    if (bad >= start && bad < endAbs && invalid.Count > 0)
-                    {
-                        var badLine = LineOf(lineStarts, bad);
-                        next = new RawRecord(null, path, line, new DataIssue(ErrorCodes.DataInvalidUtf8, DropReasons.InvalidUtf8, path, badLine,
-                            bad - lineStarts[badLine - 1] + 1, Detail: "invalid UTF-8 byte in this record"), startCol);
-                    }
-                    else
-                    {
-                        next = node is JsonObject o
-                            ? new RawRecord(o, path, line, null, startCol)
-                            : new RawRecord(null, path, line, new DataIssue(ErrorCodes.DataInvalidRecord, DropReasons.NotAnObject, path, line,
-                                startCol, Detail: $"expected a JSON object, found {Kind(node)}"), startCol);
-                    }
-                    state = reader.CurrentState;
-                    pos = endAbs;
-                }
-            }
-            catch (JsonException ex)
-            {
-                // The reader state carries line/position from the start of the file (0-based).
-                var ln = Math.Clamp((int)(ex.LineNumber ?? 0) + 1, 1, lineStarts.Length);
-                var col = (int)(ex.BytePositionInLine ?? 0) + 1;
-                var abs = lineStarts[ln - 1] + col - 1;
-                var truncated = abs > LastNonWs(bytes) || ex.Message.Contains("end of data", StringComparison.OrdinalIgnoreCase);
-                fatal = truncated
-                    ? new DataIssue(ErrorCodes.DataTruncatedRecord, DropReasons.TruncatedRecord, path, ln, col,
-                        Detail: "the JSON array ends early (truncated file?); the records after this point were not read")
-                    : new DataIssue(ErrorCodes.DataMalformedJson, DropReasons.MalformedJson, path, ln, col,
-                        Detail: FirstSentence(ex.Message) + "; the records after this point were not read");
-                phase = 2;
-            }
-            if (next is { } r)
-            {
+                var (l, c) = LineCol(lineStarts, Math.Max(LastNonWs(bytes), 0));
                 count++;
-                yield return r;
+                yield return new RawRecord(null, path, l, new DataIssue(ErrorCodes.DataTruncatedRecord, DropReasons.TruncatedRecord, path, l, c,
+                    Detail: "the JSON array is not closed (truncated file?)"));
+                break;
             }
-            if (fatal is not null)
+            if (bytes[pos] == ']') break;
+            if (!first)
             {
-                count++;
-                yield return new RawRecord(null, path, fatal.Line, fatal);
+                if (bytes[pos] != ',')
+                {
+                    var (l, c) = LineCol(lineStarts, pos);
+                    count++;
+                    yield return new RawRecord(null, path, l, new DataIssue(ErrorCodes.DataMalformedJson, DropReasons.MalformedJson, path, l, c,
+                        Detail: $"expected ',' or ']' between records, found '{(char)bytes[pos]}'; the records after this point were not read"));
+                    break;
+                }
+                pos = SkipWs(bytes, pos + 1);
             }
+            first = false;
+            var start = pos;
+            var (line, startCol) = LineCol(lineStarts, start);
+            if (indent is null && IsBlank(bytes, lineStarts[line - 1], start)) indent = Encoding.ASCII.GetString(bytes, lineStarts[line - 1], start - lineStarts[line - 1]);
+            var (rec, end, resumeAt) = ParseElement(bytes, start, path, line, startCol, lineStarts, invalid, indent);
+            count++;
+            yield return rec;
+            if (end >= 0) pos = end;
+            else if (resumeAt >= 0) { pos = resumeAt; first = true; }
+            else break;
         }
         if (count == 0) throw new ToolTuneException(ErrorCodes.DataEmptyDataset, "empty dataset: the JSON array holds no records", path, 1, 1);
+    }
+
+    private static int SkipWs(byte[] b, int i)
+    {
+        while (i < b.Length && b[i] is (byte)' ' or (byte)'\t' or (byte)'\r' or (byte)'\n') i++;
+        return i;
+    }
+
+    private static bool IsBlank(byte[] b, int from, int to)
+    {
+        for (var i = from; i < to; i++) if (b[i] is not ((byte)' ' or (byte)'\t')) return false;
+        return true;
+    }
+
+    private static (int Line, int Col) LineCol(int[] lineStarts, int offset)
+    {
+        var l = LineOf(lineStarts, offset);
+        return (l, offset - lineStarts[l - 1] + 1);
+    }
+
+    /// <summary>
+    /// Parses one array element at <paramref name="start"/>. Returns the record, the offset after it (or -1 on a syntax
+    /// error) and, after an error, where the next element seems to start (a later line that begins with the first
+    /// element's indentation and '{'), or -1 when the rest of the file cannot be located.
+    /// </summary>
+    private static (RawRecord Record, int End, int ResumeAt) ParseElement(byte[] bytes, int start, string path, int line, int startCol,
+        int[] lineStarts, List<int> invalid, string? indent)
+    {
+        try
+        {
+            var reader = new Utf8JsonReader(bytes.AsSpan(start), new JsonReaderOptions { MaxDepth = 256 });
+            if (!reader.Read()) throw new JsonException("unexpected end of data", null, 0, 0);
+            var node = JsonNode.Parse(ref reader, NodeOptions); // this element only
+            var end = start + (int)reader.BytesConsumed;
+            var bad = invalid.Count == 0 ? -1 : invalid.Find(x => x >= start && x < end);
+            if (invalid.Count > 0 && bad >= start && bad < end)
+            {
+                var (bl, bc) = LineCol(lineStarts, bad);
+                return (new RawRecord(null, path, line, new DataIssue(ErrorCodes.DataInvalidUtf8, DropReasons.InvalidUtf8, path, bl, bc,
+                    Detail: "invalid UTF-8 byte in this record"), startCol), end, -1);
+            }
+            var rec = node is JsonObject o
+                ? new RawRecord(o, path, line, null, startCol)
+                : new RawRecord(null, path, line, new DataIssue(ErrorCodes.DataInvalidRecord, DropReasons.NotAnObject, path, line, startCol,
+                    Detail: $"expected a JSON object, found {Kind(node)}"), startCol);
+            return (rec, end, -1);
+        }
+        catch (JsonException ex)
+        {
+            // Positions are relative to the element start: line 0 is the element's own line.
+            var relLine = (int)(ex.LineNumber ?? 0);
+            var relCol = (int)(ex.BytePositionInLine ?? 0);
+            var errLine = Math.Min(line + relLine, lineStarts.Length);
+            var abs = relLine == 0 ? start + relCol : lineStarts[errLine - 1] + relCol;
+            abs = Math.Min(abs, Math.Max(bytes.Length - 1, 0));
+            var (el, ec) = LineCol(lineStarts, abs);
+            var resume = indent is null ? -1 : FindNextElement(bytes, lineStarts, el, indent);
+            var tail = resume >= 0 ? "" : "; the records after this point were not read";
+            var truncated = abs >= LastNonWs(bytes) || ex.Message.Contains("end of data", StringComparison.OrdinalIgnoreCase);
+            var issue = truncated
+                ? new DataIssue(ErrorCodes.DataTruncatedRecord, DropReasons.TruncatedRecord, path, el, ec, Detail: "the JSON ends before the record is complete (truncated file?)" + tail)
+                : new DataIssue(ErrorCodes.DataMalformedJson, DropReasons.MalformedJson, path, el, ec, Detail: FirstSentence(ex.Message) + tail);
+            return (new RawRecord(null, path, el, issue, startCol), -1, resume);
+        }
+    }
+
+    private static int FindNextElement(byte[] bytes, int[] lineStarts, int afterLine, string indent)
+    {
+        for (var l = afterLine; l < lineStarts.Length; l++) // l is the 0-based index of line l+1
+        {
+            var s = lineStarts[l];
+            if (s + indent.Length >= bytes.Length) break;
+            if (!IsBlank(bytes, s, s + indent.Length)) continue;
+            if (bytes[s + indent.Length] == '{') return s + indent.Length;
+        }
+        return -1;
     }
 
     private static int LastNonWs(byte[] b)
