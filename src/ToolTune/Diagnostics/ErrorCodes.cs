@@ -47,4 +47,27 @@ public static class ErrorCodes
     public const string StageUpstreamMissing = "TT2072";
     public const string StageFailed = "TT2073";
     public const string StageCanceled = "TT2099";
+
+    // Data (loaders, conversion, selection, shards)
+    public const string DataFileMissing = "TT3000";
+    public const string DataMalformedJson = "TT3001";
+    public const string DataTruncatedRecord = "TT3002";
+    public const string DataInvalidUtf8 = "TT3003";
+    public const string DataUnknownRole = "TT3004";
+    public const string DataMissingField = "TT3005";
+    public const string DataBadToolCall = "TT3006";
+    public const string DataEmptyDataset = "TT3007";
+    public const string DataNoToolCall = "TT3008";
+    public const string DataInvalidRecord = "TT3009";
+    public const string DataBadTools = "TT3010";
+    public const string DataEncodeFailed = "TT3011";
+    public const string DataSelectionInvalid = "TT3012";
+
+    // Shards
+    public const string ShardMissing = "TT3020";
+    public const string ShardBadMagic = "TT3021";
+    public const string ShardUnsupportedVersion = "TT3022";
+    public const string ShardTruncated = "TT3023";
+    public const string ShardChecksumMismatch = "TT3024";
+    public const string ShardManifestInvalid = "TT3025";
 }
