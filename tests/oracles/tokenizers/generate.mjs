@@ -32,7 +32,14 @@ for (const dirArg of process.argv.slice(2)) {
     const decoded = dec(ids, { skip_special_tokens: false, clean_up_tokenization_spaces: false });
     const decodedSkip = dec(ids, { skip_special_tokens: true, clean_up_tokenization_spaces: false });
     const rec = { index, text, ids, ids_special: idsSpecial, decoded, decoded_skip: decodedSkip };
-    if (usesDigits && /[^\P{N}0-9]/u.test(text)) rec.js_digits_divergence = true;
+    if (usesDigits && /[^\P{N}0-9]/u.test(text)) {
+      // Rust isolates every Unicode numeric char before ByteLevel; tokenizers.js only ASCII digits. Reproduce Rust by
+      // encoding the text cut around each numeric char (each part then goes through the same Digits + ByteLevel
+      // steps it would in Rust; no added token contains a numeric char, so matching is unaffected).
+      rec.js_digits_divergence = true;
+      const parts = text.split(/(\p{N})/u).filter((p) => p.length > 0);
+      rec.ids_rust = parts.flatMap((p) => tok.encode(p, { add_special_tokens: false }));
+    }
     lines.push(JSON.stringify(rec));
   });
   fs.writeFileSync(path.join(outDir, `${name}.jsonl`), lines.join('\n') + '\n');
