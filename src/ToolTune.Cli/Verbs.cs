@@ -7,6 +7,7 @@ internal static class Verbs
 {
     public static IEnumerable<Command> All()
     {
-        yield break;
+        yield return Commands.TokenizeCommand.Create();
+        yield return Commands.BenchCommand.Create();
     }
 }
