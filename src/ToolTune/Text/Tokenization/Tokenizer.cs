@@ -212,7 +212,7 @@ public sealed class Tokenizer
         var seg = text[segStart..segEnd];
         ReadOnlySpan<char> normalized = seg;
         (int Start, int End)[]? map = null;
-        if (_normalizer is not null && !(_normalizer is NfcNormalizer && Nfc.IsTriviallyNormalized(seg)))
+        if (_normalizer is not null && !(_normalizer is NfcNormalizer { Composes: true } && Nfc.IsTriviallyNormalized(seg)))
             normalized = _normalizer.Normalize(seg.ToString(), out map);
         var align = new Alignment(segStart, seg.Length, map);
         if (_normalizedMatcher.IsEmpty)
