@@ -44,8 +44,11 @@ public sealed class Tokenizer
             _addedById[t.Id] = t;
             _addedByContent[t.Content] = t;
         }
-        _rawMatcher = new AddedTokenMatcher(c.AddedTokens.Where(t => !t.Normalized).Select(t => (t.Content, t)));
-        _normalizedMatcher = new AddedTokenMatcher(c.AddedTokens.Where(t => t.Normalized)
+        // split_special_tokens (transformers) = encode_special_tokens (tokenizers): specials are not matched in text.
+        bool splitSpecial = config?.SplitSpecialTokens ?? false;
+        var matchable = c.AddedTokens.Where(t => !(splitSpecial && t.Special)).ToList();
+        _rawMatcher = new AddedTokenMatcher(matchable.Where(t => !t.Normalized).Select(t => (t.Content, t)));
+        _normalizedMatcher = new AddedTokenMatcher(matchable.Where(t => t.Normalized)
             .Select(t => (_normalizer is null ? t.Content : _normalizer.Normalize(t.Content, out _), t)));
         int max = _model.IdToToken.Length - 1;
         foreach (var t in c.AddedTokens) max = Math.Max(max, t.Id);
