@@ -10,5 +10,7 @@ internal static class Verbs
         // Pipeline stages. `prepare` and `verify` (PipelineApi.RunStage("PrepareData"/"VerifyTokens", …) with the
         // PipelineOptions of Commands/StatusCommand.cs) are added here by the PrepareData/VerifyTokens integration.
         yield return Commands.StatusCommand.Create();
+        yield return Commands.TokenizeCommand.Create();
+        yield return Commands.BenchCommand.Create();
     }
 }
