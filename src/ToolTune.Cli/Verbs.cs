@@ -12,5 +12,6 @@ internal static class Verbs
         yield return Commands.StatusCommand.Create();
         yield return Commands.TokenizeCommand.Create();
         yield return Commands.BenchCommand.Create();
+        yield return Commands.RenderCommand.Create();
     }
 }
