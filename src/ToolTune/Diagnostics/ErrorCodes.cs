@@ -13,6 +13,7 @@ public static class ErrorCodes
     public const string TokenizerUnsupportedComponent = "TT1102";
     public const string TokenizerInvalidModel = "TT1103";
     public const string TokenizerConfigInvalid = "TT1104";
+    public const string TokenizerInvalidPattern = "TT1105";
 
     // Chat templates
     public const string TemplateNotFound = "TT1200";
