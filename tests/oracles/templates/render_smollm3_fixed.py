@@ -35,7 +35,7 @@ def main():
         case = json.load(open(path, encoding="utf-8"))
         ref = case["template"]
         kind, _, rel = ref.partition(":")
-        base = {"repo": REPO, "shared": a.shared}[kind]
+        base = {"repo": REPO, "shared": os.path.join(a.shared, "parity")}[kind]
         source = open(os.path.join(base, rel), encoding="utf-8").read()
         text, spans = rct.render(source, **case["context"])
         out = {"template": ref, "context": case["context"], "text": text,
