@@ -7,6 +7,6 @@ internal static class Verbs
 {
     public static IEnumerable<Command> All()
     {
-        yield break;
+        yield return Commands.InspectCommand.Create();
     }
 }

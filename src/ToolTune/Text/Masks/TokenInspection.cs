@@ -34,7 +34,7 @@ public static class TokenText
 public readonly record struct TokenRow(int Index, int Id, string Text, bool Special, bool Trained, int Start, int End)
 {
     /// <summary>The token text escaped and quoted so spaces and newlines are visible (<c>" world"</c>, <c>"\n"</c>).</summary>
-    public string Display => "\"" + TokenText.Escape(Text) + "\"";
+    public string Display => "\"" + TokenText.Escape(Text).Replace("\"", "\\\"", StringComparison.Ordinal) + "\"";
 }
 
 /// <summary>Totals of a raw-token view.</summary>
