@@ -14,6 +14,7 @@ public static class ErrorCodes
     public const string TokenizerInvalidModel = "TT1103";
     public const string TokenizerConfigInvalid = "TT1104";
     public const string TokenizerInvalidPattern = "TT1105";
+    public const string TokenizerInputInvalid = "TT1106";
 
     // Chat templates
     public const string TemplateNotFound = "TT1200";

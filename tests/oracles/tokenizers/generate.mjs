@@ -9,7 +9,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const corpus = JSON.parse(fs.readFileSync(path.join(here, '..', 'tokenizer_corpus.json'), 'utf8'));
+// CORPUS=fuzz reads ../tokenizer_fuzz.json and writes <name>.fuzz.jsonl instead.
+const kind = process.env.CORPUS === 'fuzz' ? 'fuzz' : 'corpus';
+const corpus = JSON.parse(fs.readFileSync(path.join(here, '..', `tokenizer_${kind}.json`), 'utf8'));
+const suffix = kind === 'fuzz' ? '.fuzz' : '';
 const outDir = path.join(here, '..', '..', 'ToolTune.Tests', 'Fixtures', 'tokenizers');
 fs.mkdirSync(outDir, { recursive: true });
 
@@ -42,6 +45,6 @@ for (const dirArg of process.argv.slice(2)) {
     }
     lines.push(JSON.stringify(rec));
   });
-  fs.writeFileSync(path.join(outDir, `${name}.jsonl`), lines.join('\n') + '\n');
+  fs.writeFileSync(path.join(outDir, `${name}${suffix}.jsonl`), lines.join('\n') + '\n');
   console.log(`${name}: ${lines.length} strings`);
 }

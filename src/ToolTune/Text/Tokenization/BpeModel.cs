@@ -51,7 +51,7 @@ internal sealed class BpeModel
 
     private sealed class Scratch
     {
-        public int[] Id = new int[64], Len = new int[64], Prev = new int[64], Next = new int[64];
+        public int[] Id = new int[64], Len = new int[64], Prev = new int[64], Next = new int[64], Rank = new int[64], NewId = new int[64];
         public char[] Key = new char[64];
         public PriorityQueue<(int Pos, int NewId), long> Queue = new();
 
@@ -59,7 +59,7 @@ internal sealed class BpeModel
         {
             if (Id.Length >= n) return;
             int size = Math.Max(n, Id.Length * 2);
-            Id = new int[size]; Len = new int[size]; Prev = new int[size]; Next = new int[size];
+            Id = new int[size]; Len = new int[size]; Prev = new int[size]; Next = new int[size]; Rank = new int[size]; NewId = new int[size];
         }
     }
 
@@ -97,7 +97,7 @@ internal sealed class BpeModel
         if (n == 0) return;
         if (n > 1)
         {
-            if (n <= 48) MergeSmall(s, n); else MergeHeap(s, n);
+            if (n <= 256) MergeSmall(s, n); else MergeHeap(s, n);
         }
         for (int i = 0; i >= 0; i = s.Next[i])
         {
@@ -179,23 +179,32 @@ internal sealed class BpeModel
 
     private void MergeSmall(Scratch s, int n)
     {
-        // Symbols stay in index order (merges absorb the right neighbour), so a linear scan from the
-        // head finds the lowest rank with leftmost tie-breaking.
+        // Symbols stay in index order (merges absorb the right neighbour), so a scan from the head finds the lowest
+        // rank with leftmost tie-breaking. Pair ranks are cached per left symbol; a merge refreshes only its two pairs.
+        var rank = s.Rank;
+        var nid = s.NewId;
+        for (int i = 0; i < n; i++) SetPair(s, i);
         while (true)
         {
-            int best = -1, bestRank = int.MaxValue, bestNew = 0;
+            int best = -1, bestRank = int.MaxValue;
             for (int i = 0; i >= 0; i = s.Next[i])
-            {
-                int j = s.Next[i];
-                if (j < 0) break;
-                if (TryMerge(s.Id[i], s.Id[j], out var rank, out var newId) && rank < bestRank)
-                {
-                    best = i; bestRank = rank; bestNew = newId;
-                }
-            }
+                if (rank[i] < bestRank) { bestRank = rank[i]; best = i; }
             if (best < 0) return;
-            Absorb(s, best, bestNew);
+            Absorb(s, best, nid[best]);
+            SetPair(s, best);
+            if (s.Prev[best] >= 0) SetPair(s, s.Prev[best]);
         }
+    }
+
+    private void SetPair(Scratch s, int i)
+    {
+        int j = s.Next[i];
+        if (j >= 0 && TryMerge(s.Id[i], s.Id[j], out var r, out var id))
+        {
+            s.Rank[i] = r;
+            s.NewId[i] = id;
+        }
+        else s.Rank[i] = int.MaxValue;
     }
 
     private static void Absorb(Scratch s, int i, int newId)
@@ -232,4 +241,12 @@ internal sealed class BpeModel
                 q.Enqueue((i, n2), ((long)r2 << 32) | (uint)i);
         }
     }
+}
+
+/// <summary>long.GetHashCode is hi ^ lo, which for packed (idA, idB) pairs collides massively; mix the bits instead.</summary>
+internal sealed class PairKeyComparer : IEqualityComparer<long>
+{
+    public static readonly PairKeyComparer Instance = new();
+    public bool Equals(long x, long y) => x == y;
+    public int GetHashCode(long key) => (int)(((ulong)key * 0x9E3779B97F4A7C15UL) >> 32);
 }

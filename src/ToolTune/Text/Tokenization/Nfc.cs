@@ -77,6 +77,13 @@ internal static class Nfc
                 j--;
             }
             cps[j + 1] = c;
+            if (j + 1 < i)
+            {
+                // Reordered marks share the union of their input ranges, so offsets stay monotonic.
+                int lo = int.MaxValue, hi = 0;
+                for (int k = j + 1; k <= i; k++) { lo = Math.Min(lo, cps[k].Start); hi = Math.Max(hi, cps[k].End); }
+                for (int k = j + 1; k <= i; k++) { var x = cps[k]; x.Start = lo; x.End = hi; cps[k] = x; }
+            }
         }
         if (compose) ComposeInPlace(cps);
 

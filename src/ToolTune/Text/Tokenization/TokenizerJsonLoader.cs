@@ -128,7 +128,7 @@ internal static class TokenizerJsonLoader
         string? suffix = GetString(model, "end_of_word_suffix");
         int prefixLen = prefix?.Length ?? 0;
 
-        var merges = new Dictionary<long, long>();
+        var merges = new Dictionary<long, long>(PairKeyComparer.Instance);
         if (Get(model, "merges") is { ValueKind: JsonValueKind.Array } mergesEl)
         {
             merges.EnsureCapacity(mergesEl.GetArrayLength());

@@ -20,10 +20,10 @@ internal static class TokenizerFixtures
     public sealed record OracleRecord(int Index, string Text, int[] Ids, int[] IdsSpecial, string Decoded, string DecodedSkip,
         bool JsDigitsDivergence, int[]? IdsRust);
 
-    public static List<OracleRecord> Oracle(string name)
+    public static List<OracleRecord> Oracle(string name, string suffix = "")
     {
         var list = new List<OracleRecord>();
-        foreach (var line in File.ReadLines(SharedFixtures.Fixture("tokenizers", name + ".jsonl")))
+        foreach (var line in File.ReadLines(SharedFixtures.Fixture("tokenizers", name + suffix + ".jsonl")))
         {
             if (string.IsNullOrWhiteSpace(line)) continue;
             using var doc = JsonDocument.Parse(line);
@@ -38,6 +38,6 @@ internal static class TokenizerFixtures
         return list;
     }
 
-    public static List<string> Corpus() =>
-        JsonSerializer.Deserialize<List<string>>(File.ReadAllText(Path.Combine(SharedFixtures.RepoRoot, "tests", "oracles", "tokenizer_corpus.json")))!;
+    public static List<string> Corpus(string kind = "corpus") =>
+        JsonSerializer.Deserialize<List<string>>(File.ReadAllText(Path.Combine(SharedFixtures.RepoRoot, "tests", "oracles", $"tokenizer_{kind}.json")))!;
 }

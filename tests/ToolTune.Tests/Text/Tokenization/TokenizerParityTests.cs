@@ -3,7 +3,8 @@ using System.Text;
 namespace ToolTune.Tests.Text.Tokenization;
 
 /// <summary>
-/// Every corpus string (tests/oracles/tokenizer_corpus.json), every tokenizer: ids (with and without special
+/// Every string of the hard corpus (tests/oracles/tokenizer_corpus.json) and of the seeded fuzz set
+/// (tokenizer_fuzz.json), every tokenizer: ids (with and without special
 /// tokens) and decoded text (with and without skipping specials) identical to transformers.js, whose fixtures are in
 /// Fixtures/tokenizers/*.jsonl. Exception, smollm-135m: tokenizers.js's Digits pre-tokenizer uses ASCII \d where HF
 /// Rust uses char::is_numeric; for the strings marked js_digits_divergence the expected ids are <c>ids_rust</c>,
@@ -16,15 +17,21 @@ public sealed class TokenizerParityTests
     public TestContext TestContext { get; set; } = null!;
 
     [TestMethod]
-    [DataRow("smollm3-3b")]
-    [DataRow("qwen2.5")]
-    [DataRow("smollm-135m")]
-    [DataRow("phi-2")]
-    public void MatchesTransformersJs(string name)
+    [DataRow("smollm3-3b", "corpus")]
+    [DataRow("qwen2.5", "corpus")]
+    [DataRow("smollm-135m", "corpus")]
+    [DataRow("phi-2", "corpus")]
+    [DataRow("smollm3-3b", "fuzz")]
+    [DataRow("qwen2.5", "fuzz")]
+    [DataRow("smollm-135m", "fuzz")]
+    [DataRow("phi-2", "fuzz")]
+    public void MatchesTransformersJs(string name, string kind)
     {
         var tok = TokenizerFixtures.Get(name);
-        var records = TokenizerFixtures.Oracle(name);
-        Assert.AreEqual(TokenizerFixtures.Corpus().Count, records.Count, "fixture is stale: regenerate it (tests/oracles/README.md)");
+        var records = TokenizerFixtures.Oracle(name, kind == "fuzz" ? ".fuzz" : "");
+        var texts = TokenizerFixtures.Corpus(kind);
+        Assert.AreEqual(texts.Count, records.Count, "fixture is stale: regenerate it (tests/oracles/README.md)");
+        for (int i = 0; i < texts.Count; i++) Assert.AreEqual(texts[i], records[i].Text, $"fixture is stale at #{i}");
         int idsOk = 0, specialOk = 0, decOk = 0, skipOk = 0, rustRule = 0;
         var failures = new StringBuilder();
         foreach (var r in records)
@@ -47,9 +54,9 @@ public sealed class TokenizerParityTests
             else failures.AppendLine($"#{r.Index} decode(skip) {Show(r.Text)}: {Show(skipped)} != {Show(r.DecodedSkip)}");
         }
         int n = records.Count;
-        TestContext.WriteLine($"{name}: ids {idsOk}/{n}, ids+special {specialOk}/{n}, decode {decOk}/{n}, decode(skip) {skipOk}/{n}" +
+        TestContext.WriteLine($"{name} {kind}: ids {idsOk}/{n}, ids+special {specialOk}/{n}, decode {decOk}/{n}, decode(skip) {skipOk}/{n}" +
             (rustRule > 0 ? $" ({rustRule} strings use the Rust Digits rule, see class doc)" : ""));
-        Console.WriteLine($"{name}: ids {idsOk}/{n}, ids+special {specialOk}/{n}, decode {decOk}/{n}, decode(skip) {skipOk}/{n}, rust-digits {rustRule}");
+        Console.WriteLine($"{name} {kind}: ids {idsOk}/{n}, ids+special {specialOk}/{n}, decode {decOk}/{n}, decode(skip) {skipOk}/{n}, rust-digits {rustRule}");
         if (failures.Length > 0) Assert.Fail(failures.ToString());
     }
 
