@@ -8,6 +8,7 @@ internal static class Verbs
     public static IEnumerable<Command> All()
     {
         yield return Commands.TokenizeCommand.Create();
+        yield return Commands.RenderCommand.Create();
         yield return Commands.BenchCommand.Create();
         yield return Commands.InspectCommand.Create();
     }

@@ -262,6 +262,7 @@ internal static class Block
     {
         for (int i = 0; i < body.Count; i++)
         {
+            r.StmtPos = body[i].Pos;
             var f = body[i].Exec(r, s);
             if (f != Flow.Normal) return f;
         }

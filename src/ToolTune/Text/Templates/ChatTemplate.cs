@@ -137,9 +137,7 @@ public sealed class ChatTemplate
     private RenderResult RenderCore(Dictionary<string, object?> vars, RenderOptions? options)
     {
         var r = new Renderer(_map, options ?? RenderOptions.Default);
-        var globals = new Scope(null);
-        Globals.Install(globals);
-        var scope = new Scope(globals);
+        var scope = new Scope(SharedGlobals);
         foreach (var kv in vars) scope.SetLocal(kv.Key, kv.Value);
         try
         {
@@ -154,6 +152,16 @@ public sealed class ChatTemplate
             throw _map.Error(ErrorCodes.TemplateLimitExceeded, "Template nesting too deep (execution stack exhausted).", 0);
         }
         return new RenderResult(r.Result, r.Spans.ToArray());
+    }
+
+    // Globals are stateless builtins (cycler/joiner create fresh objects per call), so one scope serves all renders.
+    private static readonly Scope SharedGlobals = CreateGlobals();
+
+    private static Scope CreateGlobals()
+    {
+        var g = new Scope(null);
+        Globals.Install(g);
+        return g;
     }
 
     private static bool ContainsGeneration(IEnumerable<Stmt> body)

@@ -251,8 +251,7 @@ internal static class Methods
                 if (i >= n) break;
                 if (max >= 0 && res.Count >= max)
                 {
-                    int e = n; while (e > i && Py.IsPyWhite(s[e - 1])) e--;
-                    res.Add(s[i..e]); break;
+                    res.Add(s[i..]); break;
                 }
                 int j = i; while (j < n && !Py.IsPyWhite(s[j])) j++;
                 res.Add(s[i..j]); i = j;
@@ -284,8 +283,7 @@ internal static class Methods
                 if (j <= 0) break;
                 if (res.Count >= max)
                 {
-                    int b = 0; while (b < j && Py.IsPyWhite(s[b])) b++;
-                    res.Add(s[b..j]); break;
+                    res.Add(s[..j]); break;
                 }
                 int i = j; while (i > 0 && !Py.IsPyWhite(s[i - 1])) i--;
                 res.Add(s[i..j]); j = i;

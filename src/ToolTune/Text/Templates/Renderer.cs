@@ -21,6 +21,8 @@ internal sealed class Renderer
     }
 
     public RenderOptions Options { get; }
+    /// <summary>Source offset of the statement being executed (locates output-limit errors).</summary>
+    public int StmtPos;
     public DateTime Now { get; }
     public List<(int Start, int End)> Spans { get; } = [];
     public int RootLength => _root.Length;
@@ -30,7 +32,7 @@ internal sealed class Renderer
     {
         _out.Append(s);
         if (_out.Length > Options.MaxOutputChars)
-            throw _map.Error(ErrorCodes.TemplateLimitExceeded, $"Rendered output exceeds the limit of {Options.MaxOutputChars} characters.", 0);
+            throw _map.Error(ErrorCodes.TemplateLimitExceeded, $"Rendered output exceeds the limit of {Options.MaxOutputChars} characters.", StmtPos);
     }
 
     public void CheckString(long length)
