@@ -9,7 +9,9 @@ internal static class Verbs
     {
         yield return Commands.TokenizeCommand.Create();
         yield return Commands.RenderCommand.Create();
-        yield return Commands.BenchCommand.Create();
+        var bench = Commands.BenchCommand.Create();
+        bench.Subcommands.Add(Commands.BenchRenderCommand.Create());
+        yield return bench;
         yield return Commands.InspectCommand.Create();
     }
 }

@@ -74,3 +74,22 @@ public sealed class InspectCommandTests
         Assert.AreEqual(new DateTime(2025, 7, 10), InspectCommand.ParseDate("2025-07-10"));
     }
 }
+
+[TestClass]
+public sealed class BenchRenderCommandTests
+{
+    [TestMethod]
+    public void BenchConversation_FixedTemplate_MaskPropertiesHold_AndBenchPrintsOneJsonLine()
+    {
+        var tokenizerDir = SharedFixtures.RequireShared("parity", "tokenizers", "smollm3-3b");
+        var template = ChatTemplate.Load(Path.Combine(SharedFixtures.RepoRoot, "configs", "templates", "smollm3-tool-fixed.jinja"));
+        var seq = template.BuildMask(Tokenizer.FromDirectory(tokenizerDir), BenchRenderCommand.Conversation(), new RenderOptions { Now = new DateTime(2025, 7, 10) });
+        ToolTune.Tests.Text.SmolLM3MaskTests.AssertToolMaskProperties(seq, expectedCalls: 4, expectedResponses: 4, expectedAssistantTurns: 6);
+
+        var sw = new StringWriter();
+        Assert.AreEqual(0, BenchRenderCommand.Run(tokenizerDir, Path.Combine(SharedFixtures.RepoRoot, "configs", "templates", "smollm3-tool-fixed.jinja"), 0.2, sw));
+        var json = System.Text.Json.Nodes.JsonNode.Parse(sw.ToString())!;
+        Assert.AreEqual(6, (int)json["assistant_turns"]!);
+        Assert.IsGreaterThan(0.0, (double)json["render_mask_tags_conv_per_s"]!);
+    }
+}
