@@ -72,7 +72,7 @@ internal static class InspectCommand
             foreach (var (k, v) in context)
                 if (k is not ("messages" or "tools" or "add_generation_prompt")) kwargs[k] = v?.DeepClone();
             var eot = tokenizer.EosToken is { } e && e.Length > 0 ? e : "<|im_end|>";
-            lint = TemplateLint.Run(renderer, new TemplateLintOptions { Kwargs = kwargs, EndOfTurn = eot });
+            lint = TemplateLint.Run(renderer, new TemplateLintOptions { Kwargs = kwargs, EndOfTurn = eot }, encoder);
         }
         return new InspectResult(seq, rows, template.SourceName ?? templatePath, lint);
     }

@@ -37,4 +37,5 @@ public static class ErrorCodes
     public const string LintSpansDisagree = "TT1315";
     public const string LintSpanCoverage = "TT1316";
     public const string LintRenderFailed = "TT1317";
+    public const string LintTokenStraddlesBoundary = "TT1318";
 }

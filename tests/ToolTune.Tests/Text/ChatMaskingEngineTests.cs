@@ -197,4 +197,31 @@ public sealed class ChatMaskingEngineTests
             new TemplateLintOptions { Kwargs = new JsonObject { ["enable_thinking"] = false } });
         Assert.IsTrue(qwen3.Any(f => f.Code == ErrorCodes.LintPrefixProperty), string.Join("\n", qwen3));
     }
+
+    [TestMethod]
+    public void Lint_WithTokenizer_FixedTemplateHasCleanBoundaries_OldThinkBlockStraddles()
+    {
+        var encoder = new TokenizerEncoder(SmolLM3MaskTests.SmolTokenizer());
+        var fixedFindings = TemplateLint.Run(new TemplateRenderer(Fixed(), Pinned), encoder: encoder);
+        Assert.IsEmpty(fixedFindings, string.Join("\n", fixedFindings));
+        foreach (var thinking in new[] { true, false })
+        {
+            var seq = Fixed().BuildMask(encoder.Tokenizer, ToolConversation(thinking), Pinned);
+            Assert.IsEmpty(seq.StraddlingTokens, $"enable_thinking={thinking}");
+        }
+
+        // Prompt "<think>\n" + history "<think>\n\n</think>\n": the "\n\n" token crosses the prompt/completion boundary.
+        var old = ChatTemplate.Parse("""
+            {%- for m in messages -%}
+            {%- if m.role == 'assistant' -%}{{ '<|im_start|>assistant\n<think>\n' }}{% generation %}{{ '\n</think>\n' + (m.content or '') + '<|im_end|>' }}{% endgeneration %}{{ '\n' }}
+            {%- else -%}{{ '<|im_start|>' + m.role + '\n' + (m.content or '') + '<|im_end|>\n' }}{%- endif -%}
+            {%- endfor -%}
+            {%- if add_generation_prompt -%}{{ '<|im_start|>assistant\n<think>\n' }}{%- endif -%}
+            """, "old-think.jinja");
+        var oldSeq = old.BuildMask(encoder.Tokenizer, ToolConversation(), Pinned);
+        Assert.HasCount(4, oldSeq.StraddlingTokens);
+        Assert.AreEqual("\n\n", oldSeq.Text[oldSeq.Offsets[oldSeq.StraddlingTokens[0]].Start..oldSeq.Offsets[oldSeq.StraddlingTokens[0]].End]);
+        var findings = TemplateLint.Run(new TemplateRenderer(old, Pinned), new TemplateLintOptions { ToolCallStart = null, ToolResponseStart = null }, encoder);
+        Assert.IsTrue(findings.Any(f => f.Code == ErrorCodes.LintTokenStraddlesBoundary && f.Severity == LintSeverity.Warning), string.Join("\n", findings));
+    }
 }

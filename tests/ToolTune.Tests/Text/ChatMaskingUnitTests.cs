@@ -111,6 +111,14 @@ public sealed class ChatMaskingUnitTests
     }
 
     [TestMethod]
+    public void StraddlingTokens_AreThoseCrossingASpanEdge()
+    {
+        TokenWithOffset[] tokens = [new(1, 0, 2), new(2, 2, 5), new(3, 5, 6), new(4, 6, 9), new(5, 9, 12)];
+        CollectionAssert.AreEqual(new[] { 1, 3 }, ChatMasking.StraddlingTokens(tokens, [(3, 7)]));
+        Assert.IsEmpty(ChatMasking.StraddlingTokens(tokens, [(2, 6)]));
+    }
+
+    [TestMethod]
     public void Normalize_SortsMergesAndDropsEmpty()
     {
         var n = ChatMasking.Normalize([(10, 12), (0, 3), (2, 5), (7, 7)]);

@@ -40,7 +40,7 @@ public static class ChatMasking
             offsets[i] = (tokens[i].Start, tokens[i].End);
         }
         var labels = Labels(tokens, spans);
-        return new MaskedSequence(ids, labels, used, full.Text, spans) { Offsets = offsets };
+        return new MaskedSequence(ids, labels, used, full.Text, spans) { Offsets = offsets, StraddlingTokens = StraddlingTokens(tokens, spans) };
     }
 
     /// <summary>
@@ -69,6 +69,33 @@ public static class ChatMasking
             }
         }
         return labels;
+    }
+
+    /// <summary>
+    /// Indices of tokens that cross a span boundary (part prompt, part completion). Such a token is trained although
+    /// the generation prompt already holds part of it, so at serving time the model never sees that tokenization
+    /// (e.g. "&lt;think&gt;\n" + "\n&lt;/think&gt;" merging into one "\n\n" token). VerifyTokens reports them.
+    /// </summary>
+    public static int[] StraddlingTokens(IReadOnlyList<TokenWithOffset> tokens, IReadOnlyList<(int Start, int End)> spans)
+    {
+        var result = new List<int>();
+        var j = 0;
+        for (var i = 0; i < tokens.Count; i++)
+        {
+            var t = tokens[i];
+            if (t.End <= t.Start) continue;
+            while (j < spans.Count && spans[j].End <= t.Start) j++;
+            for (var k = j; k < spans.Count && spans[k].Start < t.End; k++)
+            {
+                var s = spans[k];
+                if ((t.Start < s.Start && s.Start < t.End) || (t.Start < s.End && s.End < t.End))
+                {
+                    result.Add(i);
+                    break;
+                }
+            }
+        }
+        return [.. result];
     }
 
     /// <summary>Sorts spans, drops empty ones and merges overlapping/adjacent ones.</summary>

@@ -52,6 +52,9 @@ public sealed record MaskedSequence(
     /// <summary>UTF-16 <c>[Start, End)</c> offsets of each token in <see cref="Text"/>.</summary>
     public IReadOnlyList<(int Start, int End)> Offsets { get; init; } = [];
 
+    /// <summary>Indices of tokens that straddle a span boundary (see <see cref="ChatMasking.StraddlingTokens"/>).</summary>
+    public IReadOnlyList<int> StraddlingTokens { get; init; } = [];
+
     /// <summary>Number of tokens whose label is not <see cref="ChatMasking.IgnoreIndex"/>.</summary>
     public int TrainedCount
     {

@@ -93,7 +93,9 @@ public static class TemplateLint
     }
 
     /// <summary>Runs every check; an empty list (or warnings only) means the template is fit for tool-call training.</summary>
-    public static IReadOnlyList<TemplateLintFinding> Run(IChatRenderer renderer, TemplateLintOptions? options = null)
+    /// <remarks>With an <paramref name="encoder"/>, also checks at token level that no token straddles the boundary
+    /// between the generation prompt and the assistant's text (TT1318), in the default and both thinking modes.</remarks>
+    public static IReadOnlyList<TemplateLintFinding> Run(IChatRenderer renderer, TemplateLintOptions? options = null, ITokenOffsetEncoder? encoder = null)
     {
         ArgumentNullException.ThrowIfNull(renderer);
         options ??= new TemplateLintOptions();
@@ -214,6 +216,9 @@ public static class TemplateLint
 
         // (6) thinking direction.
         ThinkDirection(renderer, options, findings);
+
+        // (7) token boundaries.
+        if (encoder is not null) TokenBoundaries(renderer, encoder, options, findings);
         return findings;
     }
 
@@ -257,6 +262,26 @@ public static class TemplateLint
 
         Check(Prompt(true, "You are a test assistant."), Prompt(false, "You are a test assistant."), "enable_thinking");
         Check(Prompt(false, "You are a test assistant. /think"), Prompt(true, "You are a test assistant. /no_think"), "system /think and /no_think flags");
+    }
+
+    private static void TokenBoundaries(IChatRenderer renderer, ITokenOffsetEncoder encoder, TemplateLintOptions options, List<TemplateLintFinding> findings)
+    {
+        foreach (bool? thinking in new bool?[] { null, true, false })
+        {
+            var ctx = ProbeContext(options);
+            if (thinking is { } t) ctx["enable_thinking"] = t;
+            MaskedSequence seq;
+            try { seq = ChatMasking.Build(renderer, encoder, ctx); }
+            catch (ToolTuneException) { continue; } // reported by the other checks
+            if (seq.StraddlingTokens.Count == 0) continue;
+            var i = seq.StraddlingTokens[0];
+            var (s, e) = seq.Offsets[i];
+            findings.Add(new(ErrorCodes.LintTokenStraddlesBoundary, LintSeverity.Warning, "token-boundaries",
+                $"With enable_thinking={(thinking is null ? "unset" : thinking.Value ? "true" : "false")}, token {seq.InputIds[i]} {Excerpt(seq.Text[s..e])} straddles the end of the generation prompt: " +
+                "it is trained, but at serving time the prompt already holds part of it, so the model never sees this tokenization. " +
+                "Make the generation prompt end where a token ends (e.g. render an empty think block as \"<think>\\n</think>\\n\")."));
+            return;
+        }
     }
 
     private static void AddKwargs(JsonObject ctx, TemplateLintOptions? options)

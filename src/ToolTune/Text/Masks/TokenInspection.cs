@@ -38,7 +38,7 @@ public readonly record struct TokenRow(int Index, int Id, string Text, bool Spec
 }
 
 /// <summary>Totals of a raw-token view.</summary>
-public readonly record struct TokenTotals(int Tokens, int Trained, int Masked, MaskMethod Method, int AssistantSpans);
+public readonly record struct TokenTotals(int Tokens, int Trained, int Masked, MaskMethod Method, int AssistantSpans, int Straddling);
 
 /// <summary>The raw-token view users debug masks with (<c>tooltune inspect</c>).</summary>
 public static class TokenInspection
@@ -66,7 +66,7 @@ public static class TokenInspection
     public static TokenTotals Totals(MaskedSequence sequence)
     {
         var trained = sequence.TrainedCount;
-        return new TokenTotals(sequence.InputIds.Length, trained, sequence.InputIds.Length - trained, sequence.Method, sequence.AssistantSpans.Count);
+        return new TokenTotals(sequence.InputIds.Length, trained, sequence.InputIds.Length - trained, sequence.Method, sequence.AssistantSpans.Count, sequence.StraddlingTokens.Count);
     }
 
     /// <summary>
@@ -90,5 +90,8 @@ public static class TokenInspection
         var t = Totals(sequence);
         writer.WriteLine();
         writer.WriteLine($"tokens: {t.Tokens}  trained: {t.Trained}  masked: {t.Masked}  assistant spans: {t.AssistantSpans}  method: {t.Method}");
+        if (t.Straddling > 0)
+            writer.WriteLine($"warning: {t.Straddling} token(s) straddle a prompt/completion boundary (index {string.Join(", ", sequence.StraddlingTokens)}): " +
+                "the generation prompt ends inside them, so training tokenizes that boundary differently from serving.");
     }
 }
