@@ -37,6 +37,10 @@ SEARCH = {"type": "function", "function": {
         "tags": {"type": "array", "items": {"type": "string"}},
     }, "required": ["query"]}}}
 TOOLS = [WEATHER, SEARCH]
+TAGGER = {"type": "function", "function": {"name": "tag_items", "description": "Tag items.", "parameters": {
+    "type": "object", "properties": {"tags": {"type": "array", "items": {"type": "string"}, "description": "Tags"},
+                                     "weights": {"type": "object", "description": "Weights", "additionalProperties": {"type": "number"}}},
+    "required": ["tags"]}}}
 
 SYS = {"role": "system", "content": "You are a helpful assistant."}
 U1 = {"role": "user", "content": "What's the weather in Paris?"}
@@ -72,6 +76,7 @@ SCENARIOS = {
     "xml_tools": {"messages": [SYS, U1], "xml_tools": TOOLS, "add_generation_prompt": True},
     "python_tools": {"messages": [SYS, U1], "python_tools": TOOLS, "add_generation_prompt": True},
     "tool_flow_weather_only": {"messages": [SYS, U1, CALL, TOOL_RESP, A_FINAL], "tools": [WEATHER], "add_generation_prompt": True},
+    "tools_array_param": {"messages": [SYS, U1], "tools": [TAGGER], "add_generation_prompt": True},
     "tool_flow_thinking_off": {"messages": [SYS, U1, CALL, TOOL_RESP, A_FINAL], "tools": TOOLS, "enable_thinking": False, "add_generation_prompt": False},
 }
 SPECIAL = {"bos_token": "<s>", "eos_token": "</s>"}
