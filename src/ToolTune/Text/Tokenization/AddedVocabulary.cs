@@ -77,20 +77,37 @@ internal sealed class AddedTokenMatcher
     private static bool IsWhitespaceAt(ReadOnlySpan<char> text, int pos, out int width)
     {
         Rune.DecodeFromUtf16(text[pos..], out var r, out width);
-        return Rune.IsWhiteSpace(r);
+        return IsWhiteSpace(r);
     }
 
     private static bool IsWhitespaceBefore(ReadOnlySpan<char> text, int pos, out int width)
     {
         Rune.DecodeLastFromUtf16(text[..pos], out var r, out width);
-        return Rune.IsWhiteSpace(r);
+        return IsWhiteSpace(r);
     }
 
-    private static bool IsWordRune(Rune r) => r.Value == '_' || Rune.IsLetterOrDigit(r) || IsAlphanumericExtra(r);
+    /// <summary>Unicode White_Space (Rust regex <c>\s</c>); unlike char.IsWhiteSpace, not U+001C–U+001F.</summary>
+    internal static bool IsWhiteSpace(Rune r) =>
+        r.Value is >= 9 and <= 13 or 0x20 or 0x85
+        || Rune.GetUnicodeCategory(r) is UnicodeCategory.SpaceSeparator or UnicodeCategory.LineSeparator or UnicodeCategory.ParagraphSeparator;
 
-    // Rust char::is_alphanumeric = Alphabetic || Numeric (Nd, Nl, No).
-    private static bool IsAlphanumericExtra(Rune r) =>
-        Rune.GetUnicodeCategory(r) is UnicodeCategory.LetterNumber or UnicodeCategory.OtherNumber;
+    /// <summary>Rust regex <c>\w</c>: Alphabetic, marks, Nd, connector punctuation, join controls.</summary>
+    internal static bool IsWordRune(Rune r)
+    {
+        int v = r.Value;
+        if (v < 0x80) return char.IsAsciiLetterOrDigit((char)v) || v == '_';
+        if (v is 0x200C or 0x200D) return true;
+        // Other_Alphabetic symbols: circled and squared Latin letters.
+        if (v is >= 0x24B6 and <= 0x24E9 or >= 0x1F130 and <= 0x1F149 or >= 0x1F150 and <= 0x1F169 or >= 0x1F170 and <= 0x1F189) return true;
+        return Rune.GetUnicodeCategory(r) switch
+        {
+            UnicodeCategory.UppercaseLetter or UnicodeCategory.LowercaseLetter or UnicodeCategory.TitlecaseLetter
+                or UnicodeCategory.ModifierLetter or UnicodeCategory.OtherLetter or UnicodeCategory.LetterNumber
+                or UnicodeCategory.NonSpacingMark or UnicodeCategory.SpacingCombiningMark or UnicodeCategory.EnclosingMark
+                or UnicodeCategory.DecimalDigitNumber or UnicodeCategory.ConnectorPunctuation => true,
+            _ => false,
+        };
+    }
 
     private static bool EndsWithWord(ReadOnlySpan<char> s) =>
         Rune.DecodeLastFromUtf16(s, out var r, out _) == OperationStatus.Done && IsWordRune(r);

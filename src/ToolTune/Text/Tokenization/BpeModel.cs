@@ -67,6 +67,19 @@ internal sealed class BpeModel
     public void EncodeWord(ReadOnlySpan<char> word, List<int> output, bool useCache)
     {
         if (word.IsEmpty) return;
+        // ignore_merges: a pre-token that is a whole vocabulary entry is emitted as is (cheaper than the cache).
+        if (IgnoreMerges && _vocabLookup.TryGetValue(word, out var whole))
+        {
+            output.Add(whole);
+            output.Add(word.Length);
+            return;
+        }
+        if (word.Length == 1 && Prefix is null && Suffix is null && word[0] < _charId.Length && _charId[word[0]] >= 0)
+        {
+            output.Add(_charId[word[0]]);
+            output.Add(1);
+            return;
+        }
         if (useCache && _cache is not null && word.Length <= 256)
         {
             if (_cache.TryGet(word, out var cached))

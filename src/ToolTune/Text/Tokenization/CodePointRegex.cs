@@ -13,13 +13,23 @@ namespace ToolTune.Text.Tokenization;
 /// </summary>
 internal sealed class CodePointRegex
 {
-    private readonly Regex _regex;
+    private readonly Lazy<Regex> _regex;
+    private readonly KnownPattern? _known;
 
-    public CodePointRegex(string pattern)
+    public CodePointRegex(string pattern, bool useKnownMatchers = true)
     {
         Pattern = pattern;
-        _regex = new Regex(pattern, RegexOptions.CultureInvariant | RegexOptions.Compiled);
+        _known = useKnownMatchers ? KnownPattern.For(pattern) : null;
+        if (_known is null)
+        {
+            var regex = new Regex(pattern, RegexOptions.CultureInvariant | RegexOptions.Compiled); // validates now
+            _regex = new Lazy<Regex>(regex);
+        }
+        else _regex = new Lazy<Regex>(() => new Regex(pattern, RegexOptions.CultureInvariant | RegexOptions.Compiled));
     }
+
+    /// <summary>True when a hand-written matcher replaces the .NET Regex.</summary>
+    public bool UsesKnownMatcher => _known is not null;
 
     public string Pattern { get; }
 
@@ -64,9 +74,15 @@ internal sealed class CodePointRegex
     /// <summary>Appends the (start, end) of every non-empty match in <paramref name="input"/> to <paramref name="output"/>.</summary>
     public void Matches(ReadOnlySpan<char> input, List<(int Start, int End)> output)
     {
+        if (_known is not null)
+        {
+            _known.Matches(input, output);
+            return;
+        }
+        var regex = _regex.Value;
         if (input.IndexOfAnyInRange('\uD800', '\uDFFF') < 0)
         {
-            foreach (var m in _regex.EnumerateMatches(input))
+            foreach (var m in regex.EnumerateMatches(input))
                 if (m.Length > 0) output.Add((m.Index, m.Index + m.Length));
             return;
         }
@@ -86,7 +102,7 @@ internal sealed class CodePointRegex
             else mapped[n++] = input[i++];
         }
         index[n] = input.Length;
-        foreach (var m in _regex.EnumerateMatches(mapped.AsSpan(0, n)))
+        foreach (var m in regex.EnumerateMatches(mapped.AsSpan(0, n)))
             if (m.Length > 0) output.Add((index[m.Index], index[m.Index + m.Length]));
     }
 }

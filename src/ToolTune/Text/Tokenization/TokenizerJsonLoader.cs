@@ -20,12 +20,11 @@ internal sealed class TokenizerComponents
 
 internal static class TokenizerJsonLoader
 {
-    public static JsonDocument ParseFile(string path, string what)
+    public static byte[] ReadBytes(string path, string what)
     {
-        byte[] bytes;
         try
         {
-            bytes = File.ReadAllBytes(path);
+            return File.ReadAllBytes(path);
         }
         catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
         {
@@ -35,32 +34,137 @@ internal static class TokenizerJsonLoader
         {
             throw new ToolTuneException(ErrorCodes.TokenizerFileMissing, $"cannot read {what}: {ex.Message}", path, inner: ex);
         }
+    }
+
+    public static ToolTuneException Malformed(JsonException ex, string path, string what)
+    {
+        int line = (int)(ex.LineNumber ?? 0) + 1, col = (int)(ex.BytePositionInLine ?? 0) + 1;
+        return new ToolTuneException(ErrorCodes.TokenizerMalformedJson, $"malformed JSON in {what}: {ex.Message}", path, line, col, ex);
+    }
+
+    public static JsonDocument ParseFile(string path, string what)
+    {
+        var bytes = ReadBytes(path, what);
         try
         {
             return JsonDocument.Parse(bytes, new JsonDocumentOptions { MaxDepth = 256 });
         }
         catch (JsonException ex)
         {
-            int line = (int)(ex.LineNumber ?? 0) + 1, col = (int)(ex.BytePositionInLine ?? 0) + 1;
-            throw new ToolTuneException(ErrorCodes.TokenizerMalformedJson, $"malformed JSON in {what}: {ex.Message}", path, line, col, ex);
+            throw Malformed(ex, path, what);
         }
+    }
+
+    /// <summary>The BPE model section, read by streaming: vocab into the dictionary directly, merge token texts into one
+    /// char buffer (no string per merge), other keys as small JSON values.</summary>
+    private sealed class RawModel
+    {
+        public readonly Dictionary<string, JsonElement> Scalars = new(StringComparer.Ordinal);
+        public Dictionary<string, int>? Vocab;
+        public char[] Chars = new char[1 << 20];
+        public int Used;
+        /// <summary>Per merge: start/length of a, start/length of b in <see cref="Chars"/>; a length of -1 marks a malformed entry.</summary>
+        public readonly List<(int A, int ALen, int B, int BLen)> Merges = new();
+        public bool HasMerges;
+
+        public (int Start, int Length) Copy(ref Utf8JsonReader reader)
+        {
+            int max = reader.HasValueSequence ? (int)reader.ValueSequence.Length : reader.ValueSpan.Length;
+            if (Chars.Length < Used + max) Array.Resize(ref Chars, Math.Max(Chars.Length * 2, Used + max));
+            int n = reader.CopyString(Chars.AsSpan(Used));
+            var r = (Used, n);
+            Used += n;
+            return r;
+        }
+
+        public string Text(int start, int length) => new(Chars, start, length);
+    }
+
+    private static RawModel ReadModel(ref Utf8JsonReader reader, string path)
+    {
+        var m = new RawModel();
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            var name = reader.GetString()!;
+            reader.Read();
+            if (name == "vocab" && reader.TokenType == JsonTokenType.StartObject)
+            {
+                var vocab = m.Vocab = new Dictionary<string, int>(StringComparer.Ordinal);
+                while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+                {
+                    var key = reader.GetString()!;
+                    reader.Read();
+                    if (reader.TokenType != JsonTokenType.Number || !reader.TryGetInt32(out var id) || id < 0)
+                        throw Invalid(path, $"vocab entry '{key}' has no valid id");
+                    vocab[key] = id;
+                }
+            }
+            else if (name == "merges" && reader.TokenType == JsonTokenType.StartArray)
+            {
+                m.HasMerges = true;
+                while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+                {
+                    if (reader.TokenType == JsonTokenType.String)
+                    {
+                        var (start, len) = m.Copy(ref reader);
+                        var text = m.Chars.AsSpan(start, len);
+                        int sp = text.IndexOf(' ');
+                        if (sp < 0 || text[(sp + 1)..].IndexOf(' ') >= 0) m.Merges.Add((start, -1, start, len));
+                        else m.Merges.Add((start, sp, start + sp + 1, len - sp - 1));
+                    }
+                    else if (reader.TokenType == JsonTokenType.StartArray)
+                    {
+                        reader.Read();
+                        if (reader.TokenType != JsonTokenType.String) throw Invalid(path, $"merge #{m.Merges.Count} is neither [\"a\", \"b\"] nor \"a b\"");
+                        var a = m.Copy(ref reader);
+                        reader.Read();
+                        if (reader.TokenType != JsonTokenType.String) throw Invalid(path, $"merge #{m.Merges.Count} is neither [\"a\", \"b\"] nor \"a b\"");
+                        var b = m.Copy(ref reader);
+                        reader.Read();
+                        if (reader.TokenType != JsonTokenType.EndArray) throw Invalid(path, $"merge #{m.Merges.Count} has more than two tokens");
+                        m.Merges.Add((a.Start, a.Length, b.Start, b.Length));
+                    }
+                    else throw Invalid(path, $"merge #{m.Merges.Count} is neither [\"a\", \"b\"] nor \"a b\"");
+                }
+            }
+            else m.Scalars[name] = JsonElement.ParseValue(ref reader);
+        }
+        return m;
     }
 
     public static TokenizerComponents Load(string path, int cacheCapacity)
     {
-        using var doc = ParseFile(path, "tokenizer.json");
-        var root = doc.RootElement;
-        if (root.ValueKind != JsonValueKind.Object)
-            throw Invalid(path, "the root of tokenizer.json must be an object");
+        var bytes = ReadBytes(path, "tokenizer.json");
+        var sections = new Dictionary<string, JsonElement>(StringComparer.Ordinal);
+        RawModel? rawModel = null;
+        try
+        {
+            var reader = new Utf8JsonReader(bytes, new JsonReaderOptions { MaxDepth = 256 });
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+                throw Invalid(path, "the root of tokenizer.json must be an object");
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                var name = reader.GetString()!;
+                reader.Read();
+                if (name == "model" && reader.TokenType == JsonTokenType.StartObject) rawModel = ReadModel(ref reader, path);
+                else sections[name] = JsonElement.ParseValue(ref reader);
+            }
+            while (reader.Read()) { } // trailing content must be valid (throws otherwise)
+        }
+        catch (JsonException ex)
+        {
+            throw Malformed(ex, path, "tokenizer.json");
+        }
+        var root = JsonSerializer.SerializeToElement(sections);
 
         var normalizer = ParseNormalizer(Get(root, "normalizer"), path);
         var added = new List<AddedToken>();
         if (Get(root, "added_tokens") is { ValueKind: JsonValueKind.Array } at)
             foreach (var t in at.EnumerateArray()) added.Add(ParseAddedToken(t, path));
 
-        if (Get(root, "model") is not { ValueKind: JsonValueKind.Object } model)
+        if (rawModel is null)
             throw Invalid(path, "missing \"model\" object");
-        var bpe = ParseBpe(model, path, cacheCapacity, added);
+        var bpe = ParseBpe(rawModel, path, cacheCapacity, added);
 
         bool byteLevel = false;
         var pre = ParsePreTokenizer(Get(root, "pre_tokenizer"), path, ref byteLevel, top: true);
@@ -105,64 +209,41 @@ internal static class TokenizerJsonLoader
             GetBool(t, "normalized", !GetBool(t, "special", false)), GetBool(t, "special", false));
     }
 
-    private static BpeModel ParseBpe(JsonElement model, string path, int cacheCapacity, List<AddedToken> added)
+    private static BpeModel ParseBpe(RawModel raw, string path, int cacheCapacity, List<AddedToken> added)
     {
-        var type = GetString(model, "type") ?? (Get(model, "merges") is not null ? "BPE" : throw Invalid(path, "model without a \"type\""));
+        var model = JsonSerializer.SerializeToElement(raw.Scalars);
+        var type = GetString(model, "type") ?? (raw.HasMerges ? "BPE" : throw Invalid(path, "model without a \"type\""));
         if (type != "BPE") throw Unsupported(path, "model", type);
         if (Get(model, "dropout") is { ValueKind: JsonValueKind.Number } d && d.GetDouble() > 0)
             throw new ToolTuneException(ErrorCodes.TokenizerUnsupportedComponent, "BPE dropout is not supported (training-time randomness)", path);
         if (GetBool(model, "byte_fallback", false))
             throw new ToolTuneException(ErrorCodes.TokenizerUnsupportedComponent, "BPE byte_fallback is not supported", path);
 
-        if (Get(model, "vocab") is not { ValueKind: JsonValueKind.Object } vocabEl)
-            throw Invalid(path, "BPE model without a \"vocab\" object");
-        var vocab = new Dictionary<string, int>(StringComparer.Ordinal);
-        foreach (var p in vocabEl.EnumerateObject())
-        {
-            if (p.Value.ValueKind != JsonValueKind.Number || !p.Value.TryGetInt32(out var id) || id < 0)
-                throw Invalid(path, $"vocab entry '{p.Name}' has no valid id");
-            vocab[p.Name] = id;
-        }
+        var vocab = raw.Vocab ?? throw Invalid(path, "BPE model without a \"vocab\" object");
         var lookup = vocab.GetAlternateLookup<ReadOnlySpan<char>>();
         string? prefix = GetString(model, "continuing_subword_prefix");
         string? suffix = GetString(model, "end_of_word_suffix");
         int prefixLen = prefix?.Length ?? 0;
 
-        var merges = new Dictionary<long, long>(PairKeyComparer.Instance);
-        if (Get(model, "merges") is { ValueKind: JsonValueKind.Array } mergesEl)
+        var merges = new Dictionary<long, long>(raw.Merges.Count, PairKeyComparer.Instance);
+        char[] buf = new char[256];
+        var chars = raw.Chars;
+        for (int rank = 0; rank < raw.Merges.Count; rank++)
         {
-            merges.EnsureCapacity(mergesEl.GetArrayLength());
-            int rank = 0;
-            char[] buf = new char[256];
-            foreach (var m in mergesEl.EnumerateArray())
-            {
-                string a, b;
-                if (m.ValueKind == JsonValueKind.Array && m.GetArrayLength() == 2)
-                {
-                    a = m[0].GetString() ?? "";
-                    b = m[1].GetString() ?? "";
-                }
-                else if (m.ValueKind == JsonValueKind.String)
-                {
-                    var s = m.GetString()!;
-                    int sp = s.IndexOf(' ');
-                    if (sp < 0 || s.IndexOf(' ', sp + 1) >= 0)
-                        throw Invalid(path, $"merge #{rank} \"{s}\" is not two tokens separated by one space");
-                    a = s[..sp];
-                    b = s[(sp + 1)..];
-                }
-                else throw Invalid(path, $"merge #{rank} is neither [\"a\", \"b\"] nor \"a b\"");
-                if (!vocab.TryGetValue(a, out var ia)) throw Invalid(path, $"merge #{rank} ({a} {b}) references unknown token '{a}'");
-                if (!vocab.TryGetValue(b, out var ib)) throw Invalid(path, $"merge #{rank} ({a} {b}) references unknown token '{b}'");
-                int len = a.Length + b.Length - Math.Min(prefixLen, b.Length);
-                if (buf.Length < len) buf = new char[len * 2];
-                a.AsSpan().CopyTo(buf);
-                b.AsSpan(Math.Min(prefixLen, b.Length)).CopyTo(buf.AsSpan(a.Length));
-                if (!lookup.TryGetValue(buf.AsSpan(0, len), out var inew))
-                    throw Invalid(path, $"merge #{rank} ({a} {b}) produces '{new string(buf, 0, len)}', which is not in the vocabulary");
-                merges[((long)ia << 32) | (uint)ib] = ((long)rank << 32) | (uint)inew;
-                rank++;
-            }
+            var (a, alen, b, blen) = raw.Merges[rank];
+            if (alen < 0) throw Invalid(path, $"merge #{rank} \"{raw.Text(a, blen)}\" is not two tokens separated by one space");
+            var sa = chars.AsSpan(a, alen);
+            var sb = chars.AsSpan(b, blen);
+            if (!lookup.TryGetValue(sa, out var ia)) throw Invalid(path, $"merge #{rank} ({sa} {sb}) references unknown token '{sa}'");
+            if (!lookup.TryGetValue(sb, out var ib)) throw Invalid(path, $"merge #{rank} ({sa} {sb}) references unknown token '{sb}'");
+            int skip = Math.Min(prefixLen, blen);
+            int len = alen + blen - skip;
+            if (buf.Length < len) buf = new char[len * 2];
+            sa.CopyTo(buf);
+            sb[skip..].CopyTo(buf.AsSpan(alen));
+            if (!lookup.TryGetValue(buf.AsSpan(0, len), out var inew))
+                throw Invalid(path, $"merge #{rank} ({sa} {sb}) produces '{new string(buf, 0, len)}', which is not in the vocabulary");
+            merges[((long)ia << 32) | (uint)ib] = ((long)rank << 32) | (uint)inew;
         }
         int? unkId = null;
         if (GetString(model, "unk_token") is { } unk)

@@ -153,6 +153,29 @@ public sealed class TokenizerBehaviourTests
     }
 
     [TestMethod]
+    public void ConcurrentEncodingGivesTheSameResults()
+    {
+        var tok = TokenizerFixtures.Get("qwen2.5");
+        var corpus = TokenizerFixtures.Corpus().Concat(TokenizerFixtures.Corpus("fuzz")).ToArray();
+        var expected = corpus.Select(t => tok.EncodeToIds(t).ToArray()).ToArray();
+        var failures = 0;
+        Parallel.For(0, corpus.Length * 4, new ParallelOptions { MaxDegreeOfParallelism = 8 }, i =>
+        {
+            int k = i % corpus.Length;
+            var ids = i % 2 == 0 ? tok.EncodeToIds(corpus[k]).ToArray() : tok.EncodeToTokens(corpus[k]).Select(t => t.Id).ToArray();
+            if (!ids.SequenceEqual(expected[k])) Interlocked.Increment(ref failures);
+        });
+        Assert.AreEqual(0, failures);
+        // Span overload on a slice: offsets are relative to the slice.
+        const string wrapped = "xx<tool_call>hi";
+        var smol = TokenizerFixtures.Get("smollm3-3b");
+        var slice = smol.EncodeToTokens(wrapped.AsSpan(2));
+        Assert.AreEqual(new Range(0, 11), slice[0].Offset);
+        CollectionAssert.AreEqual(smol.EncodeToIds("<tool_call>hi").ToArray(), smol.EncodeToIds(wrapped.AsSpan(2)).ToArray());
+        Assert.AreEqual(smol.EncodeToIds("<tool_call>hi").Count, smol.CountTokens("<tool_call>hi"));
+    }
+
+    [TestMethod]
     public void LruCacheEvictsLeastRecentlyUsed()
     {
         var c = new LruCache<string>(2);

@@ -97,6 +97,12 @@ public sealed class TokenizerSyntheticTests
         Assert.IsTrue(t.EncodeToIds("hi yo!").Contains(302));
         Assert.IsFalse(t.EncodeToIds("yoyo").Contains(302));
         Assert.IsFalse(t.EncodeToIds("xyo").Contains(302));
+        // Word chars are Rust regex \w: letters, marks, Nd, '_' (but not No like ½).
+        Assert.IsFalse(t.EncodeToIds("_yo").Contains(302));
+        Assert.IsFalse(t.EncodeToIds("1yo").Contains(302));
+        Assert.IsFalse(t.EncodeToIds("yo\u0301").Contains(302));
+        Assert.IsTrue(t.EncodeToIds("½yo").Contains(302));
+        Assert.IsTrue(t.EncodeToIds("(yo)").Contains(302));
     }
 
     private static int ByteId(int b) => b; // byte-level vocab: byte b has id b here
