@@ -224,4 +224,16 @@ public sealed class ChatMaskingEngineTests
         var findings = TemplateLint.Run(new TemplateRenderer(old, Pinned), new TemplateLintOptions { ToolCallStart = null, ToolResponseStart = null }, encoder);
         Assert.IsTrue(findings.Any(f => f.Code == ErrorCodes.LintTokenStraddlesBoundary && f.Severity == LintSeverity.Warning), string.Join("\n", findings));
     }
+
+    [TestMethod]
+    public void RolePrefixDiff_PrefixRenderFails_TT1300NamesTheMessage()
+    {
+        // The original SmolLM3 template reads messages[0].role, so rendering the empty prefix of a conversation that
+        // starts with an assistant message fails (as in Python).
+        var ctx = new JsonObject { ["messages"] = new JsonArray { new JsonObject { ["role"] = "assistant", ["content"] = "Hi" } } };
+        var renderer = new TemplateRenderer(Shared("HuggingFaceTB_SmolLM3-3B"), Pinned);
+        var ex = Assert.ThrowsExactly<ToolTuneException>(() => ChatMasking.RolePrefixSpans(renderer, ctx));
+        Assert.AreEqual(ErrorCodes.MaskSpansUnavailable, ex.Code);
+        StringAssert.Contains(ex.Message, "assistant message 0");
+    }
 }

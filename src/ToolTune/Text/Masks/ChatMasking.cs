@@ -145,8 +145,18 @@ public static class ChatMasking
     /// <summary>The prefix-property check for assistant message k (used by the masks and by the template lint).</summary>
     internal static PrefixCheck CheckPrefix(IChatRenderer renderer, JsonObject context, JsonArray messages, int k, string full)
     {
-        var p = renderer.Render(WithMessages(context, messages, k, addGenerationPrompt: true)).Text;
-        var r = renderer.Render(WithMessages(context, messages, k + 1, addGenerationPrompt: false)).Text;
+        string p, r;
+        try
+        {
+            p = renderer.Render(WithMessages(context, messages, k, addGenerationPrompt: true)).Text;
+            r = renderer.Render(WithMessages(context, messages, k + 1, addGenerationPrompt: false)).Text;
+        }
+        catch (ToolTuneException ex)
+        {
+            return new(default,
+                $"Cannot derive assistant masks by role boundaries: the template fails to render the conversation up to assistant message {k} " +
+                $"({ex.Code}: {ex.Message}). Add {{% generation %}}…{{% endgeneration %}} around each assistant turn's content and end-of-turn token.");
+        }
         if (!r.StartsWith(p, StringComparison.Ordinal))
         {
             var at = CommonPrefixLength(p, r);
