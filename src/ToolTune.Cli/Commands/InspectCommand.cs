@@ -36,8 +36,16 @@ internal static class InspectCommand
                 "never" => false,
                 _ => !Console.IsOutputRedirected && Environment.GetEnvironmentVariable("NO_COLOR") is null,
             };
-            return Run(new InspectArgs(p.GetValue(tokenizer)!, p.GetValue(template), p.GetValue(data)!, p.GetValue(date),
-                p.GetValue(method) ?? "auto", p.GetValue(lint)), Console.Out, ansi);
+            try
+            {
+                return Run(new InspectArgs(p.GetValue(tokenizer)!, p.GetValue(template), p.GetValue(data)!, p.GetValue(date),
+                    p.GetValue(method) ?? "auto", p.GetValue(lint)), Console.Out, ansi);
+            }
+            catch (ToolTuneException ex)
+            {
+                Console.Error.WriteLine(ex.ToString());
+                return 1;
+            }
         });
         return cmd;
     }

@@ -72,6 +72,10 @@ public sealed class InspectCommandTests
         Assert.AreEqual(ErrorCodes.TemplateContextInvalid, ex.Code);
         Assert.ThrowsExactly<ToolTuneException>(() => InspectCommand.ParseDate("10/07/2025"));
         Assert.AreEqual(new DateTime(2025, 7, 10), InspectCommand.ParseDate("2025-07-10"));
+        // A located TT error from the action is an exit code of 1, not an unhandled exception.
+        var tokenizerDir = SharedFixtures.RequireShared("parity", "tokenizers", "smollm3-3b");
+        var rc = cmd.Parse(["--tokenizer", tokenizerDir, "--data", Path.Combine(SharedFixtures.RepoRoot, "tests", "oracles", "templates", "cases", "smollm3-fixed-single-call.json")]).Invoke();
+        Assert.AreEqual(1, rc, "the tokenizer folder has no chat template: TT1200");
     }
 }
 
