@@ -27,6 +27,7 @@ public static class ErrorCodes
 
     // Masks / labels
     public const string MaskSpansUnavailable = "TT1300";
+    public const string MaskTurnsUnmatched = "TT1301";
 
     // Template lint (findings; VerifyTokens turns errors into build errors)
     public const string LintToolCallLost = "TT1310";

@@ -236,4 +236,21 @@ public sealed class ChatMaskingEngineTests
         Assert.AreEqual(ErrorCodes.MaskSpansUnavailable, ex.Code);
         StringAssert.Contains(ex.Message, "assistant message 0");
     }
+
+    [TestMethod]
+    public void UntrainedAssistantTurn_StaysInTextButIsMasked_BothMethods()
+    {
+        var tokenizer = SmolLM3MaskTests.SmolTokenizer();
+        var ctx = ToolConversation();
+        ctx["messages"]![4]!["train"] = false; // "It is 21 degrees and sunny in Paris."
+        ctx["messages"]![9]!["weight"] = 0;    // "Tokyo: 25 degrees. Oslo: -3 degrees."
+        foreach (var method in new[] { MaskMethod.GenerationTags, MaskMethod.RolePrefixDiff })
+        {
+            var seq = Fixed().BuildMask(tokenizer, ctx, Pinned, method);
+            Assert.HasCount(2, seq.AssistantSpans, method.ToString());
+            StringAssert.Contains(seq.Text, "It is 21 degrees and sunny in Paris.");
+            Assert.IsTrue(seq.AssistantSpans.All(s => !seq.Text[s.Start..s.End].Contains("degrees")), method.ToString());
+            Assert.AreEqual(2, Enumerable.Range(0, seq.InputIds.Length).Count(i => seq.Labels[i] == SmolLM3MaskTests.ImEnd));
+        }
+    }
 }

@@ -31,6 +31,7 @@ public static class ChatMasking
         var spans = used == MaskMethod.GenerationTags
             ? Normalize(full.GenerationSpans)
             : RolePrefixSpans(renderer, context, full.Text);
+        spans = DropUntrainedTurns(context, spans);
         var tokens = encoder.Encode(full.Text);
         var ids = new int[tokens.Count];
         var offsets = new (int Start, int End)[tokens.Count];
@@ -96,6 +97,34 @@ public static class ChatMasking
             }
         }
         return [.. result];
+    }
+
+    /// <summary>
+    /// Per-message opt-out: an assistant message with <c>"train": false</c> or <c>"weight": 0</c> keeps its text in
+    /// the sequence (context for later turns) but its span is not trained. Spans are matched to assistant messages in
+    /// order, which needs exactly one span per assistant message (TT1301 otherwise).
+    /// </summary>
+    public static IReadOnlyList<(int Start, int End)> DropUntrainedTurns(JsonObject context, IReadOnlyList<(int Start, int End)> spans)
+    {
+        var messages = Messages(context);
+        var assistants = new List<bool>();
+        foreach (var m in messages)
+        {
+            if (!IsAssistant(m)) continue;
+            var o = (JsonObject)m!;
+            var train = !(o["train"] is JsonValue t && t.TryGetValue<bool>(out var tb) && !tb)
+                        && !(o["weight"] is JsonValue w && w.GetValueKind() == System.Text.Json.JsonValueKind.Number
+                             && double.Parse(w.ToJsonString(), System.Globalization.CultureInfo.InvariantCulture) == 0);
+            assistants.Add(train);
+        }
+        if (assistants.All(x => x)) return spans;
+        if (assistants.Count != spans.Count)
+            throw new ToolTuneException(ErrorCodes.MaskTurnsUnmatched,
+                $"Some assistant messages are marked \"train\": false / \"weight\": 0, but the template renders {spans.Count} assistant span(s) for {assistants.Count} assistant message(s), " +
+                "so the spans cannot be matched to messages. Use one {% generation %} block per assistant message, or the role-prefix method.");
+        var kept = new List<(int Start, int End)>(spans.Count);
+        for (var i = 0; i < spans.Count; i++) if (assistants[i]) kept.Add(spans[i]);
+        return kept;
     }
 
     /// <summary>Sorts spans, drops empty ones and merges overlapping/adjacent ones.</summary>
