@@ -16,5 +16,6 @@ internal static class Verbs
         bench.Subcommands.Add(Commands.BenchRenderCommand.Create());
         yield return bench;
         yield return Commands.InspectCommand.Create();
+        yield return Commands.MakeTokenizerCommand.Create();
     }
 }
