@@ -39,4 +39,22 @@ public static class DemoTokenizer
                 trainer.Feed(text);
         return trainer.Train();
     }
+
+    /// <summary>Rendered conversations the parity fixture checks against transformers.js
+    /// (<c>tests/oracles/demo_tokenizer_texts.json</c>): the demo sample file, some training conversations, and
+    /// held-out ones (other seeds) of every kind.</summary>
+    public static List<string> ParityTexts(string templatePath)
+    {
+        var corpus = new TrainingCorpus(ChatTemplate.Load(templatePath));
+        var texts = new List<string>();
+        foreach (var rec in Data.Generation.HermesGenerator.SampleFile())
+        {
+            var raw = new Data.Loaders.RawRecord(rec!.AsObject(), "sample", texts.Count + 1, null);
+            var conv = Data.Loaders.DataLoader.Convert(raw, new Data.Loaders.DataSourceSpec("sample", "sample"), new Data.Loaders.LoadOptions(), out var issue);
+            if (conv is not null && issue is null) texts.Add(corpus.Render(conv));
+        }
+        foreach (var source in new[] { "gen:hermes:6:7", "gen:hermes:12:1001", "gen:code:6:1002", "gen:general:5:1003" })
+            texts.AddRange(corpus.Texts(source));
+        return texts;
+    }
 }
