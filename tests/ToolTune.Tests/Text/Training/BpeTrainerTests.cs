@@ -150,4 +150,55 @@ public sealed class BpeTrainerTests
         var keys = cdoc.RootElement.EnumerateObject().Select(p => p.Name).ToList();
         CollectionAssert.AreEqual(keys.Order(StringComparer.Ordinal).ToList(), keys);
     }
+
+    /// <summary>The incremental pair index gives exactly the merges of a naive trainer that recounts every pair of every
+    /// word before each merge (max count, then the smaller (left id, right id)), on seeded random words and on text.</summary>
+    [TestMethod]
+    [DataRow(1)]
+    [DataRow(2)]
+    [DataRow(3)]
+    public void IncrementalCounts_EqualNaiveRecount(int seed)
+    {
+        var rng = new Random(seed);
+        var words = new Dictionary<string, long>();
+        string alphabet = seed == 3 ? "aab" : "abcdeéĠ";
+        for (int i = 0; i < 400; i++)
+        {
+            var sb = new System.Text.StringBuilder();
+            int len = 1 + rng.Next(9);
+            for (int k = 0; k < len; k++) sb.Append(alphabet[rng.Next(alphabet.Length)]);
+            words[sb.ToString()] = words.GetValueOrDefault(sb.ToString()) + 1 + rng.Next(20);
+        }
+        var t = new BpeTrainer(new BpeTrainerOptions { VocabSize = 256 + 32 + 250, MinFrequency = 2 });
+        foreach (var (w, c) in words) t.FeedWord(w, c);
+        var r = t.Train();
+        CollectionAssert.AreEqual(Naive(words, 250, 2), Merges(r));
+    }
+
+    private static string[] Naive(Dictionary<string, long> rawWords, int maxNewTokens, long minFrequency)
+    {
+        // Byte-level map of each word, then one symbol per char.
+        var vocab = Enumerable.Range(0, 256).Select(ByteChar).Order().Select(c => c.ToString()).ToList();
+        var ids = vocab.Select((v, i) => (v, i)).ToDictionary(x => x.v, x => x.i);
+        var words = rawWords.Select(kv => (Symbols: System.Text.Encoding.UTF8.GetBytes(kv.Key).Select(b => ids[ByteChar(b).ToString()]).ToList(), Count: kv.Value)).ToList();
+        var merges = new List<string>();
+        int target = 256 + maxNewTokens;
+        while (vocab.Count < target)
+        {
+            var counts = new Dictionary<(int, int), long>();
+            foreach (var (sym, c) in words)
+                for (int i = 0; i + 1 < sym.Count; i++) counts[(sym[i], sym[i + 1])] = counts.GetValueOrDefault((sym[i], sym[i + 1])) + c;
+            if (counts.Count == 0) break;
+            var best = counts.OrderByDescending(kv => kv.Value).ThenBy(kv => kv.Key.Item1).ThenBy(kv => kv.Key.Item2).First();
+            if (best.Value < minFrequency) break;
+            var (a, b) = best.Key;
+            var merged = vocab[a] + vocab[b];
+            if (!ids.TryGetValue(merged, out int id)) { id = vocab.Count; vocab.Add(merged); ids[merged] = id; }
+            merges.Add(vocab[a] + " " + vocab[b]);
+            foreach (var (sym, _) in words)
+                for (int i = 0; i + 1 < sym.Count; i++)
+                    if (sym[i] == a && sym[i + 1] == b) { sym[i] = id; sym.RemoveAt(i + 1); }
+        }
+        return merges.ToArray();
+    }
 }
