@@ -60,6 +60,18 @@ internal static class MakeTokenizerCommand
         var result = DemoTokenizer.Train(sources, templatePath, vocabSize, minFrequency, reservedTokens, now, digitGroups, out var corpus);
         var templateText = File.ReadAllText(templatePath);
         result.Save(outDir, templateText, modelMaxLength: modelMaxLength);
+
+        // Self-check: the written files load in ToolTune's tokenizer, every added token is one id, and text round-trips.
+        var tok = Tokenizer.FromDirectory(outDir);
+        foreach (var t in result.AddedTokens)
+        {
+            var ids = tok.EncodeToIds(t.Content);
+            if (ids.Count != 1 || ids[0] != result.AddedTokenId(t.Content))
+                throw new ToolTuneException(ErrorCodes.TokenizerInvalidModel, $"self-check failed: added token {t.Content} does not encode to id {result.AddedTokenId(t.Content)}", outDir);
+        }
+        const string probe = "<|im_start|>user\nWeather in Zürich? 😀 12345<|im_end|>\n<tool_call>\n{\"name\": \"x\", \"arguments\": {}}\n</tool_call>";
+        if (tok.Decode(tok.EncodeToIds(probe)) != probe)
+            throw new ToolTuneException(ErrorCodes.TokenizerInvalidModel, "self-check failed: decode(encode(x)) != x", outDir);
         stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"make-tokenizer: {result.TotalChars:N0} chars, {corpus.Conversations} conversations rendered ({corpus.Skipped} skipped), " +
             $"{result.TotalWords:N0} words ({result.DistinctWords:N0} distinct); vocab {result.Vocab.Count} + {result.AddedTokens.Count} added = {result.TotalVocabSize}, " +
