@@ -42,7 +42,7 @@ public sealed class BpeTrainer
     private readonly BpeTrainerOptions _options;
     private readonly Dictionary<string, long> _wordCounts = new(StringComparer.Ordinal);
     private readonly SplitPreTokenizer _split = new(new CodePointRegex(KnownPattern.Llama3), SplitBehavior.Isolated, invert: false);
-    private readonly string[] _addedContents;
+    private readonly System.Text.RegularExpressions.Regex? _addedPattern;
     private readonly List<Piece> _in = new(), _out = new();
     private byte[] _bytes = new byte[256];
     private bool _digitsFed;
@@ -52,9 +52,11 @@ public sealed class BpeTrainer
         _options = options ?? new BpeTrainerOptions();
         if (_options.VocabSize < 256 + _options.AddedTokens.Count)
             throw new ArgumentOutOfRangeException(nameof(options), $"vocab size {_options.VocabSize} is smaller than 256 byte tokens + {_options.AddedTokens.Count} added tokens");
-        // Longest first: at one position the longest added token wins (leftmost-longest).
-        _addedContents = _options.AddedTokens.Select(t => t.Content).Where(c => c.Length > 0).Distinct()
+        var contents = _options.AddedTokens.Select(t => t.Content).Where(c => c.Length > 0).Distinct()
             .OrderByDescending(c => c.Length).ThenBy(c => c, StringComparer.Ordinal).ToArray();
+        _addedPattern = contents.Length == 0 ? null : new System.Text.RegularExpressions.Regex(
+            string.Join("|", contents.Select(System.Text.RegularExpressions.Regex.Escape)),
+            System.Text.RegularExpressions.RegexOptions.CultureInvariant | System.Text.RegularExpressions.RegexOptions.Compiled);
     }
 
     public BpeTrainerOptions Options => _options;
@@ -103,17 +105,16 @@ public sealed class BpeTrainer
     {
         TotalChars += text.Length;
         int pos = 0;
-        while (pos < text.Length)
+        if (_addedPattern is not null)
         {
-            int next = text.Length, len = 0;
-            foreach (var c in _addedContents)
+            // Alternatives longest first: at one position the longest added token wins (leftmost-longest).
+            foreach (var m in _addedPattern.EnumerateMatches(text))
             {
-                int at = text.IndexOf(c, pos, Math.Min(next + c.Length, text.Length) - pos, StringComparison.Ordinal);
-                if (at >= 0 && (at < next || (at == next && c.Length > len))) { next = at; len = c.Length; }
+                if (m.Index > pos) FeedSegment(text.AsSpan(pos, m.Index - pos));
+                pos = m.Index + m.Length;
             }
-            if (next > pos) FeedSegment(text.AsSpan(pos, next - pos));
-            pos = next + len;
         }
+        if (pos < text.Length) FeedSegment(text.AsSpan(pos));
     }
 
     /// <summary>Adds a word (an already pre-tokenized piece, raw text) <paramref name="count"/> times.</summary>
