@@ -95,6 +95,12 @@ internal sealed class SliceExpr(Expr obj, Expr? start, Expr? stop, Expr? step) :
     protected override object? EvalCore(Renderer r, Scope s)
     {
         var o = Obj.Eval(r, s);
+        if (Obj is ConstExpr or ListExpr or DictExpr or TupleExpr)
+        {
+            // Jinja2 constant-folds slices of literals through environment.getitem, which yields Undefined on errors.
+            try { return Access.Slice(o, Start?.Eval(r, s), Stop?.Eval(r, s), Step?.Eval(r, s)); }
+            catch (PyError) { return new Undefined(null, null); }
+        }
         return Access.Slice(o, Start?.Eval(r, s), Stop?.Eval(r, s), Step?.Eval(r, s));
     }
 }

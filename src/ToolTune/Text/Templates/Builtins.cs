@@ -105,7 +105,6 @@ internal static class Filters
             ["truncate"] = Truncate,
             ["striptags"] = (r, v, a, k) => Regex.Replace(Regex.Replace(Py.Str(v), "<!--.*?-->|<[^>]*>", "", RegexOptions.Singleline), @"\s+", " ").Trim(),
             ["pprint"] = (r, v, a, k) => Py.Repr(v),
-            ["bool"] = (r, v, a, k) => Py.Box(Py.Truthy(v)),
             ["groupby"] = GroupBy,
             ["slice"] = SliceFilter,
             ["xmlattr"] = XmlAttr,
@@ -122,6 +121,7 @@ internal static class Filters
         List<object?> l => l.Count,
         PyTuple t => t.Items.Length,
         PyDict d => d.Count,
+        PyView pv => pv.Items.Count,
         Undefined => 0,
         _ => throw new PyError($"object of type '{Py.TypeName(v)}' has no len()"),
     };
@@ -192,7 +192,7 @@ internal static class Filters
 
     private static object? Map(Renderer r, object? v, List<object?> a, List<KeyValuePair<string, object?>> k)
     {
-        var items = Py.Iterate(v);
+        var items = Py.Truthy(v) ? Py.Iterate(v) : [];
         var attrKw = k.FirstOrDefault(x => x.Key == "attribute");
         if (attrKw.Key is not null)
         {
@@ -212,7 +212,7 @@ internal static class Filters
 
     private static object? Select(Renderer r, object? v, List<object?> a, List<KeyValuePair<string, object?>> k, bool want, bool attr)
     {
-        var items = Py.Iterate(v);
+        var items = Py.Truthy(v) ? Py.Iterate(v) : [];
         int off = 0;
         object? attrName = null;
         if (attr)
@@ -241,6 +241,8 @@ internal static class Filters
     private static object? Indent(Renderer r, object? v, List<object?> a, List<KeyValuePair<string, object?>> k)
     {
         var b = new ArgBinder("indent", a, k, "width", "first", "blank");
+        if (v is Undefined u) throw u.Fail();
+        if (v is not string) throw new PyError($"unsupported operand type(s) for +=: '{Py.TypeName(v)}' and 'str'");
         var w = b.Get(0, Py.Int(4));
         string ind = w is string ws ? ws : new string(' ', (int)Math.Max(0, (long)Py.ToBig(w!)));
         var s = Py.Str(v) + "\n";
@@ -261,6 +263,7 @@ internal static class Filters
         var b = new ArgBinder("int", a, k, "default", "base");
         var dflt = b.Get(0, Py.Int(0));
         int bas = (int)b.Int(1, 10);
+        if (v is Undefined u) throw u.Fail();
         switch (v)
         {
             case bool bo: return Py.Int(bo ? 1 : 0);
@@ -296,6 +299,7 @@ internal static class Filters
     private static object? ToFloat(Renderer r, object? v, List<object?> a, List<KeyValuePair<string, object?>> k)
     {
         var dflt = new ArgBinder("float", a, k, "default").Get(0, 0.0);
+        if (v is Undefined u) throw u.Fail();
         switch (v)
         {
             case bool b: return b ? 1.0 : 0.0;
@@ -347,6 +351,7 @@ internal static class Filters
         foreach (var it in Py.Iterate(v))
         {
             var key = SortKey(attr is null ? it : AttrGetter(it, attr), cs);
+            if (key is List<object?> or PyDict) throw new PyError($"unhashable type: '{Py.TypeName(key)}'");
             if (seen.Any(s => Py.Eq(s, key))) continue;
             seen.Add(key);
             res.Add(it);
@@ -357,12 +362,16 @@ internal static class Filters
     private static List<object?> StableSort(List<object?> items, Func<object?, object?> key, bool reverse)
     {
         var keyed = items.Select((x, i) => (Key: key(x), Item: x, Index: i)).ToList();
-        keyed.Sort((p, q) =>
+        try
         {
-            int c = Py.Compare(p.Key, q.Key, "<");
-            if (reverse) c = -c;
-            return c != 0 ? c : p.Index.CompareTo(q.Index);
-        });
+            keyed.Sort((p, q) =>
+            {
+                int c = Py.Compare(p.Key, q.Key, "<");
+                if (reverse) c = -c;
+                return c != 0 ? c : p.Index.CompareTo(q.Index);
+            });
+        }
+        catch (InvalidOperationException e) when (e.InnerException is PyError pe) { throw pe; }
         return keyed.Select(x => x.Item).ToList();
     }
 
@@ -539,10 +548,10 @@ internal static class Tests
             ["false"] = (r, v, a, k) => v is bool b && !b,
             ["mapping"] = (r, v, a, k) => v is PyDict,
             ["sequence"] = (r, v, a, k) => v is string or List<object?> or PyTuple or PyDict or Undefined,
-            ["iterable"] = (r, v, a, k) => v is string or List<object?> or PyTuple or PyDict or Undefined,
-            ["callable"] = (r, v, a, k) => v is IPyCallable,
-            ["odd"] = (r, v, a, k) => IntOf(v) % 2 != 0,
-            ["even"] = (r, v, a, k) => IntOf(v) % 2 == 0,
+            ["iterable"] = (r, v, a, k) => v is string or List<object?> or PyTuple or PyDict or PyView or Undefined,
+            ["callable"] = (r, v, a, k) => v is IPyCallable or Undefined,
+            ["odd"] = (r, v, a, k) => Py.Eq(Ops.Binary(r, "%", v, Py.Int(2)), Py.Int(1)),
+            ["even"] = (r, v, a, k) => Py.Eq(Ops.Binary(r, "%", v, Py.Int(2)), Py.Int(0)),
             ["divisibleby"] = (r, v, a, k) =>
             {
                 var n = Arg(a, k, "divisibleby", "num");
@@ -571,9 +580,6 @@ internal static class Tests
         t[">="] = t["ge"];
         return t;
     }
-
-    private static BigInteger IntOf(object? v) => Py.IsInt(v) ? Py.ToBig(v!) : v is double d ? new BigInteger(d) :
-        throw new PyError($"not all arguments converted during string formatting");
 
     private static bool SameAs(object? a, object? b)
     {

@@ -81,7 +81,7 @@ internal static class Format
             }
             sb.Append(body);
         }
-        if (!usedMapping && mapping is null && argi < positional.Count)
+        if (!usedMapping && args is not (List<object?> or PyDict) && argi < positional.Count)
             throw new PyError("not all arguments converted during string formatting");
         return sb.ToString();
     }

@@ -22,9 +22,9 @@ internal static class Methods
     {
         switch (name)
         {
-            case "items": NoArgs(name, a, k); return d.Select(kv => (object?)new PyTuple([PyDict.Unkey(kv.Key), kv.Value])).ToList();
-            case "keys": NoArgs(name, a, k); return d.Keys.Select(PyDict.Unkey).ToList();
-            case "values": NoArgs(name, a, k); return d.Values.ToList();
+            case "items": NoArgs(name, a, k); return new PyView("dict_items", d.Select(kv => (object?)new PyTuple([PyDict.Unkey(kv.Key), kv.Value])).ToList());
+            case "keys": NoArgs(name, a, k); return new PyView("dict_keys", d.Keys.Select(PyDict.Unkey).ToList());
+            case "values": NoArgs(name, a, k); return new PyView("dict_values", d.Values.ToList());
             case "get":
                 {
                     if (k.Count > 0) throw new PyError("get() takes no keyword arguments");

@@ -127,8 +127,10 @@ internal static class Access
                 }
                 var cps = Py.CodePoints(s).Cast<object?>().ToList();
                 return string.Concat(Take(cps, cps.Count, ToIdx(start), ToIdx(stop), st).Cast<string>());
+            case PyDict:
+                throw new PyError("unhashable type: 'slice'");
             default:
-                return new Undefined(null, $"'{Py.TypeName(obj)}' object is not subscriptable");
+                throw new PyError($"'{Py.TypeName(obj)}' object is not subscriptable");
         }
     }
 
@@ -168,6 +170,7 @@ internal static class Ops
 
     public static object? Binary(Renderer r, string op, object? a, object? b)
     {
+        if (op == "%" && a is string fmt0) return Format.Percent(fmt0, b);
         if (a is Undefined ua) throw ua.Fail();
         if (b is Undefined ub) throw ub.Fail();
         bool ints = Py.IsInt(a) && Py.IsInt(b);
@@ -235,6 +238,7 @@ internal static class Ops
                     if (y == 0) throw new PyError("float modulo");
                     var m = x % y;
                     if (m != 0 && (m < 0) != (y < 0)) m += y;
+                    else if (m == 0) m = Math.CopySign(0.0, y);
                     return m;
                 }
                 throw Unsupported("%", a, b);
@@ -327,6 +331,9 @@ internal static class Ops
                 return false;
             case PyTuple t:
                 foreach (var x in t.Items) if (Py.Eq(x, item)) return true;
+                return false;
+            case PyView v:
+                foreach (var x in v.Items) if (Py.Eq(x, item)) return true;
                 return false;
             case PyDict d:
                 if (item is List<object?> or PyDict) throw new PyError($"unhashable type: '{Py.TypeName(item)}'");

@@ -25,6 +25,13 @@ internal sealed class Undefined
     public PyError Fail() => new(Message);
 }
 
+/// <summary>dict_items / dict_keys / dict_values: iterable, sized, not indexable.</summary>
+internal sealed class PyView(string kind, List<object?> items)
+{
+    public string Kind { get; } = kind;
+    public List<object?> Items { get; } = items;
+}
+
 internal sealed class PyTuple(object?[] items)
 {
     public object?[] Items { get; } = items;
@@ -104,6 +111,7 @@ internal static class Py
         List<object?> => "list",
         PyTuple => "tuple",
         PyDict => "dict",
+        PyView pv => pv.Kind,
         Namespace => "Namespace",
         LoopContext => "LoopContext",
         Macro => "Macro",
@@ -123,6 +131,7 @@ internal static class Py
         List<object?> l => l.Count != 0,
         PyTuple t => t.Items.Length != 0,
         PyDict d => d.Count != 0,
+        PyView pv => pv.Items.Count != 0,
         _ => true,
     };
 
@@ -178,6 +187,11 @@ internal static class Py
                     Repr(sb, kv.Value, depth + 1);
                 }
                 sb.Append('}');
+                break;
+            case PyView pv:
+                sb.Append(pv.Kind).Append('(');
+                Repr(sb, pv.Items, depth + 1);
+                sb.Append(')');
                 break;
             case Undefined: sb.Append("Undefined"); break;
             case Macro m: sb.Append("<Macro '").Append(m.Name).Append("'>"); break;
@@ -417,6 +431,7 @@ internal static class Py
             case PyDict d: return d.Keys.Select(PyDict.Unkey).ToList();
             case string s: return CodePoints(s).Cast<object?>().ToList();
             case Undefined: return [];
+            case PyView pv: return pv.Items;
             case RangeValue r: return r.ToList();
             default: throw new PyError($"'{TypeName(v)}' object is not iterable");
         }
