@@ -375,11 +375,11 @@ internal sealed class ForStmt : Stmt
     public override Flow Exec(Renderer r, Scope s)
     {
         var seq = Iter.Eval(r, s);
-        Run(r, s, seq, 0);
-        return Flow.Normal;
+        return Run(r, s, seq, 0);
     }
 
-    private void Run(Renderer r, Scope s, object? seq, int depth)
+    // A break/continue inside the else block belongs to the enclosing loop (Jinja2 compiles it after the loop).
+    private Flow Run(Renderer r, Scope s, object? seq, int depth)
     {
         List<object?> items;
         try { items = Py.Iterate(seq); }
@@ -398,10 +398,7 @@ internal sealed class ForStmt : Stmt
         }
         else if (ReferenceEquals(items, seq)) items = [.. items]; // iterate a snapshot
         if (items.Count == 0)
-        {
-            if (Else is not null) Block.Run(Else, r, new Scope(s));
-            return;
-        }
+            return Else is not null ? Block.Run(Else, r, new Scope(s)) : Flow.Normal;
         var loop = new LoopContext(items, depth);
         if (Recursive) loop.Recurse = (inner) => { Run(r, s, inner, depth + 1); return null; };
         for (int i = 0; i < items.Count; i++)
@@ -414,6 +411,7 @@ internal sealed class ForStmt : Stmt
             var f = Block.Run(Body, r, inner);
             if (f == Flow.Break) break;
         }
+        return Flow.Normal;
     }
 }
 

@@ -9,6 +9,7 @@ internal sealed class Parser
     private readonly SourceMap _map;
     private int _i;
     private readonly List<(string Tag, int Pos)> _stack = [];
+    private int _loopDepth;
 
     public Parser(List<Token> tokens, SourceMap map) { _t = tokens; _map = map; }
 
@@ -118,8 +119,8 @@ internal sealed class Parser
                 "filter" => ParseFilterBlock(),
                 "with" => ParseWith(),
                 "generation" => ParseGeneration(),
-                "break" => Simple(new BreakStmt()),
-                "continue" => Simple(new ContinueStmt()),
+                "break" => LoopControl(new BreakStmt(), "break", tok.Pos),
+                "continue" => LoopControl(new ContinueStmt(), "continue", tok.Pos),
                 _ => throw UnknownTag(tag, tok.Pos, outerEnds),
             };
             s.Pos = tok.Pos;
@@ -144,7 +145,21 @@ internal sealed class Parser
         return Err($"Encountered unknown tag '{tag}'.", pos);
     }
 
-    private Stmt Simple(Stmt s) { ExpectBlockEnd(); return s; }
+    private Stmt LoopControl(Stmt s, string tag, int pos)
+    {
+        if (_loopDepth == 0) throw Err($"'{tag}' outside loop", pos);
+        ExpectBlockEnd();
+        return s;
+    }
+
+    /// <summary>Macro and call-block bodies are functions: loop controls inside do not reach enclosing loops.</summary>
+    private List<Stmt> SubparseFunctionBody(string[] ends)
+    {
+        var saved = _loopDepth;
+        _loopDepth = 0;
+        try { return Subparse(ends); }
+        finally { _loopDepth = saved; }
+    }
 
     private Stmt ParseIf()
     {
@@ -177,7 +192,9 @@ internal sealed class Parser
         if (SkipName("if")) node.Filter = ParseExpression();
         if (SkipName("recursive")) node.Recursive = true;
         ExpectBlockEnd();
-        node.Body = Subparse(["endfor", "else"]);
+        _loopDepth++;
+        try { node.Body = Subparse(["endfor", "else"]); }
+        finally { _loopDepth--; }
         if (Next().Value == "else")
         {
             ExpectBlockEnd();
@@ -271,7 +288,7 @@ internal sealed class Parser
         var m = new MacroStmt { Name = ExpectName() };
         ParseSignature(m);
         ExpectBlockEnd();
-        m.Body = Subparse(["endmacro"]);
+        m.Body = SubparseFunctionBody(["endmacro"]);
         _i++;
         ExpectBlockEnd();
         return m;
@@ -285,7 +302,7 @@ internal sealed class Parser
         var e = ParseExpression();
         if (e is not CallExpr call) throw Err("expected call", pos);
         ExpectBlockEnd();
-        caller.Body = Subparse(["endcall"]);
+        caller.Body = SubparseFunctionBody(["endcall"]);
         _i++;
         ExpectBlockEnd();
         return new CallBlockStmt(call, caller);
