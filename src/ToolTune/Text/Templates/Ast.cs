@@ -467,6 +467,7 @@ internal sealed class MacroStmt : Stmt
     public List<string> Params = [];
     public List<Expr?> Defaults = [];
     public List<Stmt> Body = [];
+    public bool UsesVarargs, UsesKwargs, UsesCaller;
     public override Flow Exec(Renderer r, Scope s)
     {
         s.Set(Name, new Macro(this, s));
@@ -490,6 +491,8 @@ internal sealed class Macro(MacroStmt def, Scope closure, Macro? caller = null) 
             if (i < p.Count) s.SetLocal(p[i], args[i]);
             else varargs.Add(args[i]);
         }
+        if (varargs.Count > 0 && !Def.UsesVarargs)
+            throw new PyError($"macro '{Name}' takes not more than {p.Count} argument(s)");
         var extra = new PyDict();
         object? callerArg = caller;
         foreach (var kv in kwargs)
@@ -500,7 +503,8 @@ internal sealed class Macro(MacroStmt def, Scope closure, Macro? caller = null) 
                 if (idx < args.Count) throw new PyError($"macro '{Name}' got multiple values for argument '{kv.Key}'");
                 s.SetLocal(kv.Key, kv.Value);
             }
-            else if (kv.Key == "caller") callerArg = kv.Value;
+            else if (kv.Key == "caller" && Def.UsesCaller) callerArg = kv.Value;
+            else if (!Def.UsesKwargs) throw new PyError($"macro '{Name}' takes no keyword argument '{kv.Key}'");
             else extra[kv.Key] = kv.Value;
         }
         for (int i = args.Count; i < p.Count; i++)

@@ -10,6 +10,7 @@ internal sealed class Parser
     private int _i;
     private readonly List<(string Tag, int Pos)> _stack = [];
     private int _loopDepth;
+    private readonly List<HashSet<string>> _macroNames = [];
 
     public Parser(List<Token> tokens, SourceMap map) { _t = tokens; _map = map; }
 
@@ -283,12 +284,32 @@ internal sealed class Parser
         ExpectOp(")");
     }
 
+    private NameExpr NewName(Token t)
+    {
+        foreach (var set in _macroNames) set.Add(t.Value);
+        return new NameExpr(t.Value) { Pos = t.Pos };
+    }
+
+    private List<Stmt> ParseMacroBody(MacroStmt m, string end)
+    {
+        var names = new HashSet<string>();
+        _macroNames.Add(names);
+        try { return SubparseFunctionBody([end]); }
+        finally
+        {
+            _macroNames.RemoveAt(_macroNames.Count - 1);
+            m.UsesVarargs = names.Contains("varargs");
+            m.UsesKwargs = names.Contains("kwargs");
+            m.UsesCaller = names.Contains("caller");
+        }
+    }
+
     private Stmt ParseMacro()
     {
         var m = new MacroStmt { Name = ExpectName() };
         ParseSignature(m);
         ExpectBlockEnd();
-        m.Body = SubparseFunctionBody(["endmacro"]);
+        m.Body = ParseMacroBody(m, "endmacro");
         _i++;
         ExpectBlockEnd();
         return m;
@@ -302,7 +323,7 @@ internal sealed class Parser
         var e = ParseExpression();
         if (e is not CallExpr call) throw Err("expected call", pos);
         ExpectBlockEnd();
-        caller.Body = SubparseFunctionBody(["endcall"]);
+        caller.Body = ParseMacroBody(caller, "endcall");
         _i++;
         ExpectBlockEnd();
         return new CallBlockStmt(call, caller);
@@ -464,7 +485,7 @@ internal sealed class Parser
                     "true" or "True" => new ConstExpr(Py.True) { Pos = t.Pos },
                     "false" or "False" => new ConstExpr(Py.False) { Pos = t.Pos },
                     "none" or "None" => new ConstExpr(null) { Pos = t.Pos },
-                    _ => new NameExpr(t.Value) { Pos = t.Pos },
+                    _ => NewName(t),
                 };
             case TokenType.String:
                 {
@@ -634,8 +655,9 @@ internal sealed class Parser
             if (SkipOp("**")) { a.DoubleStar = ParseExpression(); continue; }
             if (Cur.Type == TokenType.Name && Peek().Type == TokenType.Op && Peek().Value == "=")
             {
-                var key = Next().Value; _i++;
-                a.Keyword.Add(new(key, ParseExpression()));
+                var keyTok = Next(); _i++;
+                if (a.Keyword.Any(kw => kw.Key == keyTok.Value)) throw Err($"keyword argument repeated: {keyTok.Value}", keyTok.Pos);
+                a.Keyword.Add(new(keyTok.Value, ParseExpression()));
                 continue;
             }
             if (a.Keyword.Count > 0) throw Err("positional argument follows keyword argument");
