@@ -28,7 +28,8 @@ internal static class Access
     public static object? GetAttr(object? obj, string name)
     {
         if (obj is Undefined u) throw u.Fail();
-        if (name.StartsWith('_')) return UnsafeAttr(obj, name);
+        // Dunder attributes exist on every Python object and are unsafe in the sandbox; other names fall back to keys.
+        if (name.Length > 4 && name.StartsWith("__", StringComparison.Ordinal) && name.EndsWith("__", StringComparison.Ordinal)) return UnsafeAttr(obj, name);
         switch (obj)
         {
             case PyDict d:

@@ -106,6 +106,7 @@ internal sealed class Parser
     {
         var tok = Cur;
         string tag = tok.Value;
+        if (_stack.Count >= MaxNesting) throw Err($"Block nesting exceeds {MaxNesting} levels.", tok.Pos);
         _stack.Add((tag, tok.Pos));
         try
         {
@@ -373,7 +374,13 @@ internal sealed class Parser
         while (SkipName("if"))
         {
             var e2 = ParseOr();
-            Expr? e3 = SkipName("else") ? ParseCondExpr() : null;
+            Expr? e3 = null;
+            if (SkipName("else"))
+            {
+                if (++_exprDepth > MaxNesting) throw Err($"Expression nesting exceeds {MaxNesting} levels.");
+                try { e3 = ParseCondExpr(); }
+                finally { _exprDepth--; }
+            }
             e1 = new CondExpr(e2, e1, e3) { Pos = pos };
         }
         return e1;
@@ -395,7 +402,13 @@ internal sealed class Parser
 
     private Expr ParseNot()
     {
-        if (IsName("not")) { var p = Next().Pos; return new NotExpr(ParseNot()) { Pos = p }; }
+        if (IsName("not"))
+        {
+            var p = Next().Pos;
+            if (++_exprDepth > MaxNesting) throw Err($"Expression nesting exceeds {MaxNesting} levels.");
+            try { return new NotExpr(ParseNot()) { Pos = p }; }
+            finally { _exprDepth--; }
+        }
         return ParseCompare();
     }
 
@@ -461,7 +474,17 @@ internal sealed class Parser
         return l;
     }
 
+    private const int MaxNesting = 400;
+    private int _exprDepth;
+
     private Expr ParseUnary(bool withFilter = true)
+    {
+        if (++_exprDepth > MaxNesting) throw Err($"Expression nesting exceeds {MaxNesting} levels.");
+        try { return ParseUnaryCore(withFilter); }
+        finally { _exprDepth--; }
+    }
+
+    private Expr ParseUnaryCore(bool withFilter)
     {
         var t = Cur;
         Expr node;

@@ -318,6 +318,7 @@ internal static class Py
     public static bool Eq(object? a, object? b)
     {
         if (ReferenceEquals(a, b)) return true;
+        if (a is List<object?> or PyDict or PyTuple) System.Runtime.CompilerServices.RuntimeHelpers.EnsureSufficientExecutionStack();
         switch (a)
         {
             case null: return b is null;
