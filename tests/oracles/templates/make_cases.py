@@ -77,6 +77,13 @@ SCENARIOS = {
     "python_tools": {"messages": [SYS, U1], "python_tools": TOOLS, "add_generation_prompt": True},
     "tool_flow_weather_only": {"messages": [SYS, U1, CALL, TOOL_RESP, A_FINAL], "tools": [WEATHER], "add_generation_prompt": True},
     "tools_array_param": {"messages": [SYS, U1], "tools": [TAGGER], "add_generation_prompt": True},
+    "content_parts": {"messages": [SYS, {"role": "user", "content": [{"type": "text", "text": "Describe this:"}, {"type": "image"}, {"type": "text", "text": "Short, please 😀"}]},
+                                   {"role": "assistant", "content": [{"type": "text", "text": "A cat 🐈."}]}], "add_generation_prompt": False},
+    "long_multi_turn": {"messages": [SYS, UNI_USER, UNI_ASSISTANT, U1, CALL, TOOL_RESP, A_FINAL,
+                                     {"role": "user", "content": "Thanks! And tomorrow in 𝔓𝔞𝔯𝔦𝔰?"},
+                                     {"role": "assistant", "content": "<think>\nCheck forecast.\n</think>\nProbably sunny ☀️."},
+                                     {"role": "user", "content": "/no_think ok"}, {"role": "assistant", "content": "👍"}],
+                        "tools": [WEATHER], "add_generation_prompt": False},
     "tool_flow_thinking_off": {"messages": [SYS, U1, CALL, TOOL_RESP, A_FINAL], "tools": TOOLS, "enable_thinking": False, "add_generation_prompt": False},
 }
 SPECIAL = {"bos_token": "<s>", "eos_token": "</s>"}

@@ -263,8 +263,7 @@ internal static class Py
         if (double.IsPositiveInfinity(d)) return "inf";
         if (double.IsNegativeInfinity(d)) return "-inf";
         if (d == 0) return double.IsNegative(d) ? "-0.0" : "0.0";
-        string r = d.ToString("E16", CultureInfo.InvariantCulture);
-        // find shortest round-trip digits
+        // shortest round-trip digits
         string shortest = d.ToString("R", CultureInfo.InvariantCulture);
         // Extract digits and exponent from shortest representation
         bool neg = shortest.StartsWith('-');
@@ -281,7 +280,6 @@ internal static class Py
         int decpt = intPart.Length + exp - leadingZerosRemoved;
         digits = digits.TrimEnd('0');
         if (digits.Length == 0) digits = "0";
-        _ = r;
         var sb = new StringBuilder();
         if (neg) sb.Append('-');
         if (decpt <= -4 || decpt > 16)
