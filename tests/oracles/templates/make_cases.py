@@ -96,7 +96,7 @@ MAIN = [
     "shared:chat-templates/NousResearch_Hermes-2-Pro-Llama-3-8B__JSON_Schema_.jinja",
     "shared:chat-templates/mistralai_Mistral-7B-Instruct-v0.3__JSON_Schema_.jinja",
 ]
-SAMPLE_SCENARIOS = ["simple_gen", "multi_turn", "tool_flow", "unicode", "thinking_history"]
+SAMPLE_SCENARIOS = ["simple_gen", "multi_turn", "tools_question", "tool_flow", "unicode", "thinking_history", "content_parts"]
 
 
 def slug(s):
@@ -130,7 +130,7 @@ def main():
         ref = f"shared-all:{key}"
         n = 0
         for sc in SAMPLE_SCENARIOS:
-            if n >= 2:
+            if n >= 4:
                 break
             if try_add(f"all_{slug(ref)}__{sc}", ref, {**SCENARIOS[sc], **SPECIAL}):
                 n += 1

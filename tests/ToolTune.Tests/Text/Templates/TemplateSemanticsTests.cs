@@ -61,6 +61,13 @@ public sealed class TemplateSemanticsTests
     }
 
     [TestMethod]
+    public void ProgrammaticJsonValuesKeepTheirNumericKind()
+    {
+        var ctx = new JsonObject { ["a"] = 1.0, ["b"] = 2, ["c"] = 3L, ["d"] = 2.5f, ["e"] = 1.5m, ["f"] = true, ["g"] = "s", ["h"] = null };
+        Assert.AreEqual("1.0 2 3 2.5 1.5 True s None", ChatTemplate.Parse("{{ a }} {{ b }} {{ c }} {{ d }} {{ e }} {{ f }} {{ g }} {{ h }}").Render(ctx).Text);
+    }
+
+    [TestMethod]
     public void ObjectKeyOrderIsPreserved()
     {
         Assert.AreEqual("{'z': 1, 'a': 2, 'm': 3} z,a,m", Render("{{ o }} {{ o | list | join(',') }}", """{"o": {"z": 1, "a": 2, "m": 3}}"""));
