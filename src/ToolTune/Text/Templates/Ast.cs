@@ -545,7 +545,8 @@ internal sealed class GenerationStmt(List<Stmt> body) : Stmt
     {
         string text = r.Capture(Body, s);
         int start = r.RootLength;
-        r.Spans.Add((start, start + text.Length));
+        // AssistantTracker.is_active(): `rendered_blocks or generation_indices` (both start empty).
+        if (r.TopLevelYields > 0 || r.Spans.Count > 0) r.Spans.Add((start, start + text.Length));
         r.Write(text);
         return Flow.Normal;
     }

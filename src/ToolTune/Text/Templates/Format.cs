@@ -212,6 +212,7 @@ internal static class Format
                         rest = rest[(e + 1)..];
                     }
                 }
+                if (value is Undefined { Unsafe: true } uu) throw new PyError(uu.Hint!);
                 if (conversion == 'r') value = Py.Repr(value);
                 else if (conversion == 's') value = Py.Str(value);
                 sb.Append(ApplySpec(value, spec));

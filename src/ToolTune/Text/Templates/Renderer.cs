@@ -28,8 +28,15 @@ internal sealed class Renderer
     public int RootLength => _root.Length;
     public string Result => _root.ToString();
 
+    /// <summary>
+    /// Number of chunks the top-level template has yielded. transformers' AssistantTracker only records a span when
+    /// something (even an empty string) was already yielded or a span was already recorded.
+    /// </summary>
+    public int TopLevelYields;
+
     public void Write(string s)
     {
+        if (ReferenceEquals(_out, _root)) TopLevelYields++;
         _out.Append(s);
         if (_out.Length > Options.MaxOutputChars)
             throw _map.Error(ErrorCodes.TemplateLimitExceeded, $"Rendered output exceeds the limit of {Options.MaxOutputChars} characters.", StmtPos);

@@ -100,6 +100,23 @@ public sealed class TemplateSemanticsTests
     }
 
     [TestMethod]
+    [DataRow("{% generation %}a{% endgeneration %}b{% generation %}c{% endgeneration %}", "abc", "(2, 3)")]
+    [DataRow("{% generation %}{% endgeneration %}{% generation %}c{% endgeneration %}", "c", "(0, 1)")]
+    [DataRow("{% if true %}{% generation %}a{% endgeneration %}{% endif %}", "a", "")]
+    [DataRow("{% for i in [1,2] %}{% generation %}{{ i }}{% endgeneration %}{% endfor %}", "12", "(1, 2)")]
+    [DataRow("x{% macro m() %}{% generation %}in{% endgeneration %}{% endmacro %}{{ m() }}{{ m() }}", "xinin", "(1, 3) (3, 5)")]
+    [DataRow("{% set x %}{% generation %}cap{% endgeneration %}{% endset %}pre{{ x }}", "precap", "")]
+    [DataRow("{{ '' }}{% generation %}a{% endgeneration %}", "a", "(0, 1)")]
+    public void GenerationSpans_FollowTransformersAssistantTracker(string template, string text, string spans)
+    {
+        // Expected values from Python (render_chat_template.py): a span is only recorded once the top-level template
+        // has yielded something or a span exists (AssistantTracker.is_active).
+        var r = ChatTemplate.Parse(template).Render(new JsonObject());
+        Assert.AreEqual(text, r.Text);
+        Assert.AreEqual(spans, string.Join(" ", r.GenerationSpans));
+    }
+
+    [TestMethod]
     public void StrftimeNowUsesPinnedDate()
     {
         var tpl = ChatTemplate.Parse("{{ strftime_now('%d %B %Y|%d %b %Y|%Y-%m-%d|%A') }}");
