@@ -77,6 +77,13 @@ SCENARIOS = {
     "python_tools": {"messages": [SYS, U1], "python_tools": TOOLS, "add_generation_prompt": True},
     "tool_flow_weather_only": {"messages": [SYS, U1, CALL, TOOL_RESP, A_FINAL], "tools": [WEATHER], "add_generation_prompt": True},
     "tools_array_param": {"messages": [SYS, U1], "tools": [TAGGER], "add_generation_prompt": True},
+    "content_parts": {"messages": [SYS, {"role": "user", "content": [{"type": "text", "text": "Describe this:"}, {"type": "image"}, {"type": "text", "text": "Short, please 😀"}]},
+                                   {"role": "assistant", "content": [{"type": "text", "text": "A cat 🐈."}]}], "add_generation_prompt": False},
+    "long_multi_turn": {"messages": [SYS, UNI_USER, UNI_ASSISTANT, U1, CALL, TOOL_RESP, A_FINAL,
+                                     {"role": "user", "content": "Thanks! And tomorrow in 𝔓𝔞𝔯𝔦𝔰?"},
+                                     {"role": "assistant", "content": "<think>\nCheck forecast.\n</think>\nProbably sunny ☀️."},
+                                     {"role": "user", "content": "/no_think ok"}, {"role": "assistant", "content": "👍"}],
+                        "tools": [WEATHER], "add_generation_prompt": False},
     "tool_flow_thinking_off": {"messages": [SYS, U1, CALL, TOOL_RESP, A_FINAL], "tools": TOOLS, "enable_thinking": False, "add_generation_prompt": False},
 }
 SPECIAL = {"bos_token": "<s>", "eos_token": "</s>"}
@@ -89,7 +96,7 @@ MAIN = [
     "shared:chat-templates/NousResearch_Hermes-2-Pro-Llama-3-8B__JSON_Schema_.jinja",
     "shared:chat-templates/mistralai_Mistral-7B-Instruct-v0.3__JSON_Schema_.jinja",
 ]
-SAMPLE_SCENARIOS = ["simple_gen", "multi_turn", "tool_flow", "unicode", "thinking_history"]
+SAMPLE_SCENARIOS = ["simple_gen", "multi_turn", "tools_question", "tool_flow", "unicode", "thinking_history", "content_parts"]
 
 
 def slug(s):
@@ -123,7 +130,7 @@ def main():
         ref = f"shared-all:{key}"
         n = 0
         for sc in SAMPLE_SCENARIOS:
-            if n >= 2:
+            if n >= 4:
                 break
             if try_add(f"all_{slug(ref)}__{sc}", ref, {**SCENARIOS[sc], **SPECIAL}):
                 n += 1

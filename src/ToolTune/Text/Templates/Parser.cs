@@ -9,6 +9,8 @@ internal sealed class Parser
     private readonly SourceMap _map;
     private int _i;
     private readonly List<(string Tag, int Pos)> _stack = [];
+    private int _loopDepth;
+    private readonly List<HashSet<string>> _macroNames = [];
 
     public Parser(List<Token> tokens, SourceMap map) { _t = tokens; _map = map; }
 
@@ -104,6 +106,7 @@ internal sealed class Parser
     {
         var tok = Cur;
         string tag = tok.Value;
+        if (_stack.Count >= MaxNesting) throw Err($"Block nesting exceeds {MaxNesting} levels.", tok.Pos);
         _stack.Add((tag, tok.Pos));
         try
         {
@@ -118,8 +121,8 @@ internal sealed class Parser
                 "filter" => ParseFilterBlock(),
                 "with" => ParseWith(),
                 "generation" => ParseGeneration(),
-                "break" => Simple(new BreakStmt()),
-                "continue" => Simple(new ContinueStmt()),
+                "break" => LoopControl(new BreakStmt(), "break", tok.Pos),
+                "continue" => LoopControl(new ContinueStmt(), "continue", tok.Pos),
                 _ => throw UnknownTag(tag, tok.Pos, outerEnds),
             };
             s.Pos = tok.Pos;
@@ -144,7 +147,21 @@ internal sealed class Parser
         return Err($"Encountered unknown tag '{tag}'.", pos);
     }
 
-    private Stmt Simple(Stmt s) { ExpectBlockEnd(); return s; }
+    private Stmt LoopControl(Stmt s, string tag, int pos)
+    {
+        if (_loopDepth == 0) throw Err($"'{tag}' outside loop", pos);
+        ExpectBlockEnd();
+        return s;
+    }
+
+    /// <summary>Macro and call-block bodies are functions: loop controls inside do not reach enclosing loops.</summary>
+    private List<Stmt> SubparseFunctionBody(string[] ends)
+    {
+        var saved = _loopDepth;
+        _loopDepth = 0;
+        try { return Subparse(ends); }
+        finally { _loopDepth = saved; }
+    }
 
     private Stmt ParseIf()
     {
@@ -177,7 +194,9 @@ internal sealed class Parser
         if (SkipName("if")) node.Filter = ParseExpression();
         if (SkipName("recursive")) node.Recursive = true;
         ExpectBlockEnd();
-        node.Body = Subparse(["endfor", "else"]);
+        _loopDepth++;
+        try { node.Body = Subparse(["endfor", "else"]); }
+        finally { _loopDepth--; }
         if (Next().Value == "else")
         {
             ExpectBlockEnd();
@@ -266,12 +285,32 @@ internal sealed class Parser
         ExpectOp(")");
     }
 
+    private NameExpr NewName(Token t)
+    {
+        foreach (var set in _macroNames) set.Add(t.Value);
+        return new NameExpr(t.Value) { Pos = t.Pos };
+    }
+
+    private List<Stmt> ParseMacroBody(MacroStmt m, string end)
+    {
+        var names = new HashSet<string>();
+        _macroNames.Add(names);
+        try { return SubparseFunctionBody([end]); }
+        finally
+        {
+            _macroNames.RemoveAt(_macroNames.Count - 1);
+            m.UsesVarargs = names.Contains("varargs");
+            m.UsesKwargs = names.Contains("kwargs");
+            m.UsesCaller = names.Contains("caller");
+        }
+    }
+
     private Stmt ParseMacro()
     {
         var m = new MacroStmt { Name = ExpectName() };
         ParseSignature(m);
         ExpectBlockEnd();
-        m.Body = Subparse(["endmacro"]);
+        m.Body = ParseMacroBody(m, "endmacro");
         _i++;
         ExpectBlockEnd();
         return m;
@@ -285,7 +324,7 @@ internal sealed class Parser
         var e = ParseExpression();
         if (e is not CallExpr call) throw Err("expected call", pos);
         ExpectBlockEnd();
-        caller.Body = Subparse(["endcall"]);
+        caller.Body = ParseMacroBody(caller, "endcall");
         _i++;
         ExpectBlockEnd();
         return new CallBlockStmt(call, caller);
@@ -335,7 +374,13 @@ internal sealed class Parser
         while (SkipName("if"))
         {
             var e2 = ParseOr();
-            Expr? e3 = SkipName("else") ? ParseCondExpr() : null;
+            Expr? e3 = null;
+            if (SkipName("else"))
+            {
+                if (++_exprDepth > MaxNesting) throw Err($"Expression nesting exceeds {MaxNesting} levels.");
+                try { e3 = ParseCondExpr(); }
+                finally { _exprDepth--; }
+            }
             e1 = new CondExpr(e2, e1, e3) { Pos = pos };
         }
         return e1;
@@ -357,7 +402,13 @@ internal sealed class Parser
 
     private Expr ParseNot()
     {
-        if (IsName("not")) { var p = Next().Pos; return new NotExpr(ParseNot()) { Pos = p }; }
+        if (IsName("not"))
+        {
+            var p = Next().Pos;
+            if (++_exprDepth > MaxNesting) throw Err($"Expression nesting exceeds {MaxNesting} levels.");
+            try { return new NotExpr(ParseNot()) { Pos = p }; }
+            finally { _exprDepth--; }
+        }
         return ParseCompare();
     }
 
@@ -423,7 +474,17 @@ internal sealed class Parser
         return l;
     }
 
+    private const int MaxNesting = 400;
+    private int _exprDepth;
+
     private Expr ParseUnary(bool withFilter = true)
+    {
+        if (++_exprDepth > MaxNesting) throw Err($"Expression nesting exceeds {MaxNesting} levels.");
+        try { return ParseUnaryCore(withFilter); }
+        finally { _exprDepth--; }
+    }
+
+    private Expr ParseUnaryCore(bool withFilter)
     {
         var t = Cur;
         Expr node;
@@ -447,7 +508,7 @@ internal sealed class Parser
                     "true" or "True" => new ConstExpr(Py.True) { Pos = t.Pos },
                     "false" or "False" => new ConstExpr(Py.False) { Pos = t.Pos },
                     "none" or "None" => new ConstExpr(null) { Pos = t.Pos },
-                    _ => new NameExpr(t.Value) { Pos = t.Pos },
+                    _ => NewName(t),
                 };
             case TokenType.String:
                 {
@@ -617,8 +678,9 @@ internal sealed class Parser
             if (SkipOp("**")) { a.DoubleStar = ParseExpression(); continue; }
             if (Cur.Type == TokenType.Name && Peek().Type == TokenType.Op && Peek().Value == "=")
             {
-                var key = Next().Value; _i++;
-                a.Keyword.Add(new(key, ParseExpression()));
+                var keyTok = Next(); _i++;
+                if (a.Keyword.Any(kw => kw.Key == keyTok.Value)) throw Err($"keyword argument repeated: {keyTok.Value}", keyTok.Pos);
+                a.Keyword.Add(new(keyTok.Value, ParseExpression()));
                 continue;
             }
             if (a.Keyword.Count > 0) throw Err("positional argument follows keyword argument");

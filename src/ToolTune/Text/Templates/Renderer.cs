@@ -28,8 +28,15 @@ internal sealed class Renderer
     public int RootLength => _root.Length;
     public string Result => _root.ToString();
 
+    /// <summary>
+    /// Number of chunks the top-level template has yielded. transformers' AssistantTracker only records a span when
+    /// something (even an empty string) was already yielded or a span was already recorded.
+    /// </summary>
+    public int TopLevelYields;
+
     public void Write(string s)
     {
+        if (ReferenceEquals(_out, _root)) TopLevelYields++;
         _out.Append(s);
         if (_out.Length > Options.MaxOutputChars)
             throw _map.Error(ErrorCodes.TemplateLimitExceeded, $"Rendered output exceeds the limit of {Options.MaxOutputChars} characters.", StmtPos);
@@ -80,7 +87,7 @@ internal sealed class Renderer
         }
         try
         {
-            if (_depth > 64) return RunOnBigStack(body, s);
+            if (_depth % 64 == 0) return RunOnBigStack(body, s);
             return Capture(body, s);
         }
         finally { if (_depth > 0) _depth--; }
@@ -88,22 +95,19 @@ internal sealed class Renderer
 
     private string RunOnBigStack(List<Stmt> body, Scope s)
     {
-        // Deep recursion: continue on a fresh thread with a large stack so the limit, not the CLR stack, stops it.
-        if (!System.Runtime.CompilerServices.RuntimeHelpers.TryEnsureSufficientExecutionStack())
+        // Deep macro recursion: every 64 levels continue on a fresh thread with its own stack, so the
+        // configured depth limit (not the CLR stack of whatever thread called Render) decides when to stop.
+        string? result = null;
+        Exception? error = null;
+        var t = new Thread(() =>
         {
-            string? result = null;
-            Exception? error = null;
-            var t = new Thread(() =>
-            {
-                try { result = Capture(body, s); }
-                catch (Exception e) { error = e; }
-            }, 256 * 1024 * 1024);
-            t.Start();
-            t.Join();
-            if (error is not null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(error).Throw();
-            return result!;
-        }
-        return Capture(body, s);
+            try { result = Capture(body, s); }
+            catch (Exception e) { error = e; }
+        }, 16 * 1024 * 1024);
+        t.Start();
+        t.Join();
+        if (error is not null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(error).Throw();
+        return result!;
     }
 
     public object? Call(object? f, List<object?> args, List<KeyValuePair<string, object?>> kwargs)

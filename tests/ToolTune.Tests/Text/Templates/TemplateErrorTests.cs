@@ -106,7 +106,7 @@ public sealed class TemplateErrorTests
         Assert.AreEqual(ErrorCodes.TemplateLimitExceeded, e.Code, e.ToString());
         StringAssert.Contains(e.Message, "recursion");
         Assert.IsLessThan(5000L, sw.ElapsedMilliseconds);
-        var deep = RenderError("{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}", options: new RenderOptions { MaxRecursionDepth = 20000 });
+        var deep = RenderError("{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}", options: new RenderOptions { MaxRecursionDepth = 3000 });
         Assert.AreEqual(ErrorCodes.TemplateLimitExceeded, deep.Code, deep.ToString());
     }
 
@@ -190,5 +190,41 @@ public sealed class TemplateErrorTests
             Assert.AreEqual("S1", ChatTemplate.Load(cfg).Render(ctx).Text);
         }
         finally { dir.Delete(true); }
+    }
+}
+
+[TestClass]
+public sealed class TemplateNestingTests
+{
+    [TestMethod]
+    [DataRow("{{ OPEN1CLOSE }}", "(", ")", 5000)]
+    [DataRow("{{ OPEN1 }}", "-", "", 5000)]
+    [DataRow("{{ OPEN1 }}", "not ", "", 50000)]
+    [DataRow("OPENxCLOSE", "{% if true %}", "{% endif %}", 3000)]
+    public void DeepParseNesting_IsASyntaxErrorNotACrash(string shape, string open, string close, int n)
+    {
+        var src = shape.Replace("OPEN", string.Concat(Enumerable.Repeat(open, n))).Replace("CLOSE", string.Concat(Enumerable.Repeat(close, n)));
+        var e = Assert.ThrowsExactly<ToolTune.Diagnostics.ToolTuneException>(() => ChatTemplate.Parse(src, "deep.jinja"));
+        Assert.AreEqual(ToolTune.Diagnostics.ErrorCodes.TemplateSyntax, e.Code);
+        StringAssert.Contains(e.Message, "nesting");
+    }
+
+    [TestMethod]
+    public void LongOperatorChains_AreStoppedByTheStackGuard()
+    {
+        // 1 + 1 + ... builds a left-deep tree; evaluating it must fail cleanly rather than overflow the stack.
+        var src = "{{ 1" + string.Concat(Enumerable.Repeat(" + 1", 300000)) + " }}";
+        var result = Record.Run(() => ChatTemplate.Parse(src).Render(new JsonObject()));
+        if (result is ToolTune.Diagnostics.ToolTuneException e) Assert.AreEqual(ToolTune.Diagnostics.ErrorCodes.TemplateLimitExceeded, e.Code);
+        else Assert.AreEqual("300001", result);
+    }
+
+    private static class Record
+    {
+        public static object Run(Func<RenderResult> f)
+        {
+            try { return f().Text; }
+            catch (ToolTune.Diagnostics.ToolTuneException e) { return e; }
+        }
     }
 }

@@ -122,3 +122,54 @@ public sealed class TemplateParityTests
         throw new ArgumentException($"unknown template reference {reference}");
     }
 }
+
+/// <summary>
+/// 700 random conversations through every real template (tests/oracles/templates/conversation_matrix.py): text and
+/// spans equal Python's, and where Python raises we raise too — TT1203 exactly when the template called raise_exception.
+/// </summary>
+[TestClass]
+public sealed class TemplateConversationMatrixTests
+{
+    public TestContext TestContext { get; set; } = null!;
+
+    [TestMethod]
+    public void RandomConversations_MatchPythonAcrossAllTemplates()
+    {
+        SharedFixtures.RequireShared("parity", "chat-templates", "all_templates.json");
+        var root = JsonNode.Parse(File.ReadAllText(SharedFixtures.Fixture("template-expressions", "conversation_matrix.json")))!.AsObject();
+        var cache = new Dictionary<string, ChatTemplate>();
+        var failures = new List<string>();
+        int total = 0, errors = 0;
+        foreach (var c in root["cases"]!.AsArray())
+        {
+            total++;
+            var reference = c!["template"]!.GetValue<string>();
+            if (!cache.TryGetValue(reference, out var tpl)) cache[reference] = tpl = TemplateParityTests.LoadFixtureTemplate(reference);
+            RenderResult? result = null;
+            ToolTune.Diagnostics.ToolTuneException? error = null;
+            try { result = tpl.Render(c["context"]!.AsObject(), TemplateParityTests.Pinned); }
+            catch (ToolTune.Diagnostics.ToolTuneException e) { error = e; }
+            if (c["ok"]!.GetValue<bool>())
+            {
+                var expected = c["text"]!.GetValue<string>();
+                if (result is null) { failures.Add($"#{total} {reference}: unexpected {error}"); continue; }
+                if (result.Text != expected) { failures.Add($"#{total} {reference}: {TemplateParityTests.DiffMessage(expected, result.Text)}"); continue; }
+                var spans = c["generation_spans"]!.AsArray().Select(s => (s![0]!.GetValue<int>(), s[1]!.GetValue<int>())).ToArray();
+                if (!spans.SequenceEqual(result.GenerationSpans)) failures.Add($"#{total} {reference}: spans differ");
+            }
+            else
+            {
+                errors++;
+                var pyErr = c["err"]!.GetValue<string>();
+                if (error is null) { failures.Add($"#{total} {reference}: Python raised {pyErr}, we rendered"); continue; }
+                bool raised = pyErr.StartsWith("TemplateError:", StringComparison.Ordinal);
+                if (raised != (error.Code == ToolTune.Diagnostics.ErrorCodes.TemplateRaisedException))
+                    failures.Add($"#{total} {reference}: Python {pyErr} vs {error.Code} {error.Message}");
+                else if (raised && pyErr != "TemplateError: " + error.Message)
+                    failures.Add($"#{total} {reference}: raise_exception message differs: {pyErr} vs {error.Message}");
+            }
+        }
+        TestContext.WriteLine($"{total - failures.Count}/{total} conversations agree with Python ({errors} expected errors)");
+        Assert.IsEmpty(failures, string.Join("\n", failures.Take(30)));
+    }
+}

@@ -61,6 +61,13 @@ public sealed class TemplateSemanticsTests
     }
 
     [TestMethod]
+    public void ProgrammaticJsonValuesKeepTheirNumericKind()
+    {
+        var ctx = new JsonObject { ["a"] = 1.0, ["b"] = 2, ["c"] = 3L, ["d"] = 2.5f, ["e"] = 1.5m, ["f"] = true, ["g"] = "s", ["h"] = null };
+        Assert.AreEqual("1.0 2 3 2.5 1.5 True s None", ChatTemplate.Parse("{{ a }} {{ b }} {{ c }} {{ d }} {{ e }} {{ f }} {{ g }} {{ h }}").Render(ctx).Text);
+    }
+
+    [TestMethod]
     public void ObjectKeyOrderIsPreserved()
     {
         Assert.AreEqual("{'z': 1, 'a': 2, 'm': 3} z,a,m", Render("{{ o }} {{ o | list | join(',') }}", """{"o": {"z": 1, "a": 2, "m": 3}}"""));
@@ -93,6 +100,23 @@ public sealed class TemplateSemanticsTests
     }
 
     [TestMethod]
+    [DataRow("{% generation %}a{% endgeneration %}b{% generation %}c{% endgeneration %}", "abc", "(2, 3)")]
+    [DataRow("{% generation %}{% endgeneration %}{% generation %}c{% endgeneration %}", "c", "(0, 1)")]
+    [DataRow("{% if true %}{% generation %}a{% endgeneration %}{% endif %}", "a", "")]
+    [DataRow("{% for i in [1,2] %}{% generation %}{{ i }}{% endgeneration %}{% endfor %}", "12", "(1, 2)")]
+    [DataRow("x{% macro m() %}{% generation %}in{% endgeneration %}{% endmacro %}{{ m() }}{{ m() }}", "xinin", "(1, 3) (3, 5)")]
+    [DataRow("{% set x %}{% generation %}cap{% endgeneration %}{% endset %}pre{{ x }}", "precap", "")]
+    [DataRow("{{ '' }}{% generation %}a{% endgeneration %}", "a", "(0, 1)")]
+    public void GenerationSpans_FollowTransformersAssistantTracker(string template, string text, string spans)
+    {
+        // Expected values from Python (render_chat_template.py): a span is only recorded once the top-level template
+        // has yielded something or a span exists (AssistantTracker.is_active).
+        var r = ChatTemplate.Parse(template).Render(new JsonObject());
+        Assert.AreEqual(text, r.Text);
+        Assert.AreEqual(spans, string.Join(" ", r.GenerationSpans));
+    }
+
+    [TestMethod]
     public void StrftimeNowUsesPinnedDate()
     {
         var tpl = ChatTemplate.Parse("{{ strftime_now('%d %B %Y|%d %b %Y|%Y-%m-%d|%A') }}");
@@ -110,5 +134,46 @@ public sealed class TemplateSemanticsTests
             var msgs = new JsonArray(Enumerable.Range(0, i).Select(_ => (JsonNode)new JsonObject { ["role"] = "user" }).ToArray());
             Assert.AreEqual(i.ToString(System.Globalization.CultureInfo.InvariantCulture), tpl.Render(new JsonObject { ["messages"] = msgs }).Text);
         });
+    }
+}
+
+/// <summary>
+/// Differential matrices with the output or the error of Python Jinja2: ~6,500 expressions (values × filters, tests,
+/// methods, slices, operators, % and str.format; tests/oracles/templates/expression_matrix.py) and 1,000 random
+/// statement templates exercising whitespace control (tests/oracles/templates/statement_matrix.py).
+/// </summary>
+[TestClass]
+public sealed class TemplateExpressionMatrixTests
+{
+    public TestContext TestContext { get; set; } = null!;
+
+    [TestMethod]
+    [DataRow("expression_matrix.json", 5000, DisplayName = "expressions: values x filters/tests/methods/operators")]
+    [DataRow("feature_cases.json", 140, DisplayName = "features: macros, recursive loops, cycler, namespace, literals, rounding, sandbox")]
+    [DataRow("statement_matrix.json", 900, DisplayName = "statements: random if/for/break/set/macro/raw with whitespace control")]
+    public void EveryCaseMatchesPythonJinja2(string file, int minimum)
+    {
+        var root = JsonNode.Parse(File.ReadAllText(SharedFixtures.Fixture("template-expressions", file)))!.AsObject();
+        var ctx = root["ctx"]!.AsObject();
+        var failures = new List<string>();
+        int total = 0;
+        foreach (var c in root["cases"]!.AsArray())
+        {
+            total++;
+            var t = c!["t"]!.GetValue<string>();
+            string? got = null, err = null;
+            try { got = ChatTemplate.Parse(t).Render(ctx, TemplateParityTests.Pinned).Text; }
+            catch (ToolTune.Diagnostics.ToolTuneException e) { err = e.Code; }
+            catch (Exception e) { failures.Add($"{t}: crashed with {e.GetType().Name}: {e.Message}"); continue; }
+            if (c["ok"]!.GetValue<bool>())
+            {
+                var expected = c["text"]!.GetValue<string>();
+                if (got != expected) failures.Add($"{t}: expected {expected} got {got ?? err}");
+            }
+            else if (err is null) failures.Add($"{t}: Python raised {c["err"]} but rendered {got}");
+        }
+        TestContext.WriteLine($"{total - failures.Count}/{total} cases of {file} agree with Python Jinja2");
+        Assert.IsGreaterThanOrEqualTo(minimum, total);
+        Assert.IsEmpty(failures, string.Join("\n", failures.Take(50)));
     }
 }
