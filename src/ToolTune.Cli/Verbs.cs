@@ -10,5 +10,11 @@ internal static class Verbs
         // Pipeline stages. `prepare` and `verify` (PipelineApi.RunStage("PrepareData"/"VerifyTokens", …) with the
         // PipelineOptions of Commands/StatusCommand.cs) are added here by the PrepareData/VerifyTokens integration.
         yield return Commands.StatusCommand.Create();
+        yield return Commands.TokenizeCommand.Create();
+        yield return Commands.RenderCommand.Create();
+        var bench = Commands.BenchCommand.Create();
+        bench.Subcommands.Add(Commands.BenchRenderCommand.Create());
+        yield return bench;
+        yield return Commands.InspectCommand.Create();
     }
 }

@@ -13,6 +13,8 @@ public static class ErrorCodes
     public const string TokenizerUnsupportedComponent = "TT1102";
     public const string TokenizerInvalidModel = "TT1103";
     public const string TokenizerConfigInvalid = "TT1104";
+    public const string TokenizerInvalidPattern = "TT1105";
+    public const string TokenizerInputInvalid = "TT1106";
 
     // Chat templates
     public const string TemplateNotFound = "TT1200";
@@ -70,4 +72,16 @@ public static class ErrorCodes
     public const string ShardTruncated = "TT3023";
     public const string ShardChecksumMismatch = "TT3024";
     public const string ShardManifestInvalid = "TT3025";
+    public const string MaskTurnsUnmatched = "TT1301";
+
+    // Template lint (findings; VerifyTokens turns errors into build errors)
+    public const string LintToolCallLost = "TT1310";
+    public const string LintToolResponseNotWrapped = "TT1311";
+    public const string LintPrefixProperty = "TT1312";
+    public const string LintEndOfTurnNotTrained = "TT1313";
+    public const string LintThinkDirection = "TT1314";
+    public const string LintSpansDisagree = "TT1315";
+    public const string LintSpanCoverage = "TT1316";
+    public const string LintRenderFailed = "TT1317";
+    public const string LintTokenStraddlesBoundary = "TT1318";
 }

@@ -1,0 +1,220 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Text;
+using System.Text.Json;
+using ToolTune.Diagnostics;
+using ToolTune.Text;
+
+namespace ToolTune.Cli.Commands;
+
+/// <summary><c>tooltune bench &lt;subcommand&gt;</c>: micro-benchmarks printing one JSON line each. Add subcommands in
+/// <see cref="Create"/>.</summary>
+internal static class BenchCommand
+{
+    public static Command Create()
+    {
+        var bench = new Command("bench", "Benchmarks (one JSON line of results per run)");
+        bench.Subcommands.Add(CreateTokenize());
+        return bench;
+    }
+
+    private static Command CreateTokenize()
+    {
+        var tokenizer = new Option<string>("--tokenizer") { Description = "Model folder or tokenizer.json", Required = true };
+        var mb = new Option<double>("--mb") { Description = "Corpus size in MB of UTF-8 text", DefaultValueFactory = _ => 10 };
+        var reps = new Option<int>("--reps") { Description = "Timed repetitions", DefaultValueFactory = _ => 5 };
+        var seed = new Option<int>("--seed") { Description = "Corpus RNG seed", DefaultValueFactory = _ => 1234 };
+        var cmd = new Command("tokenize", "Encode throughput (MB/s, tokens/s) and load time of a tokenizer on a deterministic mixed corpus");
+        cmd.Options.Add(tokenizer);
+        cmd.Options.Add(mb);
+        cmd.Options.Add(reps);
+        cmd.Options.Add(seed);
+        cmd.SetAction(p => RunTokenize(p.GetValue(tokenizer)!, p.GetValue(mb), Math.Max(1, p.GetValue(reps)), p.GetValue(seed)));
+        return cmd;
+    }
+
+    internal static int RunTokenize(string tokenizerPath, double mb, int reps, int seed)
+    {
+        try
+        {
+            var loads = new List<double>();
+            var loadsCpu = new List<double>();
+            Tokenizer tok = null!;
+            for (int i = 0; i < 3; i++)
+            {
+                var cpu0 = CpuSeconds();
+                var sw = Stopwatch.StartNew();
+                tok = Tokenizer.FromFile(tokenizerPath);
+                loads.Add(sw.Elapsed.TotalMilliseconds);
+                loadsCpu.Add((CpuSeconds() - cpu0) * 1000);
+            }
+            var docs = BenchCorpus.Build((long)(mb * 1024 * 1024), seed);
+            long bytes = docs.Sum(d => (long)Encoding.UTF8.GetByteCount(d));
+            long chars = docs.Sum(d => (long)d.Length);
+
+            // Warm-up: JIT, regex compilation, word cache.
+            foreach (var d in docs.Take(Math.Max(1, docs.Count / 10))) tok.EncodeToIds(d);
+
+            var idsRates = new List<double>();
+            var idsCpuRates = new List<double>();
+            var tokensRates = new List<double>();
+            var tokPerSec = new List<double>();
+            long tokenCount = 0;
+            for (int r = 0; r < reps; r++)
+            {
+                // Interleave the two encode paths so drift affects both alike.
+                var cpu0 = CpuSeconds();
+                var sw = Stopwatch.StartNew();
+                long n = 0;
+                foreach (var d in docs) n += tok.EncodeToIds(d).Count;
+                double s = sw.Elapsed.TotalSeconds;
+                idsCpuRates.Add(bytes / 1e6 / (CpuSeconds() - cpu0));
+                idsRates.Add(bytes / 1e6 / s);
+                tokPerSec.Add(n / s);
+                tokenCount = n;
+                sw.Restart();
+                foreach (var d in docs) tok.EncodeToTokens(d);
+                tokensRates.Add(bytes / 1e6 / sw.Elapsed.TotalSeconds);
+            }
+            var coldSw = Stopwatch.StartNew();
+            var cold = Tokenizer.FromFile(tokenizerPath, wordCacheCapacity: 0);
+            foreach (var d in docs) cold.EncodeToIds(d);
+            double noCache = bytes / 1e6 / (coldSw.Elapsed.TotalSeconds - cold.LoadTime.TotalSeconds);
+
+            var result = new Dictionary<string, object?>
+            {
+                ["bench"] = "tokenize",
+                ["tokenizer"] = tokenizerPath,
+                ["vocab_size"] = tok.VocabularySize,
+                ["corpus_mb"] = Math.Round(bytes / 1e6, 2),
+                ["corpus_chars"] = chars,
+                ["documents"] = docs.Count,
+                ["tokens"] = tokenCount,
+                ["reps"] = reps,
+                ["load_ms_median"] = Math.Round(Median(loads), 1),
+                ["load_ms_first"] = Math.Round(loads[0], 1),
+                ["load_cpu_ms_median"] = Math.Round(Median(loadsCpu), 1),
+                ["encode_ids_mb_per_s_median"] = Math.Round(Median(idsRates), 2),
+                ["encode_ids_tokens_per_s_median"] = Math.Round(Median(tokPerSec)),
+                ["encode_ids_mb_per_cpu_s_median"] = Math.Round(Median(idsCpuRates), 2),
+                ["encode_tokens_with_offsets_mb_per_s_median"] = Math.Round(Median(tokensRates), 2),
+                ["encode_ids_no_word_cache_mb_per_s"] = Math.Round(noCache, 2),
+                ["threads"] = 1,
+                ["cpus"] = Environment.ProcessorCount,
+                ["loadavg"] = File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : null,
+            };
+            Console.WriteLine(JsonSerializer.Serialize(result));
+            return 0;
+        }
+        catch (ToolTuneException ex)
+        {
+            Console.Error.WriteLine(ex.ToString());
+            return 1;
+        }
+    }
+
+    // Process CPU time: on a shared, overloaded machine wall time says more about the neighbours than about us.
+    private static double CpuSeconds() => Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds;
+
+    private static double Median(List<double> xs)
+    {
+        var s = xs.OrderBy(x => x).ToArray();
+        return s.Length % 2 == 1 ? s[s.Length / 2] : (s[s.Length / 2 - 1] + s[s.Length / 2]) / 2;
+    }
+}
+
+/// <summary>A deterministic mixed corpus: prose, code, JSON tool calls, multilingual text, digits, emoji, whitespace
+/// runs, ChatML markup, mutated with a seeded RNG (numbers, names, casing, indentation) so words repeat like real text
+/// without being identical copies.</summary>
+internal static class BenchCorpus
+{
+    private static readonly string[] Prose =
+    [
+        "The quick brown fox jumps over the lazy dog while the committee debates the budget for next year.",
+        "In 1969, astronauts landed on the Moon; decades later, engineers still study the guidance computer's design.",
+        "Don't forget: it's the user's responsibility to verify they've read the terms, and we'll send a reminder.",
+        "Large language models predict the next token from a vocabulary of tens of thousands of byte-level pieces.",
+        "She said, \"Meet me at 7:45 p.m. near the station,\" but the train was delayed by forty-two minutes.",
+        "Photosynthesis converts light energy into chemical energy, storing it in the bonds of glucose molecules.",
+        "Fine-tuning with LoRA freezes the base weights and learns low-rank updates for selected projection matrices.",
+    ];
+    private static readonly string[] Code =
+    [
+        "public static int Sum(int[] values)\n{\n    var total = 0;\n    foreach (var v in values) total += v;\n    return total;\n}\n",
+        "def tokenize(text: str) -> list[int]:\n    ids = []\n    for word in text.split():\n        ids.extend(vocab.get(word, [0]))\n    return ids\n",
+        "for (let i = 0; i < items.length; i++) {\n\tif (items[i].done) continue;\n\tawait process(items[i]);\n}\n",
+        "SELECT u.id, u.name, COUNT(o.id) AS orders FROM users u LEFT JOIN orders o ON o.user_id = u.id GROUP BY u.id;\n",
+        "#include <vector>\nint main() {\n    std::vector<int> v{1, 2, 3};\n    return v.size() > 2 ? 0 : 1;\n}\n",
+    ];
+    private static readonly string[] Json =
+    [
+        "{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\", \"unit\": \"celsius\", \"days\": 3}}",
+        "[{\"type\": \"function\", \"function\": {\"name\": \"search\", \"parameters\": {\"type\": \"object\", \"properties\": {\"q\": {\"type\": \"string\"}}}}}]",
+        "{\"id\": 12345, \"tags\": [\"a\", \"b\"], \"nested\": {\"quote\": \"He said \\\"hi\\\"\", \"ok\": true, \"value\": null}}",
+    ];
+    private static readonly string[] Multilingual =
+    [
+        "Привет, как дела? Сегодня хорошая погода для прогулки по городу.",
+        "مرحبا بالعالم، هذه جملة عربية قصيرة للاختبار.",
+        "नमस्ते दुनिया, यह हिंदी में एक छोटा वाक्य है।",
+        "สวัสดีชาวโลก นี่คือประโยคภาษาไทยสั้นๆ",
+        "你好，世界！这是一个用于测试的中文句子。",
+        "日本語のテキストと、カタカナとひらがなの混在した文章です。",
+        "안녕하세요 세계! 이것은 테스트용 한국어 문장입니다.",
+        "Tiếng Việt có dấu, Ελληνικά κείμενα, and café crème brûlée.",
+    ];
+    private static readonly string[] Emoji = ["😀", "👍🏽", "👨‍👩‍👧‍👦", "🎉", "❤️", "🇫🇷", "𝐀𝐁𝐂", "🧑‍💻"];
+    private static readonly string[] Names = ["alice", "Bob", "CHARLIE", "dana_k", "Eve-2", "frank", "Grace", "heidi"];
+
+    public static List<string> Build(long targetBytes, int seed)
+    {
+        var rng = new Random(seed);
+        var docs = new List<string>();
+        long total = 0;
+        var sb = new StringBuilder();
+        while (total < targetBytes)
+        {
+            sb.Clear();
+            int parts = rng.Next(8, 40);
+            for (int p = 0; p < parts; p++)
+            {
+                switch (rng.Next(10))
+                {
+                    case 0 or 1 or 2: sb.Append(Mutate(Pick(rng, Prose), rng)); sb.Append(' '); break;
+                    case 3: sb.Append(Indent(Pick(rng, Code), rng)); break;
+                    case 4: sb.Append("<tool_call>\n").Append(Mutate(Pick(rng, Json), rng)).Append("\n</tool_call>\n"); break;
+                    case 5: sb.Append(Pick(rng, Multilingual)).Append(' '); break;
+                    case 6: sb.Append(rng.NextInt64(0, 10_000_000_000)).Append('.').Append(rng.Next(100)).Append(' '); break;
+                    case 7: sb.Append(Pick(rng, Emoji)).Append(Pick(rng, Emoji)).Append(' '); break;
+                    case 8: sb.Append('\n', rng.Next(1, 3)).Append(' ', rng.Next(0, 9)); break;
+                    default: sb.Append("<|im_start|>").Append(rng.Next(2) == 0 ? "user" : "assistant").Append('\n'); break;
+                }
+            }
+            var doc = sb.ToString();
+            docs.Add(doc);
+            total += Encoding.UTF8.GetByteCount(doc);
+        }
+        return docs;
+    }
+
+    private static string Pick(Random rng, string[] xs) => xs[rng.Next(xs.Length)];
+
+    private static string Mutate(string s, Random rng)
+    {
+        var words = s.Split(' ');
+        for (int i = 0; i < words.Length; i++)
+        {
+            int r = rng.Next(12);
+            if (r == 0) words[i] = words[i].ToUpperInvariant();
+            else if (r == 1) words[i] = Pick(rng, Names);
+            else if (r == 2) words[i] = rng.Next(100_000).ToString();
+        }
+        return string.Join(' ', words);
+    }
+
+    private static string Indent(string code, Random rng)
+    {
+        var pad = new string(rng.Next(3) == 0 ? '\t' : ' ', rng.Next(0, 3) * 4);
+        return string.Join('\n', code.Split('\n').Select(l => l.Length == 0 ? l : pad + l));
+    }
+}

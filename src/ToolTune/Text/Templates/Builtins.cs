@@ -1,0 +1,585 @@
+using System.Globalization;
+using System.Numerics;
+using System.Text;
+using System.Text.RegularExpressions;
+
+namespace ToolTune.Text.Templates;
+
+/// <summary>Binds positional and keyword arguments to named parameters, Python style.</summary>
+internal readonly struct ArgBinder
+{
+    private readonly object?[] _values;
+    private readonly bool[] _set;
+
+    public ArgBinder(string func, List<object?> args, List<KeyValuePair<string, object?>> kwargs, params string[] names)
+    {
+        _values = new object?[names.Length];
+        _set = new bool[names.Length];
+        if (args.Count > names.Length) throw new PyError($"{func}() takes at most {names.Length} arguments ({args.Count} given)");
+        for (int i = 0; i < args.Count; i++) { _values[i] = args[i]; _set[i] = true; }
+        foreach (var kv in kwargs)
+        {
+            int idx = Array.IndexOf(names, kv.Key);
+            if (idx < 0) throw new PyError($"{func}() got an unexpected keyword argument '{kv.Key}'");
+            if (_set[idx]) throw new PyError($"{func}() got multiple values for argument '{kv.Key}'");
+            _values[idx] = kv.Value; _set[idx] = true;
+        }
+    }
+
+    public bool Has(int i) => _set[i];
+    public object? Get(int i, object? dflt = null) => _set[i] ? _values[i] : dflt;
+    public string? Str(int i, string? dflt = null) => _set[i] ? (_values[i] is null ? null : Py.Str(_values[i])) : dflt;
+    public bool Bool(int i, bool dflt) => _set[i] ? Py.Truthy(_values[i]) : dflt;
+    public long Int(int i, long dflt) => _set[i] ? (Py.IsInt(_values[i]) ? (long)Py.ToBig(_values[i]!) : _values[i] is null ? dflt : throw new PyError($"'{Py.TypeName(_values[i])}' object cannot be interpreted as an integer")) : dflt;
+}
+
+internal static class Filters
+{
+    public delegate object? FilterFn(Renderer r, object? value, List<object?> args, List<KeyValuePair<string, object?>> kwargs);
+
+    public static readonly Dictionary<string, FilterFn> Table = Build();
+
+    private static Dictionary<string, FilterFn> Build()
+    {
+        var t = new Dictionary<string, FilterFn>
+        {
+            ["tojson"] = ToJson,
+            ["string"] = (r, v, a, k) => Py.Str(v),
+            ["safe"] = (r, v, a, k) => Py.Str(v),
+            ["trim"] = (r, v, a, k) => Py.Strip(Py.Str(v), new ArgBinder("trim", a, k, "chars").Str(0), true, true),
+            ["length"] = (r, v, a, k) => Py.Int(Len(v)),
+            ["upper"] = (r, v, a, k) => Py.Str(v).ToUpperInvariant(),
+            ["lower"] = (r, v, a, k) => Py.Str(v).ToLowerInvariant(),
+            ["title"] = (r, v, a, k) => JinjaTitle(Py.Str(v)),
+            ["capitalize"] = (r, v, a, k) => Capitalize(Py.Str(v)),
+            ["replace"] = Replace,
+            ["join"] = Join,
+            ["first"] = (r, v, a, k) => { var l = Py.Iterate(v); return l.Count > 0 ? l[0] : new Undefined(null, "No first item, sequence was empty."); },
+            ["last"] = (r, v, a, k) => { var l = Py.Iterate(v is PyDict ? v : v); return l.Count > 0 ? l[^1] : new Undefined(null, "No last item, sequence was empty."); },
+            ["default"] = Default,
+            ["items"] = (r, v, a, k) => v switch
+            {
+                Undefined => new List<object?>(),
+                PyDict d => d.Select(kv => (object?)new PyTuple([PyDict.Unkey(kv.Key), kv.Value])).ToList(),
+                _ => throw new PyError("Can only get item pairs from a mapping."),
+            },
+            ["list"] = (r, v, a, k) => new List<object?>(Py.Iterate(v)),
+            ["map"] = Map,
+            ["select"] = (r, v, a, k) => Select(r, v, a, k, true, false),
+            ["reject"] = (r, v, a, k) => Select(r, v, a, k, false, false),
+            ["selectattr"] = (r, v, a, k) => Select(r, v, a, k, true, true),
+            ["rejectattr"] = (r, v, a, k) => Select(r, v, a, k, false, true),
+            ["indent"] = Indent,
+            ["int"] = ToInt,
+            ["float"] = ToFloat,
+            ["abs"] = (r, v, a, k) => v switch
+            {
+                long l => l == long.MinValue ? BigInteger.Abs(l) : Py.Int(Math.Abs(l)),
+                bool b => Py.Int(b ? 1 : 0),
+                double d => Math.Abs(d),
+                BigInteger bi => BigInteger.Abs(bi),
+                _ => throw new PyError($"bad operand type for abs(): '{Py.TypeName(v)}'"),
+            },
+            ["round"] = Round,
+            ["unique"] = Unique,
+            ["dictsort"] = DictSort,
+            ["sort"] = Sort,
+            ["reverse"] = (r, v, a, k) => v is string s ? string.Concat(Enumerable.Reverse(Py.CodePoints(s))) : Enumerable.Reverse(Py.Iterate(v)).ToList(),
+            ["batch"] = Batch,
+            ["wordcount"] = (r, v, a, k) => Py.Int(Regex.Matches(Py.Str(v), @"\w+").Count),
+            ["count"] = (r, v, a, k) => Py.Int(Len(v)),
+            ["escape"] = (r, v, a, k) => Escape(Py.Str(v)),
+            ["e"] = (r, v, a, k) => Escape(Py.Str(v)),
+            ["forceescape"] = (r, v, a, k) => Escape(Py.Str(v)),
+            ["center"] = (r, v, a, k) => Methods.Center(Py.Str(v), (int)new ArgBinder("center", a, k, "width").Int(0, 80), " "),
+            ["format"] = (r, v, a, k) =>
+            {
+                if (a.Count > 0 && k.Count > 0) throw new PyError("can't handle positional and keyword arguments at the same time");
+                if (k.Count > 0) { var d = new PyDict(); foreach (var kv in k) d[kv.Key] = kv.Value; return Format.Percent(Py.Str(v), d); }
+                return Format.Percent(Py.Str(v), new PyTuple([.. a]));
+            },
+            ["sum"] = Sum,
+            ["min"] = (r, v, a, k) => MinMax(v, a, k, -1),
+            ["max"] = (r, v, a, k) => MinMax(v, a, k, 1),
+            ["attr"] = (r, v, a, k) => Access.GetAttr(v, Py.Str(new ArgBinder("attr", a, k, "name").Get(0))),
+            ["truncate"] = Truncate,
+            ["striptags"] = (r, v, a, k) => Regex.Replace(Regex.Replace(Py.Str(v), "<!--.*?-->|<[^>]*>", "", RegexOptions.Singleline), @"\s+", " ").Trim(),
+            ["pprint"] = (r, v, a, k) => Py.Repr(v),
+            ["bool"] = (r, v, a, k) => Py.Box(Py.Truthy(v)),
+            ["groupby"] = GroupBy,
+            ["slice"] = SliceFilter,
+            ["xmlattr"] = XmlAttr,
+            ["urlencode"] = (r, v, a, k) => Uri.EscapeDataString(Py.Str(v)).Replace("%2F", "/"),
+            ["filesizeformat"] = (r, v, a, k) => Py.Str(v),
+        };
+        t["d"] = t["default"];
+        return t;
+    }
+
+    public static long Len(object? v) => v switch
+    {
+        string s => Py.Len(s),
+        List<object?> l => l.Count,
+        PyTuple t => t.Items.Length,
+        PyDict d => d.Count,
+        Undefined => 0,
+        _ => throw new PyError($"object of type '{Py.TypeName(v)}' has no len()"),
+    };
+
+    private static object? ToJson(Renderer r, object? v, List<object?> a, List<KeyValuePair<string, object?>> k)
+    {
+        var b = new ArgBinder("tojson", a, k, "ensure_ascii", "indent", "separators", "sort_keys");
+        var o = new PyJson.Options { EnsureAscii = b.Bool(0, false), SortKeys = b.Bool(3, false) };
+        var indent = b.Get(1);
+        if (indent is not null)
+        {
+            if (indent is string si) o.Indent = si;
+            else if (Py.IsInt(indent)) o.Indent = new string(' ', (int)Math.Max(0, (long)Py.ToBig(indent)));
+            else throw new PyError("indent must be an int or a string");
+            o.ItemSep = ",";
+        }
+        var sep = b.Get(2);
+        if (sep is not null)
+        {
+            var parts = Py.Iterate(sep);
+            if (parts.Count != 2) throw new PyError("separators must be a (item_separator, key_separator) pair");
+            o.ItemSep = Py.Str(parts[0]); o.KeySep = Py.Str(parts[1]);
+        }
+        return PyJson.Dumps(v, o);
+    }
+
+    private static object? Replace(Renderer r, object? v, List<object?> a, List<KeyValuePair<string, object?>> k)
+    {
+        var b = new ArgBinder("replace", a, k, "old", "new", "count");
+        return Methods.ReplaceStr(r, Py.Str(v), Py.Str(b.Get(0)), Py.Str(b.Get(1)), b.Get(2) is null ? -1 : b.Int(2, -1));
+    }
+
+    private static object? Join(Renderer r, object? v, List<object?> a, List<KeyValuePair<string, object?>> k)
+    {
+        var b = new ArgBinder("join", a, k, "d", "attribute");
+        var sep = b.Str(0, "") ?? "";
+        var items = Py.Iterate(v);
+        var attr = b.Get(1);
+        var sb = new StringBuilder();
+        for (int i = 0; i < items.Count; i++)
+        {
+            if (i > 0) sb.Append(sep);
+            sb.Append(Py.Str(attr is null ? items[i] : AttrGetter(items[i], attr)));
+            r.CheckString(sb.Length);
+        }
+        return sb.ToString();
+    }
+
+    /// <summary>jinja2 make_attrgetter: dotted path, integer parts are indexes.</summary>
+    public static object? AttrGetter(object? item, object? attr)
+    {
+        if (attr is not string s) return Access.GetItem(item, attr);
+        foreach (var part in s.Split('.'))
+        {
+            object key = long.TryParse(part, NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? Py.Int(n) : part;
+            item = Access.GetItem(item, key);
+        }
+        return item;
+    }
+
+    private static object? Default(Renderer r, object? v, List<object?> a, List<KeyValuePair<string, object?>> k)
+    {
+        var b = new ArgBinder("default", a, k, "default_value", "boolean");
+        var dv = b.Get(0, "");
+        if (v is Undefined || (b.Bool(1, false) && !Py.Truthy(v))) return dv;
+        return v;
+    }
+
+    private static object? Map(Renderer r, object? v, List<object?> a, List<KeyValuePair<string, object?>> k)
+    {
+        var items = Py.Iterate(v);
+        var attrKw = k.FirstOrDefault(x => x.Key == "attribute");
+        if (attrKw.Key is not null)
+        {
+            var dflt = k.FirstOrDefault(x => x.Key == "default");
+            return items.Select(it =>
+            {
+                var res = AttrGetter(it, attrKw.Value);
+                return res is Undefined && dflt.Key is not null ? dflt.Value : res;
+            }).ToList();
+        }
+        if (a.Count == 0) throw new PyError("map requires a filter argument");
+        var name = Py.Str(a[0]);
+        if (!Table.TryGetValue(name, out var fn)) throw new PyError($"No filter named '{name}'.");
+        var rest = a.Skip(1).ToList();
+        return items.Select(it => fn(r, it, rest, k)).ToList();
+    }
+
+    private static object? Select(Renderer r, object? v, List<object?> a, List<KeyValuePair<string, object?>> k, bool want, bool attr)
+    {
+        var items = Py.Iterate(v);
+        int off = 0;
+        object? attrName = null;
+        if (attr)
+        {
+            if (a.Count == 0) throw new PyError("selectattr/rejectattr require an attribute name");
+            attrName = a[0]; off = 1;
+        }
+        Tests.TestFn? test = null;
+        List<object?> targs = [];
+        if (a.Count > off)
+        {
+            var name = Py.Str(a[off]);
+            if (!Tests.Table.TryGetValue(name, out test)) throw new PyError($"No test named '{name}'.");
+            targs = a.Skip(off + 1).ToList();
+        }
+        var res = new List<object?>();
+        foreach (var it in items)
+        {
+            var x = attr ? AttrGetter(it, attrName) : it;
+            bool ok = test is null ? Py.Truthy(x) : test(r, x, targs, k);
+            if (ok == want) res.Add(it);
+        }
+        return res;
+    }
+
+    private static object? Indent(Renderer r, object? v, List<object?> a, List<KeyValuePair<string, object?>> k)
+    {
+        var b = new ArgBinder("indent", a, k, "width", "first", "blank");
+        var w = b.Get(0, Py.Int(4));
+        string ind = w is string ws ? ws : new string(' ', (int)Math.Max(0, (long)Py.ToBig(w!)));
+        var s = Py.Str(v) + "\n";
+        var lines = Methods.SplitLines(s, false);
+        string rv;
+        if (b.Bool(2, false)) rv = string.Join("\n" + ind, lines);
+        else
+        {
+            rv = lines.Count > 0 ? lines[0] : "";
+            if (lines.Count > 1) rv += "\n" + string.Join("\n", lines.Skip(1).Select(l => l.Length > 0 ? ind + l : l));
+        }
+        if (b.Bool(1, false)) rv = ind + rv;
+        return rv;
+    }
+
+    private static object? ToInt(Renderer r, object? v, List<object?> a, List<KeyValuePair<string, object?>> k)
+    {
+        var b = new ArgBinder("int", a, k, "default", "base");
+        var dflt = b.Get(0, Py.Int(0));
+        int bas = (int)b.Int(1, 10);
+        switch (v)
+        {
+            case bool bo: return Py.Int(bo ? 1 : 0);
+            case long or BigInteger: return v;
+            case double d: return double.IsFinite(d) ? (object)Py.Int((long)Math.Truncate(d)) : dflt;
+            case string s:
+                {
+                    var t = Py.Strip(s, null, true, true).Replace("_", "");
+                    try
+                    {
+                        if (bas == 10 && long.TryParse(t, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var l)) return Py.Int(l);
+                        if (bas != 10)
+                        {
+                            var neg = t.StartsWith('-'); if (neg || t.StartsWith('+')) t = t[1..];
+                            if (bas == 16 && t.StartsWith("0x", StringComparison.OrdinalIgnoreCase)) t = t[2..];
+                            if (bas == 8 && t.StartsWith("0o", StringComparison.OrdinalIgnoreCase)) t = t[2..];
+                            if (bas == 2 && t.StartsWith("0b", StringComparison.OrdinalIgnoreCase)) t = t[2..];
+                            long acc = 0;
+                            if (t.Length == 0) return dflt;
+                            foreach (var c in t) { int dgt = Convert.ToInt32(c.ToString(), 16); if (dgt >= bas) return dflt; acc = checked(acc * bas + dgt); }
+                            return Py.Int(neg ? -acc : acc);
+                        }
+                        if (double.TryParse(t, NumberStyles.Float, CultureInfo.InvariantCulture, out var dd) && double.IsFinite(dd)) return Py.Int((long)Math.Truncate(dd));
+                    }
+                    catch (FormatException) { }
+                    catch (OverflowException) { }
+                    return dflt;
+                }
+            default: return dflt;
+        }
+    }
+
+    private static object? ToFloat(Renderer r, object? v, List<object?> a, List<KeyValuePair<string, object?>> k)
+    {
+        var dflt = new ArgBinder("float", a, k, "default").Get(0, 0.0);
+        switch (v)
+        {
+            case bool b: return b ? 1.0 : 0.0;
+            case long or double or BigInteger: return Py.ToDouble(v);
+            case string s:
+                {
+                    var t = Py.Strip(s, null, true, true).Replace("_", "");
+                    var low = t.ToLowerInvariant().TrimStart('+', '-');
+                    if (low is "inf" or "infinity") return t.StartsWith('-') ? double.NegativeInfinity : double.PositiveInfinity;
+                    if (low == "nan") return double.NaN;
+                    return double.TryParse(t, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) ? d : dflt;
+                }
+            default: return dflt;
+        }
+    }
+
+    private static object? Round(Renderer r, object? v, List<object?> a, List<KeyValuePair<string, object?>> k)
+    {
+        var b = new ArgBinder("round", a, k, "precision", "method");
+        int prec = (int)b.Int(0, 0);
+        var method = b.Str(1, "common");
+        if (method == "common")
+        {
+            if (Py.IsInt(v)) return v is bool bo ? Py.Int(bo ? 1 : 0) : v;
+            var d = Py.ToDouble(v);
+            if (prec > 15 || !double.IsFinite(d)) return d;
+            // Python round(): correctly rounded, half to even on the exact decimal value
+            var dec = (decimal)d;
+            try { return (double)Math.Round(new decimal(d), prec, MidpointRounding.ToEven); } catch (OverflowException) { return Math.Round(d, prec, MidpointRounding.ToEven); }
+        }
+        double x = Py.ToDouble(v), f = Math.Pow(10, prec);
+        return method switch
+        {
+            "ceil" => Math.Ceiling(x * f) / f,
+            "floor" => Math.Floor(x * f) / f,
+            _ => throw new PyError("method must be common, ceil or floor"),
+        };
+    }
+
+    private static object? SortKey(object? x, bool caseSensitive) => !caseSensitive && x is string s ? s.ToLowerInvariant() : x;
+
+    private static object? Unique(Renderer r, object? v, List<object?> a, List<KeyValuePair<string, object?>> k)
+    {
+        var b = new ArgBinder("unique", a, k, "case_sensitive", "attribute");
+        bool cs = b.Bool(0, false);
+        var attr = b.Get(1);
+        var seen = new List<object?>();
+        var res = new List<object?>();
+        foreach (var it in Py.Iterate(v))
+        {
+            var key = SortKey(attr is null ? it : AttrGetter(it, attr), cs);
+            if (seen.Any(s => Py.Eq(s, key))) continue;
+            seen.Add(key);
+            res.Add(it);
+        }
+        return res;
+    }
+
+    private static List<object?> StableSort(List<object?> items, Func<object?, object?> key, bool reverse)
+    {
+        var keyed = items.Select((x, i) => (Key: key(x), Item: x, Index: i)).ToList();
+        keyed.Sort((p, q) =>
+        {
+            int c = Py.Compare(p.Key, q.Key, "<");
+            if (reverse) c = -c;
+            return c != 0 ? c : p.Index.CompareTo(q.Index);
+        });
+        return keyed.Select(x => x.Item).ToList();
+    }
+
+    private static object? Sort(Renderer r, object? v, List<object?> a, List<KeyValuePair<string, object?>> k)
+    {
+        var b = new ArgBinder("sort", a, k, "reverse", "case_sensitive", "attribute");
+        bool cs = b.Bool(1, false);
+        var attr = b.Get(2);
+        return StableSort(Py.Iterate(v), x => SortKey(attr is null ? x : AttrGetter(x, attr), cs), b.Bool(0, false));
+    }
+
+    private static object? DictSort(Renderer r, object? v, List<object?> a, List<KeyValuePair<string, object?>> k)
+    {
+        var b = new ArgBinder("dictsort", a, k, "case_sensitive", "by", "reverse");
+        if (v is not PyDict d) throw new PyError("dictsort filter requires a mapping");
+        bool cs = b.Bool(0, false);
+        var by = b.Str(1, "key");
+        int pos = by == "key" ? 0 : by == "value" ? 1 : throw new PyError("You can only sort by either \"key\" or \"value\"");
+        var items = d.Select(kv => (object?)new PyTuple([PyDict.Unkey(kv.Key), kv.Value])).ToList();
+        return StableSort(items, x => SortKey(((PyTuple)x!).Items[pos], cs), b.Bool(2, false));
+    }
+
+    private static object? Batch(Renderer r, object? v, List<object?> a, List<KeyValuePair<string, object?>> k)
+    {
+        var b = new ArgBinder("batch", a, k, "linecount", "fill_with");
+        long n = b.Int(0, 1);
+        if (n <= 0) throw new PyError("batch size must be positive");
+        var res = new List<object?>();
+        List<object?>? cur = null;
+        foreach (var it in Py.Iterate(v))
+        {
+            cur ??= [];
+            cur.Add(it);
+            if (cur.Count == n) { res.Add(cur); cur = null; }
+        }
+        if (cur is not null)
+        {
+            if (b.Has(1)) while (cur.Count < n) cur.Add(b.Get(1));
+            res.Add(cur);
+        }
+        return res;
+    }
+
+    private static object? SliceFilter(Renderer r, object? v, List<object?> a, List<KeyValuePair<string, object?>> k)
+    {
+        var b = new ArgBinder("slice", a, k, "slices", "fill_with");
+        var seq = Py.Iterate(v);
+        int slices = (int)b.Int(0, 1);
+        int length = seq.Count, per = length / slices, extra = length % slices, offset = 0;
+        var res = new List<object?>();
+        for (int i = 0; i < slices; i++)
+        {
+            int start = offset + i * per;
+            if (i < extra) offset++;
+            int end = offset + (i + 1) * per;
+            var tmp = seq.Skip(start).Take(end - start).ToList();
+            if (b.Has(1) && i >= extra) tmp.Add(b.Get(1));
+            res.Add(tmp);
+        }
+        return res;
+    }
+
+    private static object? GroupBy(Renderer r, object? v, List<object?> a, List<KeyValuePair<string, object?>> k)
+    {
+        var b = new ArgBinder("groupby", a, k, "attribute", "default", "case_sensitive");
+        var attr = b.Get(0);
+        bool cs = b.Bool(2, false);
+        var sorted = StableSort(Py.Iterate(v), x => SortKey(Getter(x), cs), false);
+        object? Getter(object? x) { var g = AttrGetter(x, attr); return g is Undefined && b.Has(1) ? b.Get(1) : g; }
+        var res = new List<object?>();
+        foreach (var it in sorted)
+        {
+            var key = SortKey(Getter(it), cs);
+            if (res.Count > 0 && Py.Eq(((PyTuple)res[^1]!).Items[0], key)) ((List<object?>)((PyTuple)res[^1]!).Items[1]!).Add(it);
+            else res.Add(new PyTuple([key, new List<object?> { it }]));
+        }
+        return res;
+    }
+
+    private static object? XmlAttr(Renderer r, object? v, List<object?> a, List<KeyValuePair<string, object?>> k)
+    {
+        if (v is not PyDict d) throw new PyError("xmlattr requires a mapping");
+        var parts = d.Where(kv => kv.Value is not null && kv.Value is not Undefined)
+            .Select(kv => $"{Escape(Py.Str(PyDict.Unkey(kv.Key)))}=\"{Escape(Py.Str(kv.Value))}\"");
+        var s = string.Join(" ", parts);
+        return s.Length > 0 && new ArgBinder("xmlattr", a, k, "autospace").Bool(0, true) ? " " + s : s;
+    }
+
+    private static object? Sum(Renderer r, object? v, List<object?> a, List<KeyValuePair<string, object?>> k)
+    {
+        var b = new ArgBinder("sum", a, k, "attribute", "start");
+        object? acc = b.Get(1, Py.Int(0));
+        var attr = b.Get(0);
+        foreach (var it in Py.Iterate(v)) acc = Ops.Binary(r, "+", acc, attr is null ? it : AttrGetter(it, attr));
+        return acc;
+    }
+
+    private static object? MinMax(object? v, List<object?> a, List<KeyValuePair<string, object?>> k, int sign)
+    {
+        var b = new ArgBinder(sign < 0 ? "min" : "max", a, k, "case_sensitive", "attribute");
+        var items = Py.Iterate(v);
+        if (items.Count == 0) return new Undefined(null, $"No aggregated item, sequence was empty.");
+        bool cs = b.Bool(0, false);
+        var attr = b.Get(1);
+        object? best = items[0];
+        foreach (var it in items.Skip(1))
+        {
+            var ka = SortKey(attr is null ? it : AttrGetter(it, attr), cs);
+            var kb = SortKey(attr is null ? best : AttrGetter(best, attr), cs);
+            if (Py.Compare(ka, kb, "<") * sign > 0) best = it;
+        }
+        return best;
+    }
+
+    private static object? Truncate(Renderer r, object? v, List<object?> a, List<KeyValuePair<string, object?>> k)
+    {
+        var b = new ArgBinder("truncate", a, k, "length", "killwords", "end", "leeway");
+        var s = Py.Str(v);
+        long length = b.Int(0, 255), leeway = b.Int(3, 5);
+        var end = b.Str(2, "...")!;
+        if (s.Length <= length + leeway) return s;
+        if (b.Bool(1, false)) return s[..(int)(length - end.Length)] + end;
+        var result = s[..(int)(length - end.Length)];
+        int sp = result.LastIndexOf(' ');
+        if (sp >= 0) result = result[..sp];
+        return result + end;
+    }
+
+    public static string Escape(string s) =>
+        s.Replace("&", "&amp;").Replace("<", "&lt;").Replace(">", "&gt;").Replace("\"", "&#34;").Replace("'", "&#39;");
+
+    public static string JinjaTitle(string s)
+    {
+        // jinja2 do_title: split on runs of [-\s({\[<], capitalise each piece
+        var parts = Regex.Split(s, @"([-\s({\[<]+)");
+        var sb = new StringBuilder();
+        foreach (var p in parts)
+        {
+            if (p.Length == 0) continue;
+            sb.Append(p[..1].ToUpperInvariant()).Append(p[1..].ToLowerInvariant());
+        }
+        return sb.ToString();
+    }
+
+    public static string Capitalize(string s) => s.Length == 0 ? s : s[..1].ToUpperInvariant() + s[1..].ToLowerInvariant();
+}
+
+internal static class Tests
+{
+    public delegate bool TestFn(Renderer r, object? value, List<object?> args, List<KeyValuePair<string, object?>> kwargs);
+
+    public static readonly Dictionary<string, TestFn> Table = Build();
+
+    private static object? Arg(List<object?> a, List<KeyValuePair<string, object?>> k, string test, string name = "other")
+    {
+        if (a.Count > 0) return a[0];
+        foreach (var kv in k) if (kv.Key == name) return kv.Value;
+        throw new PyError($"test '{test}' requires an argument");
+    }
+
+    private static Dictionary<string, TestFn> Build()
+    {
+        var t = new Dictionary<string, TestFn>
+        {
+            ["defined"] = (r, v, a, k) => v is not Undefined,
+            ["undefined"] = (r, v, a, k) => v is Undefined,
+            ["none"] = (r, v, a, k) => v is null,
+            ["string"] = (r, v, a, k) => v is string,
+            ["number"] = (r, v, a, k) => Py.IsNumber(v),
+            ["integer"] = (r, v, a, k) => v is long or BigInteger,
+            ["float"] = (r, v, a, k) => v is double,
+            ["boolean"] = (r, v, a, k) => v is bool,
+            ["true"] = (r, v, a, k) => v is bool b && b,
+            ["false"] = (r, v, a, k) => v is bool b && !b,
+            ["mapping"] = (r, v, a, k) => v is PyDict,
+            ["sequence"] = (r, v, a, k) => v is string or List<object?> or PyTuple or PyDict or Undefined,
+            ["iterable"] = (r, v, a, k) => v is string or List<object?> or PyTuple or PyDict or Undefined,
+            ["callable"] = (r, v, a, k) => v is IPyCallable,
+            ["odd"] = (r, v, a, k) => IntOf(v) % 2 != 0,
+            ["even"] = (r, v, a, k) => IntOf(v) % 2 == 0,
+            ["divisibleby"] = (r, v, a, k) =>
+            {
+                var n = Arg(a, k, "divisibleby", "num");
+                if (Py.IsInt(v) && Py.IsInt(n)) { var d = Py.ToBig(n!); if (d.IsZero) throw new PyError("integer division or modulo by zero"); return (Py.ToBig(v!) % d).IsZero; }
+                return Py.ToDouble(v) % Py.ToDouble(n) == 0;
+            },
+            ["sameas"] = (r, v, a, k) => SameAs(v, Arg(a, k, "sameas")),
+            ["eq"] = (r, v, a, k) => Py.Eq(v, Arg(a, k, "eq")),
+            ["ne"] = (r, v, a, k) => !Py.Eq(v, Arg(a, k, "ne")),
+            ["lt"] = (r, v, a, k) => Py.Compare(v, Arg(a, k, "lt"), "<") < 0,
+            ["le"] = (r, v, a, k) => Py.Compare(v, Arg(a, k, "le"), "<=") <= 0,
+            ["gt"] = (r, v, a, k) => Py.Compare(v, Arg(a, k, "gt"), ">") > 0,
+            ["ge"] = (r, v, a, k) => Py.Compare(v, Arg(a, k, "ge"), ">=") >= 0,
+            ["in"] = (r, v, a, k) => Ops.Contains(Arg(a, k, "in", "seq"), v),
+            ["lower"] = (r, v, a, k) => Py.Str(v) is var s && s.Any(char.IsLetter) && s == s.ToLowerInvariant(),
+            ["upper"] = (r, v, a, k) => Py.Str(v) is var s && s.Any(char.IsLetter) && s == s.ToUpperInvariant(),
+            ["escaped"] = (r, v, a, k) => false,
+            ["filter"] = (r, v, a, k) => v is string s && Filters.Table.ContainsKey(s),
+            ["test"] = (r, v, a, k) => v is string s && Table!.ContainsKey(s),
+        };
+        t["equalto"] = t["eq"]; t["=="] = t["eq"];
+        t["!="] = t["ne"];
+        t["lessthan"] = t["lt"]; t["<"] = t["lt"];
+        t["<="] = t["le"];
+        t["greaterthan"] = t["gt"]; t[">"] = t["gt"];
+        t[">="] = t["ge"];
+        return t;
+    }
+
+    private static BigInteger IntOf(object? v) => Py.IsInt(v) ? Py.ToBig(v!) : v is double d ? new BigInteger(d) :
+        throw new PyError($"not all arguments converted during string formatting");
+
+    private static bool SameAs(object? a, object? b)
+    {
+        if (a is null || b is null) return a is null && b is null;
+        if (a is bool x && b is bool y) return x == y;
+        if (a is long la && b is long lb) return la == lb && la >= -5 && la <= 256 || ReferenceEquals(a, b);
+        return ReferenceEquals(a, b);
+    }
+}

@@ -1,0 +1,198 @@
+#!/usr/bin/env python3
+"""Writes tokenizer_corpus.json (the hard corpus for tokenizer parity). Run: python3 make_tokenizer_corpus.py"""
+import json, unicodedata
+C = []
+add = C.append
+# basics
+for s in ["", " ", "  ", "a", "Hello", "Hello world", " Hello world", "Hello world ", "Hello, world!", "hello\nworld",
+          "The quick brown fox jumps over the lazy dog.", "Can you provide ways to eat combinations of bananas and dragonfruits?",
+          "What about solving an 2x + 3 = 7 equation?", "Sure! Here are some ways to eat bananas and dragonfruits together:"]:
+    add(s)
+# whitespace runs
+for n in [1, 2, 3, 4, 5, 7, 8, 15, 16, 31, 32, 33, 40, 64]:
+    add(" " * n)
+    add("x" + " " * n + "y")
+    add("line" + " " * n)
+for n in [1, 2, 3, 4, 8]:
+    add("\t" * n + "code")
+    add("a" + "\t" * n + "b")
+add("  \t  \t\t mixed \t whitespace  \n\t\n")
+add("trailing spaces   \n  next line   ")
+add("windows\r\nline\r\nendings\r\n")
+add("\r\n\r\n\r\n")
+add("\n\n\n\nfour newlines")
+add("a\n \n  \n   \nb")
+add("  leading and trailing  ")
+add("\u00a0non-breaking\u00a0spaces\u2003em\u3000ideographic")
+add("zero\u200bwidth\u200djoiner\u2060")
+# digits
+for s in ["1", "12", "123", "1234", "12345", "123456789", "3.14159265358979323846", "1,000,000", "2024-05-17T12:34:56Z",
+          "0x7fffffff", "1e-10", "phone: +1 (555) 123-4567", "v1.2.3-beta.4", "x1y22z333w4444", "9" * 40, "10000000000000000000000000000001"]:
+    add(s)
+# unicode digits (Rust is_numeric vs JS \d)
+for s in ["½ cup", "x² + y² = z²", "١٢٣ ٤٥٦", "Ⅻ o'clock", "Chapter Ⅳ", "①②③", "৩৪৫", "१२३ रुपये", "𝟏𝟐𝟑 bold digits", "¼½¾", "٣.١٤"]:
+    add(s)
+# contractions
+for s in ["DON'T", "We'Ll", "it's", "It'S", "I'm", "I'M", "you're", "YOU'RE", "they've", "THEY'VE", "he'd", "HE'D", "she'll",
+          "don't stop", "'s", "'tis the season", "rock 'n' roll", "O'Neil's", "can't won't shan't", "y'all'd've", "’s curly apostrophe"]:
+    add(s)
+# code
+add('using System;\n\nnamespace Demo\n{\n    public static class Program\n    {\n        public static int Main(string[] args)\n        {\n            var x = args.Length > 0 ? int.Parse(args[0]) : 42;\n            Console.WriteLine($"x = {x}");\n            return x % 2 == 0 ? 0 : 1;\n        }\n    }\n}\n')
+add('def fib(n: int) -> int:\n    """Return the n-th Fibonacci number."""\n    a, b = 0, 1\n    for _ in range(n):\n        a, b = b, a + b\n    return a\n\nif __name__ == "__main__":\n    print(fib(10))\n')
+add('for (int i = 0; i < n; ++i) { sum += a[i] * b[i]; }')
+add('const f = async (x) => { await fetch(`/api/${x}?q=1&r=2`); };')
+add('SELECT id, name FROM users WHERE age >= 18 AND name LIKE \'%son\';')
+add('#include <stdio.h>\nint main(void){printf("%d\\n", 1<<10);return 0;}')
+add('fn main() { let v: Vec<u8> = vec![1, 2, 3]; println!("{:?}", v); }')
+add('<div class="a"><span id=\'b\'>text</span></div>')
+add('x=>x*2;y+=3;z-=4;w||=5;a&&=b;c??=d;')
+add('    indented four\n        indented eight\n\t\ttabbed')
+add('if (a != b && c <= d || e >= f) { return !g; }')
+add('# Markdown Title\n\n- item one\n- item two\n\n```python\nprint("hi")\n```\n')
+add('path/to/file.txt C:\\Users\\me\\Documents\\file.docx')
+add('https://example.com/path?query=value&other=1#fragment')
+add('user@example.com, admin+tag@sub.domain.org')
+add('=====================================================')
+add('-----\n*****\n_____\n#####')
+add('!!!???...,,,;;;:::')
+add('((((nested)))) [[[[brackets]]]] {{{{braces}}}}')
+# JSON
+add('{"name": "get_weather", "arguments": {"city": "Paris", "unit": "celsius"}}')
+add('{"a": "He said \\"hi\\" and left", "b": [1, 2, {"c": null}], "d": true}')
+add('[{"type":"function","function":{"name":"search","parameters":{"type":"object","properties":{"q":{"type":"string"}}}}}]')
+add('{\n  "nested": {\n    "deeper": {\n      "deepest": "value with \\"quotes\\" and \\\\ backslash"\n    }\n  }\n}')
+add('{"emoji": "😀", "cjk": "中文", "escaped": "\\u00e9\\n\\t"}')
+add('"\'"\'"\'"')
+# tool calls (SmolLM3 / Qwen style)
+add('<tool_call>\n{"name": "x"}\n</tool_call>')
+add('<tool_call>{"name": "get_weather", "arguments": {"location": "Berlin"}}</tool_call>')
+add('Sure, let me check.<tool_call>\n{"name": "search", "arguments": {"query": "llama 3"}}\n</tool_call><|im_end|>')
+add('<tool_response>\n{"temperature": 21}\n</tool_response>')
+add('<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\nWhat is 2+2?<|im_end|>\n<|im_start|>assistant\n')
+add('<|im_start|>assistant\n<think>\nLet me think.\n</think>\nThe answer is 4.<|im_end|>')
+add('<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nCutting Knowledge Date: December 2023\nToday Date: 26 Jul 2024\n\nYou are a helpful assistant.<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nhello, how are you?<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n')
+add('<|begin_of_text|>Hello World<|end_of_text|>')
+add('text<|eot_id|>more<|eom_id|>end<|python_tag|>code')
+add('<|endoftext|>')
+add('before<|endoftext|>after<|endoftext|><|endoftext|>')
+add('<|im_start|><|im_end|><|im_start|>')
+add('<|im_start|user|>')
+add('<|im_start|> spaced <|im_end|> tokens ')
+add('<code>print(1)</code>')
+add('<|reserved_special_token_11|><|reserved_special_token_247|><|reserved_special_token_248|>')
+add('<|fim_prefix|>def f():<|fim_suffix|>    return 1<|fim_middle|>')
+add('<|object_ref_start|>obj<|object_ref_end|><|box_start|>(1,2)<|box_end|>')
+add('<repo_name>owner/repo<file_sep>main.py<filename>x.py<gh_stars>100')
+add('<jupyter_start><jupyter_code>print(1)<jupyter_output>1<empty_output>')
+add('<|endoftext|> hello <|endoftext|>\n')
+add('<tool_call><tool_call></tool_call></tool_call>')
+add('< tool_call>not a token</tool_call >')
+add('<TOOL_CALL>case</Tool_Call>')
+# phi-2 whitespace added tokens in context
+add('def f():\n' + ' ' * 4 + 'return 1\n' + ' ' * 8 + 'x = 2')
+add('\t\t\tthree tabs then' + ' ' * 12 + 'twelve spaces')
+add('a' + ' ' * 31 + 'b' + ' ' * 30 + 'c' + ' ' * 2 + 'd')
+add(' ' * 100)
+add('\t' * 10)
+add(' \t \t ')
+add('class A:\n    def m(self):\n        if True:\n            pass\n')
+# multilingual
+for s in ["Привет, как дела? Всё хорошо.", "Съешь же ещё этих мягких французских булок", "مرحبا بالعالم، كيف حالك؟",
+          "नमस्ते दुनिया, आप कैसे हैं?", "สวัสดีชาวโลก ภาษาไทยไม่มีช่องว่าง", "你好，世界！今天天气很好。", "日本語のテキスト、カタカナとひらがな。",
+          "안녕하세요 세계! 한국어 텍스트입니다.", "Γειά σου Κόσμε", "שלום עולם", "Tiếng Việt có dấu: Việt Nam", " Việt",
+          "Ελληνικά και English mixed 中文 mixed", "ქართული ენა", "Հայերեն", "አማርኛ", "தமிழ் மொழி", "ᏣᎳᎩ ᎦᏬᏂᎯᏍᏗ", "Ǆemal ǅemal ǆemal",
+          "Straße Maße groß", "İstanbul ışık", "Ωmega ω", "ﬁ ligature ﬀ", "ﾊﾝｶｸ full-width ＡＢＣ１２３"]:
+    add(s)
+# NFC vs NFD
+for s in ["café", "cafe\u0301", "e\u0301\u0301", "Å", "A\u030a", "\u212b angstrom sign", "\u1100\u1161\u11a8", "각", "ñ vs n\u0303",
+          "\u0041\u0308\u0304", "q\u0307\u0323", "\u0958 devanagari qa", "ḱṷṓn", "o\u0302\u0301", "\u00e9\u0300", "x\u0327\u0301y"]:
+    add(s)
+# emoji
+for s in ["😀", "😀😃😄", "👍🏽", "👨‍👩‍👧‍👦 family", "🏳️‍🌈 flag", "🇫🇷🇩🇪🇯🇵", "❤️ heart", "👩🏿‍💻 coder", "a😀b", " 😀 ",
+          "emoji at end 🎉", "🧑‍🤝‍🧑", "#️⃣ keycap", "☺ ☺️", "🤷‍♂️🤷🏻‍♀️", "😀" * 12]:
+    add(s)
+# astral letters
+for s in ["𝐀𝐁𝐂 bold", "𝐀", "x𝐀y", "𠀀", "𠀀𠀁𠀂 CJK ext B", "a𠀀b", "𝔘𝔫𝔦𝔠𝔬𝔡𝔢", "𝓗𝓮𝓵𝓵𝓸", " 𝐀𝐁", "'𝐀", "𝐀's", "𐍈 gothic", "𒀀 cuneiform",
+          "𝟘𝟙𝟚", "mixed 𝐀1𝐁22𝐂333"]:
+    add(s)
+# misc hard
+add("a" * 300)
+add("ab" * 200)
+add("aGVsbG8gd29ybGQ=" * 10)
+add("The year 1999 and 2000s, 12.5% of $1,234.56.")
+add("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n{}")
+add("Ünïcödé Çhàrâçtérs ëvérÿwhérè")
+add("MiXeD CaSe WoRdS AND ALLCAPS and lowercase")
+add("snake_case_identifier camelCaseIdentifier PascalCase kebab-case")
+add("tab\tseparated\tvalues\t1\t2\t3")
+add("comma,separated,values,\"quoted, field\",4")
+add("\u0000null\u0001control\u001fchars\u007f")
+add("\u00ad soft hyphen \u200e lrm \ufeff bom")
+add("math: ∀x∈ℝ, ∃y: x²+y²≥0 ∑∫∂√∞ ≠ ≈ ≤")
+add("currency: €100 £50 ¥1000 ₹500 ₿0.1")
+add("arrows → ← ↑ ↓ ⇒ ⇔")
+add("box ┌─┐│└┘ drawing")
+add("quotes “double” ‘single’ «guillemets» „low“")
+add("dashes – — ‒ ―")
+add("ellipsis… and bullets • ◦")
+add("...   ...   ...")
+add("!!!!!!!!!!!!!!!!!!!!")
+add("\n")
+add("\t")
+add("\r")
+add("\r\n")
+add(" \n ")
+add("end with newline\n")
+add("end with spaces    ")
+add("end with tab\t")
+add("'")
+add("''")
+add("'''")
+add("'s's's")
+add("x'S y'T z'RE w'VE v'M u'LL t'D")
+add("I'd've done it, but I'M not sure it'LL work.")
+add("Hello\u2019s world")
+add("A\u0300\u0301\u0302\u0303\u0304 stacked marks")
+add("Zalgo: Z̴̧̛a̸̢͝l̶͚̇g̵̱̈́o̷̦͐")
+add("RTL mixed: English then عربي then English")
+add("Hindi conjuncts: क्षत्रिय ज्ञान श्री")
+add("Thai: ภาษาไทย ๑๒๓ ตัวเลขไทย")
+add("Korean jamo: ᄀᄂᄃ ㄱㄴㄷ")
+add("Japanese: ｶﾀｶﾅ カタカナ ひらがな 漢字 ー〜")
+add("Mongolian: ᠮᠣᠩᠭᠣᠯ")
+add("Tibetan: བོད་ཡིག")
+add("Lao: ພາສາລາວ")
+add("Khmer: ភាសាខ្មែរ")
+add("Burmese: မြန်မာဘာသာ")
+add("Sinhala: සිංහල")
+add("Ethiopic numbers: ፩፪፫")
+add("Roman numerals: ⅰⅱⅲ ⅠⅡⅢ Ⅻ ↀ")
+add("Superscripts ⁰¹²³⁴ subscripts ₀₁₂₃")
+add("Fractions ⅓ ⅔ ⅛ ⅝")
+add("Circled ⑴⑵ ⒈⒉ ⓵⓶")
+add("Arabic-Indic ٠١٢٣٤٥٦٧٨٩ and Persian ۰۱۲۳۴۵۶۷۸۹")
+add("Fullwidth digits ０１２３４５")
+add("Mixed: abc123def456ghi")
+add("12 34 56  78   90")
+add("1\n2\n3\n")
+add("tab\t1\t22\t333")
+add("$$$ ### %%% &&&")
+add("a.b.c.d e-f-g h_i_j")
+add("{{ variable }} {% block %} {# comment #}")
+add("<s>[INST] Hello [/INST]</s>")
+add("<|user|>\nhi<|end|>\n<|assistant|>")
+add("<<<>>> <> </> <//> <||> <|> |>")
+add("Question: What's the capital of France?\nAnswer: Paris.\n\nQuestion: And Germany?\nAnswer: Berlin.")
+add("Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt ut labore et dolore magna aliqua.")
+add("The DON'T and the Don't and the don'T.")
+add("Line one.\n\nLine two.\r\n\r\nLine three.\n \nLine four.")
+add("    \n    \n")
+add("x\n\n\n\n\n\n\n\n\n\ny")
+add("\t\n\t\n\t")
+add("   \r\n   \r\n")
+add("multiple   spaces   between   words")
+add("word\u3000word\u00a0word\u2009word")
+add("\u2028line sep\u2029para sep\u0085nel")
+add("\u000bvertical tab\u000cform feed")
+json.dump(C, open("tokenizer_corpus.json", "w", encoding="utf-8"), ensure_ascii=False, indent=0)
+print(len(C), "strings")
