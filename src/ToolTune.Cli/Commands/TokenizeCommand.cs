@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Text.Encodings.Web;
 using System.Text.Json;
 using ToolTune.Diagnostics;
 using ToolTune.Text;
@@ -31,23 +30,15 @@ internal static class TokenizeCommand
         {
             var tok = Tokenizer.FromFile(tokenizerPath);
             var texts = ReadTexts(inputPath);
-            using var buffer = new MemoryStream();
-            var options = new JsonWriterOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+            var line = new System.Text.StringBuilder();
             for (int i = 0; i < texts.Count; i++)
             {
                 var ids = tok.EncodeToIds(texts[i], addSpecialTokens);
-                buffer.SetLength(0);
-                using (var w = new Utf8JsonWriter(buffer, options))
-                {
-                    w.WriteStartObject();
-                    w.WriteNumber("index", i);
-                    w.WriteStartArray("ids");
-                    foreach (var id in ids) w.WriteNumberValue(id);
-                    w.WriteEndArray();
-                    w.WriteString("decoded", tok.Decode(ids));
-                    w.WriteEndObject();
-                }
-                stdout.WriteLine(System.Text.Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length));
+                line.Clear().Append("{\"index\": ").Append(i).Append(", \"ids\": [");
+                for (int k = 0; k < ids.Count; k++) (k == 0 ? line : line.Append(", ")).Append(ids[k]);
+                line.Append("], \"decoded\": ");
+                AppendJsonString(line, tok.Decode(ids));
+                stdout.WriteLine(line.Append('}').ToString());
             }
             return 0;
         }
@@ -57,6 +48,31 @@ internal static class TokenizeCommand
             stderr.WriteLine(ex.ToString());
             return 1;
         }
+    }
+
+    /// <summary>JSON string with only the escapes JSON requires (plus lone surrogates), so emoji and CJK stay readable.</summary>
+    internal static void AppendJsonString(System.Text.StringBuilder sb, string s)
+    {
+        sb.Append('"');
+        for (int i = 0; i < s.Length; i++)
+        {
+            char c = s[i];
+            switch (c)
+            {
+                case '"': sb.Append("\\\""); break;
+                case '\\': sb.Append("\\\\"); break;
+                case '\n': sb.Append("\\n"); break;
+                case '\r': sb.Append("\\r"); break;
+                case '\t': sb.Append("\\t"); break;
+                default:
+                    bool lone = char.IsHighSurrogate(c) ? !(i + 1 < s.Length && char.IsLowSurrogate(s[i + 1]))
+                        : char.IsLowSurrogate(c) && !(i > 0 && char.IsHighSurrogate(s[i - 1]));
+                    if (c < 0x20 || lone) sb.Append("\\u").Append(((int)c).ToString("x4"));
+                    else sb.Append(c);
+                    break;
+            }
+        }
+        sb.Append('"');
     }
 
     internal static List<string> ReadTexts(string path)

@@ -253,4 +253,21 @@ public sealed class ChatMaskingEngineTests
             Assert.AreEqual(2, Enumerable.Range(0, seq.InputIds.Length).Count(i => seq.Labels[i] == SmolLM3MaskTests.ImEnd));
         }
     }
+
+    [TestMethod]
+    public void Lint_Hermes2ProAndLlama31_PassWithTheirDelimiters()
+    {
+        var kwargs = new JsonObject { ["bos_token"] = "<|begin_of_text|>", ["eos_token"] = "<|im_end|>" };
+        var hermes = TemplateLint.Run(new TemplateRenderer(Shared("NousResearch_Hermes-2-Pro-Llama-3-8B__JSON_Schema_"), Pinned),
+            new TemplateLintOptions { Kwargs = kwargs });
+        Assert.IsTrue(TemplateLint.Passes(hermes), string.Join("\n", hermes));
+        // Llama 3.1: calls are bare JSON, results go to the ipython role, turns end with <|eot_id|>.
+        var llama = TemplateLint.Run(new TemplateRenderer(Shared("meta-llama_Llama-3.1-8B-Instruct"), Pinned),
+            new TemplateLintOptions { Kwargs = kwargs, ToolCallStart = null, ToolResponseStart = null, EndOfTurn = "<|eot_id|>" });
+        Assert.IsTrue(TemplateLint.Passes(llama), string.Join("\n", llama));
+        // With SmolLM3/Hermes delimiters, Llama 3.1's unwrapped tool results are reported.
+        var strict = TemplateLint.Run(new TemplateRenderer(Shared("meta-llama_Llama-3.1-8B-Instruct"), Pinned),
+            new TemplateLintOptions { Kwargs = kwargs, EndOfTurn = "<|eot_id|>" });
+        Assert.IsTrue(strict.Any(f => f.Code == ErrorCodes.LintToolResponseNotWrapped), string.Join("\n", strict));
+    }
 }

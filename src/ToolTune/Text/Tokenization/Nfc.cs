@@ -38,8 +38,9 @@ internal static class Nfc
 
     private static int CombiningClass(int cp) => cp < 0x300 ? 0 : Ccc.TryGetValue(cp, out var c) ? c : 0;
 
-    /// <summary>True when no char can take part in canonical (de)composition (all below U+0300).</summary>
-    public static bool IsTriviallyNormalized(ReadOnlySpan<char> s) => s.IndexOfAnyInRange('\u0300', '\uFFFF') < 0;
+    /// <summary>True when the text is certainly NFC (all chars below U+0300) or, for NFD, below U+00C0.</summary>
+    public static bool IsTriviallyNormalized(ReadOnlySpan<char> s, bool compose = true) =>
+        s.IndexOfAnyInRange(compose ? '\u0300' : '\u00C0', '\uFFFF') < 0;
 
     private struct Cp
     {
@@ -51,7 +52,7 @@ internal static class Nfc
     public static string Normalize(string input, bool compose, out (int Start, int End)[]? map)
     {
         map = null;
-        if (IsTriviallyNormalized(input)) return input;
+        if (IsTriviallyNormalized(input, compose)) return input;
         var cps = new List<Cp>(input.Length);
         for (int i = 0; i < input.Length;)
         {

@@ -24,7 +24,9 @@ internal abstract class TextNormalizer
 
 internal sealed class NfcNormalizer(bool compose) : TextNormalizer
 {
-    public override string Normalize(string input, out (int Start, int End)[]? map) => Nfc.Normalize(input, compose, out map);
+    public bool Composes { get; } = compose;
+
+    public override string Normalize(string input, out (int Start, int End)[]? map) => Nfc.Normalize(input, Composes, out map);
 }
 
 internal sealed class LowercaseNormalizer : TextNormalizer

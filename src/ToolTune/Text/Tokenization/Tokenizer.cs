@@ -44,8 +44,11 @@ public sealed class Tokenizer
             _addedById[t.Id] = t;
             _addedByContent[t.Content] = t;
         }
-        _rawMatcher = new AddedTokenMatcher(c.AddedTokens.Where(t => !t.Normalized).Select(t => (t.Content, t)));
-        _normalizedMatcher = new AddedTokenMatcher(c.AddedTokens.Where(t => t.Normalized)
+        // split_special_tokens (transformers) = encode_special_tokens (tokenizers): specials are not matched in text.
+        bool splitSpecial = config?.SplitSpecialTokens ?? false;
+        var matchable = c.AddedTokens.Where(t => !(splitSpecial && t.Special)).ToList();
+        _rawMatcher = new AddedTokenMatcher(matchable.Where(t => !t.Normalized).Select(t => (t.Content, t)));
+        _normalizedMatcher = new AddedTokenMatcher(matchable.Where(t => t.Normalized)
             .Select(t => (_normalizer is null ? t.Content : _normalizer.Normalize(t.Content, out _), t)));
         int max = _model.IdToToken.Length - 1;
         foreach (var t in c.AddedTokens) max = Math.Max(max, t.Id);
@@ -121,6 +124,23 @@ public sealed class Tokenizer
         return s.Ids.ToArray();
     }
 
+    /// <summary>At most <paramref name="maxTokenCount"/> leading ids, cut where no char is split between kept and dropped
+    /// tokens; <paramref name="charsConsumed"/> is the length of the text prefix they cover (Microsoft.ML.Tokenizers shape).</summary>
+    public IReadOnlyList<int> EncodeToIds(string text, int maxTokenCount, out int charsConsumed, bool addSpecialTokens = false)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(maxTokenCount);
+        var tokens = EncodeToTokens(text, addSpecialTokens);
+        if (tokens.Count <= maxTokenCount)
+        {
+            charsConsumed = text.Length;
+            return tokens.Select(t => t.Id).ToArray();
+        }
+        int n = maxTokenCount;
+        while (n > 0 && tokens[n].Offset.Start.Value < tokens[n - 1].Offset.End.Value) n--;
+        charsConsumed = n > 0 ? tokens[n - 1].Offset.End.Value : 0;
+        return tokens.Take(n).Select(t => t.Id).ToArray();
+    }
+
     public int CountTokens(string text, bool addSpecialTokens = false) => CountTokens(text.AsSpan(), addSpecialTokens);
 
     public int CountTokens(ReadOnlySpan<char> text, bool addSpecialTokens = false)
@@ -131,9 +151,11 @@ public sealed class Tokenizer
         return s.Ids.Count;
     }
 
-    /// <summary>Tokens with their UTF-16 ranges in <paramref name="text"/>. A char split over several byte-level tokens
-    /// gives each of them the whole char's range; added tokens cover their lstrip/rstrip whitespace; post-processor
-    /// tokens have an empty range at 0 (start) or at the end.</summary>
+    /// <summary>Tokens with their UTF-16 ranges in <paramref name="text"/> (the original input, before normalization).
+    /// Ranges are exact, not trimmed like HF's ByteLevel <c>trim_offsets</c>: "Ġworld" covers its leading space, so
+    /// consecutive tokens tile the text. A char split over several byte-level tokens gives each of them the whole char's
+    /// range; a normalizer expansion or reordering gives the affected tokens the range of the input it came from; added
+    /// tokens cover their lstrip/rstrip whitespace; post-processor tokens have an empty range at the start or end.</summary>
     public IReadOnlyList<EncodedToken> EncodeToTokens(string text, bool addSpecialTokens = false) => EncodeToTokens(text.AsSpan(), addSpecialTokens);
 
     public IReadOnlyList<EncodedToken> EncodeToTokens(ReadOnlySpan<char> text, bool addSpecialTokens = false)
@@ -212,7 +234,7 @@ public sealed class Tokenizer
         var seg = text[segStart..segEnd];
         ReadOnlySpan<char> normalized = seg;
         (int Start, int End)[]? map = null;
-        if (_normalizer is not null && !(_normalizer is NfcNormalizer && Nfc.IsTriviallyNormalized(seg)))
+        if (_normalizer is not null && !(_normalizer is NfcNormalizer { Composes: true } && Nfc.IsTriviallyNormalized(seg)))
             normalized = _normalizer.Normalize(seg.ToString(), out map);
         var align = new Alignment(segStart, seg.Length, map);
         if (_normalizedMatcher.IsEmpty)

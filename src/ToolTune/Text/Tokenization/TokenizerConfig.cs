@@ -21,6 +21,8 @@ public sealed class TokenizerConfig
     public bool CleanUpTokenizationSpaces { get; init; }
     public bool? AddBosToken { get; init; }
     public bool? AddEosToken { get; init; }
+    /// <summary>transformers <c>split_special_tokens</c>: special tokens in the text are encoded as plain text.</summary>
+    public bool SplitSpecialTokens { get; init; }
     public string? TokenizerClass { get; init; }
     public double? ModelMaxLength { get; init; }
     public IReadOnlyDictionary<int, AddedToken> AddedTokensDecoder { get; init; } = new Dictionary<int, AddedToken>();
@@ -86,6 +88,7 @@ public sealed class TokenizerConfig
             CleanUpTokenizationSpaces = Bool(root, "clean_up_tokenization_spaces") ?? false,
             AddBosToken = Bool(root, "add_bos_token"),
             AddEosToken = Bool(root, "add_eos_token"),
+            SplitSpecialTokens = Bool(root, "split_special_tokens") ?? false,
             TokenizerClass = root.TryGetProperty("tokenizer_class", out var tc) && tc.ValueKind == JsonValueKind.String ? tc.GetString() : null,
             ModelMaxLength = root.TryGetProperty("model_max_length", out var ml) && ml.ValueKind == JsonValueKind.Number ? ml.GetDouble() : null,
             AddedTokensDecoder = decoder,

@@ -96,6 +96,21 @@ public sealed class TokenizerBehaviourTests
     }
 
     [TestMethod]
+    public void EncodeWithMaxTokenCountNeverSplitsAChar()
+    {
+        var tok = TokenizerFixtures.Get("smollm3-3b");
+        const string text = "ab 𒀀𒀀 cd";
+        var all = tok.EncodeToTokens(text);
+        for (int max = 0; max <= all.Count + 1; max++)
+        {
+            var ids = tok.EncodeToIds(text, max, out var consumed);
+            Assert.IsTrue(ids.Count <= max);
+            CollectionAssert.AreEqual(all.Take(ids.Count).Select(t => t.Id).ToArray(), ids.ToArray());
+            Assert.AreEqual(text[..consumed], tok.Decode(ids), $"max {max}");
+        }
+    }
+
+    [TestMethod]
     public void StreamingDecoderHoldsBackIncompleteUtf8()
     {
         var tok = TokenizerFixtures.Get("smollm3-3b");

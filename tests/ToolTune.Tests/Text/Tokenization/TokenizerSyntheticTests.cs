@@ -212,5 +212,13 @@ public sealed class TokenizerSyntheticTests
         Assert.AreEqual("hello", t.IdToToken(259));
         Assert.AreEqual(259, t.TokenToId("hello"));
         Assert.IsNull(t.TokenToId("not a token"));
+        Assert.IsTrue(t.EncodeToIds("<s>").SequenceEqual([300]));
+
+        // split_special_tokens: special tokens in text are plain text; non-special added tokens still match.
+        File.WriteAllText(Path.Combine(dir, "tokenizer_config.json"), """{"split_special_tokens": true}""");
+        var split = Tokenizer.FromDirectory(dir);
+        Assert.IsFalse(split.EncodeToIds("<s>").Contains(300));
+        Assert.AreEqual("<s>", split.Decode(split.EncodeToIds("<s>")));
+        Assert.IsTrue(split.EncodeToIds("yo").Contains(302));
     }
 }
