@@ -158,18 +158,22 @@ public sealed class VerifyTokensStage : IStage
             return;
         }
 
-        // End of turn: every maximal run of trained tokens ends with the end-of-turn id.
+        // End of turn: every maximal run of trained tokens (an assistant turn) holds a trained end-of-turn id.
         if (eot is { } eotId)
         {
+            var runHasEot = false;
             for (var i = 0; i < labels.Length; i++)
             {
-                if (labels[i] == Labels.Ignore || (i + 1 < labels.Length && labels[i + 1] != Labels.Ignore)) continue;
-                if (ids[i] != eotId)
+                if (labels[i] == Labels.Ignore) continue;
+                if (ids[i] == eotId) runHasEot = true;
+                if (i + 1 < labels.Length && labels[i + 1] != Labels.Ignore) continue;
+                if (!runHasEot)
                 {
                     Fail(ErrorCodes.VerifyEndOfTurnNotTrained, "end-of-turn",
-                        $"a trained assistant span ends at token {i} ({Piece(text, ids, i)}) without a trained {eotText}: the model would not learn to stop");
+                        $"the trained assistant span ending at token {i} ({Piece(text, ids, i)}) has no trained {eotText}: the model would not learn to stop");
                     break;
                 }
+                runHasEot = false;
             }
         }
 
@@ -221,11 +225,9 @@ public sealed class VerifyTokensStage : IStage
                 Fail(ErrorCodes.VerifyUnbalancedDelimiters, "balanced", $"the trained {text.Tokenizer.IdToToken(cs)} at token {open} is never closed by a trained {text.Tokenizer.IdToToken(ce)}");
             else if (ok && pairs < meta.ToolCalls)
             {
-                var anywhere = 0;
-                foreach (var id in ids) if (id == cs) anywhere++;
                 Fail(ErrorCodes.VerifyToolCallNotTrained, "call-trained",
                     $"{meta.ToolCalls} tool call(s) in the conversation but {pairs} trained {text.Tokenizer.IdToToken(cs)}…{text.Tokenizer.IdToToken(ce)} pair(s) " +
-                    (anywhere > pairs ? $"({anywhere - pairs} more appear only in masked text)" : "(the chat template dropped the assistant's tool calls: the model would never learn to emit them)"));
+                    "in its labels: the chat template dropped (or masked) the assistant's tool calls, so the model would never learn to emit them");
             }
         }
         report.CountSample(before);
