@@ -370,3 +370,58 @@ public sealed class DataStagesTests
         return n;
     }
 }
+
+/// <summary>VerifyTokens' per-sample checks on hand-made shards (SmolLM3 ids): each violation is located at the
+/// sample's source file/line and named by its id.</summary>
+[TestClass]
+public sealed class VerifyTokensSampleChecksTests
+{
+    [TestMethod]
+    public void EachSampleViolationIsReportedWithItsIdAndSourceLine()
+    {
+        using var p = new StageProject();
+        p.File("data/x.jsonl", "{}\n");
+        var config = p.Load(p.Config("v", "- path: data/x.jsonl"));
+        var tok = ToolTune.Text.Tokenizer.FromDirectory(p.Tokenizer);
+        int[] Enc(string s) => tok.EncodeToIds(s).ToArray();
+        var header = Enc("<|im_start|>user\nq<|im_end|>\n<|im_start|>assistant\n");
+        (int[] Ids, int[] Labels) Sample(string assistant, bool train = true)
+        {
+            var body = Enc(assistant + "<|im_end|>");
+            var ids = header.Concat(body).Concat(Enc("\n")).ToArray();
+            var labels = ids.Select((id, i) => train && i >= header.Length && i < header.Length + body.Length ? id : Labels.Ignore).ToArray();
+            return (ids, labels);
+        }
+        var cases = new (string Id, int Calls, (int[] Ids, int[] Labels) S)[]
+        {
+            ("ok", 1, Sample("<tool_call>\n{\"name\": \"f\", \"arguments\": {\"a\": 1}}\n</tool_call>")),
+            ("not-json", 1, Sample("<tool_call>\nf(a=1)\n</tool_call>")),
+            ("no-args", 1, Sample("<tool_call>\n{\"name\": \"f\"}\n</tool_call>")),
+            ("unclosed", 1, Sample("<tool_call>\n{\"name\": \"f\", \"arguments\": {}}")),
+            ("lost-call", 1, Sample("I will call f.")),
+            ("untrained", 0, Sample("hello", train: false)),
+        };
+        var dir = Path.Combine(p.Root, "prepared");
+        Directory.CreateDirectory(dir);
+        var writer = new ShardWriter();
+        for (var i = 0; i < cases.Length; i++)
+            writer.Add(cases[i].S.Ids, cases[i].S.Labels, new SampleMeta(cases[i].Id, "data/x.jsonl", "data/x.jsonl", i + 1, cases[i].Calls));
+        var info = writer.Write(Path.Combine(dir, "train-00000.bin"));
+        var manifest = new ShardManifest();
+        manifest.Splits["train"] = new SplitInfo("train", info.Samples, info.Tokens, info.TrainedTokens, 5, [info]);
+        manifest.Write(dir);
+
+        var report = VerifyTokensStage.Verify(config, dir, NullPipelineLog.Instance);
+        var found = report.Violations.Select(v => $"{v.SampleId} {v.Code} {v.File}({v.Line})").ToList();
+        foreach (var f in found) Console.WriteLine(f);
+        CollectionAssert.AreEquivalent(new[]
+        {
+            "not-json TT2105 data/x.jsonl(2)",
+            "no-args TT2105 data/x.jsonl(3)",
+            "unclosed TT2104 data/x.jsonl(4)",
+            "lost-call TT2103 data/x.jsonl(5)",
+            "untrained TT2106 data/x.jsonl(6)",
+        }, found);
+        Assert.AreEqual(3, report.ToolCallsChecked, "ok, not-json and no-args each have one closed call");
+    }
+}
