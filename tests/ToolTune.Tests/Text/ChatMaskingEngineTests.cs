@@ -184,7 +184,7 @@ public sealed class ChatMaskingEngineTests
         Assert.Contains(ErrorCodes.LintThinkDirection, codes, string.Join("\n", original));
         Assert.Contains(ErrorCodes.LintSpansDisagree, codes, string.Join("\n", original));
 
-        var fixedFindings = TemplateLint.Run(new TemplateRenderer(Fixed(), Pinned));
+        var fixedFindings = Fixed().Lint(renderOptions: Pinned);
         Assert.IsEmpty(fixedFindings, string.Join("\n", fixedFindings));
     }
 

@@ -28,10 +28,11 @@ public static class ChatMasking
         if (used == MaskMethod.GenerationTags && !renderer.HasGenerationTags)
             throw new ToolTuneException(ErrorCodes.MaskSpansUnavailable,
                 "The chat template has no {% generation %} blocks, so generation-tag masks are unavailable; use the role-prefix method or add {% generation %}…{% endgeneration %} around each assistant turn's content and end-of-turn token.");
-        var spans = used == MaskMethod.GenerationTags
-            ? Normalize(full.GenerationSpans)
-            : RolePrefixSpans(renderer, context, full.Text);
-        spans = DropUntrainedTurns(context, spans);
+        // One span per assistant turn, in render order (not merged yet, so turns can be matched to messages).
+        var perTurn = used == MaskMethod.GenerationTags
+            ? full.GenerationSpans
+            : RolePrefixTurnSpans(renderer, context, full.Text);
+        var spans = Normalize(DropUntrainedTurns(context, perTurn));
         var tokens = encoder.Encode(full.Text);
         var ids = new int[tokens.Count];
         var offsets = new (int Start, int End)[tokens.Count];
@@ -153,7 +154,11 @@ public static class ChatMasking
     /// Throws TT1300 when P is not a prefix of R (the generation prompt differs from how history is rendered) or R is
     /// not a prefix of the whole render (the template rewrites earlier turns depending on later messages).
     /// </summary>
-    public static IReadOnlyList<(int Start, int End)> RolePrefixSpans(IChatRenderer renderer, JsonObject context, string? fullText = null)
+    public static IReadOnlyList<(int Start, int End)> RolePrefixSpans(IChatRenderer renderer, JsonObject context, string? fullText = null) =>
+        Normalize(RolePrefixTurnSpans(renderer, context, fullText));
+
+    /// <summary>The role-prefix spans, one per assistant message in order (not merged).</summary>
+    internal static List<(int Start, int End)> RolePrefixTurnSpans(IChatRenderer renderer, JsonObject context, string? fullText = null)
     {
         var full = fullText ?? renderer.Render(context).Text;
         var messages = Messages(context);
@@ -166,7 +171,7 @@ public static class ChatMasking
                 throw new ToolTuneException(ErrorCodes.MaskSpansUnavailable, check.Problem);
             spans.Add(check.Span);
         }
-        return Normalize(spans);
+        return spans;
     }
 
     internal readonly record struct PrefixCheck((int Start, int End) Span, string? Problem);

@@ -22,4 +22,9 @@ public static partial class ChatMaskingExtensions
     public static MaskedSequence BuildMask(this ChatTemplate template, Tokenizer tokenizer, JsonObject context,
         RenderOptions? options = null, MaskMethod? method = null) =>
         ChatMasking.Build(new TemplateRenderer(template, options), new TokenizerEncoder(tokenizer), context, method);
+
+    /// <summary>Runs the template lint (<see cref="TemplateLint.Run"/>); with a tokenizer it also checks token boundaries.</summary>
+    public static IReadOnlyList<TemplateLintFinding> Lint(this ChatTemplate template, TemplateLintOptions? options = null,
+        Tokenizer? tokenizer = null, RenderOptions? renderOptions = null) =>
+        TemplateLint.Run(new TemplateRenderer(template, renderOptions), options, tokenizer is null ? null : new TokenizerEncoder(tokenizer));
 }

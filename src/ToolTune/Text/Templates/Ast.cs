@@ -95,6 +95,12 @@ internal sealed class SliceExpr(Expr obj, Expr? start, Expr? stop, Expr? step) :
     protected override object? EvalCore(Renderer r, Scope s)
     {
         var o = Obj.Eval(r, s);
+        if (Obj is ConstExpr or ListExpr or DictExpr or TupleExpr)
+        {
+            // Jinja2 constant-folds slices of literals through environment.getitem, which yields Undefined on errors.
+            try { return Access.Slice(o, Start?.Eval(r, s), Stop?.Eval(r, s), Step?.Eval(r, s)); }
+            catch (PyError) { return new Undefined(null, null); }
+        }
         return Access.Slice(o, Start?.Eval(r, s), Stop?.Eval(r, s), Step?.Eval(r, s));
     }
 }
@@ -369,11 +375,11 @@ internal sealed class ForStmt : Stmt
     public override Flow Exec(Renderer r, Scope s)
     {
         var seq = Iter.Eval(r, s);
-        Run(r, s, seq, 0);
-        return Flow.Normal;
+        return Run(r, s, seq, 0);
     }
 
-    private void Run(Renderer r, Scope s, object? seq, int depth)
+    // A break/continue inside the else block belongs to the enclosing loop (Jinja2 compiles it after the loop).
+    private Flow Run(Renderer r, Scope s, object? seq, int depth)
     {
         List<object?> items;
         try { items = Py.Iterate(seq); }
@@ -392,10 +398,7 @@ internal sealed class ForStmt : Stmt
         }
         else if (ReferenceEquals(items, seq)) items = [.. items]; // iterate a snapshot
         if (items.Count == 0)
-        {
-            if (Else is not null) Block.Run(Else, r, new Scope(s));
-            return;
-        }
+            return Else is not null ? Block.Run(Else, r, new Scope(s)) : Flow.Normal;
         var loop = new LoopContext(items, depth);
         if (Recursive) loop.Recurse = (inner) => { Run(r, s, inner, depth + 1); return null; };
         for (int i = 0; i < items.Count; i++)
@@ -408,6 +411,7 @@ internal sealed class ForStmt : Stmt
             var f = Block.Run(Body, r, inner);
             if (f == Flow.Break) break;
         }
+        return Flow.Normal;
     }
 }
 
@@ -463,6 +467,7 @@ internal sealed class MacroStmt : Stmt
     public List<string> Params = [];
     public List<Expr?> Defaults = [];
     public List<Stmt> Body = [];
+    public bool UsesVarargs, UsesKwargs, UsesCaller;
     public override Flow Exec(Renderer r, Scope s)
     {
         s.Set(Name, new Macro(this, s));
@@ -486,6 +491,8 @@ internal sealed class Macro(MacroStmt def, Scope closure, Macro? caller = null) 
             if (i < p.Count) s.SetLocal(p[i], args[i]);
             else varargs.Add(args[i]);
         }
+        if (varargs.Count > 0 && !Def.UsesVarargs)
+            throw new PyError($"macro '{Name}' takes not more than {p.Count} argument(s)");
         var extra = new PyDict();
         object? callerArg = caller;
         foreach (var kv in kwargs)
@@ -496,7 +503,8 @@ internal sealed class Macro(MacroStmt def, Scope closure, Macro? caller = null) 
                 if (idx < args.Count) throw new PyError($"macro '{Name}' got multiple values for argument '{kv.Key}'");
                 s.SetLocal(kv.Key, kv.Value);
             }
-            else if (kv.Key == "caller") callerArg = kv.Value;
+            else if (kv.Key == "caller" && Def.UsesCaller) callerArg = kv.Value;
+            else if (!Def.UsesKwargs) throw new PyError($"macro '{Name}' takes no keyword argument '{kv.Key}'");
             else extra[kv.Key] = kv.Value;
         }
         for (int i = args.Count; i < p.Count; i++)

@@ -48,8 +48,8 @@ internal static class Filters
             ["safe"] = (r, v, a, k) => Py.Str(v),
             ["trim"] = (r, v, a, k) => Py.Strip(Py.Str(v), new ArgBinder("trim", a, k, "chars").Str(0), true, true),
             ["length"] = (r, v, a, k) => Py.Int(Len(v)),
-            ["upper"] = (r, v, a, k) => Py.Str(v).ToUpperInvariant(),
-            ["lower"] = (r, v, a, k) => Py.Str(v).ToLowerInvariant(),
+            ["upper"] = (r, v, a, k) => Methods.Upper(Py.Str(v)),
+            ["lower"] = (r, v, a, k) => Methods.Lower(Py.Str(v)),
             ["title"] = (r, v, a, k) => JinjaTitle(Py.Str(v)),
             ["capitalize"] = (r, v, a, k) => Capitalize(Py.Str(v)),
             ["replace"] = Replace,
@@ -101,16 +101,21 @@ internal static class Filters
             ["sum"] = Sum,
             ["min"] = (r, v, a, k) => MinMax(v, a, k, -1),
             ["max"] = (r, v, a, k) => MinMax(v, a, k, 1),
-            ["attr"] = (r, v, a, k) => Access.GetAttr(v, Py.Str(new ArgBinder("attr", a, k, "name").Get(0))),
+            ["attr"] = (r, v, a, k) =>
+            {
+                var name = Py.Str(new ArgBinder("attr", a, k, "name").Get(0));
+                // getattr only: dict keys are not attributes
+                if (v is PyDict && !Access.IsDictMethod(name)) return new Undefined(name, $"'dict object' has no attribute '{name}'");
+                return Access.GetAttr(v, name);
+            },
             ["truncate"] = Truncate,
             ["striptags"] = (r, v, a, k) => Regex.Replace(Regex.Replace(Py.Str(v), "<!--.*?-->|<[^>]*>", "", RegexOptions.Singleline), @"\s+", " ").Trim(),
             ["pprint"] = (r, v, a, k) => Py.Repr(v),
-            ["bool"] = (r, v, a, k) => Py.Box(Py.Truthy(v)),
             ["groupby"] = GroupBy,
             ["slice"] = SliceFilter,
             ["xmlattr"] = XmlAttr,
             ["urlencode"] = (r, v, a, k) => Uri.EscapeDataString(Py.Str(v)).Replace("%2F", "/"),
-            ["filesizeformat"] = (r, v, a, k) => Py.Str(v),
+            ["filesizeformat"] = FileSizeFormat,
         };
         t["d"] = t["default"];
         return t;
@@ -122,6 +127,8 @@ internal static class Filters
         List<object?> l => l.Count,
         PyTuple t => t.Items.Length,
         PyDict d => d.Count,
+        PyView pv => pv.Items.Count,
+        RangeValue rg => rg.Count,
         Undefined => 0,
         _ => throw new PyError($"object of type '{Py.TypeName(v)}' has no len()"),
     };
@@ -192,7 +199,7 @@ internal static class Filters
 
     private static object? Map(Renderer r, object? v, List<object?> a, List<KeyValuePair<string, object?>> k)
     {
-        var items = Py.Iterate(v);
+        var items = Py.Truthy(v) ? Py.Iterate(v) : [];
         var attrKw = k.FirstOrDefault(x => x.Key == "attribute");
         if (attrKw.Key is not null)
         {
@@ -212,7 +219,7 @@ internal static class Filters
 
     private static object? Select(Renderer r, object? v, List<object?> a, List<KeyValuePair<string, object?>> k, bool want, bool attr)
     {
-        var items = Py.Iterate(v);
+        var items = Py.Truthy(v) ? Py.Iterate(v) : [];
         int off = 0;
         object? attrName = null;
         if (attr)
@@ -241,6 +248,8 @@ internal static class Filters
     private static object? Indent(Renderer r, object? v, List<object?> a, List<KeyValuePair<string, object?>> k)
     {
         var b = new ArgBinder("indent", a, k, "width", "first", "blank");
+        if (v is Undefined u) throw u.Fail();
+        if (v is not string) throw new PyError($"unsupported operand type(s) for +=: '{Py.TypeName(v)}' and 'str'");
         var w = b.Get(0, Py.Int(4));
         string ind = w is string ws ? ws : new string(' ', (int)Math.Max(0, (long)Py.ToBig(w!)));
         var s = Py.Str(v) + "\n";
@@ -261,11 +270,12 @@ internal static class Filters
         var b = new ArgBinder("int", a, k, "default", "base");
         var dflt = b.Get(0, Py.Int(0));
         int bas = (int)b.Int(1, 10);
+        if (v is Undefined u) throw u.Fail();
         switch (v)
         {
             case bool bo: return Py.Int(bo ? 1 : 0);
             case long or BigInteger: return v;
-            case double d: return double.IsFinite(d) ? (object)Py.Int((long)Math.Truncate(d)) : dflt;
+            case double d: return !double.IsFinite(d) ? dflt : Math.Abs(d) < 9.2e18 ? Py.Int((long)Math.Truncate(d)) : new BigInteger(Math.Truncate(d));
             case string s:
                 {
                     var t = Py.Strip(s, null, true, true).Replace("_", "");
@@ -296,6 +306,7 @@ internal static class Filters
     private static object? ToFloat(Renderer r, object? v, List<object?> a, List<KeyValuePair<string, object?>> k)
     {
         var dflt = new ArgBinder("float", a, k, "default").Get(0, 0.0);
+        if (v is Undefined u) throw u.Fail();
         switch (v)
         {
             case bool b: return b ? 1.0 : 0.0;
@@ -319,12 +330,25 @@ internal static class Filters
         var method = b.Str(1, "common");
         if (method == "common")
         {
-            if (Py.IsInt(v)) return v is bool bo ? Py.Int(bo ? 1 : 0) : v;
+            if (Py.IsInt(v))
+            {
+                var iv = Py.ToBig(v!);
+                if (prec >= 0) return Ops.Binary(r, "+", Py.Int(0), v is bool bo ? Py.Int(bo ? 1 : 0) : v);
+                var unit = BigInteger.Pow(10, -prec);
+                var q = BigInteger.DivRem(iv, unit, out var rem);
+                if (rem.Sign < 0) { q -= 1; rem += unit; }
+                var twice = rem * 2;
+                if (twice > unit || (twice == unit && !q.IsEven)) q += 1;
+                return Ops.Binary(r, "*", q > long.MaxValue || q < long.MinValue ? q : Py.Int((long)q), unit <= long.MaxValue ? Py.Int((long)unit) : unit);
+            }
             var d = Py.ToDouble(v);
             if (prec > 15 || !double.IsFinite(d)) return d;
-            // Python round(): correctly rounded, half to even on the exact decimal value
-            var dec = (decimal)d;
-            try { return (double)Math.Round(new decimal(d), prec, MidpointRounding.ToEven); } catch (OverflowException) { return Math.Round(d, prec, MidpointRounding.ToEven); }
+            if (prec < 0)
+            {
+                var scale = Math.Pow(10, -prec);
+                return Math.Round(d / scale, MidpointRounding.ToEven) * scale;
+            }
+            return RoundExact(d, prec);
         }
         double x = Py.ToDouble(v), f = Math.Pow(10, prec);
         return method switch
@@ -333,6 +357,25 @@ internal static class Filters
             "floor" => Math.Floor(x * f) / f,
             _ => throw new PyError("method must be common, ceil or floor"),
         };
+    }
+
+    /// <summary>Python round(x, n) for n ≥ 0: half-to-even on the exact binary value, then correctly rounded back.</summary>
+    internal static double RoundExact(double d, int prec)
+    {
+        if (d == 0) return d;
+        long bits = BitConverter.DoubleToInt64Bits(d);
+        bool neg = bits < 0;
+        int exp = (int)((bits >> 52) & 0x7FF);
+        long frac = bits & 0xFFFFFFFFFFFFFL;
+        BigInteger mant = exp == 0 ? frac : frac | (1L << 52);
+        int e2 = (exp == 0 ? 1 : exp) - 1075;
+        BigInteger num = mant * BigInteger.Pow(10, prec), den = BigInteger.One;
+        if (e2 >= 0) num <<= e2; else den <<= -e2;
+        var q = BigInteger.DivRem(num, den, out var rem);
+        var twice = rem * 2;
+        if (twice > den || (twice == den && !q.IsEven)) q += 1;
+        var result = double.Parse($"{q}E-{prec}", System.Globalization.CultureInfo.InvariantCulture);
+        return neg ? -result : result;
     }
 
     private static object? SortKey(object? x, bool caseSensitive) => !caseSensitive && x is string s ? s.ToLowerInvariant() : x;
@@ -347,6 +390,7 @@ internal static class Filters
         foreach (var it in Py.Iterate(v))
         {
             var key = SortKey(attr is null ? it : AttrGetter(it, attr), cs);
+            if (key is List<object?> or PyDict) throw new PyError($"unhashable type: '{Py.TypeName(key)}'");
             if (seen.Any(s => Py.Eq(s, key))) continue;
             seen.Add(key);
             res.Add(it);
@@ -357,12 +401,16 @@ internal static class Filters
     private static List<object?> StableSort(List<object?> items, Func<object?, object?> key, bool reverse)
     {
         var keyed = items.Select((x, i) => (Key: key(x), Item: x, Index: i)).ToList();
-        keyed.Sort((p, q) =>
+        try
         {
-            int c = Py.Compare(p.Key, q.Key, "<");
-            if (reverse) c = -c;
-            return c != 0 ? c : p.Index.CompareTo(q.Index);
-        });
+            keyed.Sort((p, q) =>
+            {
+                int c = Py.Compare(p.Key, q.Key, "<");
+                if (reverse) c = -c;
+                return c != 0 ? c : p.Index.CompareTo(q.Index);
+            });
+        }
+        catch (InvalidOperationException e) when (e.InnerException is PyError pe) { throw pe; }
         return keyed.Select(x => x.Item).ToList();
     }
 
@@ -437,7 +485,7 @@ internal static class Filters
         {
             var key = SortKey(Getter(it), cs);
             if (res.Count > 0 && Py.Eq(((PyTuple)res[^1]!).Items[0], key)) ((List<object?>)((PyTuple)res[^1]!).Items[1]!).Add(it);
-            else res.Add(new PyTuple([key, new List<object?> { it }]));
+            else res.Add(new PyTuple([key, new List<object?> { it }]) { TypeName = "_GroupTuple", FieldNames = ["grouper", "list"] });
         }
         return res;
     }
@@ -455,6 +503,7 @@ internal static class Filters
     {
         var b = new ArgBinder("sum", a, k, "attribute", "start");
         object? acc = b.Get(1, Py.Int(0));
+        if (acc is string) throw new PyError("sum() can't sum strings [use ''.join(seq) instead]");
         var attr = b.Get(0);
         foreach (var it in Py.Iterate(v)) acc = Ops.Binary(r, "+", acc, attr is null ? it : AttrGetter(it, attr));
         return acc;
@@ -489,6 +538,25 @@ internal static class Filters
         int sp = result.LastIndexOf(' ');
         if (sp >= 0) result = result[..sp];
         return result + end;
+    }
+
+    private static object? FileSizeFormat(Renderer r, object? v, List<object?> a, List<KeyValuePair<string, object?>> k)
+    {
+        bool binary = new ArgBinder("filesizeformat", a, k, "binary").Bool(0, false);
+        double bytes = v is string s ? double.Parse(s, System.Globalization.CultureInfo.InvariantCulture) : Py.ToDouble(v);
+        double bas = binary ? 1024 : 1000;
+        string[] prefixes = binary ? ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"] : ["kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"];
+        if (bytes == 1) return "1 Byte";
+        if (bytes < bas) return $"{(long)bytes} Bytes";
+        double unit = 0;
+        string prefix = "";
+        for (int i = 0; i < prefixes.Length; i++)
+        {
+            unit = Math.Pow(bas, i + 2);
+            prefix = prefixes[i];
+            if (bytes < unit) break;
+        }
+        return Format.FormatFloat(bas * bytes / unit, 'f', 1, "") + " " + prefix;
     }
 
     public static string Escape(string s) =>
@@ -538,11 +606,11 @@ internal static class Tests
             ["true"] = (r, v, a, k) => v is bool b && b,
             ["false"] = (r, v, a, k) => v is bool b && !b,
             ["mapping"] = (r, v, a, k) => v is PyDict,
-            ["sequence"] = (r, v, a, k) => v is string or List<object?> or PyTuple or PyDict or Undefined,
-            ["iterable"] = (r, v, a, k) => v is string or List<object?> or PyTuple or PyDict or Undefined,
-            ["callable"] = (r, v, a, k) => v is IPyCallable,
-            ["odd"] = (r, v, a, k) => IntOf(v) % 2 != 0,
-            ["even"] = (r, v, a, k) => IntOf(v) % 2 == 0,
+            ["sequence"] = (r, v, a, k) => v is string or List<object?> or PyTuple or PyDict or RangeValue or Undefined,
+            ["iterable"] = (r, v, a, k) => v is string or List<object?> or PyTuple or PyDict or PyView or RangeValue or Undefined,
+            ["callable"] = (r, v, a, k) => v is IPyCallable or Undefined,
+            ["odd"] = (r, v, a, k) => Py.Eq(Ops.Binary(r, "%", v, Py.Int(2)), Py.Int(1)),
+            ["even"] = (r, v, a, k) => Py.Eq(Ops.Binary(r, "%", v, Py.Int(2)), Py.Int(0)),
             ["divisibleby"] = (r, v, a, k) =>
             {
                 var n = Arg(a, k, "divisibleby", "num");
@@ -572,14 +640,13 @@ internal static class Tests
         return t;
     }
 
-    private static BigInteger IntOf(object? v) => Py.IsInt(v) ? Py.ToBig(v!) : v is double d ? new BigInteger(d) :
-        throw new PyError($"not all arguments converted during string formatting");
-
+    /// <summary>Python 'is': None/bools/small ints are singletons; equal short strings are (usually) interned.</summary>
     private static bool SameAs(object? a, object? b)
     {
         if (a is null || b is null) return a is null && b is null;
         if (a is bool x && b is bool y) return x == y;
         if (a is long la && b is long lb) return la == lb && la >= -5 && la <= 256 || ReferenceEquals(a, b);
+        if (a is string sa && b is string sb) return sa == sb;
         return ReferenceEquals(a, b);
     }
 }

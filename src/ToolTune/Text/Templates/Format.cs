@@ -81,7 +81,7 @@ internal static class Format
             }
             sb.Append(body);
         }
-        if (!usedMapping && mapping is null && argi < positional.Count)
+        if (!usedMapping && args is not (List<object?> or PyDict) && argi < positional.Count)
             throw new PyError("not all arguments converted during string formatting");
         return sb.ToString();
     }
@@ -316,6 +316,8 @@ internal static class Format
                 case 'b' or 'h': sb.Append(Months[t.Month - 1][..3]); break;
                 case 'j': sb.Append(noPad ? t.DayOfYear.ToString(CultureInfo.InvariantCulture) : t.DayOfYear.ToString("000", CultureInfo.InvariantCulture)); break;
                 case 'w': sb.Append((int)t.DayOfWeek); break;
+                case 'U': sb.Append(two((t.DayOfYear + 6 - (int)t.DayOfWeek) / 7)); break;
+                case 'W': sb.Append(two((t.DayOfYear + 6 - ((int)t.DayOfWeek + 6) % 7) / 7)); break;
                 case 'u': sb.Append(t.DayOfWeek == DayOfWeek.Sunday ? 7 : (int)t.DayOfWeek); break;
                 case 'F': sb.Append(t.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture)); break;
                 case 'D': sb.Append(t.ToString("MM/dd/yy", CultureInfo.InvariantCulture)); break;

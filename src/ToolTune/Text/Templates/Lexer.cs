@@ -318,7 +318,7 @@ internal sealed class Lexer
             _tokens.Add(new Token(TokenType.Float, text, start, double.Parse(text, CultureInfo.InvariantCulture)));
         else
         {
-            object lit = long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var l) ? l : System.Numerics.BigInteger.Parse(text, CultureInfo.InvariantCulture);
+            object lit = long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var l) ? Py.Int(l) : System.Numerics.BigInteger.Parse(text, CultureInfo.InvariantCulture);
             _tokens.Add(new Token(TokenType.Int, text, start, lit));
         }
     }
@@ -355,6 +355,7 @@ internal sealed class Lexer
                     case 'f': sb.Append('\f'); break;
                     case 'v': sb.Append('\v'); break;
                     case '\n': break;
+                    case 'N': throw Err("malformed \\N character escape", start);
                     case 'x': sb.Append((char)ReadHex(2, start)); break;
                     case 'u': sb.Append((char)ReadHex(4, start)); break;
                     case 'U': sb.Append(char.ConvertFromUtf32(ReadHex(8, start))); break;

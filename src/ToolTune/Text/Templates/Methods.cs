@@ -13,7 +13,9 @@ internal static class Methods
             case string s: return Str(r, s, m.Name, a, k);
             case PyDict d: return Dict(d, m.Name, a, k);
             case List<object?> l: return Seq(l, m.Name, a, k);
-            case PyTuple t: return Seq([.. t.Items], m.Name, a, k);
+            case PyTuple t:
+                if (m.Name is not ("count" or "index")) break;
+                return Seq([.. t.Items], m.Name, a, k);
         }
         throw new PyError($"unknown method {m.Name}");
     }
@@ -22,9 +24,9 @@ internal static class Methods
     {
         switch (name)
         {
-            case "items": NoArgs(name, a, k); return d.Select(kv => (object?)new PyTuple([PyDict.Unkey(kv.Key), kv.Value])).ToList();
-            case "keys": NoArgs(name, a, k); return d.Keys.Select(PyDict.Unkey).ToList();
-            case "values": NoArgs(name, a, k); return d.Values.ToList();
+            case "items": NoArgs(name, a, k); return new PyView("dict_items", d.Select(kv => (object?)new PyTuple([PyDict.Unkey(kv.Key), kv.Value])).ToList());
+            case "keys": NoArgs(name, a, k); return new PyView("dict_keys", d.Keys.Select(PyDict.Unkey).ToList());
+            case "values": NoArgs(name, a, k); return new PyView("dict_values", d.Values.ToList());
             case "get":
                 {
                     if (k.Count > 0) throw new PyError("get() takes no keyword arguments");
@@ -51,6 +53,17 @@ internal static class Methods
                 for (int i = 0; i < l.Count; i++) if (Py.Eq(l[i], a[0])) return Py.Int(i);
                 throw new PyError($"{Py.Repr(a[0])} is not in list");
             case "copy": return new List<object?>(l);
+            case "pop":
+                {
+                    if (l.Count == 0) throw new PyError("pop from empty list");
+                    long i = a.Count > 0 ? (long)Py.ToBig(a[0]!) : -1;
+                    if (i < 0) i += l.Count;
+                    if (i < 0 || i >= l.Count) throw new PyError("pop index out of range");
+                    var v = l[(int)i];
+                    l.RemoveAt((int)i);
+                    return v;
+                }
+            case "clear": l.Clear(); return null;
         }
         throw new PyError($"'list' object has no attribute '{name}'");
     }
@@ -63,8 +76,25 @@ internal static class Methods
     private static string StrArg(object? v, string method) => v is string s ? s :
         throw new PyError($"{method} arg must be None or str");
 
+    private static readonly HashSet<string> KeywordStrMethods = ["split", "rsplit", "splitlines", "format", "expandtabs"];
+
+    public static string Upper(string s)
+    {
+        var u = s.ToUpperInvariant();
+        if (u.AsSpan().IndexOfAny("ßŉǰﬀﬁﬂﬃﬄﬅﬆ") < 0) return u;
+        return u.Replace("ß", "SS").Replace("ŉ", "ʼN").Replace("ǰ", "J̌").Replace("ﬀ", "FF").Replace("ﬁ", "FI").Replace("ﬂ", "FL")
+            .Replace("ﬃ", "FFI").Replace("ﬄ", "FFL").Replace("ﬅ", "ST").Replace("ﬆ", "ST");
+    }
+
+    public static string Lower(string s)
+    {
+        var l = s.ToLowerInvariant();
+        return s.Contains('İ') ? s.Replace("İ", "i̇").ToLowerInvariant() : l;
+    }
+
     private static object? Str(Renderer r, string s, string name, List<object?> a, List<KeyValuePair<string, object?>> k)
     {
+        if (k.Count > 0 && !KeywordStrMethods.Contains(name)) throw new PyError($"str.{name}() takes no keyword arguments");
         switch (name)
         {
             case "strip" or "lstrip" or "rstrip":
@@ -74,9 +104,9 @@ internal static class Methods
                     string? cs = chars is null ? null : StrArg(chars, name);
                     return Py.Strip(s, cs, name != "rstrip", name != "lstrip");
                 }
-            case "upper": return s.ToUpperInvariant();
-            case "lower": return s.ToLowerInvariant();
-            case "casefold": return s.ToLowerInvariant();
+            case "upper": return Upper(s);
+            case "lower": return Lower(s);
+            case "casefold": return Lower(s).Replace("ß", "ss");
             case "swapcase": return new string(s.Select(c => char.IsUpper(c) ? char.ToLowerInvariant(c) : char.ToUpperInvariant(c)).ToArray());
             case "title": return PyTitle(s);
             case "capitalize": return Filters.Capitalize(s);
@@ -185,7 +215,18 @@ internal static class Methods
             case "islower": return Py.Box(s.Any(char.IsLetter) && !s.Any(char.IsUpper));
             case "isupper": return Py.Box(s.Any(char.IsLetter) && !s.Any(char.IsLower));
             case "istitle": return Py.Box(s.Any(char.IsLetter) && PyTitle(s) == s);
-            case "expandtabs": return s.Replace("\t", "        ");
+            case "expandtabs":
+                {
+                    int size = (int)new ArgBinder(name, a, k, "tabsize").Int(0, 8);
+                    var sb = new StringBuilder();
+                    int col = 0;
+                    foreach (var ch in s)
+                    {
+                        if (ch == '\t') { if (size > 0) { int n = size - col % size; sb.Append(' ', n); col += n; } }
+                        else { sb.Append(ch); col = ch is '\n' or '\r' ? 0 : col + 1; }
+                    }
+                    return sb.ToString();
+                }
         }
         throw new PyError($"'str' object has no attribute '{name}'");
     }
@@ -379,7 +420,7 @@ internal static class Globals
             var rv = new RangeValue(start, stop, step);
             if (rv.Count > MaxRange || rv.Count > r.Options.MaxLoopIterations)
                 throw new LimitError($"Range too big. The sandbox blocks ranges larger than MAX_RANGE ({Math.Min(MaxRange, r.Options.MaxLoopIterations)}).");
-            return rv.ToList();
+            return rv;
         }));
         s.SetLocal("dict", new BuiltinFunction("dict", (r, a, k) =>
         {

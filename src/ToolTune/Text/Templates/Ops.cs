@@ -8,8 +8,11 @@ internal static class Access
 {
     private static readonly HashSet<string> DictMethods = ["copy", "get", "items", "keys", "values", "fromkeys"];
     private static readonly HashSet<string> DictUnsafe = ["clear", "pop", "popitem", "setdefault", "update"];
-    private static readonly HashSet<string> ListMethods = ["copy", "count", "index"];
-    private static readonly HashSet<string> ListUnsafe = ["append", "clear", "extend", "insert", "pop", "remove", "reverse", "sort"];
+    // jinja2.sandbox._mutable_spec: list.pop and list.clear are NOT in the forbidden set of ImmutableSandboxedEnvironment.
+    private static readonly HashSet<string> ListMethods = ["copy", "count", "index", "pop", "clear"];
+    private static readonly HashSet<string> ListUnsafe = ["append", "extend", "insert", "remove", "reverse", "sort"];
+
+    public static bool IsDictMethod(string name) => DictMethods.Contains(name) || DictUnsafe.Contains(name);
     internal static readonly HashSet<string> StrMethods = [
         "capitalize", "casefold", "center", "count", "endswith", "find", "format", "index", "isalnum", "isalpha", "isascii",
         "isdecimal", "isdigit", "islower", "isnumeric", "isspace", "istitle", "isupper", "join", "ljust", "lower", "lstrip",
@@ -43,7 +46,18 @@ internal static class Access
                 if (ListUnsafe.Contains(name)) return UnsafeAttr(obj, name);
                 return Missing(obj, name);
             case PyTuple t:
+                if (t.FieldNames is not null) { int fi = Array.IndexOf(t.FieldNames, name); if (fi >= 0) return t.Items[fi]; }
                 return name is "count" or "index" ? new BoundMethod(t, name, "tuple") : Missing(obj, name);
+            case CyclerValue cy:
+                return name switch
+                {
+                    "current" => cy.Items[cy.Pos],
+                    "next" => new BuiltinFunction("next", (r, a, k) => { var v = cy.Items[cy.Pos]; cy.Pos = (cy.Pos + 1) % cy.Items.Count; return v; }),
+                    "reset" => new BuiltinFunction("reset", (r, a, k) => { cy.Pos = 0; return null; }),
+                    _ => Missing(obj, name),
+                };
+            case RangeValue rg:
+                return name switch { "start" => Py.Int(rg.Start), "stop" => Py.Int(rg.Stop), "step" => Py.Int(rg.Step), _ => Missing(obj, name) };
             case Macro m:
                 return name switch
                 {
@@ -73,6 +87,9 @@ internal static class Access
                 return GetAttrFallback(obj, key);
             case PyTuple t:
                 if (Py.IsInt(key)) { var i = Index((long)Py.ToBig(key!), t.Items.Length); return i < 0 ? Missing(obj, Py.Str(key)) : t.Items[i]; }
+                return GetAttrFallback(obj, key);
+            case RangeValue rg:
+                if (Py.IsInt(key)) { var i = Index((long)Py.ToBig(key!), (int)Math.Min(int.MaxValue, rg.Count)); return i < 0 ? Missing(obj, Py.Str(key)) : Py.Int(rg.Start + i * rg.Step); }
                 return GetAttrFallback(obj, key);
             case string s:
                 if (Py.IsInt(key))
@@ -113,6 +130,7 @@ internal static class Access
         switch (obj)
         {
             case List<object?> l: return Take(l, l.Count, ToIdx(start), ToIdx(stop), st);
+            case RangeValue rg: { var items = rg.ToList(); return Take(items, items.Count, ToIdx(start), ToIdx(stop), st); }
             case PyTuple t: return new PyTuple([.. Take(t.Items, t.Items.Length, ToIdx(start), ToIdx(stop), st)]);
             case string s:
                 if (!Py.HasSurrogates(s))
@@ -127,8 +145,10 @@ internal static class Access
                 }
                 var cps = Py.CodePoints(s).Cast<object?>().ToList();
                 return string.Concat(Take(cps, cps.Count, ToIdx(start), ToIdx(stop), st).Cast<string>());
+            case PyDict:
+                throw new PyError("unhashable type: 'slice'");
             default:
-                return new Undefined(null, $"'{Py.TypeName(obj)}' object is not subscriptable");
+                throw new PyError($"'{Py.TypeName(obj)}' object is not subscriptable");
         }
     }
 
@@ -168,6 +188,7 @@ internal static class Ops
 
     public static object? Binary(Renderer r, string op, object? a, object? b)
     {
+        if (op == "%" && a is string fmt0) return Format.Percent(fmt0, b);
         if (a is Undefined ua) throw ua.Fail();
         if (b is Undefined ub) throw ub.Fail();
         bool ints = Py.IsInt(a) && Py.IsInt(b);
@@ -235,6 +256,7 @@ internal static class Ops
                     if (y == 0) throw new PyError("float modulo");
                     var m = x % y;
                     if (m != 0 && (m < 0) != (y < 0)) m += y;
+                    else if (m == 0) m = Math.CopySign(0.0, y);
                     return m;
                 }
                 throw Unsupported("%", a, b);
@@ -327,6 +349,12 @@ internal static class Ops
                 return false;
             case PyTuple t:
                 foreach (var x in t.Items) if (Py.Eq(x, item)) return true;
+                return false;
+            case PyView v:
+                foreach (var x in v.Items) if (Py.Eq(x, item)) return true;
+                return false;
+            case RangeValue rg:
+                foreach (var x in rg.ToList()) if (Py.Eq(x, item)) return true;
                 return false;
             case PyDict d:
                 if (item is List<object?> or PyDict) throw new PyError($"unhashable type: '{Py.TypeName(item)}'");

@@ -9,6 +9,8 @@ internal sealed class Parser
     private readonly SourceMap _map;
     private int _i;
     private readonly List<(string Tag, int Pos)> _stack = [];
+    private int _loopDepth;
+    private readonly List<HashSet<string>> _macroNames = [];
 
     public Parser(List<Token> tokens, SourceMap map) { _t = tokens; _map = map; }
 
@@ -118,8 +120,8 @@ internal sealed class Parser
                 "filter" => ParseFilterBlock(),
                 "with" => ParseWith(),
                 "generation" => ParseGeneration(),
-                "break" => Simple(new BreakStmt()),
-                "continue" => Simple(new ContinueStmt()),
+                "break" => LoopControl(new BreakStmt(), "break", tok.Pos),
+                "continue" => LoopControl(new ContinueStmt(), "continue", tok.Pos),
                 _ => throw UnknownTag(tag, tok.Pos, outerEnds),
             };
             s.Pos = tok.Pos;
@@ -144,7 +146,21 @@ internal sealed class Parser
         return Err($"Encountered unknown tag '{tag}'.", pos);
     }
 
-    private Stmt Simple(Stmt s) { ExpectBlockEnd(); return s; }
+    private Stmt LoopControl(Stmt s, string tag, int pos)
+    {
+        if (_loopDepth == 0) throw Err($"'{tag}' outside loop", pos);
+        ExpectBlockEnd();
+        return s;
+    }
+
+    /// <summary>Macro and call-block bodies are functions: loop controls inside do not reach enclosing loops.</summary>
+    private List<Stmt> SubparseFunctionBody(string[] ends)
+    {
+        var saved = _loopDepth;
+        _loopDepth = 0;
+        try { return Subparse(ends); }
+        finally { _loopDepth = saved; }
+    }
 
     private Stmt ParseIf()
     {
@@ -177,7 +193,9 @@ internal sealed class Parser
         if (SkipName("if")) node.Filter = ParseExpression();
         if (SkipName("recursive")) node.Recursive = true;
         ExpectBlockEnd();
-        node.Body = Subparse(["endfor", "else"]);
+        _loopDepth++;
+        try { node.Body = Subparse(["endfor", "else"]); }
+        finally { _loopDepth--; }
         if (Next().Value == "else")
         {
             ExpectBlockEnd();
@@ -266,12 +284,32 @@ internal sealed class Parser
         ExpectOp(")");
     }
 
+    private NameExpr NewName(Token t)
+    {
+        foreach (var set in _macroNames) set.Add(t.Value);
+        return new NameExpr(t.Value) { Pos = t.Pos };
+    }
+
+    private List<Stmt> ParseMacroBody(MacroStmt m, string end)
+    {
+        var names = new HashSet<string>();
+        _macroNames.Add(names);
+        try { return SubparseFunctionBody([end]); }
+        finally
+        {
+            _macroNames.RemoveAt(_macroNames.Count - 1);
+            m.UsesVarargs = names.Contains("varargs");
+            m.UsesKwargs = names.Contains("kwargs");
+            m.UsesCaller = names.Contains("caller");
+        }
+    }
+
     private Stmt ParseMacro()
     {
         var m = new MacroStmt { Name = ExpectName() };
         ParseSignature(m);
         ExpectBlockEnd();
-        m.Body = Subparse(["endmacro"]);
+        m.Body = ParseMacroBody(m, "endmacro");
         _i++;
         ExpectBlockEnd();
         return m;
@@ -285,7 +323,7 @@ internal sealed class Parser
         var e = ParseExpression();
         if (e is not CallExpr call) throw Err("expected call", pos);
         ExpectBlockEnd();
-        caller.Body = Subparse(["endcall"]);
+        caller.Body = ParseMacroBody(caller, "endcall");
         _i++;
         ExpectBlockEnd();
         return new CallBlockStmt(call, caller);
@@ -447,7 +485,7 @@ internal sealed class Parser
                     "true" or "True" => new ConstExpr(Py.True) { Pos = t.Pos },
                     "false" or "False" => new ConstExpr(Py.False) { Pos = t.Pos },
                     "none" or "None" => new ConstExpr(null) { Pos = t.Pos },
-                    _ => new NameExpr(t.Value) { Pos = t.Pos },
+                    _ => NewName(t),
                 };
             case TokenType.String:
                 {
@@ -617,8 +655,9 @@ internal sealed class Parser
             if (SkipOp("**")) { a.DoubleStar = ParseExpression(); continue; }
             if (Cur.Type == TokenType.Name && Peek().Type == TokenType.Op && Peek().Value == "=")
             {
-                var key = Next().Value; _i++;
-                a.Keyword.Add(new(key, ParseExpression()));
+                var keyTok = Next(); _i++;
+                if (a.Keyword.Any(kw => kw.Key == keyTok.Value)) throw Err($"keyword argument repeated: {keyTok.Value}", keyTok.Pos);
+                a.Keyword.Add(new(keyTok.Value, ParseExpression()));
                 continue;
             }
             if (a.Keyword.Count > 0) throw Err("positional argument follows keyword argument");

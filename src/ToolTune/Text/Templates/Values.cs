@@ -25,9 +25,19 @@ internal sealed class Undefined
     public PyError Fail() => new(Message);
 }
 
+/// <summary>dict_items / dict_keys / dict_values: iterable, sized, not indexable.</summary>
+internal sealed class PyView(string kind, List<object?> items)
+{
+    public string Kind { get; } = kind;
+    public List<object?> Items { get; } = items;
+}
+
 internal sealed class PyTuple(object?[] items)
 {
     public object?[] Items { get; } = items;
+    /// <summary>Set for namedtuples (groupby's _GroupTuple): attribute names of the items.</summary>
+    public string[]? FieldNames { get; init; }
+    public string? TypeName { get; init; }
     public static readonly PyTuple Empty = new([]);
 }
 
@@ -52,7 +62,7 @@ internal sealed class PyKeyComparer : IEqualityComparer<object>
         bool b => b ? 1 : 0,
         long l => l.GetHashCode(),
         double d => d == Math.Floor(d) && Math.Abs(d) < 9e18 ? ((long)d).GetHashCode() : d.GetHashCode(),
-        BigInteger bi => bi.GetHashCode(),
+        BigInteger bi => bi >= long.MinValue && bi <= long.MaxValue ? ((long)bi).GetHashCode() : bi.GetHashCode(),
         PyTuple t => t.Items.Length,
         _ => obj.GetHashCode(),
     };
@@ -104,6 +114,9 @@ internal static class Py
         List<object?> => "list",
         PyTuple => "tuple",
         PyDict => "dict",
+        PyView pv => pv.Kind,
+        RangeValue => "range",
+        CyclerValue => "Cycler",
         Namespace => "Namespace",
         LoopContext => "LoopContext",
         Macro => "Macro",
@@ -123,6 +136,8 @@ internal static class Py
         List<object?> l => l.Count != 0,
         PyTuple t => t.Items.Length != 0,
         PyDict d => d.Count != 0,
+        PyView pv => pv.Items.Count != 0,
+        RangeValue rv => rv.Count != 0,
         _ => true,
     };
 
@@ -179,6 +194,17 @@ internal static class Py
                 }
                 sb.Append('}');
                 break;
+            case PyView pv:
+                sb.Append(pv.Kind).Append('(');
+                Repr(sb, pv.Items, depth + 1);
+                sb.Append(')');
+                break;
+            case RangeValue rv:
+                sb.Append("range(").Append(rv.Start).Append(", ").Append(rv.Stop);
+                if (rv.Step != 1) sb.Append(", ").Append(rv.Step);
+                sb.Append(')');
+                break;
+            case CyclerValue: sb.Append("<jinja2.utils.Cycler object>"); break;
             case Undefined: sb.Append("Undefined"); break;
             case Macro m: sb.Append("<Macro '").Append(m.Name).Append("'>"); break;
             case LoopContext lc: sb.Append("<LoopContext ").Append(lc.Index0 + 1).Append('/').Append(lc.Length).Append('>'); break;
@@ -417,6 +443,7 @@ internal static class Py
             case PyDict d: return d.Keys.Select(PyDict.Unkey).ToList();
             case string s: return CodePoints(s).Cast<object?>().ToList();
             case Undefined: return [];
+            case PyView pv: return pv.Items;
             case RangeValue r: return r.ToList();
             default: throw new PyError($"'{TypeName(v)}' object is not iterable");
         }

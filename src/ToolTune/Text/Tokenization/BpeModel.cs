@@ -13,7 +13,7 @@ internal sealed class BpeModel
     private readonly Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> _vocabLookup;
     private readonly Dictionary<long, long> _merges;
     private readonly int[] _charId = new int[0x144];
-    private readonly LruCache<int[]>? _cache;
+    private readonly LruCache<int[]>[]? _cache; // sharded so parallel encoders rarely contend
 
     public BpeModel(Dictionary<string, int> vocab, Dictionary<long, long> merges, bool ignoreMerges,
         string? continuingSubwordPrefix, string? endOfWordSuffix, int? unkId, bool fuseUnk, int cacheCapacity)
@@ -32,7 +32,12 @@ internal sealed class BpeModel
         foreach (var (k, v) in vocab) IdToToken[v] = k;
         for (int c = 0; c < _charId.Length; c++)
             _charId[c] = vocab.TryGetValue(((char)c).ToString(), out var id) ? id : -1;
-        if (cacheCapacity > 0) _cache = new LruCache<int[]>(cacheCapacity);
+        if (cacheCapacity > 0)
+        {
+            int shards = cacheCapacity >= 4096 ? 16 : 1;
+            _cache = new LruCache<int[]>[shards];
+            for (int i = 0; i < shards; i++) _cache[i] = new LruCache<int[]>((cacheCapacity + shards - 1) / shards);
+        }
     }
 
     public bool IgnoreMerges { get; }
@@ -43,7 +48,7 @@ internal sealed class BpeModel
     public string?[] IdToToken { get; }
     public int VocabCount => _vocab.Count;
     public IReadOnlyDictionary<string, int> Vocab => _vocab;
-    internal LruCache<int[]>? Cache => _cache;
+    internal int CacheCount => _cache?.Sum(c => c.Count) ?? 0;
 
     public bool TryGetId(ReadOnlySpan<char> token, out int id) => _vocabLookup.TryGetValue(token, out id);
 
@@ -82,7 +87,8 @@ internal sealed class BpeModel
         }
         if (useCache && _cache is not null && word.Length <= 256)
         {
-            if (_cache.TryGet(word, out var cached))
+            var shard = _cache.Length == 1 ? _cache[0] : _cache[(int)((uint)(word.Length * 31 + word[0] * 7 + word[^1] + word[word.Length / 2] * 13) % (uint)_cache.Length)];
+            if (shard.TryGet(word, out var cached))
             {
                 output.AddRange(cached);
                 return;
@@ -90,7 +96,7 @@ internal sealed class BpeModel
             int start = output.Count;
             EncodeUncached(word, output);
             var span = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(output)[start..];
-            _cache.Add(word, span.ToArray());
+            shard.Add(word, span.ToArray());
             return;
         }
         EncodeUncached(word, output);

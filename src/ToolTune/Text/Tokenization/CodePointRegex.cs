@@ -71,6 +71,13 @@ internal sealed class CodePointRegex
         return t;
     }
 
+    private static bool HasSurrogate(ReadOnlySpan<char> s)
+    {
+        foreach (var c in s)
+            if (char.IsSurrogate(c)) return true;
+        return false;
+    }
+
     /// <summary>Appends the (start, end) of every non-empty match in <paramref name="input"/> to <paramref name="output"/>.</summary>
     public void Matches(ReadOnlySpan<char> input, List<(int Start, int End)> output)
     {
@@ -80,7 +87,7 @@ internal sealed class CodePointRegex
             return;
         }
         var regex = _regex.Value;
-        if (input.IndexOfAnyInRange('\uD800', '\uDFFF') < 0)
+        if (!HasSurrogate(input))
         {
             foreach (var m in regex.EnumerateMatches(input))
                 if (m.Length > 0) output.Add((m.Index, m.Index + m.Length));

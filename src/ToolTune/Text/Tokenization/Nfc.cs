@@ -39,8 +39,13 @@ internal static class Nfc
     private static int CombiningClass(int cp) => cp < 0x300 ? 0 : Ccc.TryGetValue(cp, out var c) ? c : 0;
 
     /// <summary>True when the text is certainly NFC (all chars below U+0300) or, for NFD, below U+00C0.</summary>
-    public static bool IsTriviallyNormalized(ReadOnlySpan<char> s, bool compose = true) =>
-        s.IndexOfAnyInRange(compose ? '\u0300' : '\u00C0', '\uFFFF') < 0;
+    public static bool IsTriviallyNormalized(ReadOnlySpan<char> s, bool compose = true)
+    {
+        char limit = compose ? '\u0300' : '\u00C0';
+        foreach (var c in s)
+            if (c >= limit) return false;
+        return true;
+    }
 
     private struct Cp
     {

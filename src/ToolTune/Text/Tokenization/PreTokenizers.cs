@@ -179,7 +179,7 @@ internal sealed class ByteLevelPreTokenizer(bool addPrefixSpace, bool useRegex) 
 
 internal sealed class SequencePreTokenizer(IReadOnlyList<PreTokenizer> items) : PreTokenizer
 {
-    public IReadOnlyList<PreTokenizer> Items { get; } = items;
+    public PreTokenizer[] Items { get; } = items.ToArray();
 
     public override void Split(ReadOnlySpan<char> text, List<Piece> input, List<Piece> output)
     {

@@ -102,7 +102,7 @@ public sealed class Tokenizer
     public int? PadTokenId => PadToken is null ? null : TokenToId(PadToken);
     /// <summary>The model's regular vocabulary (token string → id), without added tokens.</summary>
     public IReadOnlyDictionary<string, int> Vocabulary => _model.Vocab;
-    internal int WordCacheCount => _model.Cache?.Count ?? 0;
+    internal int WordCacheCount => _model.CacheCount;
 
     public int? TokenToId(string token) =>
         _addedByContent.TryGetValue(token, out var t) ? t.Id : _model.TryGetId(token, out var id) ? id : null;

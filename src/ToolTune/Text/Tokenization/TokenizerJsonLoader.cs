@@ -155,7 +155,7 @@ internal static class TokenizerJsonLoader
         {
             throw Malformed(ex, path, "tokenizer.json");
         }
-        var root = JsonSerializer.SerializeToElement(sections);
+        var root = new JsonObjectView(sections);
 
         var normalizer = ParseNormalizer(Get(root, "normalizer"), path);
         var added = new List<AddedToken>();
@@ -182,6 +182,18 @@ internal static class TokenizerJsonLoader
             HasDecoder = hasDecoder, ByteLevelDecoder = byteLevelDecoder, PostPrefix = prefix.ToArray(), PostSuffix = suffix.ToArray(),
         };
     }
+
+    /// <summary>Top-level members read one by one (the big model section streamed, the rest as small elements).</summary>
+    private readonly record struct JsonObjectView(Dictionary<string, JsonElement> Members);
+
+    private static JsonElement? Get(JsonObjectView obj, string name) =>
+        obj.Members.TryGetValue(name, out var v) && v.ValueKind != JsonValueKind.Null ? v : null;
+
+    private static string? GetString(JsonObjectView obj, string name) =>
+        Get(obj, name) is { ValueKind: JsonValueKind.String } v ? v.GetString() : null;
+
+    private static bool GetBool(JsonObjectView obj, string name, bool dflt) =>
+        Get(obj, name) is { } v && (v.ValueKind == JsonValueKind.True || v.ValueKind == JsonValueKind.False) ? v.GetBoolean() : dflt;
 
     private static JsonElement? Get(JsonElement obj, string name) =>
         obj.ValueKind == JsonValueKind.Object && obj.TryGetProperty(name, out var v) && v.ValueKind != JsonValueKind.Null ? v : null;
@@ -211,7 +223,7 @@ internal static class TokenizerJsonLoader
 
     private static BpeModel ParseBpe(RawModel raw, string path, int cacheCapacity, List<AddedToken> added)
     {
-        var model = JsonSerializer.SerializeToElement(raw.Scalars);
+        var model = new JsonObjectView(raw.Scalars);
         var type = GetString(model, "type") ?? (raw.HasMerges ? "BPE" : throw Invalid(path, "model without a \"type\""));
         if (type != "BPE") throw Unsupported(path, "model", type);
         if (Get(model, "dropout") is { ValueKind: JsonValueKind.Number } d && d.GetDouble() > 0)

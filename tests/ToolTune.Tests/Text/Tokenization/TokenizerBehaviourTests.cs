@@ -191,6 +191,24 @@ public sealed class TokenizerBehaviourTests
     }
 
     [TestMethod]
+    [DataRow("smollm3-3b")]
+    [DataRow("qwen2.5")]
+    [DataRow("smollm-135m")]
+    [DataRow("phi-2")]
+    public void HotPathAllocatesOnlyTheResult(string name)
+    {
+        var tok = TokenizerFixtures.Get(name);
+        const string text = "Sure! <tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n</tool_call> It's 21°C, isn't it?   ";
+        int count = 0;
+        for (int i = 0; i < 3; i++) count = tok.EncodeToIds(text).Count; // warm the word cache and scratch buffers
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 100; i++) tok.EncodeToIds(text);
+        long perCall = (GC.GetAllocatedBytesForCurrentThread() - before) / 100;
+        TestContext.WriteLine($"{name}: {perCall} bytes allocated per EncodeToIds call ({count} ids)");
+        Assert.IsTrue(perCall <= 4 * count + 64, $"{perCall} bytes per call for {count} ids");
+    }
+
+    [TestMethod]
     public void LruCacheEvictsLeastRecentlyUsed()
     {
         var c = new LruCache<string>(2);
