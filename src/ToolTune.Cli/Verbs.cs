@@ -18,5 +18,6 @@ internal static class Verbs
         bench.Subcommands.Add(Commands.StageCommands.BenchPrepare());
         yield return bench;
         yield return Commands.InspectCommand.Create();
+        yield return Commands.MakeTokenizerCommand.Create();
     }
 }

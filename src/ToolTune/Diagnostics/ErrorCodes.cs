@@ -27,6 +27,18 @@ public static class ErrorCodes
 
     // Masks / labels
     public const string MaskSpansUnavailable = "TT1300";
+    public const string MaskTurnsUnmatched = "TT1301";
+
+    // Template lint (findings; VerifyTokens turns errors into build errors)
+    public const string LintToolCallLost = "TT1310";
+    public const string LintToolResponseNotWrapped = "TT1311";
+    public const string LintPrefixProperty = "TT1312";
+    public const string LintEndOfTurnNotTrained = "TT1313";
+    public const string LintThinkDirection = "TT1314";
+    public const string LintSpansDisagree = "TT1315";
+    public const string LintSpanCoverage = "TT1316";
+    public const string LintRenderFailed = "TT1317";
+    public const string LintTokenStraddlesBoundary = "TT1318";
 
     // Pipeline: config (TT20xx)
     public const string ConfigNotFound = "TT2000";
@@ -92,16 +104,4 @@ public static class ErrorCodes
     public const string ShardTruncated = "TT3023";
     public const string ShardChecksumMismatch = "TT3024";
     public const string ShardManifestInvalid = "TT3025";
-    public const string MaskTurnsUnmatched = "TT1301";
-
-    // Template lint (findings; VerifyTokens turns errors into build errors)
-    public const string LintToolCallLost = "TT1310";
-    public const string LintToolResponseNotWrapped = "TT1311";
-    public const string LintPrefixProperty = "TT1312";
-    public const string LintEndOfTurnNotTrained = "TT1313";
-    public const string LintThinkDirection = "TT1314";
-    public const string LintSpansDisagree = "TT1315";
-    public const string LintSpanCoverage = "TT1316";
-    public const string LintRenderFailed = "TT1317";
-    public const string LintTokenStraddlesBoundary = "TT1318";
 }

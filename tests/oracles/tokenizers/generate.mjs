@@ -10,8 +10,13 @@ import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 // CORPUS=fuzz reads ../tokenizer_fuzz.json and writes <name>.fuzz.jsonl instead.
-const kind = process.env.CORPUS === 'fuzz' ? 'fuzz' : 'corpus';
-const corpus = JSON.parse(fs.readFileSync(path.join(here, '..', `tokenizer_${kind}.json`), 'utf8'));
+// CORPUS=demo (for the shipped demo tokenizer, data/demo-model) reads the hard corpus, then the fuzz set, then the
+// rendered demo conversations of ../demo_tokenizer_texts.json, and writes demo.jsonl.
+const kind = ['fuzz', 'demo'].includes(process.env.CORPUS) ? process.env.CORPUS : 'corpus';
+const readJson = (f) => JSON.parse(fs.readFileSync(path.join(here, '..', f), 'utf8'));
+const corpus = kind === 'demo'
+  ? [...readJson('tokenizer_corpus.json'), ...readJson('tokenizer_fuzz.json'), ...readJson('demo_tokenizer_texts.json')]
+  : readJson(`tokenizer_${kind}.json`);
 const suffix = kind === 'fuzz' ? '.fuzz' : '';
 const outDir = path.join(here, '..', '..', 'ToolTune.Tests', 'Fixtures', 'tokenizers');
 fs.mkdirSync(outDir, { recursive: true });
@@ -45,6 +50,7 @@ for (const dirArg of process.argv.slice(2)) {
     }
     lines.push(JSON.stringify(rec));
   });
-  fs.writeFileSync(path.join(outDir, `${name}${suffix}.jsonl`), lines.join('\n') + '\n');
-  console.log(`${name}: ${lines.length} strings`);
+  const outName = kind === 'demo' ? 'demo' : `${name}${suffix}`;
+  fs.writeFileSync(path.join(outDir, `${outName}.jsonl`), lines.join('\n') + '\n');
+  console.log(`${outName}: ${lines.length} strings`);
 }
