@@ -425,3 +425,28 @@ public sealed class VerifyTokensSampleChecksTests
         Assert.AreEqual(3, report.ToolCallsChecked, "ok, not-json and no-args each have one closed call");
     }
 }
+
+/// <summary>The embedded default (configs/default.yaml: demo tokenizer, fixed template, sample data) prepares and verifies.</summary>
+[TestClass]
+public sealed class DefaultConfigTests
+{
+    [TestMethod]
+    public void DefaultConfigPreparesAndVerifiesWithTheDemoTokenizer()
+    {
+        var repo = SharedFixtures.RepoRoot;
+        if (!File.Exists(Path.Combine(repo, "data", "demo-model", "tokenizer.json")))
+            Assert.Inconclusive("data/demo-model is not on this branch yet.");
+        using var dir = new TempDir();
+        dir.File("Pipeline.proj", "<Project />");
+        foreach (var f in new[] { "configs/default.yaml", "configs/templates/smollm3-tool-fixed.jinja", "data/samples/hermes_sample.json",
+                     "data/samples/general_sample.jsonl", "data/demo-model/tokenizer.json", "data/demo-model/tokenizer_config.json", "data/demo-model/chat_template.jinja" })
+            File.Copy(Path.Combine(repo, f), dir.File(f));
+        var config = ConfigLoader.Load("configs/default.yaml", dir.Path);
+        StageRunner.Run(config, "PrepareData", NullPipelineLog.Instance);
+        StageRunner.Run(config, "VerifyTokens", NullPipelineLog.Instance);
+        var report = JsonNode.Parse(File.ReadAllText(Path.Combine(config.RunDir, "verify", "report.json")))!;
+        Assert.IsTrue((bool)report["passed"]!);
+        Assert.IsTrue((int)report["tool_calls_checked"]! > 0);
+        foreach (var d in report["delimiters"]!.AsArray()) Assert.IsTrue((bool)d!["single_token"]!, d.ToJsonString());
+    }
+}
