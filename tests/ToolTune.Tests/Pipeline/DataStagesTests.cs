@@ -337,6 +337,12 @@ public sealed class DataStagesTests
         StringAssert.Contains(failed.Err, $"{Path.Combine(p.Root, "configs", "cli.yaml")}: error TT2102: tool_call start delimiter \"<tool_call>\" is token 128015, but tokens.expect_ids says 1");
         StringAssert.Contains(failed.Err, "error TT2108");
 
+        // A YAML typo: file(line,col): error TT2002, exit 1 (the verb's exception is not swallowed by System.CommandLine).
+        var typo = p.File("configs/typo.yaml", File.ReadAllText(config).Replace("  strict:", "  strikt:"));
+        var typoRun = Invoke("prepare", "--config", typo);
+        Assert.AreEqual(1, typoRun.Exit);
+        StringAssert.Matches(typoRun.Err, new System.Text.RegularExpressions.Regex(@"typo\.yaml\(\d+,\d+\): error TT2002: Unknown key 'strikt' in 'data'"));
+
         var badSet = Invoke("prepare", "--config", config, "--set", "data.tool_ratio=3");
         Assert.AreEqual(1, badSet.Exit);
         StringAssert.Contains(badSet.Err, "error TT2004");
