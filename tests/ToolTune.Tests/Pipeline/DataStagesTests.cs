@@ -167,6 +167,14 @@ public sealed class DataStagesTests
 
         p.Run(config, "VerifyTokens", log);
         var report = JsonNode.Parse(File.ReadAllText(Path.Combine(p.RunDir("sample"), "verify", "report.json")))!;
+
+        // Over-length samples are dropped and counted.
+        int longest;
+        using (var set = ShardSet.Open(prepared, "train")) longest = Enumerable.Range(0, set.Count).Max(set.SampleLength);
+        var shorter = p.Load(config, $"data.max_seq_len={longest - 1}", "run.name=short");
+        var result = PrepareDataStage.Prepare(shorter, Path.Combine(p.Root, "short"), NullPipelineLog.Instance);
+        Assert.IsTrue(result.Report.Sources.Sum(s => s.DroppedByReason.GetValueOrDefault("over max length")) >= 1);
+        StringAssert.Contains(File.ReadAllText(Path.Combine(p.Root, "short", "stats.csv")), "over max length");
         Assert.IsTrue((bool)report["passed"]!, report.ToJsonString());
         Assert.IsTrue((int)report["tool_calls_checked"]! >= 8, report.ToJsonString());
         Assert.AreEqual(128015, (int)report["delimiters"]![0]!["ids"]![0]!);
