@@ -42,6 +42,10 @@ public abstract class ToolTuneTask : Task, ICancelableTask, IDisposable
         {
             ExecuteCore();
         }
+        catch (ToolTuneMultiException ex)
+        {
+            foreach (var e in ex.Errors) LogError(e);
+        }
         catch (ToolTuneException ex)
         {
             LogError(ex);

@@ -7,13 +7,15 @@ internal static class Verbs
 {
     public static IEnumerable<Command> All()
     {
-        // Pipeline stages. `prepare` and `verify` (PipelineApi.RunStage("PrepareData"/"VerifyTokens", …) with the
-        // PipelineOptions of Commands/StatusCommand.cs) are added here by the PrepareData/VerifyTokens integration.
+        // Pipeline stages: the same entry points as the MSBuild targets (PipelineApi.RunStage).
+        yield return Commands.StageCommands.Prepare();
+        yield return Commands.StageCommands.Verify();
         yield return Commands.StatusCommand.Create();
         yield return Commands.TokenizeCommand.Create();
         yield return Commands.RenderCommand.Create();
         var bench = Commands.BenchCommand.Create();
         bench.Subcommands.Add(Commands.BenchRenderCommand.Create());
+        bench.Subcommands.Add(Commands.StageCommands.BenchPrepare());
         yield return bench;
         yield return Commands.InspectCommand.Create();
         yield return Commands.MakeTokenizerCommand.Create();

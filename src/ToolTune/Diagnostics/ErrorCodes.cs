@@ -62,6 +62,26 @@ public static class ErrorCodes
     public const string StageFailed = "TT2073";
     public const string StageCanceled = "TT2099";
 
+    // Pipeline: PrepareData / VerifyTokens (TT21xx)
+    /// <summary>Neither model.tokenizer nor model.base_model is configured, or the folder has no tokenizer.</summary>
+    public const string ModelTokenizerNotConfigured = "TT2100";
+    /// <summary>A configured delimiter (tokens.tool_call / tokens.tool_response) is not a single token.</summary>
+    public const string VerifyDelimiterNotSingleToken = "TT2101";
+    /// <summary>A delimiter's id differs from tokens.expect_ids.</summary>
+    public const string VerifyDelimiterIdMismatch = "TT2102";
+    /// <summary>A tool-call sample's start/end ids are missing from its labelled (trained) region.</summary>
+    public const string VerifyToolCallNotTrained = "TT2103";
+    /// <summary>Tool-call delimiters in a sample's labelled region are unbalanced or out of order.</summary>
+    public const string VerifyUnbalancedDelimiters = "TT2104";
+    /// <summary>The text between tool-call delimiters is not JSON with "name" and "arguments".</summary>
+    public const string VerifyToolCallJson = "TT2105";
+    /// <summary>A sample has no trained token.</summary>
+    public const string VerifyNoTrainedTokens = "TT2106";
+    /// <summary>The end-of-turn token is not trained in a sample (or is not a single token).</summary>
+    public const string VerifyEndOfTurnNotTrained = "TT2107";
+    /// <summary>Summary: VerifyTokens found violations (see verify/report.md).</summary>
+    public const string VerifyFailed = "TT2108";
+
     // Data (loaders, conversion, selection, shards)
     public const string DataFileMissing = "TT3000";
     public const string DataMalformedJson = "TT3001";

@@ -35,3 +35,24 @@ public class ToolTuneException : Exception
         return $"{location}error {Code}: {Message}";
     }
 }
+
+/// <summary>
+/// Several located errors at once (e.g. every VerifyTokens violation): MSBuild tasks log each as its own error and
+/// the CLI prints each on its own line. The exception itself carries the first error's code and location.
+/// </summary>
+public sealed class ToolTuneMultiException : ToolTuneException
+{
+    public ToolTuneMultiException(IReadOnlyList<ToolTuneException> errors, string? summary = null)
+        : base(First(errors).Code, summary ?? First(errors).Message, First(errors).File, First(errors).Line, First(errors).Column)
+    {
+        Errors = errors;
+    }
+
+    public IReadOnlyList<ToolTuneException> Errors { get; }
+
+    private static ToolTuneException First(IReadOnlyList<ToolTuneException> errors) =>
+        errors is { Count: > 0 } ? errors[0] : throw new ArgumentException("at least one error is required", nameof(errors));
+
+    /// <summary>One <c>file(line,col): error TT####: …</c> line per error.</summary>
+    public override string ToString() => string.Join(Environment.NewLine, Errors.Select(e => e.ToString()));
+}

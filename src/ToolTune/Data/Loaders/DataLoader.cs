@@ -22,6 +22,23 @@ public sealed record DataSourceSpec(string Name, IReadOnlyList<string> Files, Da
     public DataSourceSpec(string name, string file, DataFormat format = DataFormat.Auto, DataRole role = DataRole.Tool)
         : this(name, [file], format, role) { }
 
+    /// <summary>When set, files under this folder are recorded (conversations, issues, stats, shards) by their path
+    /// relative to it with '/' separators, so outputs do not depend on where the checkout lives. Files outside it keep
+    /// their full path.</summary>
+    public string? DisplayRoot { get; init; }
+
+    /// <summary>Read at most this many conversations from the source (null: all).</summary>
+    public int? Limit { get; init; }
+
+    /// <summary>How <paramref name="file"/> is recorded (see <see cref="DisplayRoot"/>).</summary>
+    public string DisplayPath(string file)
+    {
+        if (DisplayRoot is null) return file;
+        var rel = Path.GetRelativePath(DisplayRoot, file);
+        if (rel == ".." || rel.StartsWith(".." + Path.DirectorySeparatorChar, StringComparison.Ordinal) || Path.IsPathRooted(rel)) return file;
+        return rel.Replace('\\', '/');
+    }
+
     /// <summary>Format names as the YAML config spells them: <c>hermes</c>, <c>openai</c>, <c>instruct</c>, <c>auto</c>.</summary>
     public static DataFormat ParseFormat(string s) => s.Trim().ToLowerInvariant() switch
     {
@@ -52,11 +69,17 @@ public static class DataLoader
     {
         options ??= new LoadOptions();
         var stats = report.Source(spec.Name, spec.Role);
+        var loaded = 0;
         foreach (var file in spec.Files)
         {
-            lock (stats) stats.Files.Add(file);
-            foreach (var raw in JsonRecordReader.Read(file))
+            if (spec.Limit is { } cap && loaded >= cap) yield break;
+            var shown = spec.DisplayPath(file);
+            lock (stats) stats.Files.Add(shown);
+            foreach (var read in JsonRecordReader.Read(file))
             {
+                if (spec.Limit is { } max && loaded >= max) yield break;
+                var raw = ReferenceEquals(shown, file) ? read
+                    : read with { File = shown, Issue = read.Issue is { } i ? i with { File = shown } : null };
                 lock (stats) stats.RecordsRead++;
                 var conv = Convert(raw, spec, options, out var issue);
                 if (issue is not null)
@@ -66,6 +89,7 @@ public static class DataLoader
                     continue;
                 }
                 lock (stats) stats.Loaded++;
+                loaded++;
                 yield return conv!;
             }
         }

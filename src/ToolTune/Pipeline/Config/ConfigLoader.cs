@@ -190,7 +190,7 @@ public static partial class ConfigLoader
         var config = new PipelineConfig
         {
             Run = BindRun(new MappingReader(top.Value("run"), "run", errors)),
-            Model = BindModel(new MappingReader(top.Value("model"), "model", errors)),
+            Model = BindModel(new MappingReader(top.Value("model"), "model", errors), errors),
             Data = BindData(new MappingReader(top.Value("data"), "data", errors), errors),
             Tokens = BindTokens(new MappingReader(top.Value("tokens"), "tokens", errors), errors),
             Lora = BindLora(new MappingReader(top.Value("lora"), "lora", errors)),
@@ -215,7 +215,7 @@ public static partial class ConfigLoader
         return s;
     }
 
-    private static ModelSection BindModel(MappingReader r)
+    private static ModelSection BindModel(MappingReader r, ConfigErrors errors)
     {
         var d = new ModelSection();
         var s = new ModelSection
@@ -224,9 +224,43 @@ public static partial class ConfigLoader
             Tokenizer = r.OptionalString("tokenizer"),
             ChatTemplate = r.OptionalString("chat_template"),
             Dtype = r.String("dtype", d.Dtype, ModelSection.Dtypes),
+            TemplateDate = r.String("template_date", d.TemplateDate, pattern: IsoDatePattern(), patternHint: "must be a date written yyyy-MM-dd"),
+            TemplateKwargs = TemplateKwargs(r.Value("template_kwargs"), errors),
         };
         r.Finish();
         return s;
+    }
+
+    [GeneratedRegex(@"^\d{4}-\d{2}-\d{2}$")]
+    private static partial Regex IsoDatePattern();
+
+    /// <summary><c>model.template_kwargs</c>: a mapping of scalars; plain true/false/numbers keep their type, anything quoted is a string.</summary>
+    private static SortedDictionary<string, System.Text.Json.Nodes.JsonNode?> TemplateKwargs(YamlNode? node, ConfigErrors errors)
+    {
+        var result = new SortedDictionary<string, System.Text.Json.Nodes.JsonNode?>(StringComparer.Ordinal);
+        if (node is null || MappingReader.IsNull(node)) return result;
+        if (node is not YamlMappingNode map)
+            throw errors.At(node, ErrorCodes.ConfigWrongType, $"'model.template_kwargs' must be a mapping (name: value lines), got {MappingReader.Describe(node)}.");
+        foreach (var (k, v) in map.Children)
+        {
+            if (k is not YamlScalarNode { Value: { Length: > 0 } key })
+                throw errors.At(k, ErrorCodes.ConfigWrongType, "'model.template_kwargs' has a key that is not a plain name.");
+            if (key is "messages" or "tools" or "add_generation_prompt")
+                throw errors.At(k, ErrorCodes.ConfigInvalidValue, $"'model.template_kwargs.{key}' is set by the pipeline itself and cannot be configured.");
+            if (v is not YamlScalarNode sv)
+                throw errors.At(v, ErrorCodes.ConfigWrongType, $"'model.template_kwargs.{key}' must be a string, number or true/false, got {MappingReader.Describe(v)}.");
+            var text = sv.Value ?? "";
+            System.Text.Json.Nodes.JsonNode? value;
+            if (sv.Style is YamlDotNet.Core.ScalarStyle.SingleQuoted or YamlDotNet.Core.ScalarStyle.DoubleQuoted) value = text;
+            else if (MappingReader.IsNull(sv)) value = null;
+            else if (text is "true" or "True" or "TRUE") value = true;
+            else if (text is "false" or "False" or "FALSE") value = false;
+            else if (long.TryParse(text, System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out var l)) value = l;
+            else if (double.TryParse(text, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var dbl) && double.IsFinite(dbl)) value = dbl;
+            else value = text;
+            result[key] = value;
+        }
+        return result;
     }
 
     private static DataSection BindData(MappingReader r, ConfigErrors errors)

@@ -38,6 +38,12 @@ public sealed record ModelSection
     /// <summary>A chat template: a path to a <c>.jinja</c> file, or empty to use the tokenizer's own.</summary>
     public string? ChatTemplate { get; init; }
     public string Dtype { get; init; } = "bf16";
+    /// <summary>Extra chat-template variables (e.g. <c>enable_thinking: false</c>), passed to every render like
+    /// <c>apply_chat_template(**kwargs)</c>. Scalars (string, number, bool) only; keys sorted when fingerprinted.</summary>
+    public SortedDictionary<string, System.Text.Json.Nodes.JsonNode?> TemplateKwargs { get; init; } = new(StringComparer.Ordinal);
+    /// <summary>The date templates see through <c>strftime_now</c> (ISO <c>yyyy-MM-dd</c>), pinned so shards do not
+    /// depend on the day they were built.</summary>
+    public string TemplateDate { get; init; } = "2025-07-10";
 
     public static IReadOnlyList<string> Dtypes { get; } = ["bf16", "fp16", "fp32"];
 }

@@ -26,7 +26,8 @@ public static class StageRegistry
 
     private static IEnumerable<IStage> BuiltIn()
     {
-        // PrepareData / VerifyTokens: `yield return new PrepareDataStage();` … when the data and text layers land.
+        yield return new PrepareDataStage();
+        yield return new VerifyTokensStage();
         yield return new SnapshotStage();          // test/demo stages (integration tests)
         yield return new SnapshotSummaryStage();
     }
