@@ -256,6 +256,11 @@ public sealed class EvaluationRunTests
         CollectionAssert.Contains(texts, "validation");
         CollectionAssert.Contains(texts, "200");
         Assert.AreEqual(2, svg.Descendants().Count(e => e.Name.LocalName == "path"));
+        // Long runs get k-suffixed step ticks; a narrow loss range gets enough decimals to tell ticks apart.
+        var longRun = XDocument.Parse(SvgLineChart.LossCurve(Enumerable.Range(0, 20001).Select(i => ((double)i, 1.001 + 0.002 * i / 20000.0)).ToList()).Render());
+        var longTexts = longRun.Descendants().Where(e => e.Name.LocalName == "text").Select(e => e.Value).ToList();
+        CollectionAssert.Contains(longTexts, "20k");
+        CollectionAssert.Contains(longTexts, "1.0020");
         // Empty and single-point charts still render.
         XDocument.Parse(new SvgLineChart { Title = "empty" }.Render());
         XDocument.Parse(SvgLineChart.LossCurve([(0, 1.0)]).Render());

@@ -25,8 +25,7 @@ internal static class Svg
             var pad = Math.Abs(max) > 0 ? Math.Abs(max) * 0.1 : 1;
             (min, max) = (min - pad, max + pad);
         }
-        var range = NiceNumber(max - min, false);
-        var step = NiceNumber(range / Math.Max(1, count - 1), true);
+        var step = NiceNumber((max - min) / Math.Max(1, count - 1), true);
         return (Math.Floor(min / step) * step, Math.Ceiling(max / step) * step, step);
     }
 

@@ -44,8 +44,8 @@ public sealed class SvgLineChart
         double xmin = pts.Count > 0 ? pts.Min(p => p.X) : 0, xmax = pts.Count > 0 ? pts.Max(p => p.X) : 1;
         double ymin = pts.Count > 0 ? pts.Min(p => p.Y) : 0, ymax = pts.Count > 0 ? pts.Max(p => p.Y) : 1;
         if (YIncludesZero) ymin = Math.Min(0, ymin);
-        var (xlo, xhi, xstep) = Svg.NiceTicks(xmin, xmax, 8);
-        var (ylo, yhi, ystep) = Svg.NiceTicks(ymin, ymax, 6);
+        var (xlo, xhi, xstep) = Svg.NiceTicks(xmin, xmax, 10);
+        var (ylo, yhi, ystep) = Svg.NiceTicks(ymin, ymax, 8);
         if (xmin >= 0 && xlo < 0) xlo = 0;
 
         var yTickWidth = Enumerable.Range(0, (int)Math.Round((yhi - ylo) / ystep) + 1)
