@@ -316,9 +316,62 @@ public static class PythonJson
             case JsonValueKind.False: return "false";
             case JsonValueKind.Null: return "null";
         }
-        if (v.TryGetValue(out double d) && !double.IsFinite(d) && !v.TryGetValue(out JsonElement _))
-            return double.IsNaN(d) ? "NaN" : d > 0 ? "Infinity" : "-Infinity";
-        return NumberText(v.ToJsonString());
+        var py = PythonNumber(v);
+        return py is "NaN" or "Infinity" or "-Infinity" ? py : NumberText(py);
+    }
+
+    /// <summary>
+    /// The number as Python holds it after <c>json.loads</c> and prints it with <c>json.dumps</c>: an integer literal is an
+    /// exact <c>int</c>; a literal with a fraction or exponent is a <c>float</c> (<c>repr</c>: shortest round-trip digits,
+    /// <c>2.50</c> → <c>2.5</c>, <c>-3e2</c> → <c>-300.0</c>, <c>1e16</c> → <c>1e+16</c>; overflow → <c>Infinity</c>).
+    /// </summary>
+    internal static string PythonNumber(JsonValue v)
+    {
+        if (!v.TryGetValue(out JsonElement e))
+        {
+            var d0 = v.GetValue<double>();
+            return double.IsNaN(d0) ? "NaN" : double.IsPositiveInfinity(d0) ? "Infinity" : double.IsNegativeInfinity(d0) ? "-Infinity" : FloatRepr(d0);
+        }
+        var raw = e.GetRawText();
+        if (raw.AsSpan().IndexOfAny(".eE") < 0) return BigInteger.Parse(raw, CultureInfo.InvariantCulture).ToString(CultureInfo.InvariantCulture);
+        var d = double.Parse(raw, NumberStyles.Float, CultureInfo.InvariantCulture);
+        return double.IsPositiveInfinity(d) ? "Infinity" : double.IsNegativeInfinity(d) ? "-Infinity" : FloatRepr(d);
+    }
+
+    /// <summary>Python's <c>repr(float)</c>: shortest round-trip digits, fixed notation for exponents -4..15, else <c>d.ddde+XX</c>.</summary>
+    public static string FloatRepr(double d)
+    {
+        if (d == 0) return double.IsNegative(d) ? "-0.0" : "0.0";
+        var r = d.ToString("R", CultureInfo.InvariantCulture);
+        var neg = r.StartsWith('-');
+        if (neg) r = r[1..];
+        var exp = 0;
+        var ePos = r.IndexOf('E');
+        if (ePos >= 0)
+        {
+            exp = int.Parse(r[(ePos + 1)..], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture);
+            r = r[..ePos];
+        }
+        var dot = r.IndexOf('.');
+        var intLen = dot >= 0 ? dot : r.Length;
+        var digits = r.Replace(".", "");
+        var lead = digits.Length - digits.TrimStart('0').Length;
+        digits = digits.TrimStart('0').TrimEnd('0');
+        if (digits.Length == 0) digits = "0";
+        var decpt = intLen - lead + exp; // value = 0.DIGITS × 10^decpt
+        var x = decpt - 1;
+        string body;
+        if (x >= -4 && x < 16)
+        {
+            if (decpt <= 0) body = "0." + new string('0', -decpt) + digits;
+            else if (decpt >= digits.Length) body = digits + new string('0', decpt - digits.Length) + ".0";
+            else body = digits[..decpt] + "." + digits[decpt..];
+        }
+        else
+        {
+            body = digits[..1] + (digits.Length > 1 ? "." + digits[1..] : "") + "e" + (x < 0 ? "-" : "+") + Math.Abs(x).ToString("00", CultureInfo.InvariantCulture);
+        }
+        return (neg ? "-" : "") + body;
     }
 
     /// <summary>A number's canonical text: exact for integers and decimals (BigInteger mantissa, trimmed exponent).</summary>
@@ -414,7 +467,7 @@ public static class PythonJson
                 return;
             case JsonValue v:
                 if (v.GetValueKind() == JsonValueKind.String) AppendString(sb, v.GetValue<string>());
-                else if (v.TryGetValue(out JsonElement e)) sb.Append(e.GetRawText());
+                else if (v.TryGetValue(out JsonElement _)) sb.Append(PythonNumber(v));
                 else sb.Append(ScalarText(v));
                 return;
         }

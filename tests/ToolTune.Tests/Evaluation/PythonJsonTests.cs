@@ -44,7 +44,10 @@ public sealed class PythonJsonTests
     {
         static bool Eq(string a, string b) => PythonJson.CanonicalEquals(PythonJson.Loads(a), PythonJson.Loads(b));
         Assert.IsTrue(Eq("{\"a\": 1, \"b\": [1, 2]}", "{\"b\": [1.0, 2e0], \"a\": 100e-2}"));
-        Assert.IsTrue(Eq("123456789012345678901234567890", "1.23456789012345678901234567890e29"));
+        // Python semantics: ints exact, floats are doubles, int == float compares values.
+        Assert.IsFalse(Eq("123456789012345678901234567890", "1.23456789012345678901234567890e29"));
+        Assert.IsTrue(Eq("100000000000000000000", "1e20"));
+        Assert.IsTrue(Eq("0.1", "0.1000000000000000000001"));
         Assert.IsFalse(Eq("123456789012345678901234567890", "123456789012345678901234567891"));
         Assert.IsFalse(Eq("[1, 2]", "[2, 1]"));
         Assert.IsFalse(Eq("1", "true"));
