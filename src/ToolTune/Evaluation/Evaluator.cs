@@ -55,12 +55,16 @@ public sealed class Evaluator
     public SampleScorer Scorer { get; }
     public GenerationOptions Options => _options;
 
-    /// <summary>End-of-turn ids: the tokenizer's eos plus <c>&lt;|im_end|&gt;</c>, <c>&lt;|end_of_text|&gt;</c>, <c>&lt;|eot_id|&gt;</c>, <c>&lt;|endoftext|&gt;</c> when present.</summary>
+    /// <summary>
+    /// End-of-turn ids when the stage passes none: the tokenizer's eos plus <c>&lt;|im_end|&gt;</c>, <c>&lt;|end_of_text|&gt;</c>,
+    /// <c>&lt;|endoftext|&gt;</c> when present (SmolLM3: 128012, 128001 — its generation eos list). The stage should pass
+    /// <c>generation_config.json</c>'s <c>eos_token_id</c> list, as vLLM uses it.
+    /// </summary>
     public static IReadOnlyList<int> DefaultStopIds(Tokenizer tokenizer)
     {
         var ids = new List<int>();
         if (tokenizer.EosTokenId is { } eos) ids.Add(eos);
-        foreach (var t in new[] { "<|im_end|>", "<|end_of_text|>", "<|eot_id|>", "<|endoftext|>" })
+        foreach (var t in new[] { "<|im_end|>", "<|end_of_text|>", "<|endoftext|>" })
             if (tokenizer.TokenToId(t) is { } id && !ids.Contains(id)) ids.Add(id);
         return ids;
     }

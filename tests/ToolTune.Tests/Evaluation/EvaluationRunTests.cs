@@ -228,6 +228,34 @@ public sealed class EvaluationRunTests
     }
 
     [TestMethod]
+    public void FromToolEvalItemKeepsPromptGoldAndCategory()
+    {
+        var tools = new List<JsonObject> { Tool("get_weather", "city") };
+        var conv = new ToolTune.Data.Conversation("c7",
+        [
+            new ToolTune.Data.Message("user", "Weather in Paris?"),
+            new ToolTune.Data.Message("assistant", "", [new ToolTune.Data.ToolCall("get_weather", new JsonObject { ["city"] = "Paris" })]),
+            new ToolTune.Data.Message("tool", "{\"temp\": 21}"),
+            new ToolTune.Data.Message("assistant", "It is 21 °C."),
+        ], tools) { Category = "weather" };
+        var items = ToolTune.Data.Selection.ToolEvalItem.FromConversation(conv).Select(EvalItem.FromToolEvalItem).ToList();
+        Assert.AreEqual(2, items.Count);
+        Assert.AreEqual("c7#1", items[0].Id);
+        Assert.IsTrue(items[0].ExpectCall);
+        Assert.AreEqual("weather", items[0].Category);
+        Assert.AreEqual(1, items[0].RenderContext["messages"]!.AsArray().Count, "prompt = messages before the turn");
+        Assert.AreEqual("get_weather", items[0].GoldCalls[0].Name);
+        Assert.IsFalse(items[1].ExpectCall, "the final text answer: no call expected");
+        Assert.AreEqual(3, items[1].RenderContext["messages"]!.AsArray().Count);
+    }
+
+    [TestMethod]
+    public void SmolLM3StopIdsAreImEndAndEndOfText()
+    {
+        CollectionAssert.AreEquivalent(new[] { 128012, 128001 }, Evaluator.DefaultStopIds(Tok).ToArray());
+    }
+
+    [TestMethod]
     public void CancellationStopsTheRun()
     {
         var dir = NewDir();
