@@ -130,6 +130,27 @@ public sealed class MetricsAndGatesTests
     }
 
     [TestMethod]
+    public void ConfigGatesFromTheIssueEvaluate()
+    {
+        var c = ConfigLoader.Parse("""
+            eval:
+              gates:
+                - "tool_call_f1 >= 0.9"
+                - "json_valid >= 0.98"
+                - "hallucination_rate <= 0.05"
+                - "emission_rate >= 1.0"
+                - {gate: "stop_rate > 0.5", warn: true}
+            """, "run.yaml", Path.GetTempPath(), checkPaths: false).Config;
+        var set = SmallSet();
+        var r = GateEvaluator.Evaluate(c.Eval.Gates, EvalMetrics.Compute(set), set);
+        CollectionAssert.AreEqual(new[] { false, true, false, true, true }, r.Select(x => x.Passed).ToArray());
+        Assert.IsTrue(r[4].Gate.Warn);
+        var ex = Assert.ThrowsExactly<ToolTuneException>(() => GateEvaluator.Enforce(r, "run.yaml"));
+        StringAssert.Contains(ex.Message, "tool_call_f1 = 0.5");
+        StringAssert.Contains(ex.Message, "hallucination_rate = 1");
+    }
+
+    [TestMethod]
     public void GateParsingErrors()
     {
         Assert.AreEqual(ErrorCodes.EvalGateInvalid, Assert.ThrowsExactly<ToolTuneException>(() => GateEvaluator.Parse("f1 >= 0.9")).Code);
