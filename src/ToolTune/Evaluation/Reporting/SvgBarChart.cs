@@ -54,7 +54,7 @@ public sealed class SvgBarChart
         var colors = Colors ?? Svg.Palette;
 
         var sb = Svg.Open(Width, height, Title);
-        Svg.Text(sb, Width / 2, 24, Title, 16, "middle", weight: "bold");
+        Svg.Text(sb, left + pw / 2, 24, Title, 16, "middle", weight: "bold");
 
         // Legend under the title.
         var legendW = SeriesNames.Sum(n => Svg.TextWidth(n) + 40);
