@@ -104,4 +104,14 @@ public static class ErrorCodes
     public const string ShardTruncated = "TT3023";
     public const string ShardChecksumMismatch = "TT3024";
     public const string ShardManifestInvalid = "TT3025";
+
+    // Evaluation (TT7xxx)
+    public const string EvalGateFailed = "TT7000";
+    public const string EvalDelimiterNotAToken = "TT7001";
+    public const string EvalSetMissing = "TT7002";
+    public const string EvalSetInvalid = "TT7003";
+    public const string EvalGateInvalid = "TT7004";
+    public const string EvalGenerationFailed = "TT7005";
+    public const string EvalNoItems = "TT7006";
+    public const string EvalTemplateFailed = "TT7007";
 }

@@ -146,6 +146,8 @@ public sealed record EvalSection
     [
         "tool_call_f1", "name_precision", "name_recall", "name_f1", "args_parse_rate", "args_exact_match",
         "parallel_f1", "hallucination_rate", "code_dump_rate", "stop_rate", "emission_rate", "perplexity", "eval_loss",
+        "tool_call_precision", "tool_call_recall", "exact_match_rate", "start_token_rate", "end_token_rate", "json_valid",
+        "args_key_match", "end_of_turn_rate",
     ];
 }
 

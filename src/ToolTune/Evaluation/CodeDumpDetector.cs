@@ -1,0 +1,67 @@
+using System.Text.RegularExpressions;
+
+namespace ToolTune.Evaluation;
+
+/// <summary>Where a known tool is called inside code instead of a tool call.</summary>
+/// <param name="ToolName">The tool called.</param>
+/// <param name="Where"><c>fenced</c>, <c>inline</c>, <c>code-tag</c> or <c>statement</c>.</param>
+/// <param name="Snippet">The line with the call.</param>
+public sealed record CodeDump(string ToolName, string Where, string Snippet);
+
+/// <summary>
+/// Finds the "writes Python instead of calling the tool" failure: a call <c>name(</c> of a declared tool
+/// inside a fenced block (<c>```python … ```</c>, also unclosed or <c>~~~</c>), an inline code span
+/// (<c>`get_weather(city="Paris")`</c>), a <c>&lt;code&gt;</c> block (SmolLM3's python-tools format), or a line that
+/// is itself a call statement (<c>print(get_weather(...))</c>, <c>result = get_weather(...)</c>, <c>get_weather(...)</c>).
+/// Prose that merely mentions the name without a parenthesis is not a dump.
+/// </summary>
+public static partial class CodeDumpDetector
+{
+    public static CodeDump? Find(string text, IEnumerable<string> toolNames)
+    {
+        var names = toolNames.Where(n => n.Length > 0).Distinct().ToList();
+        if (names.Count == 0 || text.Length == 0) return null;
+        var call = new Regex(@"(?<![\w.])(?:[A-Za-z_][\w]*\.)?(" + string.Join('|', names.OrderByDescending(n => n.Length).Select(Regex.Escape)) + @")\s*\(",
+            RegexOptions.CultureInvariant);
+
+        foreach (Match m in Fenced().Matches(text))
+            if (FindIn(m.Groups["body"].Value, call) is { } hit) return new CodeDump(hit.Name, "fenced", hit.Line);
+        foreach (Match m in CodeTag().Matches(text))
+            if (FindIn(m.Groups["body"].Value, call) is { } hit) return new CodeDump(hit.Name, "code-tag", hit.Line);
+        var outside = Fenced().Replace(text, "");
+        foreach (Match m in Inline().Matches(outside))
+            if (FindIn(m.Groups["body"].Value, call) is { } hit) return new CodeDump(hit.Name, "inline", hit.Line);
+        foreach (var line in outside.Split('\n'))
+        {
+            var s = StatementPrefix().Match(line);
+            if (!s.Success) continue;
+            var rest = line[s.Length..];
+            var m = call.Match(rest);
+            if (m.Success && m.Index == 0) return new CodeDump(m.Groups[1].Value, "statement", line.Trim());
+        }
+        return null;
+    }
+
+    private static (string Name, string Line)? FindIn(string code, Regex call)
+    {
+        var m = call.Match(code);
+        if (!m.Success) return null;
+        var start = code.LastIndexOf('\n', Math.Max(0, m.Index - 1)) + 1;
+        var end = code.IndexOf('\n', m.Index);
+        return (m.Groups[1].Value, code[start..(end < 0 ? code.Length : end)].Trim());
+    }
+
+    // ```lang\n ... ``` (or to the end when unclosed); ~~~ likewise.
+    [GeneratedRegex(@"(?<fence>```|~~~)[^\n]*\n?(?<body>.*?)(?:\k<fence>|\z)", RegexOptions.Singleline | RegexOptions.CultureInvariant)]
+    private static partial Regex Fenced();
+
+    [GeneratedRegex(@"<code>(?<body>.*?)(?:</code>|\z)", RegexOptions.Singleline | RegexOptions.CultureInvariant)]
+    private static partial Regex CodeTag();
+
+    [GeneratedRegex(@"`(?<body>[^`\n]+)`", RegexOptions.CultureInvariant)]
+    private static partial Regex Inline();
+
+    // Optional print(, return, await, >>> or an assignment before the call at the start of a line.
+    [GeneratedRegex(@"^\s*(?:>>>\s*)?(?:(?:print|return|await)\s*\(?\s*|[A-Za-z_]\w*\s*=\s*(?:await\s+)?)?", RegexOptions.CultureInvariant)]
+    private static partial Regex StatementPrefix();
+}

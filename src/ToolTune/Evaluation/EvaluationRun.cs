@@ -1,0 +1,94 @@
+using ToolTune.Diagnostics;
+using ToolTune.Evaluation.Reporting;
+using ToolTune.Pipeline.Config;
+using ToolTune.Text;
+
+namespace ToolTune.Evaluation;
+
+/// <summary>Everything the Evaluate stage hands to <see cref="EvaluationRun.Execute"/>.</summary>
+public sealed record EvaluationRequest
+{
+    /// <summary>Folder for <c>metrics.json</c>, <c>metrics.csv</c>, <c>samples.jsonl</c>, <c>report.md</c>, <c>metrics.svg</c> (the run's <c>eval/</c>).</summary>
+    public required string OutputDirectory { get; init; }
+
+    public required Tokenizer Tokenizer { get; init; }
+
+    /// <summary>Chat template: an item's <c>messages</c> + <c>tools</c> with <c>add_generation_prompt=True</c> → prompt ids.</summary>
+    public required Func<EvalItem, IReadOnlyList<int>> RenderPrompt { get; init; }
+
+    /// <summary>The merged (fine-tuned) model.</summary>
+    public required IGenerator Tuned { get; init; }
+
+    /// <summary>The base model, for the before/after comparison (null: <c>compare_base: false</c>).</summary>
+    public IGenerator? Base { get; init; }
+
+    /// <summary>Tool-eval items (PrepareData's <c>tool_eval.jsonl</c>, <see cref="EvalItem.ReadFile"/>).</summary>
+    public required IReadOnlyList<EvalItem> ToolEvalItems { get; init; }
+
+    /// <summary>Emission prompts (<c>eval.prompts</c>, kind <see cref="EvalItemKind.Emission"/>).</summary>
+    public IReadOnlyList<EvalItem> EmissionItems { get; init; } = [];
+
+    /// <summary>The <c>eval:</c> section: gates, <c>max_new_tokens</c>, temperature.</summary>
+    public EvalSection Config { get; init; } = new();
+
+    /// <summary>End-of-turn ids; empty → <see cref="Evaluator.DefaultStopIds"/>.</summary>
+    public IReadOnlyList<int> StopIds { get; init; } = [];
+
+    public ulong Seed { get; init; }
+
+    /// <summary>Mean validation loss of the tuned / base model (perplexity = exp), when measured.</summary>
+    public double? TunedEvalLoss { get; init; }
+    public double? BaseEvalLoss { get; init; }
+
+    /// <summary>TrainLora's <c>loss.svg</c>, linked from the report when it exists.</summary>
+    public string? LossCurveSvg { get; init; }
+
+    /// <summary>Merged model folder and chat template path for the vLLM serving command.</summary>
+    public string MergedModelDirectory { get; init; } = "<merged>";
+    public string ChatTemplatePath { get; init; } = "<template>";
+
+    /// <summary>Config file for error locations.</summary>
+    public string? ConfigFile { get; init; }
+}
+
+/// <summary>What an evaluation produced.</summary>
+public sealed record EvaluationOutcome(
+    ModelEvaluation Tuned,
+    ModelEvaluation? Base,
+    IReadOnlyList<GateResult> Gates,
+    IReadOnlyList<string> Warnings,
+    IReadOnlyList<string> Files);
+
+/// <summary>The Evaluate stage's entry point (the stage adds loading of models, stamps and MSBuild wiring).</summary>
+public static class EvaluationRun
+{
+    public const string MetricsJson = "metrics.json";
+    public const string MetricsCsv = "metrics.csv";
+    public const string SamplesJsonl = "samples.jsonl";
+    public const string ReportMd = "report.md";
+    public const string MetricsSvg = "metrics.svg";
+
+    /// <summary>
+    /// Runs base (optional) and tuned over the tool-eval and emission items, writes all outputs atomically, then
+    /// enforces the gates: a failed gate throws TT7000 after the report is written (so it can be read);
+    /// warn-only misses come back in <see cref="EvaluationOutcome.Warnings"/>.
+    /// </summary>
+    public static EvaluationOutcome Execute(EvaluationRequest request, CancellationToken cancellationToken)
+    {
+        var items = request.ToolEvalItems.Concat(request.EmissionItems).ToList();
+        if (items.Count == 0)
+            throw new ToolTuneException(ErrorCodes.EvalNoItems, "Nothing to evaluate: the tool-eval set and the emission prompts are both empty.", request.ConfigFile);
+        var dup = items.GroupBy(i => (i.Kind, i.Id)).FirstOrDefault(g => g.Count() > 1);
+        if (dup is not null)
+            throw new ToolTuneException(ErrorCodes.EvalSetInvalid, $"Eval item id '{dup.Key.Id}' occurs {dup.Count()} times.", request.ConfigFile);
+        var options = new GenerationOptions(request.Config.MaxNewTokens, request.Config.Temperature, request.StopIds, request.Seed);
+        var evaluator = new Evaluator(request.Tokenizer, request.RenderPrompt, options);
+        var baseEval = request.Base is null ? null : evaluator.Run("base", request.Base, items, request.BaseEvalLoss, cancellationToken);
+        var tuned = evaluator.Run("tuned", request.Tuned, items, request.TunedEvalLoss, cancellationToken);
+        var gates = GateEvaluator.Evaluate(request.Config.Gates, tuned.Metrics, tuned.Samples);
+
+        var files = EvalOutputs.WriteAll(request, evaluator, tuned, baseEval, gates);
+        var warnings = GateEvaluator.Enforce(gates, request.ConfigFile);
+        return new EvaluationOutcome(tuned, baseEval, gates, warnings, files);
+    }
+}

@@ -1,0 +1,112 @@
+using System.Diagnostics;
+using ToolTune.Diagnostics;
+using ToolTune.Text;
+
+namespace ToolTune.Evaluation;
+
+/// <summary>Generation speed over one model's run.</summary>
+public sealed record EvalSpeed(int Prompts, long PromptTokens, long GeneratedTokens, TimeSpan Prefill, TimeSpan Decode, TimeSpan Wall)
+{
+    public double PromptsPerSecond => Wall.TotalSeconds > 0 ? Prompts / Wall.TotalSeconds : 0;
+
+    /// <summary>Generated tokens per second of decode time (prefill excluded).</summary>
+    public double DecodeTokensPerSecond => Decode.TotalSeconds > 0 ? GeneratedTokens / Decode.TotalSeconds : 0;
+
+    /// <summary>Generated tokens per wall-clock second (prefill included).</summary>
+    public double GeneratedTokensPerSecond => Wall.TotalSeconds > 0 ? GeneratedTokens / Wall.TotalSeconds : 0;
+}
+
+/// <summary>One model's evaluation: the scored samples, metrics overall and per category, speed.</summary>
+public sealed record ModelEvaluation(
+    string Label,
+    string ModelName,
+    IReadOnlyList<SampleResult> Samples,
+    MetricSet Metrics,
+    SortedDictionary<string, MetricSet> Categories,
+    EvalSpeed Speed);
+
+/// <summary>
+/// Runs a generator over the eval items: renders each prompt (chat template with the tools and the generation
+/// prompt → ids), generates, parses on ids, scores, and computes the metrics.
+/// </summary>
+public sealed class Evaluator
+{
+    private readonly Func<EvalItem, IReadOnlyList<int>> _render;
+    private readonly GenerationOptions _options;
+
+    /// <param name="tokenizer">The model's tokenizer (delimiter ids, decoding).</param>
+    /// <param name="renderPrompt">Renders an item's <see cref="EvalItem.RenderContext"/> with <c>add_generation_prompt</c> to ids.</param>
+    /// <param name="options">Decoding settings; empty <see cref="GenerationOptions.StopIds"/> → <see cref="DefaultStopIds"/>.</param>
+    public Evaluator(Tokenizer tokenizer, Func<EvalItem, IReadOnlyList<int>> renderPrompt, GenerationOptions options)
+    {
+        _render = renderPrompt;
+        var stops = options.StopIds.Count > 0 ? options.StopIds : DefaultStopIds(tokenizer);
+        _options = options with { StopIds = stops };
+        Scorer = new SampleScorer(HermesToolCallParser.FromTokenizer(tokenizer), stops, ids => tokenizer.Decode(ids, skipSpecialTokens: false));
+    }
+
+    public Evaluator(SampleScorer scorer, Func<EvalItem, IReadOnlyList<int>> renderPrompt, GenerationOptions options)
+    {
+        _render = renderPrompt;
+        _options = options;
+        Scorer = scorer;
+    }
+
+    public SampleScorer Scorer { get; }
+    public GenerationOptions Options => _options;
+
+    /// <summary>
+    /// End-of-turn ids when the stage passes none: the tokenizer's eos plus <c>&lt;|im_end|&gt;</c>, <c>&lt;|end_of_text|&gt;</c>,
+    /// <c>&lt;|endoftext|&gt;</c> when present (SmolLM3: 128012, 128001 — its generation eos list). The stage should pass
+    /// <c>generation_config.json</c>'s <c>eos_token_id</c> list, as vLLM uses it.
+    /// </summary>
+    public static IReadOnlyList<int> DefaultStopIds(Tokenizer tokenizer)
+    {
+        var ids = new List<int>();
+        if (tokenizer.EosTokenId is { } eos) ids.Add(eos);
+        foreach (var t in new[] { "<|im_end|>", "<|end_of_text|>", "<|endoftext|>" })
+            if (tokenizer.TokenToId(t) is { } id && !ids.Contains(id)) ids.Add(id);
+        return ids;
+    }
+
+    public ModelEvaluation Run(string label, IGenerator generator, IReadOnlyList<EvalItem> items, double? evalLoss, CancellationToken ct)
+    {
+        var samples = new List<SampleResult>(items.Count);
+        long promptTokens = 0, generated = 0;
+        var prefill = TimeSpan.Zero;
+        var decode = TimeSpan.Zero;
+        var wall = Stopwatch.StartNew();
+        foreach (var item in items)
+        {
+            ct.ThrowIfCancellationRequested();
+            IReadOnlyList<int> prompt;
+            try
+            {
+                prompt = _render(item);
+            }
+            catch (ToolTuneException) { throw; }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                throw new ToolTuneException(ErrorCodes.EvalTemplateFailed, $"Rendering eval item '{item.Id}' failed: {e.Message}", inner: e);
+            }
+            GenerationResult gen;
+            try
+            {
+                gen = generator.Generate(prompt, _options, ct);
+            }
+            catch (ToolTuneException) { throw; }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                throw new ToolTuneException(ErrorCodes.EvalGenerationFailed, $"{label} model '{generator.Name}' failed on eval item '{item.Id}': {e.Message}", inner: e);
+            }
+            promptTokens += prompt.Count;
+            generated += gen.Ids.Count;
+            prefill += gen.PrefillTime;
+            decode += gen.DecodeTime;
+            samples.Add(Scorer.Score(label, item, prompt, gen));
+        }
+        wall.Stop();
+        return new ModelEvaluation(label, generator.Name, samples, EvalMetrics.Compute(samples, evalLoss), EvalMetrics.ByCategory(samples),
+            new EvalSpeed(items.Count, promptTokens, generated, prefill, decode, wall.Elapsed));
+    }
+}

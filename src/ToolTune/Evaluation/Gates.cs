@@ -1,0 +1,116 @@
+using System.Globalization;
+using System.Text;
+using System.Text.RegularExpressions;
+using ToolTune.Diagnostics;
+using ToolTune.Pipeline.Config;
+
+namespace ToolTune.Evaluation;
+
+/// <summary>A gate's outcome on the tuned model's metrics.</summary>
+/// <param name="Gate">The gate as configured.</param>
+/// <param name="Actual">The metric's value, null when it could not be measured (counts as a miss).</param>
+/// <param name="Passed">Whether <c>actual op threshold</c> holds.</param>
+/// <param name="Worst">Up to three samples that pull the metric the wrong way.</param>
+public sealed record GateResult(Gate Gate, double? Actual, bool Passed, IReadOnlyList<SampleResult> Worst)
+{
+    public bool IsWarning => !Passed && Gate.Warn;
+    public bool IsFailure => !Passed && !Gate.Warn;
+
+    public string Describe()
+    {
+        var actual = Actual is { } a ? GateEvaluator.Format(a) : "not measured";
+        var sb = new StringBuilder();
+        sb.Append(CultureInfo.InvariantCulture, $"gate '{Gate.Metric} {Gate.Op} {GateEvaluator.Format(Gate.Value)}' missed: {Gate.Metric} = {actual}");
+        if (Worst.Count > 0)
+        {
+            sb.Append(". Worst examples: ");
+            sb.Append(string.Join("; ", Worst.Select(w => $"{w.Id} [{w.Verdict}] \"{GateEvaluator.Short(w.Text)}\"")));
+        }
+        return sb.ToString();
+    }
+}
+
+/// <summary>Evaluates <c>eval.gates</c> (<c>metric op threshold</c>, ops <c>&gt;= &lt;= &gt; &lt; ==</c>, optionally warn-only).</summary>
+public static partial class GateEvaluator
+{
+    [GeneratedRegex(@"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(>=|<=|==|>|<)\s*(\S+)\s*$")]
+    private static partial Regex GatePattern();
+
+    /// <summary>Parses <c>"tool_call_f1 >= 0.9"</c> (TT7004 when malformed or the metric is unknown).</summary>
+    public static Gate Parse(string text, bool warn = false)
+    {
+        var m = GatePattern().Match(text);
+        if (!m.Success || !double.TryParse(m.Groups[3].Value, NumberStyles.Float, CultureInfo.InvariantCulture, out var v))
+            throw new ToolTuneException(ErrorCodes.EvalGateInvalid, $"Gate '{text}' must look like 'metric >= number' (operators: >=, <=, >, <, ==).");
+        if (MetricCatalog.Find(m.Groups[1].Value) is null)
+            throw new ToolTuneException(ErrorCodes.EvalGateInvalid, $"Gate metric '{m.Groups[1].Value}' is unknown. Known metrics: {string.Join(", ", MetricCatalog.Names)}.");
+        return new Gate { Metric = m.Groups[1].Value, Op = m.Groups[2].Value, Value = v, Warn = warn };
+    }
+
+    public static bool Holds(double actual, string op, double threshold) => op switch
+    {
+        ">=" => actual >= threshold,
+        "<=" => actual <= threshold,
+        ">" => actual > threshold,
+        "<" => actual < threshold,
+        "==" => Math.Abs(actual - threshold) <= 1e-9 * Math.Max(1, Math.Abs(threshold)),
+        _ => throw new ToolTuneException(ErrorCodes.EvalGateInvalid, $"Unknown gate operator '{op}'."),
+    };
+
+    public static List<GateResult> Evaluate(IEnumerable<Gate> gates, MetricSet metrics, IReadOnlyList<SampleResult> samples)
+    {
+        var results = new List<GateResult>();
+        foreach (var g in gates)
+        {
+            if (MetricCatalog.Find(g.Metric) is null)
+                throw new ToolTuneException(ErrorCodes.EvalGateInvalid, $"Gate metric '{g.Metric}' is unknown. Known metrics: {string.Join(", ", MetricCatalog.Names)}.");
+            var actual = metrics[g.Metric];
+            var passed = actual is { } a && !double.IsNaN(a) && Holds(a, g.Op, g.Value);
+            results.Add(new GateResult(g, actual, passed, passed ? [] : WorstExamples(g.Metric, samples, 3)));
+        }
+        return results;
+    }
+
+    /// <summary>
+    /// Throws TT7000 listing every failed (non-warn) gate with metric, threshold, actual value and worst examples;
+    /// returns the warn-only misses as warning lines.
+    /// </summary>
+    public static List<string> Enforce(IReadOnlyList<GateResult> results, string? file = null)
+    {
+        var failures = results.Where(r => r.IsFailure).ToList();
+        if (failures.Count > 0)
+            throw new ToolTuneException(ErrorCodes.EvalGateFailed,
+                $"{failures.Count} evaluation gate(s) failed: " + string.Join(" | ", failures.Select(f => f.Describe())), file);
+        return results.Where(r => r.IsWarning).Select(r => "warning " + ErrorCodes.EvalGateFailed + ": " + r.Describe()).ToList();
+    }
+
+    /// <summary>The samples that hurt a metric most (by verdict severity, then id).</summary>
+    public static List<SampleResult> WorstExamples(string metric, IReadOnlyList<SampleResult> samples, int count)
+    {
+        Func<SampleResult, bool> bad = metric switch
+        {
+            "hallucination_rate" => s => s.Verdict == Verdict.HallucinatedCall,
+            "code_dump_rate" => s => s.Verdict == Verdict.CodeDump,
+            "emission_rate" => s => s.Item.Kind == EvalItemKind.Emission && !s.Parse.ToolsCalled,
+            "stop_rate" => s => s.Parse.ToolsCalled && !s.StoppedAfterCall,
+            "end_of_turn_rate" => s => !s.EndedTurn,
+            "json_valid" or "args_parse_rate" => s => s.HasStart && (!s.Parse.ToolsCalled || s.Blocks > s.BlocksWithObjectArguments),
+            "start_token_rate" => s => s.Item.ExpectCall && !s.HasStart,
+            "end_token_rate" => s => s.Item.ExpectCall && (!s.HasStart || !s.Parse.AllBlocksClosed),
+            "args_exact_match" or "args_key_match" => s => s.NamePairs > s.ExactPairs,
+            "eval_loss" or "perplexity" => _ => false,
+            _ => s => s.Item.Kind == EvalItemKind.ToolEval &&
+                      (s.Item.ExpectCall ? s.Verdict != Verdict.ExactMatch : s.Verdict == Verdict.HallucinatedCall),
+        };
+        return samples.Where(bad).OrderByDescending(s => (int)s.Verdict).ThenBy(s => s.Id, StringComparer.Ordinal).Take(count).ToList();
+    }
+
+    public static string Format(double v) => v.ToString("0.####", CultureInfo.InvariantCulture);
+
+    /// <summary>The first ~120 characters on one line (newlines shown as ⏎).</summary>
+    public static string Short(string text, int max = 120)
+    {
+        var one = text.Replace("\r", "").Replace("\n", "⏎");
+        return one.Length <= max ? one : one[..max] + "…";
+    }
+}

@@ -1,0 +1,40 @@
+namespace ToolTune.Evaluation;
+
+/// <summary>Why generation ended.</summary>
+public enum FinishReason
+{
+    /// <summary>A stop id was produced (included as the last id of <see cref="GenerationResult.Ids"/> or not: both are accepted).</summary>
+    Stop,
+
+    /// <summary><c>max_new_tokens</c> reached.</summary>
+    Length,
+}
+
+/// <summary>Decoding settings (from the <c>eval:</c> config section).</summary>
+/// <param name="MaxNewTokens">Hard cap on generated tokens.</param>
+/// <param name="Temperature">0 = greedy.</param>
+/// <param name="StopIds">End-of-turn ids (SmolLM3: <c>&lt;|im_end|&gt;</c> 128012, <c>&lt;|end_of_text|&gt;</c> 128001).</param>
+/// <param name="Seed">Sampling seed when <paramref name="Temperature"/> &gt; 0.</param>
+public sealed record GenerationOptions(int MaxNewTokens, double Temperature, IReadOnlyCollection<int> StopIds, ulong Seed = 0);
+
+/// <summary>What one generation produced.</summary>
+/// <param name="Ids">Generated ids only (no prompt).</param>
+/// <param name="Reason">Stop or length.</param>
+/// <param name="PrefillTime">Time to process the prompt (first token latency).</param>
+/// <param name="DecodeTime">Time for the remaining tokens.</param>
+public sealed record GenerationResult(IReadOnlyList<int> Ids, FinishReason Reason, TimeSpan PrefillTime, TimeSpan DecodeTime)
+{
+    public TimeSpan Total => PrefillTime + DecodeTime;
+}
+
+/// <summary>
+/// A model that continues a prompt: prompt ids → generated ids and timings. The Evaluate stage passes the
+/// merged model and the base model (KV-cache greedy decoding); tests pass scripted fakes.
+/// </summary>
+public interface IGenerator
+{
+    /// <summary>A label for reports (e.g. the model folder name).</summary>
+    string Name { get; }
+
+    GenerationResult Generate(IReadOnlyList<int> promptIds, GenerationOptions options, CancellationToken cancellationToken);
+}

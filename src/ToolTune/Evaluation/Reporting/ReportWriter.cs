@@ -1,0 +1,234 @@
+using System.Globalization;
+using System.Text;
+
+namespace ToolTune.Evaluation.Reporting;
+
+/// <summary>What <see cref="ReportWriter.Render"/> needs.</summary>
+public sealed record ReportInput
+{
+    public required ModelEvaluation Tuned { get; init; }
+    public ModelEvaluation? Base { get; init; }
+    public IReadOnlyList<GateResult> Gates { get; init; } = [];
+    public required GenerationOptions Options { get; init; }
+
+    /// <summary>Bar chart path relative to the report.</summary>
+    public string? MetricsSvg { get; init; }
+
+    /// <summary>Loss curve path relative to the report (TrainLora's <c>loss.svg</c>), when it exists.</summary>
+    public string? LossSvg { get; init; }
+
+    public string MergedModel { get; init; } = "<merged>";
+    public string ChatTemplate { get; init; } = "<template>";
+}
+
+/// <summary>Renders <c>report.md</c>: gates, before/after table, charts, verdicts, per-category table, examples, serving command.</summary>
+public static class ReportWriter
+{
+    public static string Render(ReportInput r)
+    {
+        var t = r.Tuned;
+        var b = r.Base;
+        var sb = new StringBuilder();
+        var c = t.Metrics.Counts;
+        sb.AppendLine("# ToolTune evaluation");
+        sb.AppendLine();
+        sb.Append(CultureInfo.InvariantCulture,
+            $"Tuned model `{t.ModelName}`{(b is null ? "" : $" vs base model `{b.ModelName}`")}: {c["tool_eval_items"]} tool-eval items ");
+        sb.Append(CultureInfo.InvariantCulture,
+            $"({c["expect_call"]} expect a call, {c["expect_no_call"]} expect none, {c["parallel_items"]} with parallel calls) and {c["emission_prompts"]} emission prompts. ");
+        sb.Append(CultureInfo.InvariantCulture,
+            $"{(r.Options.Temperature == 0 ? "Greedy" : $"Sampling at temperature {r.Options.Temperature}")} decoding, max {r.Options.MaxNewTokens} new tokens. ");
+        sb.AppendLine("Calls are parsed exactly as vLLM's `hermes` tool parser does, with the `<tool_call>`/`</tool_call>` delimiters checked as token ids.");
+        sb.AppendLine();
+
+        if (r.Gates.Count > 0)
+        {
+            sb.AppendLine("## Gates");
+            sb.AppendLine();
+            sb.AppendLine("| gate | tuned | result |");
+            sb.AppendLine("|---|---:|---|");
+            foreach (var g in r.Gates)
+            {
+                var res = g.Passed ? "✅ pass" : g.Gate.Warn ? "⚠️ missed (warning)" : "❌ FAILED";
+                var worst = g.Worst.Count > 0 ? " — worst: " + string.Join(", ", g.Worst.Select(w => $"`{w.Id}` ({w.Verdict})")) : "";
+                sb.AppendLine(CultureInfo.InvariantCulture, $"| `{g.Gate.Metric} {g.Gate.Op} {GateEvaluator.Format(g.Gate.Value)}`{(g.Gate.Warn ? " (warn)" : "")} | {Value(g.Actual, Unit(g.Gate.Metric))} | {res}{worst} |");
+            }
+            sb.AppendLine();
+        }
+
+        sb.AppendLine("## Before / after");
+        sb.AppendLine();
+        if (b is not null)
+        {
+            sb.AppendLine("| metric | base | tuned | Δ |");
+            sb.AppendLine("|---|---:|---:|---:|");
+        }
+        else
+        {
+            sb.AppendLine("| metric | tuned |");
+            sb.AppendLine("|---|---:|");
+        }
+        foreach (var m in MetricCatalog.All)
+        {
+            var tv = t.Metrics[m.Name];
+            var bv = b?.Metrics[m.Name];
+            if (tv is null && bv is null) continue;
+            var name = $"`{m.Name}`{(m.HigherIsBetter ? "" : " ↓")}";
+            if (b is null) sb.AppendLine(CultureInfo.InvariantCulture, $"| {name} | {Value(tv, m.Unit)} |");
+            else sb.AppendLine(CultureInfo.InvariantCulture, $"| {name} | {Value(bv, m.Unit)} | {Value(tv, m.Unit)} | {Delta(bv, tv, m)} |");
+        }
+        sb.AppendLine();
+        sb.AppendLine("↓: lower is better. Rates are percentages of the items each metric counts (see `metrics.json` → `definitions`); n/a: nothing to count.");
+        sb.AppendLine();
+        if (r.MetricsSvg is not null)
+        {
+            sb.AppendLine(CultureInfo.InvariantCulture, $"![Tool-call metrics, base vs tuned]({r.MetricsSvg})");
+            sb.AppendLine();
+        }
+
+        sb.AppendLine("## Loss curve");
+        sb.AppendLine();
+        sb.AppendLine(r.LossSvg is null ? "_No loss curve (TrainLora's `loss.svg` was not found)._" : $"![Training and validation loss]({r.LossSvg})");
+        sb.AppendLine();
+
+        sb.AppendLine("## Verdicts");
+        sb.AppendLine();
+        sb.AppendLine(b is null ? "| verdict | tuned |" : "| verdict | base | tuned |");
+        sb.AppendLine(b is null ? "|---|---:|" : "|---|---:|---:|");
+        foreach (var v in Enum.GetValues<Verdict>())
+        {
+            var tn = t.Metrics.Verdicts.GetValueOrDefault(v);
+            var bn = b?.Metrics.Verdicts.GetValueOrDefault(v) ?? 0;
+            if (tn == 0 && bn == 0) continue;
+            sb.AppendLine(b is null ? $"| {v} | {tn} |" : $"| {v} | {bn} | {tn} |");
+        }
+        sb.AppendLine();
+
+        if (t.Categories.Count > 0)
+        {
+            string[] cols = ["tool_call_f1", "name_f1", "args_exact_match", "hallucination_rate", "code_dump_rate"];
+            sb.AppendLine("## Per category (tuned" + (b is null ? ")" : ", base in parentheses)"));
+            sb.AppendLine();
+            sb.AppendLine("| category | items | " + string.Join(" | ", cols.Select(x => $"`{x}`")) + " |");
+            sb.AppendLine("|---|---:|" + string.Concat(cols.Select(_ => "---:|")));
+            foreach (var (cat, set) in t.Categories)
+            {
+                var bs = b?.Categories.GetValueOrDefault(cat);
+                sb.Append(CultureInfo.InvariantCulture, $"| {Md(cat)} | {set.Counts["tool_eval_items"]} |");
+                foreach (var col in cols)
+                    sb.Append(' ').Append(Value(set[col], MetricUnit.Rate)).Append(bs is null ? "" : $" ({Value(bs[col], MetricUnit.Rate)})").Append(" |");
+                sb.AppendLine();
+            }
+            sb.AppendLine();
+        }
+
+        sb.AppendLine("## Example generations");
+        sb.AppendLine();
+        sb.AppendLine("Raw output with special tokens as generated (the stop token included).");
+        sb.AppendLine();
+        foreach (var s in PickExamples(t.Samples))
+        {
+            sb.AppendLine(CultureInfo.InvariantCulture, $"### `{s.Id}` — {s.Verdict}");
+            sb.AppendLine();
+            sb.AppendLine(CultureInfo.InvariantCulture, $"**User:** {Md(GateEvaluator.Short(s.Item.LastUserMessage, 300))}");
+            sb.AppendLine();
+            sb.AppendLine("**Expected:** " + (s.Item.GoldCalls.Count > 0
+                ? string.Join(" ", s.Item.GoldCalls.Select(g => $"`{g.Name}({(g.Arguments is null ? "…" : PythonJson.Dumps(g.Arguments))})`"))
+                : s.Item.ExpectCall ? "a tool call" : "an answer without a tool call"));
+            sb.AppendLine();
+            sb.AppendLine(CultureInfo.InvariantCulture, $"**Tuned** ({s.Verdict}{(s.Detail is null ? "" : ": " + Md(s.Detail))}):");
+            sb.AppendLine();
+            Fence(sb, s.Text);
+            var bs = b?.Samples.FirstOrDefault(x => x.Id == s.Id && x.Item.Kind == s.Item.Kind);
+            if (bs is not null)
+            {
+                sb.AppendLine(CultureInfo.InvariantCulture, $"**Base** ({bs.Verdict}{(bs.Detail is null ? "" : ": " + Md(bs.Detail))}):");
+                sb.AppendLine();
+                Fence(sb, bs.Text);
+            }
+        }
+
+        sb.AppendLine("## Speed");
+        sb.AppendLine();
+        sb.AppendLine("| model | prompts | prompts/s | generated tokens | tokens/s (decode) | tokens/s (wall) |");
+        sb.AppendLine("|---|---:|---:|---:|---:|---:|");
+        foreach (var m in new[] { b, t })
+        {
+            if (m is null) continue;
+            var sp = m.Speed;
+            sb.AppendLine(CultureInfo.InvariantCulture,
+                $"| {m.Label} (`{m.ModelName}`) | {sp.Prompts} | {sp.PromptsPerSecond:0.##} | {sp.GeneratedTokens} | {sp.DecodeTokensPerSecond:0.#} | {sp.GeneratedTokensPerSecond:0.#} |");
+        }
+        sb.AppendLine();
+
+        sb.AppendLine("## Serving with vLLM");
+        sb.AppendLine();
+        sb.AppendLine("```bash");
+        sb.AppendLine(ServingCommand(r.MergedModel, r.ChatTemplate));
+        sb.AppendLine("```");
+        sb.AppendLine();
+        sb.AppendLine("`--tool-call-parser hermes` parses exactly what this report measured; pass the same chat template the model was trained with.");
+        return sb.ToString();
+    }
+
+    /// <summary>The vLLM command that serves the merged model with Hermes tool calling.</summary>
+    public static string ServingCommand(string mergedModel, string chatTemplate) =>
+        $"vllm serve {Quote(mergedModel)} --enable-auto-tool-choice --tool-call-parser hermes --chat-template {Quote(chatTemplate)}";
+
+    private static string Quote(string s) => s.Length > 0 && s.All(ch => char.IsAsciiLetterOrDigit(ch) || "/._-<>:".Contains(ch)) ? s : "'" + s.Replace("'", "'\\''") + "'";
+
+    /// <summary>Three examples: a correct call (parallel preferred), the worst failure, and a no-call or emission item.</summary>
+    public static List<SampleResult> PickExamples(IReadOnlyList<SampleResult> samples)
+    {
+        var picked = new List<SampleResult>();
+        void Add(SampleResult? s)
+        {
+            if (s is not null && !picked.Contains(s) && picked.Count < 3) picked.Add(s);
+        }
+        Add(samples.Where(s => s.Verdict == Verdict.ExactMatch).OrderByDescending(s => s.GoldCount).ThenBy(s => s.Id, StringComparer.Ordinal).FirstOrDefault());
+        Add(samples.Where(s => s.Verdict is not (Verdict.ExactMatch or Verdict.CorrectNoCall or Verdict.CallEmitted))
+            .OrderByDescending(s => (int)s.Verdict).ThenBy(s => s.Id, StringComparer.Ordinal).FirstOrDefault());
+        Add(samples.Where(s => !s.Item.ExpectCall || s.Item.Kind == EvalItemKind.Emission).OrderBy(s => s.Id, StringComparer.Ordinal).FirstOrDefault());
+        foreach (var s in samples) Add(s);
+        return picked;
+    }
+
+    private static void Fence(StringBuilder sb, string text)
+    {
+        var longest = 0;
+        var run = 0;
+        foreach (var ch in text)
+        {
+            run = ch == '`' ? run + 1 : 0;
+            longest = Math.Max(longest, run);
+        }
+        var fence = new string('`', Math.Max(3, longest + 1));
+        sb.AppendLine(fence + "text");
+        sb.AppendLine(text.TrimEnd('\n'));
+        sb.AppendLine(fence);
+        sb.AppendLine();
+    }
+
+    private static MetricUnit Unit(string metric) => MetricCatalog.Find(metric)?.Unit ?? MetricUnit.Number;
+
+    public static string Value(double? v, MetricUnit unit) => v switch
+    {
+        null => "n/a",
+        { } d when !double.IsFinite(d) => d.ToString(CultureInfo.InvariantCulture),
+        { } d => unit == MetricUnit.Rate ? (d * 100).ToString("0.0", CultureInfo.InvariantCulture) + " %" : d.ToString("0.###", CultureInfo.InvariantCulture),
+    };
+
+    private static string Delta(double? b, double? t, MetricInfo m)
+    {
+        if (b is null || t is null || !double.IsFinite(b.Value) || !double.IsFinite(t.Value)) return "n/a";
+        var d = t.Value - b.Value;
+        var text = m.Unit == MetricUnit.Rate
+            ? (d * 100).ToString("+0.0;-0.0;0.0", CultureInfo.InvariantCulture) + " pp"
+            : d.ToString("+0.###;-0.###;0", CultureInfo.InvariantCulture);
+        var better = m.HigherIsBetter ? d > 1e-12 : d < -1e-12;
+        var worse = m.HigherIsBetter ? d < -1e-12 : d > 1e-12;
+        return text + (better ? " ▲" : worse ? " ▼" : "");
+    }
+
+    private static string Md(string s) => s.Replace("|", "\\|").Replace("\n", " ").Replace("\r", "");
+}
