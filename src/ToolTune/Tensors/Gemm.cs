@@ -1,0 +1,341 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace ToolTune.Tensors;
+
+/// <summary>Which SGEMM implementation runs.</summary>
+public enum GemmPath
+{
+    /// <summary>The best the CPU supports, or the one named by <c>TOOLTUNE_GEMM_PATH</c>.</summary>
+    Auto,
+    /// <summary>AVX-512F: 4×64 register tile (16 zmm accumulators).</summary>
+    Avx512,
+    /// <summary>AVX2 + FMA: 6×16 register tile (12 ymm accumulators).</summary>
+    Avx2,
+    /// <summary><see cref="System.Numerics.Vector{T}"/>: 4×(2·Count) tile, any hardware.</summary>
+    Portable,
+}
+
+/// <summary>
+/// Single-precision GEMM, row-major: <c>C = alpha·op(A)·op(B) (+ C when accumulate)</c>, with op = identity or
+/// transpose. op(A) is M×K, op(B) is K×N, C is M×N. Goto/BLIS structure: B is packed into KC×NR strips,
+/// A into MR×KC strips (alpha folded in), both zero-padded so the register-tiled micro-kernel never branches
+/// on edges; edge tiles go through a small buffer. Strips are padded so that consecutive strips are not
+/// 4 KB apart (store-to-load aliasing). Large problems are split over two (or more) threads along the
+/// dimension that balances best.
+/// </summary>
+public static unsafe class Gemm
+{
+    private const int KC = 256;
+    private const int StripPad = 16; // floats (64 bytes) added to each packed strip
+
+    /// <summary>The path <see cref="GemmPath.Auto"/> resolves to in this process.</summary>
+    public static GemmPath DefaultPath { get; } = ResolveDefault();
+
+    /// <summary>Whether the CPU/runtime can run <paramref name="path"/>.</summary>
+    public static bool IsSupported(GemmPath path) => path switch
+    {
+        GemmPath.Avx512 => Avx512F.IsSupported && Vector512.IsHardwareAccelerated,
+        GemmPath.Avx2 => Avx2.IsSupported && Fma.IsSupported,
+        _ => true,
+    };
+
+    private static GemmPath ResolveDefault()
+    {
+        var env = Environment.GetEnvironmentVariable("TOOLTUNE_GEMM_PATH");
+        if (!string.IsNullOrEmpty(env) && Enum.TryParse<GemmPath>(env, ignoreCase: true, out var forced)
+            && forced != GemmPath.Auto && IsSupported(forced))
+            return forced;
+        if (IsSupported(GemmPath.Avx512)) return GemmPath.Avx512;
+        if (IsSupported(GemmPath.Avx2)) return GemmPath.Avx2;
+        return GemmPath.Portable;
+    }
+
+    /// <summary>C[m×n] (+)= alpha · A[m×k] · B[k×n].</summary>
+    public static void MatMul(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, int m, int k, int n,
+        bool accumulate = false, float alpha = 1f) =>
+        Sgemm(false, false, m, n, k, alpha, a, k, b, n, c, n, accumulate);
+
+    /// <summary>C[m×n] (+)= alpha · A[m×k] · B[n×k]ᵀ (the nn.Linear forward: x·Wᵀ).</summary>
+    public static void MatMulTransB(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, int m, int k, int n,
+        bool accumulate = false, float alpha = 1f) =>
+        Sgemm(false, true, m, n, k, alpha, a, k, b, k, c, n, accumulate);
+
+    /// <summary>C[m×n] (+)= alpha · A[k×m]ᵀ · B[k×n] (weight gradients: dyᵀ·x).</summary>
+    public static void MatMulTransA(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, int m, int k, int n,
+        bool accumulate = false, float alpha = 1f) =>
+        Sgemm(true, false, m, n, k, alpha, a, m, b, n, c, n, accumulate);
+
+    /// <summary>
+    /// General entry. A is stored m×k (lda ≥ k) or, when <paramref name="transA"/>, k×m (lda ≥ m); B is k×n
+    /// (ldb ≥ n) or, when <paramref name="transB"/>, n×k (ldb ≥ k); C is m×n with ldc ≥ n.
+    /// </summary>
+    public static void Sgemm(bool transA, bool transB, int m, int n, int k, float alpha,
+        ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, Span<float> c, int ldc,
+        bool accumulate = false, GemmPath path = GemmPath.Auto, int threads = 0)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(m);
+        ArgumentOutOfRangeException.ThrowIfNegative(n);
+        ArgumentOutOfRangeException.ThrowIfNegative(k);
+        if (m == 0 || n == 0) return;
+        if (ldc < n) throw new ArgumentException($"ldc {ldc} < n {n}");
+        if ((long)(m - 1) * ldc + n > c.Length) throw new ArgumentException("C is too small");
+        if (k == 0 || alpha == 0f)
+        {
+            if (!accumulate)
+                for (var i = 0; i < m; i++) c.Slice(i * ldc, n).Clear();
+            return;
+        }
+        CheckOperand("A", transA ? k : m, transA ? m : k, lda, a.Length);
+        CheckOperand("B", transB ? n : k, transB ? k : n, ldb, b.Length);
+        if (path == GemmPath.Auto) path = DefaultPath;
+        else if (!IsSupported(path)) throw new PlatformNotSupportedException($"GEMM path {path} is not supported here");
+
+        fixed (float* pa = a)
+        fixed (float* pb = b)
+        fixed (float* pc = c)
+        {
+            var job = new Job
+            {
+                A = pa, B = pb, C = pc, Lda = lda, Ldb = ldb, Ldc = ldc, TransA = transA, TransB = transB,
+                M = m, N = n, K = k, Alpha = alpha, Accumulate = accumulate, Path = path,
+            };
+            job.Geometry(out var mr, out var nr);
+            var pool = WorkerPool.Shared;
+            var maxThreads = threads > 0 ? Math.Min(threads, pool.MaxParallelism) : pool.MaxParallelism;
+            var flops = 2.0 * m * n * k;
+            var parts = flops < 4e6 ? 1 : Math.Min(maxThreads, 2 + (int)(flops / 64e6));
+            parts = Math.Min(parts, maxThreads);
+            if (parts <= 1)
+            {
+                job.Run(0, m, 0, n);
+                return;
+            }
+            // Split along the dimension that balances best; prefer N (each thread then packs only its own
+            // part of B and all of A, which is usually the smaller operand).
+            var unitsN = (n + nr - 1) / nr;
+            var unitsM = (m + mr - 1) / mr;
+            double Imbalance(int units) => units < parts ? double.MaxValue : (double)((units + parts - 1) / parts) * parts / units;
+            var imbN = Imbalance(unitsN);
+            var imbM = Imbalance(unitsM);
+            if (imbN == double.MaxValue && imbM == double.MaxValue)
+            {
+                job.Run(0, m, 0, n);
+                return;
+            }
+            // Near-equal balance: split the dimension whose split duplicates the smaller packing
+            // (splitting N re-packs all of A (m×k) per thread, splitting M re-packs all of B (k×n)).
+            var splitN = Math.Abs(imbN - imbM) <= 0.05 ? m <= n : imbN < imbM;
+            var units = splitN ? unitsN : unitsM;
+            var gran = splitN ? nr : mr;
+            var total = splitN ? n : m;
+            var copy = job;
+            pool.Run(parts, p =>
+            {
+                var u0 = (int)((long)units * p / parts);
+                var u1 = (int)((long)units * (p + 1) / parts);
+                var s = Math.Min(total, u0 * gran);
+                var e = Math.Min(total, u1 * gran);
+                if (e <= s) return;
+                if (splitN) copy.Run(0, m, s, e);
+                else copy.Run(s, e, 0, n);
+            });
+        }
+    }
+
+    private static void CheckOperand(string name, int rows, int cols, int ld, int length)
+    {
+        if (ld < cols) throw new ArgumentException($"leading dimension of {name} ({ld}) < {cols}");
+        if ((long)(rows - 1) * ld + cols > length) throw new ArgumentException($"{name} is too small: need {(long)(rows - 1) * ld + cols}, have {length}");
+    }
+
+    // Per-thread packing buffers (64-byte aligned native memory, grown on demand, kept for the thread's life).
+    [ThreadStatic] private static float* t_packA;
+    [ThreadStatic] private static long t_packACap;
+    [ThreadStatic] private static float* t_packB;
+    [ThreadStatic] private static long t_packBCap;
+
+    private static float* Buffer(ref float* buf, ref long cap, long floats)
+    {
+        if (floats > cap)
+        {
+            if (buf != null) NativeMemory.AlignedFree(buf);
+            buf = (float*)NativeMemory.AlignedAlloc((nuint)(floats * sizeof(float)), 64);
+            cap = floats;
+        }
+        return buf;
+    }
+
+    private struct Job
+    {
+        public float* A, B, C;
+        public int Lda, Ldb, Ldc, M, N, K;
+        public bool TransA, TransB, Accumulate;
+        public float Alpha;
+        public GemmPath Path;
+
+        public readonly void Geometry(out int mr, out int nr)
+        {
+            switch (Path)
+            {
+                case GemmPath.Avx512: mr = 4; nr = 64; break;
+                case GemmPath.Avx2: mr = 6; nr = 16; break;
+                default: mr = 4; nr = 2 * System.Numerics.Vector<float>.Count; break;
+            }
+        }
+
+        /// <summary>Computes C[m0..m1, n0..n1] over the full K.</summary>
+        public readonly void Run(int m0, int m1, int n0, int n1)
+        {
+            Geometry(out var mr, out var nr);
+            var mcMax = Path == GemmPath.Avx2 ? 192 : 256;    // multiple of mr
+            var ncMax = nr * 64;                              // 4096 for AVX-512
+            var kcMax = Math.Min(KC, K);
+            var mcAlloc = Math.Min(mcMax, RoundUp(m1 - m0, mr));
+            var ncAlloc = Math.Min(ncMax, RoundUp(n1 - n0, nr));
+            var aStride = kcMax * mr + StripPad;
+            var bStride = kcMax * nr + StripPad;
+            var packA = Buffer(ref t_packA, ref t_packACap, (long)(mcAlloc / mr) * aStride);
+            var packB = Buffer(ref t_packB, ref t_packBCap, (long)(ncAlloc / nr) * bStride);
+            var tile = stackalloc float[6 * 64];
+
+            for (var jc = n0; jc < n1; jc += ncMax)
+            {
+                var nc = Math.Min(ncMax, n1 - jc);
+                for (var pc = 0; pc < K; pc += kcMax)
+                {
+                    var kc = Math.Min(kcMax, K - pc);
+                    var add = Accumulate || pc > 0;
+                    var bs = kc * nr + StripPad;
+                    var as_ = kc * mr + StripPad;
+                    PackB(packB, bs, pc, kc, jc, nc, nr);
+                    for (var ic = m0; ic < m1; ic += mcMax)
+                    {
+                        var mc = Math.Min(mcMax, m1 - ic);
+                        PackA(packA, as_, ic, mc, pc, kc, mr);
+                        for (var jr = 0; jr < nc; jr += nr)
+                        {
+                            var cols = Math.Min(nr, nc - jr);
+                            var pbStrip = packB + (jr / nr) * (long)bs;
+                            for (var ir = 0; ir < mc; ir += mr)
+                            {
+                                var rows = Math.Min(mr, mc - ir);
+                                var paStrip = packA + (ir / mr) * (long)as_;
+                                var cp = C + (long)(ic + ir) * Ldc + jc + jr;
+                                if (rows == mr && cols == nr)
+                                {
+                                    Kernel(paStrip, pbStrip, kc, cp, Ldc, add);
+                                }
+                                else
+                                {
+                                    Kernel(paStrip, pbStrip, kc, tile, nr, false);
+                                    for (var r = 0; r < rows; r++)
+                                    {
+                                        var crow = cp + (long)r * Ldc;
+                                        var trow = tile + r * nr;
+                                        if (add) for (var j = 0; j < cols; j++) crow[j] += trow[j];
+                                        else for (var j = 0; j < cols; j++) crow[j] = trow[j];
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+
+        private readonly void Kernel(float* a, float* b, int kc, float* c, int ldc, bool add)
+        {
+            switch (Path)
+            {
+                case GemmPath.Avx512: GemmKernels.Avx512_4x64(a, b, kc, c, ldc, add); break;
+                case GemmPath.Avx2: GemmKernels.Avx2_6x16(a, b, kc, c, ldc, add); break;
+                default: GemmKernels.Portable_4x2v(a, b, kc, c, ldc, add); break;
+            }
+        }
+
+        /// <summary>Packs op(A)[ic..ic+mc, pc..pc+kc] × alpha into mr-row strips: strip[p*mr + r].</summary>
+        private readonly void PackA(float* dst, int stride, int ic, int mc, int pc, int kc, int mr)
+        {
+            var alpha = Alpha;
+            for (var s = 0; s < mc; s += mr)
+            {
+                var d = dst + (s / mr) * (long)stride;
+                var rows = Math.Min(mr, mc - s);
+                if (!TransA)
+                {
+                    // A row-major m×k: row i contiguous in k.
+                    for (var r = 0; r < rows; r++)
+                    {
+                        var src = A + (long)(ic + s + r) * Lda + pc;
+                        for (var p = 0; p < kc; p++) d[p * mr + r] = src[p] * alpha;
+                    }
+                    for (var r = rows; r < mr; r++)
+                        for (var p = 0; p < kc; p++) d[p * mr + r] = 0f;
+                }
+                else
+                {
+                    // A stored k×m: op(A)[i, p] = A[p, i]; the mr values for one p are contiguous.
+                    for (var p = 0; p < kc; p++)
+                    {
+                        var src = A + (long)(pc + p) * Lda + ic + s;
+                        var dp = d + p * mr;
+                        var r = 0;
+                        for (; r < rows; r++) dp[r] = src[r] * alpha;
+                        for (; r < mr; r++) dp[r] = 0f;
+                    }
+                }
+            }
+        }
+
+        /// <summary>Packs op(B)[pc..pc+kc, jc..jc+nc] into nr-column strips: strip[p*nr + j].</summary>
+        private readonly void PackB(float* dst, int stride, int pc, int kc, int jc, int nc, int nr)
+        {
+            for (var s = 0; s < nc; s += nr)
+            {
+                var d = dst + (s / nr) * (long)stride;
+                var cols = Math.Min(nr, nc - s);
+                if (!TransB)
+                {
+                    // B row-major k×n: the nr values for one p are contiguous.
+                    for (var p = 0; p < kc; p++)
+                    {
+                        var src = new ReadOnlySpan<float>(B + (long)(pc + p) * Ldb + jc + s, cols);
+                        var dp = new Span<float>(d + p * nr, nr);
+                        src.CopyTo(dp);
+                        if (cols < nr) dp.Slice(cols).Clear();
+                    }
+                }
+                else
+                {
+                    // B stored n×k: op(B)[p, j] = B[j, p]; row j contiguous in p.
+                    if (cols < nr) new Span<float>(d, kc * nr).Clear();
+                    var j = 0;
+                    for (; j + 4 <= cols; j += 4)
+                    {
+                        var s0 = B + (long)(jc + s + j) * Ldb + pc;
+                        var s1 = s0 + Ldb;
+                        var s2 = s1 + Ldb;
+                        var s3 = s2 + Ldb;
+                        var dp = d + j;
+                        for (var p = 0; p < kc; p++)
+                        {
+                            dp[0] = s0[p]; dp[1] = s1[p]; dp[2] = s2[p]; dp[3] = s3[p];
+                            dp += nr;
+                        }
+                    }
+                    for (; j < cols; j++)
+                    {
+                        var src = B + (long)(jc + s + j) * Ldb + pc;
+                        for (var p = 0; p < kc; p++) d[p * nr + j] = src[p];
+                    }
+                }
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int RoundUp(int x, int m) => (x + m - 1) / m * m;
+}
