@@ -1,4 +1,5 @@
 using System.CommandLine;
+using ToolTune.Cli.Commands;
 
 namespace ToolTune.Cli;
 
@@ -7,6 +8,9 @@ internal static class Verbs
 {
     public static IEnumerable<Command> All()
     {
-        yield break;
+        // `bench` parent: subcommands live in their own files (BenchGemmCommand; others merge in here).
+        var bench = new Command("bench", "Performance benchmarks; one JSON line per measurement.");
+        bench.Subcommands.Add(BenchGemmCommand.Create());
+        yield return bench;
     }
 }
