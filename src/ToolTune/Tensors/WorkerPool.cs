@@ -13,7 +13,7 @@ internal sealed class WorkerPool
 
     private readonly ManualResetEventSlim[] _start;
     private readonly ManualResetEventSlim _done = new(false, SpinCount);
-    private readonly object _gate = new();
+    private int _busy;      // 0 free, 1 running a job (not reentrant: nested calls run inline)
     private Action<int>? _body;
     private int _active;   // number of workers taking part in the current job
     private int _pending;  // workers not yet finished
@@ -49,7 +49,8 @@ internal sealed class WorkerPool
     /// </summary>
     public void Run(int parts, Action<int> body)
     {
-        if (parts <= 1 || _start.Length == 0 || parts - 1 > _start.Length || !Monitor.TryEnter(_gate))
+        if (parts <= 1 || _start.Length == 0 || parts - 1 > _start.Length
+            || Interlocked.CompareExchange(ref _busy, 1, 0) != 0)
         {
             for (var p = 0; p < parts; p++) body(p);
             return;
@@ -72,8 +73,25 @@ internal sealed class WorkerPool
         }
         finally
         {
-            Monitor.Exit(_gate);
+            Volatile.Write(ref _busy, 0);
         }
+    }
+
+    /// <summary>Runs body(i) for i in [0, count) split into contiguous ranges over the pool's threads.</summary>
+    public void For(int count, Action<int> body, int maxParts = 0)
+    {
+        var parts = Math.Min(count, maxParts > 0 ? Math.Min(maxParts, MaxParallelism) : MaxParallelism);
+        if (parts <= 1)
+        {
+            for (var i = 0; i < count; i++) body(i);
+            return;
+        }
+        Run(parts, p =>
+        {
+            var s = (int)((long)count * p / parts);
+            var e = (int)((long)count * (p + 1) / parts);
+            for (var i = s; i < e; i++) body(i);
+        });
     }
 
     private void Loop(int index)

@@ -1,0 +1,59 @@
+using System.Numerics.Tensors;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace ToolTune.Tensors;
+
+/// <summary>bf16 / f16 ↔ f32 conversions. bf16 is stored as its raw 16 bits (<see cref="ushort"/>).</summary>
+public static class Precision
+{
+    /// <summary>bf16 → f32 (exact: the bits shifted up by 16).</summary>
+    public static float BF16ToSingle(ushort bits) => BitConverter.Int32BitsToSingle(bits << 16);
+
+    /// <summary>f32 → bf16, round to nearest even; NaN stays a (quiet) NaN, as torch does.</summary>
+    public static ushort SingleToBF16(float value)
+    {
+        var u = BitConverter.SingleToUInt32Bits(value);
+        if ((u & 0x7FFF_FFFF) > 0x7F80_0000) return (ushort)((u >> 16) | 0x0040);
+        u += 0x7FFF + ((u >> 16) & 1);
+        return (ushort)(u >> 16);
+    }
+
+    /// <summary>bf16 → f32 over spans (vectorised).</summary>
+    public static void BF16ToSingle(ReadOnlySpan<ushort> src, Span<float> dst)
+    {
+        if (dst.Length < src.Length) throw new ArgumentException("BF16ToSingle: destination too small");
+        var dstBits = MemoryMarshal.Cast<float, uint>(dst);
+        var i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            for (; i + 16 <= src.Length; i += 16)
+            {
+                var v = Vector256.Create(src.Slice(i, 16));
+                var (lo, hi) = Vector256.Widen(v);
+                Vector256.ShiftLeft(lo, 16).CopyTo(dstBits.Slice(i, 8));
+                Vector256.ShiftLeft(hi, 16).CopyTo(dstBits.Slice(i + 8, 8));
+            }
+        }
+        for (; i < src.Length; i++) dstBits[i] = (uint)src[i] << 16;
+    }
+
+    /// <summary>f32 → bf16 over spans, round to nearest even.</summary>
+    public static void SingleToBF16(ReadOnlySpan<float> src, Span<ushort> dst)
+    {
+        if (dst.Length < src.Length) throw new ArgumentException("SingleToBF16: destination too small");
+        for (var i = 0; i < src.Length; i++) dst[i] = SingleToBF16(src[i]);
+    }
+
+    /// <summary>f16 → f32 over spans.</summary>
+    public static void HalfToSingle(ReadOnlySpan<Half> src, Span<float> dst) => TensorPrimitives.ConvertToSingle(src, dst);
+
+    /// <summary>f32 → f16 over spans (round to nearest even).</summary>
+    public static void SingleToHalf(ReadOnlySpan<float> src, Span<Half> dst) => TensorPrimitives.ConvertToHalf(src, dst);
+
+    /// <summary>Rounds every value to bf16 precision in place (f32 → bf16 → f32).</summary>
+    public static void RoundToBF16(Span<float> x)
+    {
+        for (var i = 0; i < x.Length; i++) x[i] = BF16ToSingle(SingleToBF16(x[i]));
+    }
+}
