@@ -76,32 +76,77 @@ public static unsafe class Gemm
         ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, Span<float> c, int ldc,
         bool accumulate = false, GemmPath path = GemmPath.Auto, int threads = 0)
     {
+        if (!Prologue(transA, transB, m, n, k, alpha, a.Length, lda, b.Length, ldb, c, ldc, accumulate, ref path)) return;
+        fixed (float* pa = a)
+        fixed (float* pb = b)
+        fixed (float* pc = c)
+        {
+            Execute(new Job
+            {
+                A = pa, B = pb, C = pc, Lda = lda, Ldb = ldb, Ldc = ldc, TransA = transA, TransB = transB,
+                M = m, N = n, K = k, Alpha = alpha, Accumulate = accumulate, Path = path,
+            }, threads);
+        }
+    }
+
+    /// <summary>
+    /// As <see cref="Sgemm"/>, with B given as bf16 bits (e.g. memory-mapped checkpoint weights): B is widened
+    /// to f32 while it is packed, so the weights are never copied to f32 wholesale.
+    /// </summary>
+    public static void SgemmBF16B(bool transA, bool transB, int m, int n, int k, float alpha,
+        ReadOnlySpan<float> a, int lda, ReadOnlySpan<ushort> b, int ldb, Span<float> c, int ldc,
+        bool accumulate = false, GemmPath path = GemmPath.Auto, int threads = 0)
+    {
+        if (!Prologue(transA, transB, m, n, k, alpha, a.Length, lda, b.Length, ldb, c, ldc, accumulate, ref path)) return;
+        fixed (float* pa = a)
+        fixed (ushort* pb = b)
+        fixed (float* pc = c)
+        {
+            Execute(new Job
+            {
+                A = pa, B16 = pb, C = pc, Lda = lda, Ldb = ldb, Ldc = ldc, TransA = transA, TransB = transB,
+                M = m, N = n, K = k, Alpha = alpha, Accumulate = accumulate, Path = path,
+            }, threads);
+        }
+    }
+
+    /// <summary>C[m×n] (+)= alpha · A[m×k] · W[n×k]ᵀ with W in bf16 (nn.Linear forward on bf16 weights).</summary>
+    public static void MatMulTransB(ReadOnlySpan<float> a, ReadOnlySpan<ushort> bBf16, Span<float> c, int m, int k, int n,
+        bool accumulate = false, float alpha = 1f) =>
+        SgemmBF16B(false, true, m, n, k, alpha, a, k, bBf16, k, c, n, accumulate);
+
+    /// <summary>C[m×n] (+)= alpha · A[m×k] · W[k×n] with W in bf16 (input gradient through bf16 weights).</summary>
+    public static void MatMul(ReadOnlySpan<float> a, ReadOnlySpan<ushort> bBf16, Span<float> c, int m, int k, int n,
+        bool accumulate = false, float alpha = 1f) =>
+        SgemmBF16B(false, false, m, n, k, alpha, a, k, bBf16, n, c, n, accumulate);
+
+    /// <summary>Validates; handles the trivial cases (returns false when nothing is left to do).</summary>
+    private static bool Prologue(bool transA, bool transB, int m, int n, int k, float alpha, int aLength, int lda, int bLength, int ldb,
+        Span<float> c, int ldc, bool accumulate, ref GemmPath path)
+    {
         ArgumentOutOfRangeException.ThrowIfNegative(m);
         ArgumentOutOfRangeException.ThrowIfNegative(n);
         ArgumentOutOfRangeException.ThrowIfNegative(k);
-        if (m == 0 || n == 0) return;
+        if (m == 0 || n == 0) return false;
         if (ldc < n) throw new ArgumentException($"ldc {ldc} < n {n}");
         if ((long)(m - 1) * ldc + n > c.Length) throw new ArgumentException("C is too small");
         if (k == 0 || alpha == 0f)
         {
             if (!accumulate)
                 for (var i = 0; i < m; i++) c.Slice(i * ldc, n).Clear();
-            return;
+            return false;
         }
-        CheckOperand("A", transA ? k : m, transA ? m : k, lda, a.Length);
-        CheckOperand("B", transB ? n : k, transB ? k : n, ldb, b.Length);
+        CheckOperand("A", transA ? k : m, transA ? m : k, lda, aLength);
+        CheckOperand("B", transB ? n : k, transB ? k : n, ldb, bLength);
         if (path == GemmPath.Auto) path = DefaultPath;
         else if (!IsSupported(path)) throw new PlatformNotSupportedException($"GEMM path {path} is not supported here");
+        return true;
+    }
 
-        fixed (float* pa = a)
-        fixed (float* pb = b)
-        fixed (float* pc = c)
+    private static void Execute(Job job, int threads)
+    {
+        int m = job.M, n = job.N, k = job.K;
         {
-            var job = new Job
-            {
-                A = pa, B = pb, C = pc, Lda = lda, Ldb = ldb, Ldc = ldc, TransA = transA, TransB = transB,
-                M = m, N = n, K = k, Alpha = alpha, Accumulate = accumulate, Path = path,
-            };
             job.Geometry(out var mr, out var nr);
             var pool = WorkerPool.Shared;
             var maxThreads = threads > 0 ? Math.Min(threads, pool.MaxParallelism) : pool.MaxParallelism;
@@ -171,6 +216,7 @@ public static unsafe class Gemm
     private struct Job
     {
         public float* A, B, C;
+        public ushort* B16; // when non-null, B is bf16
         public int Lda, Ldb, Ldc, M, N, K;
         public bool TransA, TransB, Accumulate;
         public float Alpha;
@@ -290,6 +336,28 @@ public static unsafe class Gemm
             }
         }
 
+        /// <summary>One nr-column strip of op(B) from bf16 storage, widened to f32.</summary>
+        private readonly void PackB16Strip(float* d, int pc, int kc, int j0, int cols, int nr)
+        {
+            if (!TransB)
+            {
+                for (var p = 0; p < kc; p++)
+                {
+                    var dp = new Span<float>(d + p * nr, nr);
+                    Precision.BF16ToSingle(new ReadOnlySpan<ushort>(B16 + (long)(pc + p) * Ldb + j0, cols), dp);
+                    if (cols < nr) dp.Slice(cols).Clear();
+                }
+                return;
+            }
+            if (cols < nr) new Span<float>(d, kc * nr).Clear();
+            var row = stackalloc float[kc];
+            for (var j = 0; j < cols; j++)
+            {
+                Precision.BF16ToSingle(new ReadOnlySpan<ushort>(B16 + (long)(j0 + j) * Ldb + pc, kc), new Span<float>(row, kc));
+                for (var p = 0; p < kc; p++) d[p * nr + j] = row[p];
+            }
+        }
+
         /// <summary>Packs op(B)[pc..pc+kc, jc..jc+nc] into nr-column strips: strip[p*nr + j].</summary>
         private readonly void PackB(float* dst, int stride, int pc, int kc, int jc, int nc, int nr)
         {
@@ -297,7 +365,11 @@ public static unsafe class Gemm
             {
                 var d = dst + (s / nr) * (long)stride;
                 var cols = Math.Min(nr, nc - s);
-                if (!TransB)
+                if (B16 != null)
+                {
+                    PackB16Strip(d, pc, kc, jc + s, cols, nr);
+                }
+                else if (!TransB)
                 {
                     // B row-major k×n: the nr values for one p are contiguous.
                     for (var p = 0; p < kc; p++)

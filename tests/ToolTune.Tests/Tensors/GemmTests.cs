@@ -132,4 +132,29 @@ public sealed class GemmTests
             Assert.AreEqual(c1[i], c3[i], 1e-4f);
         }
     }
+
+    [TestMethod]
+    [DynamicData(nameof(PathsAndVariants))]
+    public void BF16BMatchesWidenedReference(GemmPath path, bool ta, bool tb)
+    {
+        if (!Gemm.IsSupported(path)) Assert.Inconclusive($"{path} not supported on this CPU");
+        foreach (var (m, n, k) in new[] { (1, 1, 1), (17, 65, 63), (70, 130, 300), (5, 1100, 257) })
+        {
+            var lda = ta ? m : k;
+            var ldb = tb ? k : n;
+            var a = Random(m * k, 11 + m);
+            var bf = Random(n * k, 12 + n);
+            var bits = new ushort[bf.Length];
+            Precision.SingleToBF16(bf, bits);
+            var widened = new float[bf.Length];
+            Precision.BF16ToSingle(bits, widened);
+            var expected = new float[m * n];
+            var got = Random(m * n, 3);
+            var start = (float[])got.Clone();
+            Array.Copy(start, expected, expected.Length);
+            Gemm.Sgemm(ta, tb, m, n, k, 0.75f, a, lda, widened, ldb, expected, n, accumulate: true, path);
+            Gemm.SgemmBF16B(ta, tb, m, n, k, 0.75f, a, lda, bits, ldb, got, n, accumulate: true, path);
+            CollectionAssert.AreEqual(expected, got, $"{path} {m}x{n}x{k} ta={ta} tb={tb}");
+        }
+    }
 }
