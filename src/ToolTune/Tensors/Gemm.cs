@@ -385,6 +385,9 @@ public static unsafe class Gemm
                     // B stored n×k: op(B)[p, j] = B[j, p]; row j contiguous in p.
                     if (cols < nr) new Span<float>(d, kc * nr).Clear();
                     var j = 0;
+                    if (Avx.IsSupported)
+                        for (; j + 8 <= cols; j += 8)
+                            PackTransposed8(B + (long)(jc + s + j) * Ldb + pc, Ldb, kc, d + j, nr);
                     for (; j + 4 <= cols; j += 4)
                     {
                         var s0 = B + (long)(jc + s + j) * Ldb + pc;
@@ -405,6 +408,55 @@ public static unsafe class Gemm
                     }
                 }
             }
+        }
+    }
+
+    /// <summary>
+    /// dst[p*dstStride + r] = src[r*ld + p] for 8 rows r and p &lt; kc: 8×8 AVX transposes, scalar tail.
+    /// </summary>
+    private static void PackTransposed8(float* src, int ld, int kc, float* dst, int dstStride)
+    {
+        var p = 0;
+        for (; p + 8 <= kc; p += 8)
+        {
+            var r0 = Avx.LoadVector256(src + p);
+            var r1 = Avx.LoadVector256(src + ld + p);
+            var r2 = Avx.LoadVector256(src + 2L * ld + p);
+            var r3 = Avx.LoadVector256(src + 3L * ld + p);
+            var r4 = Avx.LoadVector256(src + 4L * ld + p);
+            var r5 = Avx.LoadVector256(src + 5L * ld + p);
+            var r6 = Avx.LoadVector256(src + 6L * ld + p);
+            var r7 = Avx.LoadVector256(src + 7L * ld + p);
+            var t0 = Avx.UnpackLow(r0, r1);
+            var t1 = Avx.UnpackHigh(r0, r1);
+            var t2 = Avx.UnpackLow(r2, r3);
+            var t3 = Avx.UnpackHigh(r2, r3);
+            var t4 = Avx.UnpackLow(r4, r5);
+            var t5 = Avx.UnpackHigh(r4, r5);
+            var t6 = Avx.UnpackLow(r6, r7);
+            var t7 = Avx.UnpackHigh(r6, r7);
+            var u0 = Avx.Shuffle(t0, t2, 0x44);
+            var u1 = Avx.Shuffle(t0, t2, 0xEE);
+            var u2 = Avx.Shuffle(t1, t3, 0x44);
+            var u3 = Avx.Shuffle(t1, t3, 0xEE);
+            var u4 = Avx.Shuffle(t4, t6, 0x44);
+            var u5 = Avx.Shuffle(t4, t6, 0xEE);
+            var u6 = Avx.Shuffle(t5, t7, 0x44);
+            var u7 = Avx.Shuffle(t5, t7, 0xEE);
+            var d0 = dst + (long)p * dstStride;
+            Avx.Store(d0, Avx.Permute2x128(u0, u4, 0x20));
+            Avx.Store(d0 + dstStride, Avx.Permute2x128(u1, u5, 0x20));
+            Avx.Store(d0 + 2L * dstStride, Avx.Permute2x128(u2, u6, 0x20));
+            Avx.Store(d0 + 3L * dstStride, Avx.Permute2x128(u3, u7, 0x20));
+            Avx.Store(d0 + 4L * dstStride, Avx.Permute2x128(u0, u4, 0x31));
+            Avx.Store(d0 + 5L * dstStride, Avx.Permute2x128(u1, u5, 0x31));
+            Avx.Store(d0 + 6L * dstStride, Avx.Permute2x128(u2, u6, 0x31));
+            Avx.Store(d0 + 7L * dstStride, Avx.Permute2x128(u3, u7, 0x31));
+        }
+        for (; p < kc; p++)
+        {
+            var dp = dst + (long)p * dstStride;
+            for (var r = 0; r < 8; r++) dp[r] = src[r * (long)ld + p];
         }
     }
 
