@@ -8,7 +8,7 @@ namespace ToolTune.Tensors;
 /// gradients <c>dHidden = dlogits·W</c> and <c>dW += dlogitsᵀ·hidden</c>. Labels equal to
 /// <see cref="IgnoreIndex"/> contribute nothing (and are skipped entirely).
 /// </summary>
-public static class CrossEntropy
+public static unsafe class CrossEntropy
 {
     public const int IgnoreIndex = -100;
 
@@ -22,7 +22,27 @@ public static class CrossEntropy
         int tokens, int hiddenSize, int vocab, Span<float> dHidden, Span<float> dWeight,
         out int count, float gradScale = 1f, int chunk = 128, double normalizer = 0)
     {
-        if (hidden.Length < tokens * hiddenSize || weight.Length < (long)vocab * hiddenSize || labels.Length < tokens)
+        if (weight.Length < (long)vocab * hiddenSize) throw new ArgumentException("CrossEntropy: weight smaller than vocab × hidden");
+        fixed (float* pw = weight)
+            return Core(hidden, (nint)pw, false, labels, tokens, hiddenSize, vocab, dHidden, dWeight, out count, gradScale, chunk, normalizer);
+    }
+
+    /// <summary>As the f32 overload, with the head weight [vocab × hidden] in bf16 (e.g. tied, frozen, memory-mapped embeddings).</summary>
+    public static double LmHeadLoss(ReadOnlySpan<float> hidden, ReadOnlySpan<ushort> weightBf16, ReadOnlySpan<int> labels,
+        int tokens, int hiddenSize, int vocab, Span<float> dHidden, Span<float> dWeight,
+        out int count, float gradScale = 1f, int chunk = 128, double normalizer = 0)
+    {
+        if (weightBf16.Length < (long)vocab * hiddenSize) throw new ArgumentException("CrossEntropy: weight smaller than vocab × hidden");
+        fixed (ushort* pw = weightBf16)
+            return Core(hidden, (nint)pw, true, labels, tokens, hiddenSize, vocab, dHidden, dWeight, out count, gradScale, chunk, normalizer);
+    }
+
+    private static double Core(ReadOnlySpan<float> hidden, nint weightPtr, bool bf16, ReadOnlySpan<int> labels,
+        int tokens, int hiddenSize, int vocab, Span<float> dHidden, Span<float> dWeight,
+        out int count, float gradScale, int chunk, double normalizer)
+    {
+        var wLen = (int)Math.Min(int.MaxValue, (long)vocab * hiddenSize);
+        if (hidden.Length < tokens * hiddenSize || labels.Length < tokens)
             throw new ArgumentException("CrossEntropy: shapes do not agree");
         var wantDh = !dHidden.IsEmpty;
         var wantDw = !dWeight.IsEmpty;
@@ -51,7 +71,8 @@ public static class CrossEntropy
         {
             var n = Math.Min(chunk, count - c0);
             for (var r = 0; r < n; r++) hidden.Slice(rows[c0 + r] * hiddenSize, hiddenSize).CopyTo(hc.AsSpan(r * hiddenSize));
-            Gemm.MatMulTransB(hc, weight, logits, n, hiddenSize, vocab);
+            if (bf16) Gemm.MatMulTransB(hc, new ReadOnlySpan<ushort>((void*)weightPtr, wLen), logits, n, hiddenSize, vocab);
+            else Gemm.MatMulTransB(hc, new ReadOnlySpan<float>((void*)weightPtr, wLen), logits, n, hiddenSize, vocab);
             var labelsLocal = new int[n];
             for (var r = 0; r < n; r++) labelsLocal[r] = labels[rows[c0 + r]];
             var wantGrad = wantDh || wantDw;
@@ -74,7 +95,8 @@ public static class CrossEntropy
             for (var r = 0; r < n; r++) total += rowLoss[r];
             if (wantDh)
             {
-                Gemm.MatMul(logits, weight, dhc, n, vocab, hiddenSize);
+                if (bf16) Gemm.MatMul(logits, new ReadOnlySpan<ushort>((void*)weightPtr, wLen), dhc, n, vocab, hiddenSize);
+                else Gemm.MatMul(logits, new ReadOnlySpan<float>((void*)weightPtr, wLen), dhc, n, vocab, hiddenSize);
                 for (var r = 0; r < n; r++) dhc.AsSpan(r * hiddenSize, hiddenSize).CopyTo(dHidden.Slice(rows[c0 + r] * hiddenSize, hiddenSize));
             }
             if (wantDw)

@@ -120,6 +120,26 @@ public sealed class KernelOracleTests
     }
 
     [TestMethod]
+    public void CrossEntropyBF16WeightEqualsWidenedF32()
+    {
+        var f = Load("cross_entropy");
+        int t = f.Int("tokens"), h = f.Int("hidden"), v = f.Int("vocab");
+        var hidden = f.F("hidden");
+        var bits = new ushort[v * h];
+        Precision.SingleToBF16(f.F("weight"), bits);
+        var widened = new float[bits.Length];
+        Precision.BF16ToSingle(bits, widened);
+        var labels = f.I("labels");
+        float[] dh1 = new float[hidden.Length], dh2 = new float[hidden.Length], dw1 = new float[v * h], dw2 = new float[v * h];
+        var l1 = CrossEntropy.LmHeadLoss(hidden, widened, labels, t, h, v, dh1, dw1, out _, chunk: 5);
+        var l2 = CrossEntropy.LmHeadLoss(hidden, bits, labels, t, h, v, dh2, dw2, out _, chunk: 5);
+        Assert.AreEqual(l1, l2);
+        CollectionAssert.AreEqual(dh1, dh2);
+        CollectionAssert.AreEqual(dw1, dw2);
+        Assert.AreEqual(f.Double("loss"), l2, 1e-2 * f.Double("loss"), "bf16 weights stay within bf16 tolerance of the f32 loss");
+    }
+
+    [TestMethod]
     public void CrossEntropyAllIgnoredIsNaNWithZeroGrad()
     {
         var dh = new float[] { 1, 1, 1, 1 };
