@@ -11,6 +11,7 @@ internal static class Verbs
         // `bench` parent: subcommands live in their own files (BenchGemmCommand; others merge in here).
         var bench = new Command("bench", "Performance benchmarks; one JSON line per measurement.");
         bench.Subcommands.Add(BenchGemmCommand.Create());
+        bench.Subcommands.Add(BenchKernelsCommand.Create());
         yield return bench;
     }
 }

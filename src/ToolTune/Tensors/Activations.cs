@@ -53,7 +53,12 @@ public static class Activations
     public static void Softmax(ReadOnlySpan<float> x, Span<float> y, int rows, int cols)
     {
         for (var r = 0; r < rows; r++)
-            TensorPrimitives.SoftMax(x.Slice(r * cols, cols), y.Slice(r * cols, cols));
+        {
+            var yr = y.Slice(r * cols, cols);
+            var xr = x.Slice(r * cols, cols);
+            var sum = FastMath.ExpShiftSum(xr, FastMath.Max(xr), yr);
+            TensorPrimitives.Multiply(yr, 1f / sum, yr);
+        }
     }
 
     /// <summary>Softmax backward from its output: <c>dx = y·(dy − Σ dy·y)</c>.</summary>

@@ -13,29 +13,33 @@ namespace ToolTune.Tensors;
 public static unsafe class Attention
 {
     private const int BlockQ = 64;
-    private const int BlockK = 64;
+
+    /// <summary>Default key-tile length: large enough that the tile GEMMs amortise their packing, and still
+    /// O(T) scratch (BlockQ × BlockK per thread), never T × T.</summary>
+    public const int DefaultBlockK = 512;
 
     /// <summary>Forward. <paramref name="lse"/> may be empty when no backward will follow.</summary>
     public static void Forward(ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v, Span<float> o, Span<float> lse,
-        int tq, int tk, int hq, int hkv, int d, float scale)
+        int tq, int tk, int hq, int hkv, int d, float scale, int blockK = DefaultBlockK)
     {
         Validate(q.Length, k.Length, v.Length, o.Length, tq, tk, hq, hkv, d);
+        ArgumentOutOfRangeException.ThrowIfLessThan(blockK, 1);
         if (!lse.IsEmpty && lse.Length < hq * tq) throw new ArgumentException("Attention: lse too small");
         if (tq == 0) return;
         fixed (float* pq = q, pk = k, pv = v, po = o, pl = lse)
         {
             nint aq = (nint)pq, ak = (nint)pk, av = (nint)pv, ao = (nint)po, al = lse.IsEmpty ? 0 : (nint)pl;
-            WorkerPool.Shared.For(hq, h => ForwardHead((float*)aq, (float*)ak, (float*)av, (float*)ao, (float*)al, tq, tk, hq, hkv, d, scale, h));
+            WorkerPool.Shared.For(hq, h => ForwardHead((float*)aq, (float*)ak, (float*)av, (float*)ao, (float*)al, tq, tk, hq, hkv, d, scale, h, blockK));
         }
     }
 
-    private static void ForwardHead(float* q, float* k, float* v, float* o, float* lse, int tq, int tk, int hq, int hkv, int d, float scale, int h)
+    private static void ForwardHead(float* q, float* k, float* v, float* o, float* lse, int tq, int tk, int hq, int hkv, int d, float scale, int h, int blockK)
     {
         var g = h / (hq / hkv);
         var qs = hq * d;
         var ks = hkv * d;
         var offset = tk - tq;
-        var s = new float[BlockQ * BlockK];
+        var s = new float[BlockQ * Math.Min(blockK, tk)];
         var acc = new float[BlockQ * d];
         var mrow = new float[BlockQ];
         var lrow = new float[BlockQ];
@@ -49,9 +53,9 @@ public static unsafe class Attention
             Array.Clear(lrow);
             Array.Clear(acc);
             var kEnd = Math.Min(tk, offset + i0 + bq); // exclusive
-            for (var j0 = 0; j0 < kEnd; j0 += BlockK)
+            for (var j0 = 0; j0 < kEnd; j0 += blockK)
             {
-                var bk = Math.Min(BlockK, kEnd - j0);
+                var bk = Math.Min(blockK, kEnd - j0);
                 Gemm.Sgemm(false, true, bq, bk, d, scale, qSpan.Slice(i0 * qs + h * d), qs, kSpan.Slice(j0 * ks + g * d), ks, s, bk);
                 for (var r = 0; r < bq; r++)
                 {
@@ -59,12 +63,11 @@ public static unsafe class Attention
                     var limit = offset + i0 + r - j0; // last visible key index within the tile
                     if (limit < bk - 1) row.Slice(Math.Max(0, limit + 1)).Fill(float.NegativeInfinity);
                     var mOld = mrow[r];
-                    var mNew = Math.Max(mOld, TensorPrimitives.Max(row));
+                    var mNew = Math.Max(mOld, FastMath.Max(row));
                     if (float.IsNegativeInfinity(mNew)) { row.Clear(); continue; }
-                    TensorPrimitives.Subtract(row, mNew, row);
-                    TensorPrimitives.Exp(row, row);
+                    var rowSum = FastMath.ExpShiftSum(row, mNew, row);
                     var correction = MathF.Exp(mOld - mNew);
-                    lrow[r] = lrow[r] * correction + TensorPrimitives.Sum(row);
+                    lrow[r] = lrow[r] * correction + rowSum;
                     mrow[r] = mNew;
                     if (correction != 1f)
                     {
@@ -89,9 +92,10 @@ public static unsafe class Attention
     /// </summary>
     public static void Backward(ReadOnlySpan<float> dO, ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v,
         ReadOnlySpan<float> o, ReadOnlySpan<float> lse, Span<float> dq, Span<float> dk, Span<float> dv,
-        int tq, int tk, int hq, int hkv, int d, float scale)
+        int tq, int tk, int hq, int hkv, int d, float scale, int blockK = DefaultBlockK)
     {
         Validate(q.Length, k.Length, v.Length, o.Length, tq, tk, hq, hkv, d);
+        ArgumentOutOfRangeException.ThrowIfLessThan(blockK, 1);
         if (dO.Length < tq * hq * d || dq.Length < tq * hq * d || dk.Length < tk * hkv * d || dv.Length < tk * hkv * d || lse.Length < hq * tq)
             throw new ArgumentException("Attention.Backward: gradient buffers too small");
         dk.Slice(0, tk * hkv * d).Clear();
@@ -107,7 +111,7 @@ public static unsafe class Attention
             {
                 dkh[h] = new float[tk * d];
                 dvh[h] = new float[tk * d];
-                BackwardHead((float*)a0, (float*)a1, (float*)a2, (float*)a3, (float*)a4, (float*)a5, (float*)a6, dkh[h], dvh[h], tq, tk, hq, hkv, d, scale, h);
+                BackwardHead((float*)a0, (float*)a1, (float*)a2, (float*)a3, (float*)a4, (float*)a5, (float*)a6, dkh[h], dvh[h], tq, tk, hq, hkv, d, scale, h, blockK);
             });
         }
         var group = hq / hkv;
@@ -125,7 +129,7 @@ public static unsafe class Attention
     }
 
     private static void BackwardHead(float* dO, float* q, float* k, float* v, float* o, float* lse, float* dq,
-        float[] dkh, float[] dvh, int tq, int tk, int hq, int hkv, int d, float scale, int h)
+        float[] dkh, float[] dvh, int tq, int tk, int hq, int hkv, int d, float scale, int h, int blockK)
     {
         var g = h / (hq / hkv);
         var qs = hq * d;
@@ -143,24 +147,25 @@ public static unsafe class Attention
             dsum[i] = TensorPrimitives.Dot(new ReadOnlySpan<float>(dO + (long)i * qs + h * d, d), new ReadOnlySpan<float>(o + (long)i * qs + h * d, d));
             new Span<float>(dq + (long)i * qs + h * d, d).Clear();
         }
-        var p = new float[BlockQ * BlockK];
-        var dp = new float[BlockQ * BlockK];
-        for (var j0 = 0; j0 < tk; j0 += BlockK)
+        var p = new float[BlockQ * Math.Min(blockK, tk)];
+        var dp = new float[BlockQ * Math.Min(blockK, tk)];
+        for (var j0 = 0; j0 < tk; j0 += blockK)
         {
-            var bk = Math.Min(BlockK, tk - j0);
+            var bkTile = Math.Min(blockK, tk - j0);
             // First query that sees key j0: offset + i >= j0.
             var iStart = Math.Max(0, j0 - offset) / BlockQ * BlockQ;
             for (var i0 = iStart; i0 < tq; i0 += BlockQ)
             {
                 var bq = Math.Min(BlockQ, tq - i0);
+                // Keys past the last query of this tile are masked for every row: leave them out.
+                var bk = Math.Min(bkTile, offset + i0 + bq - j0);
                 Gemm.Sgemm(false, true, bq, bk, d, scale, qSpan.Slice(i0 * qs + h * d), qs, kSpan.Slice(j0 * ks + g * d), ks, p, bk);
                 for (var r = 0; r < bq; r++)
                 {
                     var row = p.AsSpan(r * bk, bk);
                     var limit = offset + i0 + r - j0;
                     if (limit < 0) { row.Clear(); continue; }
-                    TensorPrimitives.Subtract(row, lse[(long)h * tq + i0 + r], row);
-                    TensorPrimitives.Exp(row, row);
+                    FastMath.ExpShiftSum(row, lse[(long)h * tq + i0 + r], row);
                     if (limit < bk - 1) row.Slice(limit + 1).Clear();
                 }
                 // dV_j += Pᵀ dO_i

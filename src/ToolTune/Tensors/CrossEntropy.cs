@@ -79,12 +79,10 @@ public static unsafe class CrossEntropy
             WorkerPool.Shared.For(n, r =>
             {
                 var row = logits.AsSpan(r * vocab, vocab);
-                var max = TensorPrimitives.Max(row);
+                var max = FastMath.Max(row);
                 var label = labelsLocal[r];
                 var target = row[label];
-                TensorPrimitives.Subtract(row, max, row);
-                TensorPrimitives.Exp(row, row);
-                var sum = TensorPrimitives.Sum(row);
+                var sum = FastMath.ExpShiftSum(row, max, row);
                 rowLoss[r] = max + Math.Log(sum) - target;
                 if (wantGrad)
                 {

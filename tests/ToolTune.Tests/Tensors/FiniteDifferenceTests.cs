@@ -105,9 +105,10 @@ public sealed class FiniteDifferenceTests
     }
 
     [TestMethod]
-    [DataRow(70, 70, 4, 2, 8)]
-    [DataRow(3, 9, 2, 1, 4)]
-    public void AttentionGrad(int tq, int tk, int hq, int hkv, int d)
+    [DataRow(70, 70, 4, 2, 8, 512)]
+    [DataRow(70, 70, 4, 2, 8, 24)]
+    [DataRow(3, 9, 2, 1, 4, 4)]
+    public void AttentionGrad(int tq, int tk, int hq, int hkv, int d, int blockK)
     {
         var scale = 1f / MathF.Sqrt(d);
         var q = Rand(tq * hq * d, 11);
@@ -116,12 +117,12 @@ public sealed class FiniteDifferenceTests
         var dO = Rand(tq * hq * d, 14);
         var o = new float[tq * hq * d];
         var lse = new float[hq * tq];
-        double Obj() { ToolTune.Tensors.Attention.Forward(q, k, v, o, [], tq, tk, hq, hkv, d, scale); return Dot(dO, o); }
-        ToolTune.Tensors.Attention.Forward(q, k, v, o, lse, tq, tk, hq, hkv, d, scale);
+        double Obj() { ToolTune.Tensors.Attention.Forward(q, k, v, o, [], tq, tk, hq, hkv, d, scale, blockK); return Dot(dO, o); }
+        ToolTune.Tensors.Attention.Forward(q, k, v, o, lse, tq, tk, hq, hkv, d, scale, blockK);
         var dq = new float[q.Length];
         var dk = new float[k.Length];
         var dv = new float[v.Length];
-        ToolTune.Tensors.Attention.Backward(dO, q, k, v, o, lse, dq, dk, dv, tq, tk, hq, hkv, d, scale);
+        ToolTune.Tensors.Attention.Backward(dO, q, k, v, o, lse, dq, dk, dv, tq, tk, hq, hkv, d, scale, blockK);
         Check("attn.dq", q, dq, Obj, eps: 1e-2f);
         Check("attn.dk", k, dk, Obj, eps: 1e-2f);
         Check("attn.dv", v, dv, Obj, eps: 1e-2f);

@@ -73,10 +73,14 @@ public sealed class KernelOracleTests
     }
 
     [TestMethod]
-    [DataRow("attention")]
-    [DataRow("attention_decode")]
-    [DataRow("attention_mha")]
-    public void AttentionMatchesTorch(string name)
+    [DataRow("attention", 512)]
+    [DataRow("attention", 64)]
+    [DataRow("attention", 17)]
+    [DataRow("attention_decode", 512)]
+    [DataRow("attention_decode", 16)]
+    [DataRow("attention_mha", 512)]
+    [DataRow("attention_mha", 5)]
+    public void AttentionMatchesTorch(string name, int blockK)
     {
         var f = Load(name);
         int tq = f.Int("tq"), tk = f.Int("tk"), hq = f.Int("hq"), hkv = f.Int("hkv"), hd = f.Int("head_dim");
@@ -86,12 +90,12 @@ public sealed class KernelOracleTests
         var v = f.F("v");
         var o = new float[tq * hq * hd];
         var lse = new float[hq * tq];
-        Attention.Forward(q, k, v, o, lse, tq, tk, hq, hkv, hd, scale);
+        Attention.Forward(q, k, v, o, lse, tq, tk, hq, hkv, hd, scale, blockK);
         AssertClose("o", f.F("o"), o);
         var dq = new float[q.Length];
         var dk = new float[k.Length];
         var dv = new float[v.Length];
-        Attention.Backward(f.F("do"), q, k, v, o, lse, dq, dk, dv, tq, tk, hq, hkv, hd, scale);
+        Attention.Backward(f.F("do"), q, k, v, o, lse, dq, dk, dv, tq, tk, hq, hkv, hd, scale, blockK);
         AssertClose("dq", f.F("dq"), dq);
         AssertClose("dk", f.F("dk"), dk);
         AssertClose("dv", f.F("dv"), dv);
