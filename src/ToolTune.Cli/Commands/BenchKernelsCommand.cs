@@ -56,7 +56,9 @@ internal static class BenchKernelsCommand
 
         void Measure(string name, double flops, Action body)
         {
-            body();
+            // Warm-up: let tiered JIT reach optimised code (≥ 30 calls or 1 s).
+            var warm = Stopwatch.StartNew();
+            for (var w = 0; w < 40 && warm.Elapsed.TotalSeconds < 1; w++) body();
             var times = new List<double>();
             var cpu = new List<double>();
             var proc = Process.GetCurrentProcess();
@@ -91,7 +93,9 @@ internal static class BenchKernelsCommand
         Measure("rmsnorm_fwd", 0, () => RmsNorm.Forward(h, nw, y, rstd, t, hidden, 1e-6f));
         Measure("rmsnorm_bwd", 0, () => RmsNorm.Backward(dh, h, nw, rstd, y, [], t, hidden));
         Measure("silu_mul_fwd", 0, () => Activations.SiluMul(g, u, act));
-        Measure("silu_mul_bwd", 0, () => Activations.SiluMulBackward(act, g, u, dh.Length > 0 ? new float[g.Length] : [], new float[g.Length]));
+        var dgate = new float[g.Length];
+        var dup = new float[g.Length];
+        Measure("silu_mul_bwd", 0, () => Activations.SiluMulBackward(act, g, u, dgate, dup));
         Measure("rope_q", 0, () => rope.Apply(q, t, hq, 0));
     }
 }
