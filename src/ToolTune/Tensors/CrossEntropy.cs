@@ -20,7 +20,7 @@ public static unsafe class CrossEntropy
     /// </summary>
     public static double LmHeadLoss(ReadOnlySpan<float> hidden, ReadOnlySpan<float> weight, ReadOnlySpan<int> labels,
         int tokens, int hiddenSize, int vocab, Span<float> dHidden, Span<float> dWeight,
-        out int count, float gradScale = 1f, int chunk = 128, double normalizer = 0)
+        out int count, float gradScale = 1f, int chunk = 0, double normalizer = 0)
     {
         if (weight.Length < (long)vocab * hiddenSize) throw new ArgumentException("CrossEntropy: weight smaller than vocab × hidden");
         fixed (float* pw = weight)
@@ -30,12 +30,16 @@ public static unsafe class CrossEntropy
     /// <summary>As the f32 overload, with the head weight [vocab × hidden] in bf16 (e.g. tied, frozen, memory-mapped embeddings).</summary>
     public static double LmHeadLoss(ReadOnlySpan<float> hidden, ReadOnlySpan<ushort> weightBf16, ReadOnlySpan<int> labels,
         int tokens, int hiddenSize, int vocab, Span<float> dHidden, Span<float> dWeight,
-        out int count, float gradScale = 1f, int chunk = 128, double normalizer = 0)
+        out int count, float gradScale = 1f, int chunk = 0, double normalizer = 0)
     {
         if (weightBf16.Length < (long)vocab * hiddenSize) throw new ArgumentException("CrossEntropy: weight smaller than vocab × hidden");
         fixed (ushort* pw = weightBf16)
             return Core(hidden, (nint)pw, true, labels, tokens, hiddenSize, vocab, dHidden, dWeight, out count, gradScale, chunk, normalizer);
     }
+
+    /// <summary>Rows per chunk when not given: about 64 MB of logits, between 32 and 512 rows (larger chunks
+    /// re-pack the head weight less often).</summary>
+    public static int AutoChunk(int vocab) => (int)Math.Clamp(64L * 1024 * 1024 / (4L * Math.Max(1, vocab)), 32, 512);
 
     private static double Core(ReadOnlySpan<float> hidden, nint weightPtr, bool bf16, ReadOnlySpan<int> labels,
         int tokens, int hiddenSize, int vocab, Span<float> dHidden, Span<float> dWeight,
@@ -61,6 +65,7 @@ public static unsafe class CrossEntropy
         if (count == 0) return double.NaN;
         var divisor = normalizer > 0 ? normalizer : count;
         var gscale = (float)(gradScale / divisor);
+        if (chunk <= 0) chunk = AutoChunk(vocab);
         chunk = Math.Max(1, Math.Min(chunk, count));
         var hc = new float[chunk * hiddenSize];
         var logits = new float[chunk * vocab];
@@ -105,6 +110,6 @@ public static unsafe class CrossEntropy
 
     /// <summary>Loss only (no gradients).</summary>
     public static double LmHeadLoss(ReadOnlySpan<float> hidden, ReadOnlySpan<float> weight, ReadOnlySpan<int> labels,
-        int tokens, int hiddenSize, int vocab, out int count, int chunk = 128) =>
+        int tokens, int hiddenSize, int vocab, out int count, int chunk = 0) =>
         LmHeadLoss(hidden, weight, labels, tokens, hiddenSize, vocab, [], [], out count, 1f, chunk);
 }
