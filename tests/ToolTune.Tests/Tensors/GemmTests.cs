@@ -72,6 +72,8 @@ public sealed class GemmTests
             foreach (var n in Sizes)
                 foreach (var k in new[] { 1, 17, 65, 257 })
                     Check(path, ta, tb, m, n, k, accumulate: false, alpha: 1f);
+        foreach (var (m, n, k) in new[] { (257, 3, 65), (3, 257, 129), (257, 257, 17), (1, 257, 257), (257, 1, 3) })
+            Check(path, ta, tb, m, n, k, accumulate: false, alpha: 1f);
     }
 
     [TestMethod]
