@@ -157,4 +157,35 @@ public sealed class SafetensorsTests
         }
         finally { Directory.Delete(dir, true); }
     }
+
+    [TestMethod]
+    public void ReadsReferenceLayoutAndWritesItByteForByte()
+    {
+        var path = SharedFixtures.Fixture("engine", "tiny.safetensors");
+        using var expectDoc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(SharedFixtures.Fixture("engine", "tiny.safetensors.json")));
+        using var f = SafetensorsFile.Open(path);
+        var rewrite = new List<SafetensorsTensor>();
+        foreach (var t in expectDoc.RootElement.EnumerateObject())
+        {
+            var dtype = t.Value.GetProperty("dtype").GetString()!;
+            var shape = t.Value.GetProperty("shape").EnumerateArray().Select(x => x.GetInt64()).ToArray();
+            var values = t.Value.GetProperty("values").EnumerateArray().Select(x => x.GetDouble()).ToArray();
+            var e = f.Entry(t.Name);
+            Assert.AreEqual(dtype, e.DType, t.Name);
+            CollectionAssert.AreEqual(shape, e.Shape, t.Name);
+            if (dtype == "I64")
+                CollectionAssert.AreEqual(values.Select(v => (long)v).ToArray(), System.Runtime.InteropServices.MemoryMarshal.Cast<byte, long>(f.Raw(t.Name)).ToArray());
+            else
+                CollectionAssert.AreEqual(values.Select(v => (float)v).ToArray(), f.ReadSingle(t.Name), t.Name);
+            rewrite.Add(new SafetensorsTensor(t.Name, dtype, shape, f.Raw(t.Name).ToArray()));
+        }
+        var dir = TempDir();
+        try
+        {
+            var copy = Path.Combine(dir, "copy.safetensors");
+            SafetensorsWriter.Write(copy, rewrite, new Dictionary<string, string> { ["format"] = "pt" });
+            CollectionAssert.AreEqual(File.ReadAllBytes(path), File.ReadAllBytes(copy), "writer matches the reference layout byte for byte");
+        }
+        finally { Directory.Delete(dir, true); }
+    }
 }
