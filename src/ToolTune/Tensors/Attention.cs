@@ -16,14 +16,17 @@ public static unsafe class Attention
 
     /// <summary>Default key-tile length: large enough that the tile GEMMs amortise their packing, and still
     /// O(T) scratch (BlockQ × BlockK per thread), never T × T.</summary>
-    public const int DefaultBlockK = 512;
+    public const int DefaultBlockK = 256;
+
+    /// <summary>Default key-block length of the backward, which holds rows × block scratch (two buffers).</summary>
+    public const int DefaultBackwardBlockK = 128;
 
     /// <summary>Forward. <paramref name="lse"/> may be empty when no backward will follow.</summary>
     public static void Forward(ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v, Span<float> o, Span<float> lse,
-        int tq, int tk, int hq, int hkv, int d, float scale, int blockK = DefaultBlockK)
+        int tq, int tk, int hq, int hkv, int d, float scale, int blockK = 0)
     {
         Validate(q.Length, k.Length, v.Length, o.Length, tq, tk, hq, hkv, d);
-        ArgumentOutOfRangeException.ThrowIfLessThan(blockK, 1);
+        if (blockK <= 0) blockK = DefaultBlockK;
         if (!lse.IsEmpty && lse.Length < hq * tq) throw new ArgumentException("Attention: lse too small");
         if (tq == 0) return;
         fixed (float* pq = q, pk = k, pv = v, po = o, pl = lse)
@@ -92,10 +95,10 @@ public static unsafe class Attention
     /// </summary>
     public static void Backward(ReadOnlySpan<float> dO, ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v,
         ReadOnlySpan<float> o, ReadOnlySpan<float> lse, Span<float> dq, Span<float> dk, Span<float> dv,
-        int tq, int tk, int hq, int hkv, int d, float scale, int blockK = DefaultBlockK)
+        int tq, int tk, int hq, int hkv, int d, float scale, int blockK = 0)
     {
         Validate(q.Length, k.Length, v.Length, o.Length, tq, tk, hq, hkv, d);
-        ArgumentOutOfRangeException.ThrowIfLessThan(blockK, 1);
+        if (blockK <= 0) blockK = DefaultBackwardBlockK;
         if (dO.Length < tq * hq * d || dq.Length < tq * hq * d || dk.Length < tk * hkv * d || dv.Length < tk * hkv * d || lse.Length < hq * tq)
             throw new ArgumentException("Attention.Backward: gradient buffers too small");
         dk.Slice(0, tk * hkv * d).Clear();
@@ -147,42 +150,43 @@ public static unsafe class Attention
             dsum[i] = TensorPrimitives.Dot(new ReadOnlySpan<float>(dO + (long)i * qs + h * d, d), new ReadOnlySpan<float>(o + (long)i * qs + h * d, d));
             new Span<float>(dq + (long)i * qs + h * d, d).Clear();
         }
-        var p = new float[BlockQ * Math.Min(blockK, tk)];
-        var dp = new float[BlockQ * Math.Min(blockK, tk)];
+        // Per key block: all query rows that see it at once (rows × blockK scratch, O(T) for a fixed block),
+        // so each step is one GEMM with a long inner dimension instead of many small tiles.
+        var maxRows = tq;
+        var p = new float[(long)maxRows * Math.Min(blockK, tk)];
+        var dp = new float[p.Length];
         for (var j0 = 0; j0 < tk; j0 += blockK)
         {
-            var bkTile = Math.Min(blockK, tk - j0);
-            // First query that sees key j0: offset + i >= j0.
-            var iStart = Math.Max(0, j0 - offset) / BlockQ * BlockQ;
-            for (var i0 = iStart; i0 < tq; i0 += BlockQ)
+            var bk = Math.Min(blockK, tk - j0);
+            var iFirst = Math.Max(0, j0 - offset); // first query row that sees key j0
+            var rows = tq - iFirst;
+            if (rows <= 0) continue;
+            var qRows = qSpan.Slice(iFirst * qs + h * d);
+            var dORows = dOSpan.Slice(iFirst * qs + h * d);
+            var kBlock = kSpan.Slice(j0 * ks + g * d);
+            var vBlock = vSpan.Slice(j0 * ks + g * d);
+            // P = exp(scale · Q Kᵀ − lse), causal entries zeroed
+            Gemm.Sgemm(false, true, rows, bk, d, scale, qRows, qs, kBlock, ks, p, bk);
+            for (var r = 0; r < rows; r++)
             {
-                var bq = Math.Min(BlockQ, tq - i0);
-                // Keys past the last query of this tile are masked for every row: leave them out.
-                var bk = Math.Min(bkTile, offset + i0 + bq - j0);
-                Gemm.Sgemm(false, true, bq, bk, d, scale, qSpan.Slice(i0 * qs + h * d), qs, kSpan.Slice(j0 * ks + g * d), ks, p, bk);
-                for (var r = 0; r < bq; r++)
-                {
-                    var row = p.AsSpan(r * bk, bk);
-                    var limit = offset + i0 + r - j0;
-                    if (limit < 0) { row.Clear(); continue; }
-                    FastMath.ExpShiftSum(row, lse[(long)h * tq + i0 + r], row);
-                    if (limit < bk - 1) row.Slice(limit + 1).Clear();
-                }
-                // dV_j += Pᵀ dO_i
-                Gemm.Sgemm(true, false, bk, d, bq, 1f, p, bk, dOSpan.Slice(i0 * qs + h * d), qs, dvh.AsSpan(j0 * d), d, accumulate: true);
-                // dP = dO_i V_jᵀ
-                Gemm.Sgemm(false, true, bq, bk, d, 1f, dOSpan.Slice(i0 * qs + h * d), qs, vSpan.Slice(j0 * ks + g * d), ks, dp, bk);
-                // dS = P ∘ (dP − D_i)
-                for (var r = 0; r < bq; r++)
-                {
-                    var dpr = dp.AsSpan(r * bk, bk);
-                    TensorPrimitives.Subtract(dpr, dsum[i0 + r], dpr);
-                    TensorPrimitives.Multiply(dpr, p.AsSpan(r * bk, bk), dpr);
-                }
-                // dQ_i += scale · dS K_j ; dK_j += scale · dSᵀ Q_i
-                Gemm.Sgemm(false, false, bq, d, bk, scale, dp, bk, kSpan.Slice(j0 * ks + g * d), ks, dqSpan.Slice(i0 * qs + h * d), qs, accumulate: true);
-                Gemm.Sgemm(true, false, bk, d, bq, scale, dp, bk, qSpan.Slice(i0 * qs + h * d), qs, dkh.AsSpan(j0 * d), d, accumulate: true);
+                var row = p.AsSpan(r * bk, bk);
+                var limit = offset + iFirst + r - j0; // last visible key within the block
+                FastMath.ExpShiftSum(row, lse[(long)h * tq + iFirst + r], row);
+                if (limit < bk - 1) row.Slice(limit + 1).Clear();
             }
+            // dV_j += Pᵀ dO ; dP = dO V_jᵀ
+            Gemm.Sgemm(true, false, bk, d, rows, 1f, p, bk, dORows, qs, dvh.AsSpan(j0 * d), d, accumulate: true);
+            Gemm.Sgemm(false, true, rows, bk, d, 1f, dORows, qs, vBlock, ks, dp, bk);
+            // dS = P ∘ (dP − D)
+            for (var r = 0; r < rows; r++)
+            {
+                var dpr = dp.AsSpan(r * bk, bk);
+                TensorPrimitives.Subtract(dpr, dsum[iFirst + r], dpr);
+                TensorPrimitives.Multiply(dpr, p.AsSpan(r * bk, bk), dpr);
+            }
+            // dQ += scale · dS K_j ; dK_j += scale · dSᵀ Q
+            Gemm.Sgemm(false, false, rows, d, bk, scale, dp, bk, kBlock, ks, dqSpan.Slice(iFirst * qs + h * d), qs, accumulate: true);
+            Gemm.Sgemm(true, false, bk, d, rows, scale, dp, bk, qRows, qs, dkh.AsSpan(j0 * d), d, accumulate: true);
         }
     }
 

@@ -73,6 +73,7 @@ public sealed class KernelOracleTests
     }
 
     [TestMethod]
+    [DataRow("attention", 0)]
     [DataRow("attention", 512)]
     [DataRow("attention", 64)]
     [DataRow("attention", 17)]
