@@ -56,6 +56,7 @@ internal sealed class KernelFixture
             maxRef = Math.Max(maxRef, Math.Abs(expected[i]));
         }
         var observed = maxErr / Math.Max(maxRef, 1e-30);
+        Console.WriteLine($"oracle {what}: max abs err {maxErr:G3}, global relative {observed:G3}");
         if (maxErr > rel * maxRef + abs)
             Assert.Fail($"{what}: max abs error {maxErr:G4} at {at} (got {got[at]}, expected {expected[at]}); max |ref| {maxRef:G4}; relative {observed:G3} > {rel:G3}");
         return observed;
