@@ -103,6 +103,30 @@ public sealed class KernelOracleTests
     }
 
     [TestMethod]
+    [DoNotParallelize] // counts process-wide allocations
+    public void AttentionMemoryIsLinearInSequenceLength()
+    {
+        // T = 4096: a T×T score matrix would be 64 MB per head; forward + backward must allocate far less.
+        int t = 4096, hq = 2, hkv = 1, d = 32;
+        var r = new Random(3);
+        float[] Rand(int n) { var x = new float[n]; for (var i = 0; i < n; i++) x[i] = (float)(r.NextDouble() - 0.5); return x; }
+        var q = Rand(t * hq * d);
+        var k = Rand(t * hkv * d);
+        var v = Rand(t * hkv * d);
+        var dO = Rand(t * hq * d);
+        var o = new float[q.Length];
+        var lse = new float[hq * t];
+        float[] dq = new float[q.Length], dk = new float[k.Length], dv = new float[v.Length];
+        var before = GC.GetTotalAllocatedBytes(precise: true);
+        Attention.Forward(q, k, v, o, lse, t, t, hq, hkv, d, 1f / MathF.Sqrt(d));
+        Attention.Backward(dO, q, k, v, o, lse, dq, dk, dv, t, t, hq, hkv, d, 1f / MathF.Sqrt(d));
+        var allocated = GC.GetTotalAllocatedBytes(precise: true) - before;
+        Console.WriteLine($"attention T={t}: allocated {allocated / 1e6:F1} MB");
+        Assert.IsTrue(allocated < 24_000_000, $"allocated {allocated} bytes");
+        Assert.IsTrue(o.All(float.IsFinite) && dq.All(float.IsFinite) && dk.All(float.IsFinite));
+    }
+
+    [TestMethod]
     [DataRow(128)]
     [DataRow(7)]
     [DataRow(1)]
