@@ -27,6 +27,31 @@ public sealed class Rope
     public int HeadDim { get; }
     public double Theta { get; }
 
+    private sealed record AngleTable(float[] Cos, float[] Sin, int Positions);
+
+    private AngleTable _table = new([], [], 0);
+    private readonly object _grow = new();
+
+    /// <summary>cos/sin rows for positions 0..(at least) maxPosition, grown on demand and shared by all callers.</summary>
+    private AngleTable Table(int maxPosition)
+    {
+        var table = Volatile.Read(ref _table);
+        if (maxPosition < table.Positions) return table;
+        lock (_grow)
+        {
+            table = _table;
+            if (maxPosition < table.Positions) return table;
+            var count = Math.Max(maxPosition + 1, Math.Max(64, table.Positions * 2));
+            var half = HeadDim / 2;
+            var cos = new float[(long)count * half];
+            var sin = new float[(long)count * half];
+            for (var p = 0; p < count; p++) Angles(p, cos.AsSpan(p * half, half), sin.AsSpan(p * half, half));
+            table = new AngleTable(cos, sin, count);
+            Volatile.Write(ref _table, table);
+            return table;
+        }
+    }
+
     /// <summary>cos/sin for one position (length d/2 each; the second half repeats the first).</summary>
     public void Angles(int position, Span<float> cos, Span<float> sin)
     {
@@ -49,12 +74,18 @@ public sealed class Rope
         if (rowStride < 0) rowStride = heads * d;
         if (positions.Length < tokens) throw new ArgumentException("RoPE: fewer positions than tokens");
         if (tokens > 0 && (tokens - 1) * rowStride + heads * d > x.Length) throw new ArgumentException("RoPE: x too small");
-        Span<float> cos = stackalloc float[half];
-        Span<float> sin = stackalloc float[half];
+        var maxPos = 0;
         for (var t = 0; t < tokens; t++)
         {
-            Angles(positions[t], cos, sin);
-            if (inverse) for (var j = 0; j < half; j++) sin[j] = -sin[j];
+            if (positions[t] < 0) throw new ArgumentOutOfRangeException(nameof(positions), $"negative position {positions[t]}");
+            maxPos = Math.Max(maxPos, positions[t]);
+        }
+        var table = Table(maxPos);
+        var sign = inverse ? -1f : 1f;
+        for (var t = 0; t < tokens; t++)
+        {
+            var cos = table.Cos.AsSpan(positions[t] * half, half);
+            var sin = table.Sin.AsSpan(positions[t] * half, half);
             var row = x.Slice(t * rowStride, heads * d);
             for (var h = 0; h < heads; h++)
             {
@@ -63,8 +94,9 @@ public sealed class Rope
                 {
                     var a = v[j];
                     var b = v[j + half];
-                    v[j] = a * cos[j] - b * sin[j];
-                    v[j + half] = b * cos[j] + a * sin[j];
+                    var sn = sign * sin[j];
+                    v[j] = a * cos[j] - b * sn;
+                    v[j + half] = b * cos[j] + a * sn;
                 }
             }
         }
