@@ -42,7 +42,30 @@ public static class Precision
     public static void SingleToBF16(ReadOnlySpan<float> src, Span<ushort> dst)
     {
         if (dst.Length < src.Length) throw new ArgumentException("SingleToBF16: destination too small");
-        for (var i = 0; i < src.Length; i++) dst[i] = SingleToBF16(src[i]);
+        var bits = MemoryMarshal.Cast<float, uint>(src);
+        var i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var one = Vector256.Create(1u);
+            var bias = Vector256.Create(0x7FFFu);
+            var absMask = Vector256.Create(0x7FFF_FFFFu);
+            var inf = Vector256.Create(0x7F80_0000u);
+            var quiet = Vector256.Create(0x0040u);
+            for (; i + 16 <= src.Length; i += 16)
+            {
+                var lo = Round(Vector256.Create(bits.Slice(i, 8)));
+                var hi = Round(Vector256.Create(bits.Slice(i + 8, 8)));
+                Vector256.Narrow(lo, hi).CopyTo(dst.Slice(i, 16));
+            }
+
+            Vector256<uint> Round(Vector256<uint> u)
+            {
+                var rounded = (u + bias + ((u >> 16) & one)) >> 16;
+                var nan = Vector256.GreaterThan(u & absMask, inf);
+                return Vector256.ConditionalSelect(nan, (u >> 16) | quiet, rounded);
+            }
+        }
+        for (; i < src.Length; i++) dst[i] = SingleToBF16(src[i]);
     }
 
     /// <summary>f16 → f32 over spans.</summary>

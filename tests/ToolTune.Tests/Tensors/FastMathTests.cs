@@ -44,4 +44,24 @@ public sealed class FastMathTests
         Assert.IsTrue(float.IsNaN(FastMath.Max([1f, float.NaN, 2f])));
         Assert.IsTrue(float.IsNaN(FastMath.Max(Enumerable.Range(0, 40).Select(i => i == 20 ? float.NaN : i).ToArray())));
     }
+
+    [TestMethod]
+    public void VectorBF16RoundingEqualsScalar()
+    {
+        var r = new Random(5);
+        var x = new float[100_003];
+        for (var i = 0; i < x.Length; i++) x[i] = BitConverter.Int32BitsToSingle(r.Next() ^ (r.Next() << 1));
+        x[7] = float.NaN;
+        x[8] = float.PositiveInfinity;
+        x[9] = -0f;
+        x[10] = BitConverter.Int32BitsToSingle(0x3F80_8000); // tie, even → down
+        x[11] = BitConverter.Int32BitsToSingle(0x3F81_8000); // tie, odd → up
+        x[12] = BitConverter.Int32BitsToSingle(0x7F7F_FFFF); // max float → +inf in bf16
+        var v = new ushort[x.Length];
+        Precision.SingleToBF16(x, v);
+        for (var i = 0; i < x.Length; i++) Assert.AreEqual(Precision.SingleToBF16(x[i]), v[i], $"index {i} bits {BitConverter.SingleToInt32Bits(x[i]):X8}");
+        Assert.AreEqual((ushort)0x3F80, v[10]);
+        Assert.AreEqual((ushort)0x3F82, v[11]);
+        Assert.AreEqual((ushort)0x7F80, v[12]);
+    }
 }
