@@ -159,4 +159,24 @@ public sealed class GemmTests
             CollectionAssert.AreEqual(expected, got, $"{path} {m}x{n}x{k} ta={ta} tb={tb}");
         }
     }
+
+    [TestMethod]
+    public void ConcurrentCallersGetCorrectResults()
+    {
+        // Several threads call the (pool-backed) GEMM at once: whoever finds the pool busy runs inline.
+        int m = 96, k = 200, n = 300;
+        var a = Random(m * k, 31);
+        var b = Random(k * n, 32);
+        var expected = new float[m * n];
+        Gemm.MatMul(a, b, expected, m, k, n);
+        Parallel.For(0, 8, _ =>
+        {
+            for (var rep = 0; rep < 5; rep++)
+            {
+                var c = new float[m * n];
+                Gemm.MatMul(a, b, c, m, k, n);
+                CollectionAssert.AreEqual(expected, c);
+            }
+        });
+    }
 }
