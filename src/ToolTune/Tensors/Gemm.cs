@@ -31,6 +31,10 @@ public static unsafe class Gemm
     private const int KC = 256;
     private const int StripPad = 16; // floats (64 bytes) added to each packed strip
 
+    /// <summary>Work chunks per thread in a parallel GEMM (<c>TOOLTUNE_GEMM_CHUNKS</c>, default 3).</summary>
+    internal static int ChunksPerThread { get; } =
+        int.TryParse(Environment.GetEnvironmentVariable("TOOLTUNE_GEMM_CHUNKS"), out var c) && c is > 0 and <= 64 ? c : 3;
+
     /// <summary>The path <see cref="GemmPath.Auto"/> resolves to in this process.</summary>
     public static GemmPath DefaultPath { get; } = ResolveDefault();
 
@@ -177,15 +181,23 @@ public static unsafe class Gemm
             var gran = splitN ? nr : mr;
             var total = splitN ? n : m;
             var copy = job;
-            pool.Run(parts, p =>
+            // A few chunks per thread, claimed dynamically: a thread that is descheduled (shared machines)
+            // does not hold the others back. Chunks split M or N only, so results do not depend on timing.
+            var chunks = Math.Min(units, parts * ChunksPerThread);
+            var next = -1;
+            pool.Run(parts, _ =>
             {
-                var u0 = (int)((long)units * p / parts);
-                var u1 = (int)((long)units * (p + 1) / parts);
-                var s = Math.Min(total, u0 * gran);
-                var e = Math.Min(total, u1 * gran);
-                if (e <= s) return;
-                if (splitN) copy.Run(0, m, s, e);
-                else copy.Run(s, e, 0, n);
+                int c;
+                while ((c = Interlocked.Increment(ref next)) < chunks)
+                {
+                    var u0 = (int)((long)units * c / chunks);
+                    var u1 = (int)((long)units * (c + 1) / chunks);
+                    var s = Math.Min(total, u0 * gran);
+                    var e = Math.Min(total, u1 * gran);
+                    if (e <= s) continue;
+                    if (splitN) copy.Run(0, m, s, e);
+                    else copy.Run(s, e, 0, n);
+                }
             });
         }
     }
