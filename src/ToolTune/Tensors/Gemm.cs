@@ -46,6 +46,8 @@ public static unsafe class Gemm
         _ => true,
     };
 
+    private static readonly bool PathForced = Enum.TryParse<GemmPath>(Environment.GetEnvironmentVariable("TOOLTUNE_GEMM_PATH"), true, out var p) && p != GemmPath.Auto;
+
     private static GemmPath ResolveDefault()
     {
         var env = Environment.GetEnvironmentVariable("TOOLTUNE_GEMM_PATH");
@@ -80,7 +82,22 @@ public static unsafe class Gemm
         ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, Span<float> c, int ldc,
         bool accumulate = false, GemmPath path = GemmPath.Auto, int threads = 0)
     {
+        var auto = path == GemmPath.Auto;
         if (!Prologue(transA, transB, m, n, k, alpha, a.Length, lda, b.Length, ldb, c, ldc, accumulate, ref path)) return;
+        if (auto && !PathForced && n <= 24 && m >= 64 && DefaultPath == GemmPath.Avx512)
+        {
+            // Narrow C (e.g. LoRA rank n = 16): compute Cᵀ = op(B)ᵀ·op(A)ᵀ, whose wide side fills the 64-lane
+            // tile and whose large operand packs with vector copies/transposes, then add it back transposed.
+            var tmp = t_narrow is { } buf && buf.Length >= n * m ? buf : (t_narrow = new float[Math.Max(n * m, 4096)]);
+            Sgemm(!transB, !transA, n, m, k, alpha, b, ldb, a, lda, tmp, m, accumulate: false, GemmPath.Avx512, threads);
+            for (var i = 0; i < m; i++)
+            {
+                var row = c.Slice(i * ldc, n);
+                if (accumulate) for (var j = 0; j < n; j++) row[j] += tmp[j * m + i];
+                else for (var j = 0; j < n; j++) row[j] = tmp[j * m + i];
+            }
+            return;
+        }
         fixed (float* pa = a)
         fixed (float* pb = b)
         fixed (float* pc = c)
@@ -142,7 +159,13 @@ public static unsafe class Gemm
         }
         CheckOperand("A", transA ? k : m, transA ? m : k, lda, aLength);
         CheckOperand("B", transB ? n : k, transB ? k : n, ldb, bLength);
-        if (path == GemmPath.Auto) path = DefaultPath;
+        if (path == GemmPath.Auto)
+        {
+            path = DefaultPath;
+            // Narrow C (LoRA rank-sized n): a 64-wide AVX-512 tile would waste most of its lanes; the 16-wide
+            // AVX2 tile does more useful work per cycle there.
+            if (path == GemmPath.Avx512 && !PathForced && n <= 24 && IsSupported(GemmPath.Avx2)) path = GemmPath.Avx2;
+        }
         else if (!IsSupported(path)) throw new PlatformNotSupportedException($"GEMM path {path} is not supported here");
         return true;
     }
@@ -207,6 +230,8 @@ public static unsafe class Gemm
         if (ld < cols) throw new ArgumentException($"leading dimension of {name} ({ld}) < {cols}");
         if ((long)(rows - 1) * ld + cols > length) throw new ArgumentException($"{name} is too small: need {(long)(rows - 1) * ld + cols}, have {length}");
     }
+
+    [ThreadStatic] private static float[]? t_narrow;
 
     // Per-thread packing buffers (64-byte aligned native memory, grown on demand, kept for the thread's life).
     [ThreadStatic] private static float* t_packA;
