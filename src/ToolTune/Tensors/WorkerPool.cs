@@ -77,7 +77,7 @@ internal sealed class WorkerPool
         }
     }
 
-    /// <summary>Runs body(i) for i in [0, count) split into contiguous ranges over the pool's threads.</summary>
+    /// <summary>Runs body(i) for every i in [0, count) on the pool's threads (dynamic claiming).</summary>
     public void For(int count, Action<int> body, int maxParts = 0)
     {
         var parts = Math.Min(count, maxParts > 0 ? Math.Min(maxParts, MaxParallelism) : MaxParallelism);
@@ -86,11 +86,12 @@ internal sealed class WorkerPool
             for (var i = 0; i < count; i++) body(i);
             return;
         }
-        Run(parts, p =>
+        // Indices are claimed one at a time, so uneven items (or a descheduled thread) balance out.
+        var next = -1;
+        Run(parts, _ =>
         {
-            var s = (int)((long)count * p / parts);
-            var e = (int)((long)count * (p + 1) / parts);
-            for (var i = s; i < e; i++) body(i);
+            int i;
+            while ((i = Interlocked.Increment(ref next)) < count) body(i);
         });
     }
 
