@@ -347,7 +347,11 @@ public static unsafe class Gemm
             {
                 var d = dst + (s / mr) * (long)stride;
                 var rows = Math.Min(mr, mc - s);
-                if (!TransA)
+                if (mr == 4 && rows == 4 && Avx.IsSupported)
+                {
+                    PackA4Vector(d, ic + s, pc, kc, alpha);
+                }
+                else if (!TransA)
                 {
                     // A row-major m×k: row i contiguous in k.
                     for (var r = 0; r < rows; r++)
@@ -370,6 +374,52 @@ public static unsafe class Gemm
                         for (; r < mr; r++) dp[r] = 0f;
                     }
                 }
+            }
+        }
+
+        /// <summary>Full 4-row strip of op(A)·alpha: 4×8 AVX transposes (row-major A) or 128-bit copies (transposed A).</summary>
+        private readonly void PackA4Vector(float* d, int i0, int pc, int kc, float alpha)
+        {
+            var p = 0;
+            if (TransA)
+            {
+                var va = Vector128.Create(alpha);
+                for (; p < kc; p++)
+                    (Vector128.Load(A + (long)(pc + p) * Lda + i0) * va).Store(d + p * 4);
+                return;
+            }
+            var s0 = A + (long)i0 * Lda + pc;
+            var s1 = s0 + Lda;
+            var s2 = s1 + Lda;
+            var s3 = s2 + Lda;
+            var v = Vector256.Create(alpha);
+            for (; p + 8 <= kc; p += 8)
+            {
+                var r0 = Avx.LoadVector256(s0 + p) * v;
+                var r1 = Avx.LoadVector256(s1 + p) * v;
+                var r2 = Avx.LoadVector256(s2 + p) * v;
+                var r3 = Avx.LoadVector256(s3 + p) * v;
+                var t0 = Avx.UnpackLow(r0, r1);   // r0p0 r1p0 r0p1 r1p1 | r0p4 r1p4 r0p5 r1p5
+                var t1 = Avx.UnpackHigh(r0, r1);  // p2 p3 | p6 p7
+                var t2 = Avx.UnpackLow(r2, r3);
+                var t3 = Avx.UnpackHigh(r2, r3);
+                var u0 = Avx.Shuffle(t0, t2, 0x44); // p0 | p4
+                var u1 = Avx.Shuffle(t0, t2, 0xEE); // p1 | p5
+                var u2 = Avx.Shuffle(t1, t3, 0x44); // p2 | p6
+                var u3 = Avx.Shuffle(t1, t3, 0xEE); // p3 | p7
+                var dp = d + p * 4;
+                Avx.Store(dp, Avx.Permute2x128(u0, u1, 0x20));      // p0 p1
+                Avx.Store(dp + 8, Avx.Permute2x128(u2, u3, 0x20));  // p2 p3
+                Avx.Store(dp + 16, Avx.Permute2x128(u0, u1, 0x31)); // p4 p5
+                Avx.Store(dp + 24, Avx.Permute2x128(u2, u3, 0x31)); // p6 p7
+            }
+            for (; p < kc; p++)
+            {
+                var dp = d + p * 4;
+                dp[0] = s0[p] * alpha;
+                dp[1] = s1[p] * alpha;
+                dp[2] = s2[p] * alpha;
+                dp[3] = s3[p] * alpha;
             }
         }
 
