@@ -437,8 +437,20 @@ public static unsafe class Gemm
                 return;
             }
             if (cols < nr) new Span<float>(d, kc * nr).Clear();
+            var j = 0;
+            if (Avx.IsSupported)
+            {
+                // Widen 8 rows into a small f32 block, then the same 8×8 transposes as the f32 path.
+                var block = stackalloc float[8 * kc];
+                for (; j + 8 <= cols; j += 8)
+                {
+                    for (var r = 0; r < 8; r++)
+                        Precision.BF16ToSingle(new ReadOnlySpan<ushort>(B16 + (long)(j0 + j + r) * Ldb + pc, kc), new Span<float>(block + r * kc, kc));
+                    PackTransposed8(block, kc, kc, d + j, nr);
+                }
+            }
             var row = stackalloc float[kc];
-            for (var j = 0; j < cols; j++)
+            for (; j < cols; j++)
             {
                 Precision.BF16ToSingle(new ReadOnlySpan<ushort>(B16 + (long)(j0 + j) * Ldb + pc, kc), new Span<float>(row, kc));
                 for (var p = 0; p < kc; p++) d[p * nr + j] = row[p];
