@@ -131,6 +131,24 @@ public static unsafe class Gemm
         }
     }
 
+    /// <summary>As <see cref="SgemmBF16B"/>, with B in IEEE half precision (F16 checkpoints).</summary>
+    public static void SgemmF16B(bool transA, bool transB, int m, int n, int k, float alpha,
+        ReadOnlySpan<float> a, int lda, ReadOnlySpan<Half> b, int ldb, Span<float> c, int ldc,
+        bool accumulate = false, GemmPath path = GemmPath.Auto, int threads = 0)
+    {
+        if (!Prologue(transA, transB, m, n, k, alpha, a.Length, lda, b.Length, ldb, c, ldc, accumulate, ref path)) return;
+        fixed (float* pa = a)
+        fixed (Half* pb = b)
+        fixed (float* pc = c)
+        {
+            Execute(new Job
+            {
+                A = pa, B16 = (ushort*)pb, B16IsHalf = true, C = pc, Lda = lda, Ldb = ldb, Ldc = ldc, TransA = transA, TransB = transB,
+                M = m, N = n, K = k, Alpha = alpha, Accumulate = accumulate, Path = path,
+            }, threads);
+        }
+    }
+
     /// <summary>C[m×n] (+)= alpha · A[m×k] · W[n×k]ᵀ with W in bf16 (nn.Linear forward on bf16 weights).</summary>
     public static void MatMulTransB(ReadOnlySpan<float> a, ReadOnlySpan<ushort> bBf16, Span<float> c, int m, int k, int n,
         bool accumulate = false, float alpha = 1f) =>
@@ -253,7 +271,8 @@ public static unsafe class Gemm
     private struct Job
     {
         public float* A, B, C;
-        public ushort* B16; // when non-null, B is bf16
+        public ushort* B16; // when non-null, B is 16-bit: bf16, or f16 when B16IsHalf
+        public bool B16IsHalf;
         public int Lda, Ldb, Ldc, M, N, K;
         public bool TransA, TransB, Accumulate;
         public float Alpha;
@@ -423,7 +442,13 @@ public static unsafe class Gemm
             }
         }
 
-        /// <summary>One nr-column strip of op(B) from bf16 storage, widened to f32.</summary>
+        private readonly void Widen(ushort* src, int count, Span<float> dst)
+        {
+            if (B16IsHalf) Precision.HalfToSingle(new ReadOnlySpan<Half>(src, count), dst);
+            else Precision.BF16ToSingle(new ReadOnlySpan<ushort>(src, count), dst);
+        }
+
+        /// <summary>One nr-column strip of op(B) from bf16/f16 storage, widened to f32.</summary>
         private readonly void PackB16Strip(float* d, int pc, int kc, int j0, int cols, int nr)
         {
             if (!TransB)
@@ -431,7 +456,7 @@ public static unsafe class Gemm
                 for (var p = 0; p < kc; p++)
                 {
                     var dp = new Span<float>(d + p * nr, nr);
-                    Precision.BF16ToSingle(new ReadOnlySpan<ushort>(B16 + (long)(pc + p) * Ldb + j0, cols), dp);
+                    Widen(B16 + (long)(pc + p) * Ldb + j0, cols, dp);
                     if (cols < nr) dp.Slice(cols).Clear();
                 }
                 return;
@@ -445,14 +470,14 @@ public static unsafe class Gemm
                 for (; j + 8 <= cols; j += 8)
                 {
                     for (var r = 0; r < 8; r++)
-                        Precision.BF16ToSingle(new ReadOnlySpan<ushort>(B16 + (long)(j0 + j + r) * Ldb + pc, kc), new Span<float>(block + r * kc, kc));
+                        Widen(B16 + (long)(j0 + j + r) * Ldb + pc, kc, new Span<float>(block + r * kc, kc));
                     PackTransposed8(block, kc, kc, d + j, nr);
                 }
             }
             var row = stackalloc float[kc];
             for (; j < cols; j++)
             {
-                Precision.BF16ToSingle(new ReadOnlySpan<ushort>(B16 + (long)(j0 + j) * Ldb + pc, kc), new Span<float>(row, kc));
+                Widen(B16 + (long)(j0 + j) * Ldb + pc, kc, new Span<float>(row, kc));
                 for (var p = 0; p < kc; p++) d[p * nr + j] = row[p];
             }
         }

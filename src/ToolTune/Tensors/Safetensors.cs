@@ -191,6 +191,15 @@ public sealed unsafe class SafetensorsFile : IDisposable
         return MemoryMarshal.Cast<byte, ushort>(Raw(name));
     }
 
+    /// <summary>An F16 tensor's elements, zero-copy from the mapping (for <see cref="Gemm.SgemmF16B"/>).</summary>
+    public ReadOnlySpan<Half> F16(string name)
+    {
+        var e = Entry(name);
+        if (e.DType != "F16")
+            throw new ToolTuneException(ErrorCodes.SafetensorsDTypeUnsupported, $"tensor '{name}' has dtype {e.DType}; expected F16", Path);
+        return MemoryMarshal.Cast<byte, Half>(Raw(name));
+    }
+
     /// <summary>An F32 tensor's elements, zero-copy from the mapping.</summary>
     public ReadOnlySpan<float> F32(string name)
     {
