@@ -68,7 +68,7 @@ internal static class BenchGemmCommand
             }
             foreach (var v in variants) Once(v); // warm-up (JIT, buffers)
             var flops = 2.0 * m * n * k;
-            var inner = Math.Max(1, (int)(2e9 / flops)); // ~10 ms per sample at 200 GFLOP/s
+            var inner = (int)Math.Clamp(2e9 / flops, 1, 1000); // ~10 ms per sample at 200 GFLOP/s
             for (var r = 0; r < reps; r++)
                 foreach (var v in variants)
                 {
