@@ -104,7 +104,7 @@ def attention(q, k, v, hq, hkv, hd, tq, tk):
     w = torch.softmax(w + mask, dim=-1, dtype=torch.float32)
     return torch.matmul(w, vh).permute(1, 0, 2).contiguous()
 
-for name, tq, tk, hq, hkv, hd in [("attention", 130, 130, 4, 2, 16), ("attention_decode", 5, 70, 6, 2, 8),
+for name, tq, tk, hq, hkv, hd in [("attention", 100, 100, 4, 2, 8), ("attention_decode", 5, 70, 6, 2, 8),
                                   ("attention_mha", 33, 33, 2, 2, 32)]:
     q = torch.randn(tq, hq, hd, requires_grad=True)
     k = torch.randn(tk, hkv, hd, requires_grad=True)
