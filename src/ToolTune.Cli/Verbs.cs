@@ -1,4 +1,5 @@
 using System.CommandLine;
+using ToolTune.Cli.Commands;
 
 namespace ToolTune.Cli;
 
@@ -16,6 +17,8 @@ internal static class Verbs
         var bench = Commands.BenchCommand.Create();
         bench.Subcommands.Add(Commands.BenchRenderCommand.Create());
         bench.Subcommands.Add(Commands.StageCommands.BenchPrepare());
+        bench.Subcommands.Add(BenchGemmCommand.Create());
+        bench.Subcommands.Add(BenchKernelsCommand.Create());
         yield return bench;
         yield return Commands.InspectCommand.Create();
         yield return Commands.MakeTokenizerCommand.Create();

@@ -5,7 +5,7 @@ namespace ToolTune.Diagnostics;
 /// 13xx masks), TT2xxx pipeline and config, TT3xxx data, TT4xxx tensors and model, TT5xxx LoRA and
 /// training, TT6xxx merge, TT7xxx evaluation. Codes are never reused for another meaning.
 /// </summary>
-public static class ErrorCodes
+public static partial class ErrorCodes
 {
     // Tokenizer
     public const string TokenizerFileMissing = "TT1100";

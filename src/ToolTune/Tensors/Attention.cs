@@ -1,0 +1,201 @@
+using System.Numerics.Tensors;
+
+namespace ToolTune.Tensors;
+
+/// <summary>
+/// Causal grouped-query attention, flash style: query tiles × key blocks with online softmax; scratch is
+/// O(T·block) per thread, never the T×T score matrix (checked at T = 4096 by the tests). Layouts are the projections' natural row-major outputs:
+/// q/o <c>[Tq × Hq × d]</c>, k/v <c>[Tk × Hkv × d]</c>; query head h reads kv head <c>h / (Hq/Hkv)</c>.
+/// Query i sits at absolute position <c>Tk − Tq + i</c> and attends keys 0..that position (so Tq &lt; Tk
+/// is decoding against a KV cache; k/v may be longer buffers, only their first Tk rows are read). The forward
+/// stores the row log-sum-exp <c>lse [Hq × Tq]</c>; the backward recomputes the probabilities per key block for
+/// all query rows that see it (FlashAttention-2 style, one GEMM per step). <c>scale</c> is head_dim^-0.5 for HF.
+/// </summary>
+public static unsafe class Attention
+{
+    private const int BlockQ = 64;
+
+    /// <summary>Default key-tile length: large enough that the tile GEMMs amortise their packing, and still
+    /// O(T) scratch (BlockQ × BlockK per thread), never T × T.</summary>
+    public const int DefaultBlockK = 256;
+
+    /// <summary>Default key-block length of the backward, which holds rows × block scratch (two buffers).</summary>
+    public const int DefaultBackwardBlockK = 128;
+
+    /// <summary>Forward. <paramref name="lse"/> may be empty when no backward will follow.</summary>
+    public static void Forward(ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v, Span<float> o, Span<float> lse,
+        int tq, int tk, int hq, int hkv, int d, float scale, int blockK = 0)
+    {
+        Validate(q.Length, k.Length, v.Length, o.Length, tq, tk, hq, hkv, d);
+        if (blockK <= 0) blockK = DefaultBlockK;
+        if (!lse.IsEmpty && lse.Length < hq * tq) throw new ArgumentException("Attention: lse too small");
+        if (tq == 0) return;
+        fixed (float* pq = q, pk = k, pv = v, po = o, pl = lse)
+        {
+            nint aq = (nint)pq, ak = (nint)pk, av = (nint)pv, ao = (nint)po, al = lse.IsEmpty ? 0 : (nint)pl;
+            WorkerPool.Shared.For(hq, h => ForwardHead((float*)aq, (float*)ak, (float*)av, (float*)ao, (float*)al, tq, tk, hq, hkv, d, scale, h, blockK));
+        }
+    }
+
+    private static void ForwardHead(float* q, float* k, float* v, float* o, float* lse, int tq, int tk, int hq, int hkv, int d, float scale, int h, int blockK)
+    {
+        var g = h / (hq / hkv);
+        var qs = hq * d;
+        var ks = hkv * d;
+        var offset = tk - tq;
+        var s = new float[BlockQ * Math.Min(blockK, tk)];
+        var acc = new float[BlockQ * d];
+        var mrow = new float[BlockQ];
+        var lrow = new float[BlockQ];
+        var qSpan = new ReadOnlySpan<float>(q, (tq - 1) * qs + hq * d);
+        var kSpan = new ReadOnlySpan<float>(k, (tk - 1) * ks + hkv * d);
+        var vSpan = new ReadOnlySpan<float>(v, (tk - 1) * ks + hkv * d);
+        for (var i0 = 0; i0 < tq; i0 += BlockQ)
+        {
+            var bq = Math.Min(BlockQ, tq - i0);
+            Array.Fill(mrow, float.NegativeInfinity);
+            Array.Clear(lrow);
+            Array.Clear(acc);
+            var kEnd = Math.Min(tk, offset + i0 + bq); // exclusive
+            for (var j0 = 0; j0 < kEnd; j0 += blockK)
+            {
+                var bk = Math.Min(blockK, kEnd - j0);
+                Gemm.Sgemm(false, true, bq, bk, d, scale, qSpan.Slice(i0 * qs + h * d), qs, kSpan.Slice(j0 * ks + g * d), ks, s, bk);
+                for (var r = 0; r < bq; r++)
+                {
+                    var row = s.AsSpan(r * bk, bk);
+                    var limit = offset + i0 + r - j0; // last visible key index within the tile
+                    if (limit < bk - 1) row.Slice(Math.Max(0, limit + 1)).Fill(float.NegativeInfinity);
+                    var mOld = mrow[r];
+                    var mNew = Math.Max(mOld, FastMath.Max(row));
+                    if (float.IsNegativeInfinity(mNew)) { row.Clear(); continue; }
+                    var rowSum = FastMath.ExpShiftSum(row, mNew, row);
+                    var correction = MathF.Exp(mOld - mNew);
+                    lrow[r] = lrow[r] * correction + rowSum;
+                    mrow[r] = mNew;
+                    if (correction != 1f)
+                    {
+                        var a = acc.AsSpan(r * d, d);
+                        TensorPrimitives.Multiply(a, correction, a);
+                    }
+                }
+                Gemm.Sgemm(false, false, bq, d, bk, 1f, s, bk, vSpan.Slice(j0 * ks + g * d), ks, acc, d, accumulate: true);
+            }
+            for (var r = 0; r < bq; r++)
+            {
+                var dst = new Span<float>(o + (long)(i0 + r) * qs + h * d, d);
+                TensorPrimitives.Multiply(acc.AsSpan(r * d, d), 1f / lrow[r], dst);
+                if (lse != null) lse[(long)h * tq + i0 + r] = mrow[r] + MathF.Log(lrow[r]);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Backward. Overwrites <paramref name="dq"/> [Tq × Hq × d], <paramref name="dk"/> and <paramref name="dv"/>
+    /// [Tk × Hkv × d]. Needs the forward's output <paramref name="o"/> and <paramref name="lse"/>.
+    /// </summary>
+    public static void Backward(ReadOnlySpan<float> dO, ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v,
+        ReadOnlySpan<float> o, ReadOnlySpan<float> lse, Span<float> dq, Span<float> dk, Span<float> dv,
+        int tq, int tk, int hq, int hkv, int d, float scale, int blockK = 0)
+    {
+        Validate(q.Length, k.Length, v.Length, o.Length, tq, tk, hq, hkv, d);
+        if (blockK <= 0) blockK = DefaultBackwardBlockK;
+        if (dO.Length < tq * hq * d || dq.Length < tq * hq * d || dk.Length < tk * hkv * d || dv.Length < tk * hkv * d || lse.Length < hq * tq)
+            throw new ArgumentException("Attention.Backward: gradient buffers too small");
+        dk.Slice(0, tk * hkv * d).Clear();
+        dv.Slice(0, tk * hkv * d).Clear();
+        if (tq == 0) return;
+        // Per query head private dK/dV ([Tk × d] each), reduced into the shared kv head afterwards.
+        var dkh = new float[hq][];
+        var dvh = new float[hq][];
+        fixed (float* pdo = dO, pq = q, pk = k, pv = v, po = o, pl = lse, pdq = dq)
+        {
+            nint a0 = (nint)pdo, a1 = (nint)pq, a2 = (nint)pk, a3 = (nint)pv, a4 = (nint)po, a5 = (nint)pl, a6 = (nint)pdq;
+            WorkerPool.Shared.For(hq, h =>
+            {
+                dkh[h] = new float[tk * d];
+                dvh[h] = new float[tk * d];
+                BackwardHead((float*)a0, (float*)a1, (float*)a2, (float*)a3, (float*)a4, (float*)a5, (float*)a6, dkh[h], dvh[h], tq, tk, hq, hkv, d, scale, h, blockK);
+            });
+        }
+        var group = hq / hkv;
+        for (var h = 0; h < hq; h++)
+        {
+            var g = h / group;
+            for (var j = 0; j < tk; j++)
+            {
+                var dkr = dk.Slice(j * hkv * d + g * d, d);
+                var dvr = dv.Slice(j * hkv * d + g * d, d);
+                TensorPrimitives.Add(dkr, dkh[h].AsSpan(j * d, d), dkr);
+                TensorPrimitives.Add(dvr, dvh[h].AsSpan(j * d, d), dvr);
+            }
+        }
+    }
+
+    private static void BackwardHead(float* dO, float* q, float* k, float* v, float* o, float* lse, float* dq,
+        float[] dkh, float[] dvh, int tq, int tk, int hq, int hkv, int d, float scale, int h, int blockK)
+    {
+        var g = h / (hq / hkv);
+        var qs = hq * d;
+        var ks = hkv * d;
+        var offset = tk - tq;
+        var qSpan = new ReadOnlySpan<float>(q, (tq - 1) * qs + hq * d);
+        var dOSpan = new ReadOnlySpan<float>(dO, (tq - 1) * qs + hq * d);
+        var dqSpan = new Span<float>(dq, (tq - 1) * qs + hq * d);
+        var kSpan = new ReadOnlySpan<float>(k, (tk - 1) * ks + hkv * d);
+        var vSpan = new ReadOnlySpan<float>(v, (tk - 1) * ks + hkv * d);
+        // D_i = rowsum(dO_i ∘ O_i)
+        var dsum = new float[tq];
+        for (var i = 0; i < tq; i++)
+        {
+            dsum[i] = TensorPrimitives.Dot(new ReadOnlySpan<float>(dO + (long)i * qs + h * d, d), new ReadOnlySpan<float>(o + (long)i * qs + h * d, d));
+            new Span<float>(dq + (long)i * qs + h * d, d).Clear();
+        }
+        // Per key block: all query rows that see it at once (rows × blockK scratch, O(T) for a fixed block),
+        // so each step is one GEMM with a long inner dimension instead of many small tiles.
+        var maxRows = tq;
+        var p = new float[(long)maxRows * Math.Min(blockK, tk)];
+        var dp = new float[p.Length];
+        for (var j0 = 0; j0 < tk; j0 += blockK)
+        {
+            var bk = Math.Min(blockK, tk - j0);
+            var iFirst = Math.Max(0, j0 - offset); // first query row that sees key j0
+            var rows = tq - iFirst;
+            if (rows <= 0) continue;
+            var qRows = qSpan.Slice(iFirst * qs + h * d);
+            var dORows = dOSpan.Slice(iFirst * qs + h * d);
+            var kBlock = kSpan.Slice(j0 * ks + g * d);
+            var vBlock = vSpan.Slice(j0 * ks + g * d);
+            // P = exp(scale · Q Kᵀ − lse), causal entries zeroed
+            Gemm.Sgemm(false, true, rows, bk, d, scale, qRows, qs, kBlock, ks, p, bk);
+            for (var r = 0; r < rows; r++)
+            {
+                var row = p.AsSpan(r * bk, bk);
+                var limit = offset + iFirst + r - j0; // last visible key within the block
+                FastMath.ExpShiftSum(row, lse[(long)h * tq + iFirst + r], row);
+                if (limit < bk - 1) row.Slice(limit + 1).Clear();
+            }
+            // dV_j += Pᵀ dO ; dP = dO V_jᵀ
+            Gemm.Sgemm(true, false, bk, d, rows, 1f, p, bk, dORows, qs, dvh.AsSpan(j0 * d), d, accumulate: true);
+            Gemm.Sgemm(false, true, rows, bk, d, 1f, dORows, qs, vBlock, ks, dp, bk);
+            // dS = P ∘ (dP − D)
+            for (var r = 0; r < rows; r++)
+            {
+                var dpr = dp.AsSpan(r * bk, bk);
+                TensorPrimitives.Subtract(dpr, dsum[iFirst + r], dpr);
+                TensorPrimitives.Multiply(dpr, p.AsSpan(r * bk, bk), dpr);
+            }
+            // dQ += scale · dS K_j ; dK_j += scale · dSᵀ Q
+            Gemm.Sgemm(false, false, rows, d, bk, scale, dp, bk, kBlock, ks, dqSpan.Slice(iFirst * qs + h * d), qs, accumulate: true);
+            Gemm.Sgemm(true, false, bk, d, rows, scale, dp, bk, qRows, qs, dkh.AsSpan(j0 * d), d, accumulate: true);
+        }
+    }
+
+    private static void Validate(int qLen, int kLen, int vLen, int oLen, int tq, int tk, int hq, int hkv, int d)
+    {
+        if (hkv <= 0 || hq % hkv != 0) throw new ArgumentException($"Attention: {hq} query heads not a multiple of {hkv} kv heads");
+        if (tq > tk) throw new ArgumentException($"Attention: more queries ({tq}) than keys ({tk})");
+        if (qLen < tq * hq * d || oLen < tq * hq * d || kLen < tk * hkv * d || vLen < tk * hkv * d)
+            throw new ArgumentException("Attention: buffers smaller than their shapes");
+    }
+}
