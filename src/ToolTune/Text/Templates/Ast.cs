@@ -10,7 +10,6 @@ internal abstract class Expr : Node
     /// <summary>Evaluates, converting builtin PyErrors into located template errors.</summary>
     public object? Eval(Renderer r, Scope s)
     {
-        System.Runtime.CompilerServices.RuntimeHelpers.EnsureSufficientExecutionStack();
         try { return EvalCore(r, s); }
         catch (PyError e) { throw r.Locate(e, Pos); }
     }
