@@ -378,7 +378,7 @@ internal static class Filters
         return neg ? -result : result;
     }
 
-    private static object? SortKey(object? x, bool caseSensitive) => !caseSensitive && x is string s ? s.ToLowerInvariant() : x;
+    private static object? SortKey(object? x, bool caseSensitive) => !caseSensitive && x is string s ? Methods.Lower(s) : x;
 
     private static object? Unique(Renderer r, object? v, List<object?> a, List<KeyValuePair<string, object?>> k)
     {
@@ -570,12 +570,13 @@ internal static class Filters
         foreach (var p in parts)
         {
             if (p.Length == 0) continue;
-            sb.Append(p[..1].ToUpperInvariant()).Append(p[1..].ToLowerInvariant());
+            int n = char.IsHighSurrogate(p[0]) && p.Length > 1 ? 2 : 1;
+            sb.Append(Methods.Upper(p[..n])).Append(Methods.Lower(p[n..]));
         }
         return sb.ToString();
     }
 
-    public static string Capitalize(string s) => s.Length == 0 ? s : s[..1].ToUpperInvariant() + s[1..].ToLowerInvariant();
+    public static string Capitalize(string s) => Methods.Capitalize(s);
 }
 
 internal static class Tests
@@ -625,8 +626,8 @@ internal static class Tests
             ["gt"] = (r, v, a, k) => Py.Compare(v, Arg(a, k, "gt"), ">") > 0,
             ["ge"] = (r, v, a, k) => Py.Compare(v, Arg(a, k, "ge"), ">=") >= 0,
             ["in"] = (r, v, a, k) => Ops.Contains(Arg(a, k, "in", "seq"), v),
-            ["lower"] = (r, v, a, k) => Py.Str(v) is var s && s.Any(char.IsLetter) && s == s.ToLowerInvariant(),
-            ["upper"] = (r, v, a, k) => Py.Str(v) is var s && s.Any(char.IsLetter) && s == s.ToUpperInvariant(),
+            ["lower"] = (r, v, a, k) => Methods.IsLowerStr(Py.Str(v), false),
+            ["upper"] = (r, v, a, k) => Methods.IsLowerStr(Py.Str(v), true),
             ["escaped"] = (r, v, a, k) => false,
             ["filter"] = (r, v, a, k) => v is string s && Filters.Table.ContainsKey(s),
             ["test"] = (r, v, a, k) => v is string s && Table!.ContainsKey(s),
