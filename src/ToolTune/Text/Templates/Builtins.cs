@@ -118,6 +118,9 @@ internal static class Filters
             ["filesizeformat"] = FileSizeFormat,
         };
         t["d"] = t["default"];
+        // Jinja2 built-ins ToolTune does not implement: known names (so parsing succeeds like Jinja2), runtime TT1202 if used.
+        foreach (var name in new[] { "urlize", "wordwrap", "random" })
+            t[name] = (r, v, a, k) => throw new PyError($"The '{name}' filter is not supported by ToolTune's template engine.");
         return t;
     }
 
