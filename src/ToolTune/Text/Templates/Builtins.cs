@@ -45,13 +45,13 @@ internal static class Filters
         {
             ["tojson"] = ToJson,
             ["string"] = (r, v, a, k) => Py.Str(v),
-            ["safe"] = (r, v, a, k) => Py.Str(v),
-            ["trim"] = (r, v, a, k) => Py.Strip(Py.Str(v), new ArgBinder("trim", a, k, "chars").Str(0), true, true),
+            ["safe"] = (r, v, a, k) => Markup.Is(v) ? v : Markup.Make(Py.Str(v)),
+            ["trim"] = (r, v, a, k) => Markup.Keep(v, Py.Strip(Py.Str(v), new ArgBinder("trim", a, k, "chars").Str(0), true, true)),
             ["length"] = (r, v, a, k) => Py.Int(Len(v)),
-            ["upper"] = (r, v, a, k) => Methods.Upper(Py.Str(v)),
-            ["lower"] = (r, v, a, k) => Methods.Lower(Py.Str(v)),
+            ["upper"] = (r, v, a, k) => Markup.Keep(v, Methods.Upper(Py.Str(v))),
+            ["lower"] = (r, v, a, k) => Markup.Keep(v, Methods.Lower(Py.Str(v))),
             ["title"] = (r, v, a, k) => JinjaTitle(Py.Str(v)),
-            ["capitalize"] = (r, v, a, k) => Capitalize(Py.Str(v)),
+            ["capitalize"] = (r, v, a, k) => Markup.Keep(v, Capitalize(Py.Str(v))),
             ["replace"] = Replace,
             ["join"] = Join,
             ["first"] = (r, v, a, k) => { var l = Py.Iterate(v); return l.Count > 0 ? l[0] : new Undefined(null, "No first item, sequence was empty."); },
@@ -88,15 +88,15 @@ internal static class Filters
             ["batch"] = Batch,
             ["wordcount"] = (r, v, a, k) => Py.Int(Regex.Matches(Py.Str(v), @"\w+").Count),
             ["count"] = (r, v, a, k) => Py.Int(Len(v)),
-            ["escape"] = (r, v, a, k) => Escape(Py.Str(v)),
-            ["e"] = (r, v, a, k) => Escape(Py.Str(v)),
-            ["forceescape"] = (r, v, a, k) => Escape(Py.Str(v)),
+            ["escape"] = (r, v, a, k) => Markup.Escape(v),
+            ["e"] = (r, v, a, k) => Markup.Escape(v),
+            ["forceescape"] = (r, v, a, k) => Markup.Make(Escape(Py.Str(v))),
             ["center"] = (r, v, a, k) => Methods.Center(Py.Str(v), (int)new ArgBinder("center", a, k, "width").Int(0, 80), " "),
             ["format"] = (r, v, a, k) =>
             {
                 if (a.Count > 0 && k.Count > 0) throw new PyError("can't handle positional and keyword arguments at the same time");
-                if (k.Count > 0) { var d = new PyDict(); foreach (var kv in k) d[kv.Key] = kv.Value; return Format.Percent(Py.Str(v), d); }
-                return Format.Percent(Py.Str(v), new PyTuple([.. a]));
+                if (k.Count > 0) { var d = new PyDict(); foreach (var kv in k) d[kv.Key] = kv.Value; return Ops.Binary(r, "%", Py.Str(v), d); }
+                return Ops.Binary(r, "%", Py.Str(v), new PyTuple([.. a]));
             },
             ["sum"] = Sum,
             ["min"] = (r, v, a, k) => MinMax(v, a, k, -1),

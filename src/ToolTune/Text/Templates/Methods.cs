@@ -10,7 +10,12 @@ internal static class Methods
     {
         switch (m.Self)
         {
-            case string s: return Str(r, s, m.Name, a, k);
+            case string s:
+                {
+                    var res = Str(r, s, m.Name, a, k);
+                    // Markup's case methods return Markup
+                    return res is string rs && m.Name is "upper" or "lower" or "title" or "capitalize" or "swapcase" ? Markup.Keep(s, (string)res!) : res;
+                }
             case PyDict d: return Dict(d, m.Name, a, k);
             case List<object?> l: return Seq(l, m.Name, a, k);
             case PyTuple t:
