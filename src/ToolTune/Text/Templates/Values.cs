@@ -475,7 +475,9 @@ internal static class Markup
     private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<string, object> Marks = new();
     private static readonly object Tag = new();
 
-    public static bool Is(object? v) => v is string s && s.Length > 0 && Marks.TryGetValue(s, out _);
+    private static volatile bool _anyMade;
+
+    public static bool Is(object? v) => _anyMade && v is string s && s.Length > 0 && Marks.TryGetValue(s, out _);
 
     /// <summary>A fresh, marked copy (never marks a shared instance such as a template literal).</summary>
     public static string Make(string s)
@@ -483,6 +485,7 @@ internal static class Markup
         if (s.Length == 0) return s;
         var copy = new string(s.AsSpan());
         Marks.AddOrUpdate(copy, Tag);
+        _anyMade = true;
         return copy;
     }
 
