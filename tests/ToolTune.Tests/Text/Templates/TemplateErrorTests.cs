@@ -155,6 +155,14 @@ public sealed class TemplateErrorTests
     }
 
     [TestMethod]
+    public void DuplicateContextKeys_AreTT1206()
+    {
+        var ctx = System.Text.Json.Nodes.JsonNode.Parse("{\"messages\": [{\"role\": \"user\", \"role\": \"x\"}]}")!.AsObject();
+        var e = Assert.ThrowsExactly<ToolTuneException>(() => ChatTemplate.Parse("{{ messages }}", "bad.jinja").Render(ctx));
+        Assert.AreEqual(ErrorCodes.TemplateContextInvalid, e.Code);
+    }
+
+    [TestMethod]
     public void TokenizerConfig_WithoutChatTemplate_IsTT1200()
     {
         var dir = Directory.CreateTempSubdirectory("tt-tpl-");
