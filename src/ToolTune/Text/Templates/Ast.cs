@@ -542,7 +542,7 @@ internal sealed class GenerationStmt(List<Stmt> body) : Stmt
     public List<Stmt> Body = body;
     public override Flow Exec(Renderer r, Scope s)
     {
-        string text = r.Capture(Body, s);
+        string text = r.Capture(Body, new Scope(s));
         int start = r.RootLength;
         // AssistantTracker.is_active(): `rendered_blocks or generation_indices` (both start empty).
         if (r.TopLevelYields > 0 || r.Spans.Count > 0) r.Spans.Add((start, start + text.Length));

@@ -262,7 +262,8 @@ internal sealed class Parser
     private Stmt ParseGeneration()
     {
         ExpectBlockEnd();
-        var body = Subparse(["endgeneration"]);
+        // AssistantTracker turns the body into a CallBlock caller: a function (own scope, no enclosing loop).
+        var body = SubparseFunctionBody(["endgeneration"]);
         _i++;
         ExpectBlockEnd();
         return new GenerationStmt(body);

@@ -163,13 +163,21 @@ public sealed class TemplateExpressionMatrixTests
             total++;
             var t = c!["t"]!.GetValue<string>();
             string? got = null, err = null;
-            try { got = ChatTemplate.Parse(t).Render(ctx, TemplateParityTests.Pinned).Text; }
+            RenderResult? result = null;
+            try { result = ChatTemplate.Parse(t).Render(ctx, TemplateParityTests.Pinned); got = result.Text; }
             catch (ToolTune.Diagnostics.ToolTuneException e) { err = e.Code; }
             catch (Exception e) { failures.Add($"{t}: crashed with {e.GetType().Name}: {e.Message}"); continue; }
             if (c["ok"]!.GetValue<bool>())
             {
                 var expected = c["text"]!.GetValue<string>();
                 if (got != expected) failures.Add($"{t}: expected {expected} got {got ?? err}");
+                else if (c["spans"] is JsonArray spans)
+                {
+                    // these matrices are ASCII-only, so Python's code-point spans equal UTF-16 spans
+                    var want = string.Join(" ", spans.Select(x => $"({x![0]}, {x[1]})"));
+                    var have = string.Join(" ", result!.GenerationSpans);
+                    if (want != have) failures.Add($"{t}: spans {want} vs {have}");
+                }
             }
             else if (err is null) failures.Add($"{t}: Python raised {c["err"]} but rendered {got}");
         }
