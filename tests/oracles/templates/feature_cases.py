@@ -157,6 +157,15 @@ T = [
  "{{ 'upper' is filter }}{{ 'nope' is filter }}{{ 'odd' is test }}{{ 'nope' is test }}",
  "{{ n is escaped }}{{ raise_exception is callable }}{{ d.get is callable }}",
  "{{ x is defined and x }}{{ (x | default(5)) + 1 }}",
+ # block set / filter / with / generation bodies: own scope; break/continue reach the enclosing loop (not through generation)
+ '{% set y %}{% set z = 1 %}a{% endset %}[{{ z }}]',
+ '{% for i in [1,2,3] %}{% set y %}{% if i == 2 %}{% break %}{% endif %}{{ i }}{% endset %}{{ y }}{% endfor %}',
+ '{% for i in [1,2,3] %}{% filter upper %}{% if i == 2 %}{% break %}{% endif %}x{{ i }}{% endfilter %}{% endfor %}',
+ '{% filter upper %}{% set q = 1 %}{% endfilter %}[{{ q }}]',
+ '{% with %}{% set w = 1 %}{% endwith %}[{{ w }}]',
+ 'x{% generation %}{% set g = 1 %}{% endgeneration %}[{{ g }}]',
+ 'x{% for i in [1, 2] %}{% generation %}{% break %}{% endgeneration %}{% endfor %}',
+ 'x{% for i in [1, 2] %}{% generation %}{{ loop.index }}{% endgeneration %}{% endfor %}',
  # markupsafe.Markup (safe/escape): + and % escape the plain side, ~ does not
  "{{ '<a>' + ('x'|safe) }}",
  "{{ ('<x>'|safe) + '<a>' }}",

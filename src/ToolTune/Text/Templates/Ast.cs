@@ -331,7 +331,9 @@ internal sealed class SetBlockStmt(Target target, List<Stmt> body, List<FilterEx
     public List<FilterExpr> Filters = filters;
     public override Flow Exec(Renderer r, Scope s)
     {
-        object? v = r.Capture(Body, s);
+        // Jinja2 renders the block inline in an inner frame: its own scope, but break/continue reach the enclosing loop.
+        object? v = r.Capture(Body, new Scope(s), out var flow);
+        if (flow != Flow.Normal) return flow;
         foreach (var f in Filters) v = f.Apply(r, s, v);
         T.Assign(r, s, v);
         return Flow.Normal;
@@ -344,7 +346,8 @@ internal sealed class FilterBlockStmt(List<Stmt> body, List<FilterExpr> filters)
     public List<FilterExpr> Filters = filters;
     public override Flow Exec(Renderer r, Scope s)
     {
-        object? v = r.Capture(Body, new Scope(s));
+        object? v = r.Capture(Body, new Scope(s), out var flow);
+        if (flow != Flow.Normal) return flow;
         foreach (var f in Filters) v = f.Apply(r, s, v);
         r.Write(Py.Str(v));
         return Flow.Normal;

@@ -150,7 +150,7 @@ public sealed class TemplateExpressionMatrixTests
     [TestMethod]
     [DataRow("expression_matrix.json", 5000, DisplayName = "expressions: values x filters/tests/methods/operators")]
     [DataRow("string_matrix.json", 6000, DisplayName = "strings: methods and filters with random arguments on random Unicode strings")]
-    [DataRow("feature_cases.json", 165, DisplayName = "features: macros, recursive loops, cycler, namespace, literals, rounding, sandbox")]
+    [DataRow("feature_cases.json", 175, DisplayName = "features: macros, recursive loops, cycler, namespace, literals, rounding, sandbox")]
     [DataRow("statement_matrix.json", 900, DisplayName = "statements: random if/for/break/set/macro/raw with whitespace control")]
     public void EveryCaseMatchesPythonJinja2(string file, int minimum)
     {
