@@ -10,7 +10,6 @@ internal abstract class Expr : Node
     /// <summary>Evaluates, converting builtin PyErrors into located template errors.</summary>
     public object? Eval(Renderer r, Scope s)
     {
-        System.Runtime.CompilerServices.RuntimeHelpers.EnsureSufficientExecutionStack();
         try { return EvalCore(r, s); }
         catch (PyError e) { throw r.Locate(e, Pos); }
     }
@@ -332,7 +331,9 @@ internal sealed class SetBlockStmt(Target target, List<Stmt> body, List<FilterEx
     public List<FilterExpr> Filters = filters;
     public override Flow Exec(Renderer r, Scope s)
     {
-        object? v = r.Capture(Body, s);
+        // Jinja2 renders the block inline in an inner frame: its own scope, but break/continue reach the enclosing loop.
+        object? v = r.Capture(Body, new Scope(s), out var flow);
+        if (flow != Flow.Normal) return flow;
         foreach (var f in Filters) v = f.Apply(r, s, v);
         T.Assign(r, s, v);
         return Flow.Normal;
@@ -345,7 +346,8 @@ internal sealed class FilterBlockStmt(List<Stmt> body, List<FilterExpr> filters)
     public List<FilterExpr> Filters = filters;
     public override Flow Exec(Renderer r, Scope s)
     {
-        object? v = r.Capture(Body, new Scope(s));
+        object? v = r.Capture(Body, new Scope(s), out var flow);
+        if (flow != Flow.Normal) return flow;
         foreach (var f in Filters) v = f.Apply(r, s, v);
         r.Write(Py.Str(v));
         return Flow.Normal;
@@ -543,7 +545,7 @@ internal sealed class GenerationStmt(List<Stmt> body) : Stmt
     public List<Stmt> Body = body;
     public override Flow Exec(Renderer r, Scope s)
     {
-        string text = r.Capture(Body, s);
+        string text = r.Capture(Body, new Scope(s));
         int start = r.RootLength;
         // AssistantTracker.is_active(): `rendered_blocks or generation_indices` (both start empty).
         if (r.TopLevelYields > 0 || r.Spans.Count > 0) r.Spans.Add((start, start + text.Length));

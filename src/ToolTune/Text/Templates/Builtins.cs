@@ -45,13 +45,13 @@ internal static class Filters
         {
             ["tojson"] = ToJson,
             ["string"] = (r, v, a, k) => Py.Str(v),
-            ["safe"] = (r, v, a, k) => Py.Str(v),
-            ["trim"] = (r, v, a, k) => Py.Strip(Py.Str(v), new ArgBinder("trim", a, k, "chars").Str(0), true, true),
+            ["safe"] = (r, v, a, k) => Markup.Is(v) ? v : Markup.Make(Py.Str(v)),
+            ["trim"] = (r, v, a, k) => Markup.Keep(v, Py.Strip(Py.Str(v), new ArgBinder("trim", a, k, "chars").Str(0), true, true)),
             ["length"] = (r, v, a, k) => Py.Int(Len(v)),
-            ["upper"] = (r, v, a, k) => Methods.Upper(Py.Str(v)),
-            ["lower"] = (r, v, a, k) => Methods.Lower(Py.Str(v)),
+            ["upper"] = (r, v, a, k) => Markup.Keep(v, Methods.Upper(Py.Str(v))),
+            ["lower"] = (r, v, a, k) => Markup.Keep(v, Methods.Lower(Py.Str(v))),
             ["title"] = (r, v, a, k) => JinjaTitle(Py.Str(v)),
-            ["capitalize"] = (r, v, a, k) => Capitalize(Py.Str(v)),
+            ["capitalize"] = (r, v, a, k) => Markup.Keep(v, Capitalize(Py.Str(v))),
             ["replace"] = Replace,
             ["join"] = Join,
             ["first"] = (r, v, a, k) => { var l = Py.Iterate(v); return l.Count > 0 ? l[0] : new Undefined(null, "No first item, sequence was empty."); },
@@ -88,15 +88,15 @@ internal static class Filters
             ["batch"] = Batch,
             ["wordcount"] = (r, v, a, k) => Py.Int(Regex.Matches(Py.Str(v), @"\w+").Count),
             ["count"] = (r, v, a, k) => Py.Int(Len(v)),
-            ["escape"] = (r, v, a, k) => Escape(Py.Str(v)),
-            ["e"] = (r, v, a, k) => Escape(Py.Str(v)),
-            ["forceescape"] = (r, v, a, k) => Escape(Py.Str(v)),
+            ["escape"] = (r, v, a, k) => Markup.Escape(v),
+            ["e"] = (r, v, a, k) => Markup.Escape(v),
+            ["forceescape"] = (r, v, a, k) => Markup.Make(Escape(Py.Str(v))),
             ["center"] = (r, v, a, k) => Methods.Center(Py.Str(v), (int)new ArgBinder("center", a, k, "width").Int(0, 80), " "),
             ["format"] = (r, v, a, k) =>
             {
                 if (a.Count > 0 && k.Count > 0) throw new PyError("can't handle positional and keyword arguments at the same time");
-                if (k.Count > 0) { var d = new PyDict(); foreach (var kv in k) d[kv.Key] = kv.Value; return Format.Percent(Py.Str(v), d); }
-                return Format.Percent(Py.Str(v), new PyTuple([.. a]));
+                if (k.Count > 0) { var d = new PyDict(); foreach (var kv in k) d[kv.Key] = kv.Value; return Ops.Binary(r, "%", Py.Str(v), d); }
+                return Ops.Binary(r, "%", Py.Str(v), new PyTuple([.. a]));
             },
             ["sum"] = Sum,
             ["min"] = (r, v, a, k) => MinMax(v, a, k, -1),
@@ -118,6 +118,9 @@ internal static class Filters
             ["filesizeformat"] = FileSizeFormat,
         };
         t["d"] = t["default"];
+        // Jinja2 built-ins ToolTune does not implement: known names (so parsing succeeds like Jinja2), runtime TT1202 if used.
+        foreach (var name in new[] { "urlize", "wordwrap", "random" })
+            t[name] = (r, v, a, k) => throw new PyError($"The '{name}' filter is not supported by ToolTune's template engine.");
         return t;
     }
 
@@ -378,7 +381,7 @@ internal static class Filters
         return neg ? -result : result;
     }
 
-    private static object? SortKey(object? x, bool caseSensitive) => !caseSensitive && x is string s ? s.ToLowerInvariant() : x;
+    private static object? SortKey(object? x, bool caseSensitive) => !caseSensitive && x is string s ? Methods.Lower(s) : x;
 
     private static object? Unique(Renderer r, object? v, List<object?> a, List<KeyValuePair<string, object?>> k)
     {
@@ -570,12 +573,13 @@ internal static class Filters
         foreach (var p in parts)
         {
             if (p.Length == 0) continue;
-            sb.Append(p[..1].ToUpperInvariant()).Append(p[1..].ToLowerInvariant());
+            int n = char.IsHighSurrogate(p[0]) && p.Length > 1 ? 2 : 1;
+            sb.Append(Methods.Upper(p[..n])).Append(Methods.Lower(p[n..]));
         }
         return sb.ToString();
     }
 
-    public static string Capitalize(string s) => s.Length == 0 ? s : s[..1].ToUpperInvariant() + s[1..].ToLowerInvariant();
+    public static string Capitalize(string s) => Methods.Capitalize(s);
 }
 
 internal static class Tests
@@ -625,8 +629,8 @@ internal static class Tests
             ["gt"] = (r, v, a, k) => Py.Compare(v, Arg(a, k, "gt"), ">") > 0,
             ["ge"] = (r, v, a, k) => Py.Compare(v, Arg(a, k, "ge"), ">=") >= 0,
             ["in"] = (r, v, a, k) => Ops.Contains(Arg(a, k, "in", "seq"), v),
-            ["lower"] = (r, v, a, k) => Py.Str(v) is var s && s.Any(char.IsLetter) && s == s.ToLowerInvariant(),
-            ["upper"] = (r, v, a, k) => Py.Str(v) is var s && s.Any(char.IsLetter) && s == s.ToUpperInvariant(),
+            ["lower"] = (r, v, a, k) => Methods.IsLowerStr(Py.Str(v), false),
+            ["upper"] = (r, v, a, k) => Methods.IsLowerStr(Py.Str(v), true),
             ["escaped"] = (r, v, a, k) => false,
             ["filter"] = (r, v, a, k) => v is string s && Filters.Table.ContainsKey(s),
             ["test"] = (r, v, a, k) => v is string s && Table!.ContainsKey(s),

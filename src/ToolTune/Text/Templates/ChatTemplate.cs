@@ -118,7 +118,15 @@ public sealed class ChatTemplate
     {
         ArgumentNullException.ThrowIfNull(context);
         var vars = new Dictionary<string, object?>(StringComparer.Ordinal);
-        foreach (var kv in context) vars[kv.Key] = PyJson.FromNode(kv.Value);
+        try
+        {
+            foreach (var kv in context) vars[kv.Key] = PyJson.FromNode(kv.Value);
+        }
+        catch (ArgumentException e)
+        {
+            // JsonObject materialises lazily and rejects duplicate property names.
+            throw new ToolTuneException(ErrorCodes.TemplateContextInvalid, $"Invalid render context: {e.Message}", SourceName, inner: e);
+        }
         return RenderCore(vars, options);
     }
 

@@ -7,7 +7,8 @@ namespace ToolTune.Text.Templates;
 /// <summary>Python printf-style (%) formatting, str.format, strftime.</summary>
 internal static class Format
 {
-    public static string Percent(string fmt, object? args)
+    /// <param name="escape">Markup % args: str()/repr() of non-Markup arguments is HTML-escaped.</param>
+    public static string Percent(string fmt, object? args, bool escape = false)
     {
         List<object?> positional;
         PyDict? mapping = null;
@@ -58,8 +59,8 @@ internal static class Format
             if (!haveValue) value = NextArg();
             string body = conv switch
             {
-                's' => Py.Str(value),
-                'r' or 'a' => Py.Repr(value),
+                's' => escape && !Markup.Is(value) ? Filters.Escape(Py.Str(value)) : Py.Str(value),
+                'r' or 'a' => escape ? Filters.Escape(Py.Repr(value)) : Py.Repr(value),
                 'd' or 'i' or 'u' => FormatInt(ToIntForFormat(value, conv), flags, 10, false),
                 'x' => FormatInt(ToIntForFormat(value, conv), flags, 16, false),
                 'X' => FormatInt(ToIntForFormat(value, conv), flags, 16, true),

@@ -10,7 +10,12 @@ internal static class Methods
     {
         switch (m.Self)
         {
-            case string s: return Str(r, s, m.Name, a, k);
+            case string s:
+                {
+                    var res = Str(r, s, m.Name, a, k);
+                    // Markup's case methods return Markup
+                    return res is string rs && m.Name is "upper" or "lower" or "title" or "capitalize" or "swapcase" ? Markup.Keep(s, (string)res!) : res;
+                }
             case PyDict d: return Dict(d, m.Name, a, k);
             case List<object?> l: return Seq(l, m.Name, a, k);
             case PyTuple t:
@@ -92,6 +97,43 @@ internal static class Methods
         return s.Contains('İ') ? s.Replace("İ", "i̇").ToLowerInvariant() : l;
     }
 
+    /// <summary>Python's titlecase mapping of one code point (full mapping for the common special cases).</summary>
+    public static string TitleChar(string c) => c switch
+    {
+        "ß" => "Ss",
+        "Ǆ" or "ǅ" or "ǆ" => "ǅ",
+        "Ǉ" or "ǈ" or "ǉ" => "ǈ",
+        "Ǌ" or "ǋ" or "ǌ" => "ǋ",
+        "Ǳ" or "ǲ" or "ǳ" => "ǲ",
+        "ﬀ" => "Ff", "ﬁ" => "Fi", "ﬂ" => "Fl", "ﬃ" => "Ffi", "ﬄ" => "Ffl", "ﬅ" or "ﬆ" => "St",
+        _ => Upper(c),
+    };
+
+    private static UnicodeCategory Category(string cp) => CharUnicodeInfo.GetUnicodeCategory(cp, 0);
+    public static bool IsCased(string cp) => Category(cp) is UnicodeCategory.UppercaseLetter or UnicodeCategory.LowercaseLetter or UnicodeCategory.TitlecaseLetter;
+
+    /// <summary>Python str.islower()/isupper(): at least one cased character, all cased ones lower (upper).</summary>
+    public static bool IsLowerStr(string s, bool upper)
+    {
+        bool any = false;
+        foreach (var cp in Py.CodePoints(s))
+        {
+            var cat = Category(cp);
+            if (cat == UnicodeCategory.TitlecaseLetter) return false;
+            if (cat == (upper ? UnicodeCategory.LowercaseLetter : UnicodeCategory.UppercaseLetter)) return false;
+            if (cat == (upper ? UnicodeCategory.UppercaseLetter : UnicodeCategory.LowercaseLetter)) any = true;
+        }
+        return any;
+    }
+
+    /// <summary>Python str.capitalize(): first character titlecased, the rest lowercased.</summary>
+    public static string Capitalize(string s)
+    {
+        if (s.Length == 0) return s;
+        int n = char.IsHighSurrogate(s[0]) && s.Length > 1 ? 2 : 1;
+        return TitleChar(s[..n]) + Lower(s[n..]);
+    }
+
     private static object? Str(Renderer r, string s, string name, List<object?> a, List<KeyValuePair<string, object?>> k)
     {
         if (k.Count > 0 && !KeywordStrMethods.Contains(name)) throw new PyError($"str.{name}() takes no keyword arguments");
@@ -107,9 +149,15 @@ internal static class Methods
             case "upper": return Upper(s);
             case "lower": return Lower(s);
             case "casefold": return Lower(s).Replace("ß", "ss");
-            case "swapcase": return new string(s.Select(c => char.IsUpper(c) ? char.ToLowerInvariant(c) : char.ToUpperInvariant(c)).ToArray());
+            case "swapcase":
+                return string.Concat(Py.CodePoints(s).Select(cp => Category(cp) switch
+                {
+                    UnicodeCategory.UppercaseLetter => Lower(cp),
+                    UnicodeCategory.LowercaseLetter => Upper(cp),
+                    _ => cp,
+                }));
             case "title": return PyTitle(s);
-            case "capitalize": return Filters.Capitalize(s);
+            case "capitalize": return Capitalize(s);
             case "split" or "rsplit":
                 {
                     var b = new ArgBinder(name, a, k, "sep", "maxsplit");
@@ -212,8 +260,8 @@ internal static class Methods
             case "isalnum": return Py.Box(s.Length > 0 && s.All(char.IsLetterOrDigit));
             case "isspace": return Py.Box(s.Length > 0 && s.All(Py.IsPyWhite));
             case "isascii": return Py.Box(s.All(c => c < 128));
-            case "islower": return Py.Box(s.Any(char.IsLetter) && !s.Any(char.IsUpper));
-            case "isupper": return Py.Box(s.Any(char.IsLetter) && !s.Any(char.IsLower));
+            case "islower": return Py.Box(IsLowerStr(s, false));
+            case "isupper": return Py.Box(IsLowerStr(s, true));
             case "istitle": return Py.Box(s.Any(char.IsLetter) && PyTitle(s) == s);
             case "expandtabs":
                 {
@@ -383,15 +431,10 @@ internal static class Methods
     {
         var sb = new StringBuilder(s.Length);
         bool prevCased = false;
-        foreach (char c in s)
+        foreach (var cp in Py.CodePoints(s))
         {
-            bool upper = char.IsUpper(c), lower = char.IsLower(c);
-            if (upper || lower || CharUnicodeInfo.GetUnicodeCategory(c) == UnicodeCategory.TitlecaseLetter)
-            {
-                sb.Append(prevCased ? char.ToLowerInvariant(c) : char.ToUpperInvariant(c));
-                prevCased = true;
-            }
-            else { sb.Append(c); prevCased = false; }
+            sb.Append(prevCased ? Lower(cp) : TitleChar(cp));
+            prevCased = IsCased(cp);
         }
         return sb.ToString();
     }

@@ -189,7 +189,7 @@ internal static class Ops
 
     public static object? Binary(Renderer r, string op, object? a, object? b)
     {
-        if (op == "%" && a is string fmt0) return Format.Percent(fmt0, b);
+        if (op == "%" && a is string fmt0) return Markup.Is(fmt0) ? Markup.Make(Format.Percent(fmt0, b, escape: true)) : Format.Percent(fmt0, b);
         if (a is Undefined ua) throw ua.Fail();
         if (b is Undefined ub) throw ub.Fail();
         bool ints = Py.IsInt(a) && Py.IsInt(b);
@@ -199,7 +199,12 @@ internal static class Ops
             case "+":
                 if (ints) return AddInt(a!, b!);
                 if (nums) return Py.ToDouble(a) + Py.ToDouble(b);
-                if (a is string sa && b is string sb) { r.CheckString((long)sa.Length + sb.Length); return sa + sb; }
+                if (a is string sa && b is string sb)
+                {
+                    r.CheckString((long)sa.Length + sb.Length);
+                    if (Markup.Is(sa) || Markup.Is(sb)) return Markup.Make(Markup.Escape(sa) + Markup.Escape(sb));
+                    return sa + sb;
+                }
                 if (a is List<object?> la && b is List<object?> lb) { var l = new List<object?>(la.Count + lb.Count); l.AddRange(la); l.AddRange(lb); return l; }
                 if (a is PyTuple ta && b is PyTuple tb) return new PyTuple([.. ta.Items, .. tb.Items]);
                 if (a is string) throw new PyError($"can only concatenate str (not \"{Py.TypeName(b)}\") to str");

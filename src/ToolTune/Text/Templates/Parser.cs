@@ -262,7 +262,8 @@ internal sealed class Parser
     private Stmt ParseGeneration()
     {
         ExpectBlockEnd();
-        var body = Subparse(["endgeneration"]);
+        // AssistantTracker turns the body into a CallBlock caller: a function (own scope, no enclosing loop).
+        var body = SubparseFunctionBody(["endgeneration"]);
         _i++;
         ExpectBlockEnd();
         return new GenerationStmt(body);
@@ -388,16 +389,26 @@ internal sealed class Parser
 
     private Expr ParseOr()
     {
-        var l = ParseAnd();
-        while (IsName("or")) { var p = Next().Pos; l = new OrExpr(l, ParseAnd()) { Pos = p }; }
-        return l;
+        int chain = 0;
+        try
+        {
+            var l = ParseAnd();
+            while (IsName("or")) { var p = Next().Pos; Deepen(ref chain); l = new OrExpr(l, ParseAnd()) { Pos = p }; }
+            return l;
+        }
+        finally { _exprDepth -= chain; }
     }
 
     private Expr ParseAnd()
     {
-        var l = ParseNot();
-        while (IsName("and")) { var p = Next().Pos; l = new AndExpr(l, ParseNot()) { Pos = p }; }
-        return l;
+        int chain = 0;
+        try
+        {
+            var l = ParseNot();
+            while (IsName("and")) { var p = Next().Pos; Deepen(ref chain); l = new AndExpr(l, ParseNot()) { Pos = p }; }
+            return l;
+        }
+        finally { _exprDepth -= chain; }
     }
 
     private Expr ParseNot()
@@ -433,13 +444,19 @@ internal sealed class Parser
 
     private Expr ParseMath1()
     {
-        var l = ParseConcat();
-        while (Cur.Type == TokenType.Op && Cur.Value is "+" or "-")
+        int chain = 0;
+        try
         {
-            var t = Next();
-            l = new BinExpr(t.Value, l, ParseConcat()) { Pos = t.Pos };
+            var l = ParseConcat();
+            while (Cur.Type == TokenType.Op && Cur.Value is "+" or "-")
+            {
+                var t = Next();
+                Deepen(ref chain);
+                l = new BinExpr(t.Value, l, ParseConcat()) { Pos = t.Pos };
+            }
+            return l;
         }
-        return l;
+        finally { _exprDepth -= chain; }
     }
 
     private Expr ParseConcat()
@@ -454,28 +471,50 @@ internal sealed class Parser
 
     private Expr ParseMath2()
     {
-        var l = ParsePow();
-        while (Cur.Type == TokenType.Op && Cur.Value is "*" or "/" or "//" or "%")
+        int chain = 0;
+        try
         {
-            var t = Next();
-            l = new BinExpr(t.Value, l, ParsePow()) { Pos = t.Pos };
+            var l = ParsePow();
+            while (Cur.Type == TokenType.Op && Cur.Value is "*" or "/" or "//" or "%")
+            {
+                var t = Next();
+                Deepen(ref chain);
+                l = new BinExpr(t.Value, l, ParsePow()) { Pos = t.Pos };
+            }
+            return l;
         }
-        return l;
+        finally { _exprDepth -= chain; }
     }
 
     private Expr ParsePow()
     {
-        var l = ParseUnary();
-        while (IsOp("**"))
+        int chain = 0;
+        try
         {
-            var t = Next();
-            l = new BinExpr("**", l, ParseUnary()) { Pos = t.Pos };
+            var l = ParseUnary();
+            while (IsOp("**"))
+            {
+                var t = Next();
+                Deepen(ref chain);
+                l = new BinExpr("**", l, ParseUnary()) { Pos = t.Pos };
+            }
+            return l;
         }
-        return l;
+        finally { _exprDepth -= chain; }
     }
 
     private const int MaxNesting = 400;
     private int _exprDepth;
+
+    /// <summary>
+    /// Every operator applied in a chain (a + b + c, x.y.z, v|f|g, a and b and c) deepens the expression tree by one,
+    /// like a nested sub-expression does; both count against <see cref="MaxNesting"/>, so evaluation recursion is bounded.
+    /// </summary>
+    private void Deepen(ref int chain)
+    {
+        chain++;
+        if (++_exprDepth > MaxNesting) throw Err($"Expression nesting exceeds {MaxNesting} levels.");
+    }
 
     private Expr ParseUnary(bool withFilter = true)
     {
@@ -597,23 +636,33 @@ internal sealed class Parser
 
     private Expr ParsePostfix(Expr node)
     {
-        while (true)
+        int chain = 0;
+        try
         {
-            if (IsOp(".") || IsOp("[")) node = ParseSubscript(node);
-            else if (IsOp("(")) node = ParseCall(node);
-            else return node;
+            while (true)
+            {
+                if (IsOp(".") || IsOp("[")) { Deepen(ref chain); node = ParseSubscript(node); }
+                else if (IsOp("(")) { Deepen(ref chain); node = ParseCall(node); }
+                else return node;
+            }
         }
+        finally { _exprDepth -= chain; }
     }
 
     private Expr ParseFilterExpr(Expr node)
     {
-        while (true)
+        int chain = 0;
+        try
         {
-            if (IsOp("|")) { _i++; node = ParseFilter(node); }
-            else if (IsName("is")) node = ParseTest(node);
-            else if (IsOp("(")) node = ParseCall(node);
-            else return node;
+            while (true)
+            {
+                if (IsOp("|")) { _i++; Deepen(ref chain); node = ParseFilter(node); }
+                else if (IsName("is")) { Deepen(ref chain); node = ParseTest(node); }
+                else if (IsOp("(")) { Deepen(ref chain); node = ParseCall(node); }
+                else return node;
+            }
         }
+        finally { _exprDepth -= chain; }
     }
 
     private Expr ParseSubscript(Expr node)

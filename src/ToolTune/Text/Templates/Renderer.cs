@@ -54,13 +54,16 @@ internal sealed class Renderer
             throw _map.Error(ErrorCodes.TemplateLimitExceeded, $"Loop iterations exceed the limit of {Options.MaxLoopIterations}.", pos);
     }
 
-    public string Capture(List<Stmt> body, Scope s)
+    public string Capture(List<Stmt> body, Scope s) => Capture(body, s, out _);
+
+    /// <summary>Renders into a fresh buffer; <paramref name="flow"/> reports a break/continue that left the body early.</summary>
+    public string Capture(List<Stmt> body, Scope s, out Flow flow)
     {
         var saved = _out;
         _out = new StringBuilder();
         try
         {
-            Block.Run(body, this, s);
+            flow = Block.Run(body, this, s);
             return _out.ToString();
         }
         finally { _out = saved; }

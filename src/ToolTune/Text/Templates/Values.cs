@@ -169,6 +169,7 @@ internal static class Py
         if (depth > 200) throw new LimitError("maximum recursion depth exceeded while getting the repr of an object");
         switch (v)
         {
+            case string s when Markup.Is(s): sb.Append("Markup("); ReprString(sb, s); sb.Append(')'); break;
             case string s: ReprString(sb, s); break;
             case List<object?> list:
                 sb.Append('[');
@@ -462,4 +463,35 @@ internal sealed class RangeValue(long start, long stop, long step)
         for (long i = 0, v = Start; i < Count; i++, v += Step) list.Add(Py.Int(v));
         return list;
     }
+}
+
+/// <summary>
+/// markupsafe.Markup: a str subclass produced by <c>safe</c>/<c>escape</c>. Represented by marking string instances, so
+/// every string operation keeps working; only the operations where Markup behaves differently consult the mark
+/// (<c>+</c> and <c>%</c> escape the plain-str side, escape() leaves Markup alone, case filters/methods keep the mark).
+/// </summary>
+internal static class Markup
+{
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<string, object> Marks = new();
+    private static readonly object Tag = new();
+
+    private static volatile bool _anyMade;
+
+    public static bool Is(object? v) => _anyMade && v is string s && s.Length > 0 && Marks.TryGetValue(s, out _);
+
+    /// <summary>A fresh, marked copy (never marks a shared instance such as a template literal).</summary>
+    public static string Make(string s)
+    {
+        if (s.Length == 0) return s;
+        var copy = new string(s.AsSpan());
+        Marks.AddOrUpdate(copy, Tag);
+        _anyMade = true;
+        return copy;
+    }
+
+    /// <summary>markupsafe.escape: Markup passes through, anything else is str()-ed and escaped.</summary>
+    public static string Escape(object? v) => Is(v) ? (string)v! : Make(Filters.Escape(Py.Str(v)));
+
+    /// <summary>Keep the mark when <paramref name="source"/> was Markup (Markup's str-returning methods return Markup).</summary>
+    public static string Keep(object? source, string result) => Is(source) ? Make(result) : result;
 }

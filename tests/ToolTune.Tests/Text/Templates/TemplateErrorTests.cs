@@ -155,6 +155,14 @@ public sealed class TemplateErrorTests
     }
 
     [TestMethod]
+    public void DuplicateContextKeys_AreTT1206()
+    {
+        var ctx = System.Text.Json.Nodes.JsonNode.Parse("{\"messages\": [{\"role\": \"user\", \"role\": \"x\"}]}")!.AsObject();
+        var e = Assert.ThrowsExactly<ToolTuneException>(() => ChatTemplate.Parse("{{ messages }}", "bad.jinja").Render(ctx));
+        Assert.AreEqual(ErrorCodes.TemplateContextInvalid, e.Code);
+    }
+
+    [TestMethod]
     public void TokenizerConfig_WithoutChatTemplate_IsTT1200()
     {
         var dir = Directory.CreateTempSubdirectory("tt-tpl-");
@@ -210,21 +218,18 @@ public sealed class TemplateNestingTests
     }
 
     [TestMethod]
-    public void LongOperatorChains_AreStoppedByTheStackGuard()
+    [DataRow(" + 1")]
+    [DataRow(" * 1")]
+    [DataRow("|string")]
+    [DataRow(" and 1")]
+    [DataRow(".x")]
+    public void LongOperatorChains_AreRejectedBeforeTheyCanExhaustTheStack(string link)
     {
-        // 1 + 1 + ... builds a left-deep tree; evaluating it must fail cleanly rather than overflow the stack.
-        var src = "{{ 1" + string.Concat(Enumerable.Repeat(" + 1", 300000)) + " }}";
-        var result = Record.Run(() => ChatTemplate.Parse(src).Render(new JsonObject()));
-        if (result is ToolTune.Diagnostics.ToolTuneException e) Assert.AreEqual(ToolTune.Diagnostics.ErrorCodes.TemplateLimitExceeded, e.Code);
-        else Assert.AreEqual("300001", result);
+        // 1 + 1 + ... builds a left-deep tree; each link counts as one nesting level.
+        var src = "{{ 1" + string.Concat(Enumerable.Repeat(link, 300000)) + " }}";
+        var e = Assert.ThrowsExactly<ToolTune.Diagnostics.ToolTuneException>(() => ChatTemplate.Parse(src));
+        Assert.AreEqual(ToolTune.Diagnostics.ErrorCodes.TemplateSyntax, e.Code);
+        ChatTemplate.Parse("{{ 1" + string.Concat(Enumerable.Repeat(link, 300)) + " }}"); // moderate chains are fine
     }
 
-    private static class Record
-    {
-        public static object Run(Func<RenderResult> f)
-        {
-            try { return f().Text; }
-            catch (ToolTune.Diagnostics.ToolTuneException e) { return e; }
-        }
-    }
 }

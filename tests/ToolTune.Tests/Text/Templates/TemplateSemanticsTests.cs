@@ -149,7 +149,8 @@ public sealed class TemplateExpressionMatrixTests
 
     [TestMethod]
     [DataRow("expression_matrix.json", 5000, DisplayName = "expressions: values x filters/tests/methods/operators")]
-    [DataRow("feature_cases.json", 140, DisplayName = "features: macros, recursive loops, cycler, namespace, literals, rounding, sandbox")]
+    [DataRow("string_matrix.json", 6000, DisplayName = "strings: methods and filters with random arguments on random Unicode strings")]
+    [DataRow("feature_cases.json", 175, DisplayName = "features: macros, recursive loops, cycler, namespace, literals, rounding, sandbox")]
     [DataRow("statement_matrix.json", 900, DisplayName = "statements: random if/for/break/set/macro/raw with whitespace control")]
     public void EveryCaseMatchesPythonJinja2(string file, int minimum)
     {
@@ -162,13 +163,21 @@ public sealed class TemplateExpressionMatrixTests
             total++;
             var t = c!["t"]!.GetValue<string>();
             string? got = null, err = null;
-            try { got = ChatTemplate.Parse(t).Render(ctx, TemplateParityTests.Pinned).Text; }
+            RenderResult? result = null;
+            try { result = ChatTemplate.Parse(t).Render(ctx, TemplateParityTests.Pinned); got = result.Text; }
             catch (ToolTune.Diagnostics.ToolTuneException e) { err = e.Code; }
             catch (Exception e) { failures.Add($"{t}: crashed with {e.GetType().Name}: {e.Message}"); continue; }
             if (c["ok"]!.GetValue<bool>())
             {
                 var expected = c["text"]!.GetValue<string>();
                 if (got != expected) failures.Add($"{t}: expected {expected} got {got ?? err}");
+                else if (c["spans"] is JsonArray spans)
+                {
+                    // these matrices are ASCII-only, so Python's code-point spans equal UTF-16 spans
+                    var want = string.Join(" ", spans.Select(x => $"({x![0]}, {x[1]})"));
+                    var have = string.Join(" ", result!.GenerationSpans);
+                    if (want != have) failures.Add($"{t}: spans {want} vs {have}");
+                }
             }
             else if (err is null) failures.Add($"{t}: Python raised {c["err"]} but rendered {got}");
         }
