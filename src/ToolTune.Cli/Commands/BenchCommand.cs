@@ -24,16 +24,18 @@ internal static class BenchCommand
         var mb = new Option<double>("--mb") { Description = "Corpus size in MB of UTF-8 text", DefaultValueFactory = _ => 10 };
         var reps = new Option<int>("--reps") { Description = "Timed repetitions", DefaultValueFactory = _ => 5 };
         var seed = new Option<int>("--seed") { Description = "Corpus RNG seed", DefaultValueFactory = _ => 1234 };
+        var writeCorpus = new Option<string?>("--write-corpus") { Description = "Also write the corpus as a JSON array of strings (for the transformers.js oracle bench, tests/oracles/tokenizers/bench.mjs)" };
         var cmd = new Command("tokenize", "Encode throughput (MB/s, tokens/s) and load time of a tokenizer on a deterministic mixed corpus");
         cmd.Options.Add(tokenizer);
         cmd.Options.Add(mb);
         cmd.Options.Add(reps);
         cmd.Options.Add(seed);
-        cmd.SetAction(p => RunTokenize(p.GetValue(tokenizer)!, p.GetValue(mb), Math.Max(1, p.GetValue(reps)), p.GetValue(seed)));
+        cmd.Options.Add(writeCorpus);
+        cmd.SetAction(p => RunTokenize(p.GetValue(tokenizer)!, p.GetValue(mb), Math.Max(1, p.GetValue(reps)), p.GetValue(seed), p.GetValue(writeCorpus)));
         return cmd;
     }
 
-    internal static int RunTokenize(string tokenizerPath, double mb, int reps, int seed)
+    internal static int RunTokenize(string tokenizerPath, double mb, int reps, int seed, string? writeCorpus = null)
     {
         try
         {
@@ -49,6 +51,8 @@ internal static class BenchCommand
                 loadsCpu.Add((CpuSeconds() - cpu0) * 1000);
             }
             var docs = BenchCorpus.Build((long)(mb * 1024 * 1024), seed);
+            if (writeCorpus is not null)
+                File.WriteAllText(writeCorpus, JsonSerializer.Serialize(docs));
             long bytes = docs.Sum(d => (long)Encoding.UTF8.GetByteCount(d));
             long chars = docs.Sum(d => (long)d.Length);
 
