@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Numerics;
 using System.Text;
+using ToolTune.Text.Templates;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
@@ -283,7 +284,7 @@ public static class PythonJson
                 {
                     if (!first) sb.Append(',');
                     first = false;
-                    AppendString(sb, k);
+                    PyJson.WriteString(sb, k, ensureAscii: false);
                     sb.Append(':');
                     WriteCanonical(sb, v);
                 }
@@ -310,7 +311,7 @@ public static class PythonJson
         {
             case JsonValueKind.String:
                 var sb = new StringBuilder();
-                AppendString(sb, v.GetValue<string>());
+                PyJson.WriteString(sb, v.GetValue<string>(), ensureAscii: false);
                 return sb.ToString();
             case JsonValueKind.True: return "true";
             case JsonValueKind.False: return "false";
@@ -404,28 +405,6 @@ public static class PythonJson
         return (neg ? "-" : "") + mantissa.ToString(CultureInfo.InvariantCulture) + (exp == 0 ? "" : "e" + exp.ToString(CultureInfo.InvariantCulture));
     }
 
-    private static void AppendString(StringBuilder sb, string s)
-    {
-        sb.Append('"');
-        foreach (var c in s)
-        {
-            switch (c)
-            {
-                case '"': sb.Append("\\\""); break;
-                case '\\': sb.Append("\\\\"); break;
-                case '\n': sb.Append("\\n"); break;
-                case '\r': sb.Append("\\r"); break;
-                case '\t': sb.Append("\\t"); break;
-                case '\b': sb.Append("\\b"); break;
-                case '\f': sb.Append("\\f"); break;
-                default:
-                    if (c < ' ') sb.Append("\\u").Append(((int)c).ToString("x4", CultureInfo.InvariantCulture));
-                    else sb.Append(c);
-                    break;
-            }
-        }
-        sb.Append('"');
-    }
 
     /// <summary>
     /// Python <c>json.dumps(value, ensure_ascii=False)</c> with the default separators (<c>", "</c>, <c>": "</c>),
@@ -450,7 +429,7 @@ public static class PythonJson
                 {
                     if (!first) sb.Append(", ");
                     first = false;
-                    AppendString(sb, k);
+                    PyJson.WriteString(sb, k, ensureAscii: false);
                     sb.Append(": ");
                     Dump(sb, v);
                 }
@@ -466,7 +445,7 @@ public static class PythonJson
                 sb.Append(']');
                 return;
             case JsonValue v:
-                if (v.GetValueKind() == JsonValueKind.String) AppendString(sb, v.GetValue<string>());
+                if (v.GetValueKind() == JsonValueKind.String) PyJson.WriteString(sb, v.GetValue<string>(), ensureAscii: false);
                 else if (v.TryGetValue(out JsonElement _)) sb.Append(PythonNumber(v));
                 else sb.Append(ScalarText(v));
                 return;

@@ -6,7 +6,8 @@ using System.Text.Json.Nodes;
 
 namespace ToolTune.Text.Templates;
 
-/// <summary>json.dumps and JSON → Python value conversion (json.loads semantics).</summary>
+/// <summary>json.dumps and JSON → Python value conversion (json.loads semantics). <see cref="WriteString"/> is the
+/// project's one json.dumps string escaper (Evaluation.PythonJson and the BPE trainer's writer use it too).</summary>
 internal static class PyJson
 {
     public static object? FromNode(JsonNode? node)

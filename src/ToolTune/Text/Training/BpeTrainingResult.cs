@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using ToolTune.Text.Templates;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using ToolTune.Text.Tokenization;
@@ -197,7 +198,7 @@ internal static class PrettyJson
                     sb.Append(first ? "\n" : ",\n");
                     first = false;
                     Indent(sb, depth + 1);
-                    String(sb, k);
+                    PyJson.WriteString(sb, k, ensureAscii: false);
                     sb.Append(": ");
                     Write(sb, v, depth + 1);
                 }
@@ -221,7 +222,7 @@ internal static class PrettyJson
             case JsonValue v:
                 switch (v.GetValueKind())
                 {
-                    case JsonValueKind.String: String(sb, v.GetValue<string>()); break;
+                    case JsonValueKind.String: PyJson.WriteString(sb, v.GetValue<string>(), ensureAscii: false); break;
                     case JsonValueKind.True: sb.Append("true"); break;
                     case JsonValueKind.False: sb.Append("false"); break;
                     case JsonValueKind.Number: sb.Append(v.ToJsonString()); break;
@@ -233,26 +234,4 @@ internal static class PrettyJson
 
     private static void Indent(StringBuilder sb, int depth) => sb.Append(' ', 2 * depth);
 
-    internal static void String(StringBuilder sb, string s)
-    {
-        sb.Append('"');
-        foreach (var c in s)
-        {
-            switch (c)
-            {
-                case '"': sb.Append("\\\""); break;
-                case '\\': sb.Append("\\\\"); break;
-                case '\n': sb.Append("\\n"); break;
-                case '\r': sb.Append("\\r"); break;
-                case '\t': sb.Append("\\t"); break;
-                case '\b': sb.Append("\\b"); break;
-                case '\f': sb.Append("\\f"); break;
-                default:
-                    if (c < 0x20) sb.Append("\\u").Append(((int)c).ToString("x4", CultureInfo.InvariantCulture));
-                    else sb.Append(c);
-                    break;
-            }
-        }
-        sb.Append('"');
-    }
 }
