@@ -5,6 +5,7 @@ using System.Text.Json;
 using CsvHelper;
 using ToolTune.Data.Selection;
 using ToolTune.Data.Shards;
+using ToolTune.IO;
 
 namespace ToolTune.Data;
 
@@ -120,7 +121,7 @@ public static class DataWriters
             csv.Flush();
         }
         var bytes = new UTF8Encoding(false).GetBytes(sw.ToString());
-        ShardFormat.WriteAtomic(path, fs => fs.Write(bytes));
+        AtomicFile.Write(path, fs => fs.Write(bytes));
     }
 
     /// <summary>Reads <c>stats.csv</c> back as one dictionary per row (column name → value), for tests and reports.</summary>
@@ -144,7 +145,7 @@ public static class DataWriters
         var sb = new StringBuilder();
         foreach (var item in items) sb.Append(item.ToJson().ToJsonString(JsonLineOptions)).Append('\n');
         var bytes = new UTF8Encoding(false).GetBytes(sb.ToString());
-        ShardFormat.WriteAtomic(path, fs => fs.Write(bytes));
+        AtomicFile.Write(path, fs => fs.Write(bytes));
     }
 
     /// <summary>Writes the dropped/skipped records (code, reason, file, line, record id, detail) as JSONL, for the report.</summary>
@@ -166,6 +167,6 @@ public static class DataWriters
             sb.Append(o.ToJsonString(JsonLineOptions)).Append('\n');
         }
         var bytes = new UTF8Encoding(false).GetBytes(sb.ToString());
-        ShardFormat.WriteAtomic(path, fs => fs.Write(bytes));
+        AtomicFile.Write(path, fs => fs.Write(bytes));
     }
 }

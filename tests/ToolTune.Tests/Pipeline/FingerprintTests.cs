@@ -1,6 +1,7 @@
 using ToolTune.Diagnostics;
 using ToolTune.Pipeline.Config;
 using ToolTune.Pipeline.Fingerprints;
+using ToolTune.IO;
 
 namespace ToolTune.Tests.Pipeline;
 

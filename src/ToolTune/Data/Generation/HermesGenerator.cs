@@ -5,6 +5,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using ToolTune.Data.Selection;
 using ToolTune.Data.Shards;
+using ToolTune.IO;
 
 namespace ToolTune.Data.Generation;
 
@@ -353,13 +354,13 @@ public static class HermesGenerator
     public static void WriteJsonArray(string path, JsonArray arr)
     {
         var bytes = new UTF8Encoding(false).GetBytes(arr.ToJsonString(Indented).ReplaceLineEndings("\n") + "\n");
-        ShardFormat.WriteAtomic(path, fs => fs.Write(bytes));
+        AtomicFile.Write(path, fs => fs.Write(bytes));
     }
 
     /// <summary>Writes records one per line (JSONL), atomically.</summary>
     public static void WriteJsonl(string path, IEnumerable<JsonObject> records)
     {
-        ShardFormat.WriteAtomic(path, fs =>
+        AtomicFile.Write(path, fs =>
         {
             using var w = new StreamWriter(fs, new UTF8Encoding(false), 1 << 16, leaveOpen: true) { NewLine = "\n" };
             foreach (var rec in records) w.WriteLine(rec.ToJsonString(Compact));

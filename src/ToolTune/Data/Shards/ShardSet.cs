@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using ToolTune.Data.Loaders;
 using ToolTune.Diagnostics;
+using ToolTune.IO;
 
 namespace ToolTune.Data.Shards;
 
@@ -72,7 +73,7 @@ public sealed class ShardManifest
     public void Write(string directory)
     {
         var text = ToJson().ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n";
-        ShardFormat.WriteAtomic(Path.Combine(directory, FileName), fs => fs.Write(System.Text.Encoding.UTF8.GetBytes(text)));
+        AtomicFile.Write(Path.Combine(directory, FileName), fs => fs.Write(System.Text.Encoding.UTF8.GetBytes(text)));
     }
 
     /// <summary>Reads a manifest; with <paramref name="verifyFiles"/> every shard's size and SHA-256 are checked.</summary>

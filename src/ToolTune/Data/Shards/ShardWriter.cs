@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text.Json;
+using ToolTune.IO;
 
 namespace ToolTune.Data.Shards;
 
@@ -76,7 +77,7 @@ public sealed class ShardWriter
         h.MetaOffset = h.MetaIndexOffset + 8L * (count + 1);
         h.FileLength = h.MetaOffset + _meta.Length;
 
-        ShardFormat.WriteAtomic(path, fs =>
+        AtomicFile.Write(path, fs =>
         {
             var header = new byte[ShardFormat.HeaderSize];
             h.Write(header);

@@ -5,6 +5,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using CsvHelper;
 using ToolTune.Pipeline.Fingerprints;
+using ToolTune.IO;
 
 namespace ToolTune.Evaluation.Reporting;
 

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using ToolTune.IO;
 
 namespace ToolTune.Evaluation.Reporting;
 
@@ -82,5 +83,5 @@ internal static class Svg
     }
 
     /// <summary>Writes an SVG atomically (temp + rename).</summary>
-    public static void Save(string path, string svg) => Pipeline.Fingerprints.AtomicFile.Write(path, new UTF8Encoding(false).GetBytes(svg));
+    public static void Save(string path, string svg) => AtomicFile.Write(path, new UTF8Encoding(false).GetBytes(svg));
 }

@@ -1,5 +1,6 @@
 using ToolTune.Pipeline.Config;
 using ToolTune.Pipeline.Stages;
+using ToolTune.IO;
 
 namespace ToolTune.Pipeline.Fingerprints;
 

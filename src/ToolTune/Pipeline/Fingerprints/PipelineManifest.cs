@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using ToolTune.Diagnostics;
+using ToolTune.IO;
 
 namespace ToolTune.Pipeline.Fingerprints;
 

@@ -5,6 +5,7 @@ using ToolTune.Data.Loaders;
 using ToolTune.Data.Selection;
 using ToolTune.Data.Shards;
 using ToolTune.Pipeline.Config;
+using ToolTune.IO;
 
 namespace ToolTune.Pipeline.Stages;
 
@@ -111,7 +112,7 @@ public sealed class PrepareDataStage : IStage
             var picked = withCalls.Concat(Enumerable.Range(0, set.Count).Except(withCalls).Take(count - withCalls.Count)).Take(count).Order().ToList();
             sb.Append(MaskPreview.RenderSamples(set, picked, text.Decode));
         }
-        ShardFormat.WriteAtomic(Path.Combine(outputDir, PreviewFile), fs => fs.Write(Encoding.UTF8.GetBytes(sb.ToString())));
+        AtomicFile.Write(Path.Combine(outputDir, PreviewFile), fs => fs.Write(Encoding.UTF8.GetBytes(sb.ToString())));
     }
 
     private static string Shown(LoadedConfig config, string path)

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using ToolTune.Diagnostics;
 using ToolTune.Pipeline.Config;
 using ToolTune.Pipeline.Fingerprints;
+using ToolTune.IO;
 
 namespace ToolTune.Pipeline.Stages;
 

@@ -5,6 +5,7 @@ using ToolTune.Data.Shards;
 using ToolTune.Diagnostics;
 using ToolTune.Pipeline.Config;
 using ToolTune.Text;
+using ToolTune.IO;
 
 namespace ToolTune.Pipeline.Stages;
 
@@ -343,7 +344,7 @@ public sealed class VerifyReport
     {
         Directory.CreateDirectory(directory);
         var json = ToJson().ToJsonString(new JsonSerializerOptions { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }) + "\n";
-        ShardFormat.WriteAtomic(Path.Combine(directory, VerifyTokensStage.ReportJson), fs => fs.Write(Encoding.UTF8.GetBytes(json)));
-        ShardFormat.WriteAtomic(Path.Combine(directory, VerifyTokensStage.ReportMd), fs => fs.Write(Encoding.UTF8.GetBytes(ToMarkdown())));
+        AtomicFile.Write(Path.Combine(directory, VerifyTokensStage.ReportJson), fs => fs.Write(Encoding.UTF8.GetBytes(json)));
+        AtomicFile.Write(Path.Combine(directory, VerifyTokensStage.ReportMd), fs => fs.Write(Encoding.UTF8.GetBytes(ToMarkdown())));
     }
 }

@@ -4,6 +4,7 @@ using ToolTune.Text.Templates;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using ToolTune.Text.Tokenization;
+using ToolTune.IO;
 
 namespace ToolTune.Text;
 
@@ -164,7 +165,7 @@ public sealed class BpeTrainingResult
     internal static void WriteAtomic(string path, string text)
     {
         var bytes = new UTF8Encoding(false).GetBytes(text);
-        Data.Shards.ShardFormat.WriteAtomic(path, fs => fs.Write(bytes));
+        AtomicFile.Write(path, fs => fs.Write(bytes));
     }
 }
 

@@ -1,7 +1,7 @@
 using System.Text;
 using ToolTune.Diagnostics;
 
-namespace ToolTune.Pipeline.Fingerprints;
+namespace ToolTune.IO;
 
 /// <summary>
 /// Atomic file writes: the bytes go to a temporary file in the same folder, then a rename replaces the
@@ -12,14 +12,21 @@ public static class AtomicFile
 {
     public static void Write(string path, ReadOnlySpan<byte> bytes)
     {
+        var copy = bytes.ToArray();
+        Write(path, stream => stream.Write(copy));
+    }
+
+    /// <summary>Streams the content into a temporary file, then renames it over <paramref name="path"/>.</summary>
+    public static void Write(string path, Action<FileStream> write)
+    {
         var dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
-        var temp = Path.Combine(dir, $".{Path.GetFileName(path)}.{Guid.NewGuid():N}.tmp");
+        var temp = Path.Combine(dir, $".{Path.GetFileName(path)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
         try
         {
             Directory.CreateDirectory(dir);
-            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
+            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1 << 16))
             {
-                stream.Write(bytes);
+                write(stream);
                 stream.Flush(flushToDisk: true);
             }
             File.Move(temp, path, overwrite: true);
