@@ -26,11 +26,11 @@ public sealed record GenerationResult(int[] Ids, string StopReason, double Prefi
 /// <summary>Autoregressive generation with a KV cache: prefill the prompt once, then one token per step.</summary>
 public static class Generator
 {
-    public static GenerationResult Generate(Decoder model, ReadOnlySpan<int> prompt, GenerationOptions options)
+    public static GenerationResult Generate(CausalLM model, ReadOnlySpan<int> prompt, GenerationOptions options)
     {
         if (prompt.Length == 0) throw new ToolTuneException(ErrorCodes.ModelInputInvalid, "empty prompt");
         if (options.MaxNewTokens < 0) throw new ToolTuneException(ErrorCodes.ModelInputInvalid, "max new tokens must be ≥ 0");
-        var cache = new Decoder.KvCache(model.Config, prompt.Length + options.MaxNewTokens);
+        var cache = new CausalLM.KvCache(model.Config, prompt.Length + options.MaxNewTokens);
         var rng = new Random(options.Seed);
         var output = new List<int>();
         var steps = new List<double>();

@@ -5,7 +5,7 @@ using ToolTune.Diagnostics;
 namespace ToolTune.Model;
 
 /// <summary>
-/// Decoder shape read from a Hugging Face <c>config.json</c> (LlamaForCausalLM, SmolLM3ForCausalLM; formats.md §D.1–D.2).
+/// CausalLM shape read from a Hugging Face <c>config.json</c> (LlamaForCausalLM, SmolLM3ForCausalLM; formats.md §D.1–D.2).
 /// <see cref="UseRope"/>[i] is SmolLM3's <c>no_rope_layers[i]</c>: 1 (true) = the layer applies RoPE, 0 = NoPE.
 /// </summary>
 public sealed record ModelConfig

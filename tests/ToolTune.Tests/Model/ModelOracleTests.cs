@@ -16,7 +16,7 @@ public sealed class ModelOracleTests
     {
         using var f = new ModelFixture(name);
         // 1) frozen weights (bf16 fixture: straight from the mapping through the bf16 GEMM path)
-        var model = new Decoder(f.Weights);
+        var model = new CausalLM(f.Weights);
         model.SetTrainable(_ => false);
         var logits = model.Logits(f.Ids, f.Batch, f.Seq);
         var maxAbs = ModelFixture.MaxAbs(logits, f.Get("logits"));
@@ -50,8 +50,8 @@ public sealed class ModelOracleTests
         using var f32 = new ModelFixture("smol_tied");
         using var b16 = new ModelFixture("smol_tied_bf16");
         Assert.IsTrue(b16.Weights["model.layers.0.self_attn.q_proj.weight"].IsBF16, "bf16 weights stay bf16 (memory-mapped)");
-        var a = new Decoder(f32.Weights).Logits(f32.Ids, f32.Batch, f32.Seq);
-        var b = new Decoder(b16.Weights).Logits(b16.Ids, b16.Batch, b16.Seq);
+        var a = new CausalLM(f32.Weights).Logits(f32.Ids, f32.Batch, f32.Seq);
+        var b = new CausalLM(b16.Weights).Logits(b16.Ids, b16.Batch, b16.Seq);
         var rel = ModelFixture.GlobalRel([(b, a)]);
         TestContext.WriteLine($"bf16 vs f32 logits global rel {rel:G3}");
         Assert.IsTrue(rel < 3e-2, $"bf16 logits rel {rel}");
@@ -63,7 +63,7 @@ public sealed class ModelOracleTests
     public void GradientCheckpointingGivesIdenticalGradients(string name)
     {
         using var f = new ModelFixture(name);
-        var model = new Decoder(f.Weights);
+        var model = new CausalLM(f.Weights);
         model.SetTrainable(_ => true);
         var e1 = new float[f.Ids.Length * model.Config.HiddenSize];
         var l1 = model.ForwardBackward(f.Ids, f.Labels, f.Batch, f.Seq, e1);
@@ -85,7 +85,7 @@ public sealed class ModelOracleTests
     public void GreedyKvCacheEqualsArgmaxOfFullSequenceFor64Steps(string name)
     {
         using var f = new ModelFixture(name);
-        var model = new Decoder(f.Weights);
+        var model = new CausalLM(f.Weights);
         var r = Generator.Generate(model, f.GreedyPrompt, new GenerationOptions { MaxNewTokens = 64 });
         Assert.AreEqual(64, r.Ids.Length);
         Assert.AreEqual(63, r.StepSeconds.Length);
@@ -105,10 +105,10 @@ public sealed class ModelOracleTests
     public void KvCacheStepLogitsMatchFullSequence()
     {
         using var f = new ModelFixture("smol_tied");
-        var model = new Decoder(f.Weights);
+        var model = new CausalLM(f.Weights);
         var ids = f.Ids.Take(f.Seq).ToArray();
         var full = model.Logits(ids);
-        var cache = new Decoder.KvCache(model.Config, ids.Length);
+        var cache = new CausalLM.KvCache(model.Config, ids.Length);
         var v = model.Config.VocabSize;
         var first = model.Step(ids.AsSpan(0, 5), cache); // prefill 5, then one at a time
         Assert.IsTrue(ModelFixture.MaxAbs(first, full.AsSpan(4 * v, v).ToArray()) < 1e-5);
@@ -123,7 +123,7 @@ public sealed class ModelOracleTests
     public void SamplingIsSeededAndRespectsStopIdsAndTopP()
     {
         using var f = new ModelFixture("smol_tied");
-        var model = new Decoder(f.Weights);
+        var model = new CausalLM(f.Weights);
         var o = new GenerationOptions { MaxNewTokens = 20, Temperature = 0.8f, TopP = 0.9f, Seed = 7 };
         var a = Generator.Generate(model, f.GreedyPrompt, o);
         var b = Generator.Generate(model, f.GreedyPrompt, o);

@@ -31,11 +31,11 @@ public sealed class DecoderLayer
 /// serves full fine-tuning and LoRA adapters plugged in through <see cref="ILinear"/>/<see cref="IEmbedding"/>).
 /// With <see cref="GradientCheckpointing"/> only each layer's input is kept and the layer is recomputed in backward.
 /// </summary>
-public sealed class Decoder
+public sealed class CausalLM
 {
     private readonly float _scale;
 
-    public Decoder(ModelWeights weights)
+    public CausalLM(ModelWeights weights)
     {
         Weights = weights;
         var c = Config = weights.Config;
