@@ -230,23 +230,47 @@ public sealed class CausalLM
                 throw new ToolTuneException(ErrorCodes.ModelInputInvalid, $"token id {ids[i]} at index {i} is outside the vocabulary (size {Config.VocabSize})");
     }
 
+    // Workspace reused across calls with the same row count (a training loop allocates nothing per step here).
+    private int _wsRows = -1;
+    private float[][] _wsXs = [];
+    private LayerActs?[] _wsActs = [];
+    private Scratch? _wsScratch;
+
+    private void Workspace(int rows)
+    {
+        if (_wsRows == rows) return;
+        _wsRows = rows;
+        _wsXs = new float[Config.NumLayers + 1][];
+        for (var l = 0; l <= Config.NumLayers; l++) _wsXs[l] = new float[rows * Config.HiddenSize];
+        _wsActs = new LayerActs?[Config.NumLayers];
+        _wsScratch = null;
+    }
+
+    /// <summary>Activations for layer l (kept per layer when the backward needs them, else one shared set).</summary>
+    private LayerActs Acts(int l, int rows, bool keep) =>
+        keep ? _wsActs[l] ??= new LayerActs(Config, rows, 1, lse: true) : _wsActs[0] ??= new LayerActs(Config, rows, 1, lse: true);
+
+    /// <summary>Frees the reusable activation buffers (e.g. before a long idle period).</summary>
+    public void ReleaseWorkspace()
+    {
+        _wsRows = -1;
+        _wsXs = [];
+        _wsActs = [];
+        _wsScratch = null;
+    }
+
     /// <summary>Runs embedding + layers. Returns the inputs of every layer plus the final pre-norm hidden (L+1 arrays).</summary>
-    private float[][] RunLayers(ReadOnlySpan<int> ids, ReadOnlySpan<float> inputEmbeds, int batch, int seq, LayerActs[]? keep)
+    private float[][] RunLayers(ReadOnlySpan<int> ids, ReadOnlySpan<float> inputEmbeds, int batch, int seq, bool keep)
     {
         var c = Config;
         var rows = batch * seq;
-        var xs = new float[c.NumLayers + 1][];
-        xs[0] = new float[rows * c.HiddenSize];
+        Workspace(rows);
+        var xs = _wsXs;
         if (!inputEmbeds.IsEmpty) inputEmbeds.Slice(0, rows * c.HiddenSize).CopyTo(xs[0]);
         else Embed.Forward(ids, xs[0]);
         var positions = Positions(batch, seq);
-        LayerActs? scratch = null;
         for (var l = 0; l < c.NumLayers; l++)
-        {
-            var s = keep is not null ? keep[l] = new LayerActs(c, rows, batch, lse: true) : scratch ??= new LayerActs(c, rows, batch, lse: false);
-            xs[l + 1] = new float[rows * c.HiddenSize];
-            LayerForward(Layers[l], xs[l], s, xs[l + 1], batch, seq, positions, null);
-        }
+            LayerForward(Layers[l], xs[l], Acts(l, rows, keep), xs[l + 1], batch, seq, positions, null);
         return xs;
     }
 
@@ -257,7 +281,7 @@ public sealed class CausalLM
         CheckIds(ids, batch, seq);
         var c = Config;
         var rows = batch * seq;
-        var xs = RunLayers(ids, [], batch, seq, null);
+        var xs = RunLayers(ids, [], batch, seq, keep: false);
         var xn = new float[rows * c.HiddenSize];
         RmsNorm.Forward(xs[^1], FinalNorm.F32, xn, new float[rows], rows, c.HiddenSize, c.RmsNormEps);
         var logits = new float[(long)rows * c.VocabSize];
@@ -299,8 +323,8 @@ public sealed class CausalLM
         else if (inputEmbeds.Length < rows * h) throw new ToolTuneException(ErrorCodes.ModelInputInvalid, "inputs_embeds smaller than batch × seq × hidden");
         if (labels.Length != rows) throw new ToolTuneException(ErrorCodes.ModelInputInvalid, $"{labels.Length} labels for batch {batch} × seq {seq}");
         var shifted = ShiftLabels(labels, batch, seq);
-        var acts = backward && !GradientCheckpointing ? new LayerActs[c.NumLayers] : null;
-        var xs = RunLayers(ids, inputEmbeds, batch, seq, acts);
+        var keep = backward && !GradientCheckpointing;
+        var xs = RunLayers(ids, inputEmbeds, batch, seq, keep);
 
         // final norm + LM head + cross-entropy (fused, chunked)
         var xn = new float[rows * h];
@@ -317,20 +341,13 @@ public sealed class CausalLM
         var dPrev = new float[rows * h];
         RmsNorm.Backward(dxn, xs[^1], FinalNorm.F32, rstd, dx, FinalNorm.Grad ?? [], rows, h);
         var positions = Positions(batch, seq);
-        var scratch = new Scratch(c, rows);
-        LayerActs? recompute = null;
+        var scratch = _wsScratch ??= new Scratch(c, rows);
         for (var l = c.NumLayers - 1; l >= 0; l--)
         {
-            LayerActs s;
-            if (acts is not null) s = acts[l];
-            else
-            {
-                s = recompute ??= new LayerActs(c, rows, batch, lse: true);
-                LayerForward(Layers[l], xs[l], s, xs[l + 1], batch, seq, positions, null); // recompute (output is identical)
-            }
+            var s = Acts(l, rows, keep);
+            if (!keep) LayerForward(Layers[l], xs[l], s, xs[l + 1], batch, seq, positions, null); // recompute (output is identical)
             LayerBackward(Layers[l], xs[l], s, dx, dPrev, scratch, batch, seq, positions);
             (dx, dPrev) = (dPrev, dx);
-            if (acts is not null) acts[l] = null!; // free as we go
         }
         if (!dInputEmbeds.IsEmpty) dx.AsSpan().CopyTo(dInputEmbeds);
         if (inputEmbeds.IsEmpty) Embed.Backward(ids, dx);
