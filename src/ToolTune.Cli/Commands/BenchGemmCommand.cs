@@ -28,8 +28,14 @@ internal static class BenchGemmCommand
             var only = parse.GetValue(shape);
             if (!string.IsNullOrEmpty(only))
             {
-                var parts = only.Split('x', 'X').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray();
-                shapes = [(parts[0], parts[1], parts[2])];
+                var parts = only.Split('x', 'X');
+                var dims = new int[3];
+                if (parts.Length != 3 || !parts.Select((s, i) => int.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out dims[i]) && dims[i] > 0).All(ok => ok))
+                {
+                    Console.Error.WriteLine($"--shape must be MxKxN with positive integers, got '{only}'");
+                    return 2;
+                }
+                shapes = [(dims[0], dims[1], dims[2])];
             }
             Run(shapes, parse.GetValue(reps), parse.GetValue(path), parse.GetValue(threads), Console.Out);
             return 0;
@@ -62,7 +68,7 @@ internal static class BenchGemmCommand
             }
             foreach (var v in variants) Once(v); // warm-up (JIT, buffers)
             var flops = 2.0 * m * n * k;
-            var inner = Math.Max(1, (int)(2e9 / flops)); // ~10 ms per sample at 200 GFLOP/s
+            var inner = (int)Math.Clamp(2e9 / flops, 1, 1000); // ~10 ms per sample at 200 GFLOP/s
             for (var r = 0; r < reps; r++)
                 foreach (var v in variants)
                 {

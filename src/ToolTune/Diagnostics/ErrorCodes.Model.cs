@@ -1,13 +1,8 @@
 namespace ToolTune.Diagnostics;
 
-// TT41xx: model (issue 4, Model/). Own file so the engine and model branches merge cleanly.
+// TT41xx: model (issue 4, Model/). TT4100–TT4104 (config missing/invalid/unsupported, weight missing/shape) live in
+// ErrorCodes.Tensors.cs (engine branch); the model's own additions are here so the branches merge cleanly.
 public static partial class ErrorCodes
 {
-    public const string ModelConfigMissing = "TT4100";
-    public const string ModelConfigInvalid = "TT4101";
-    public const string ModelArchitectureUnsupported = "TT4102";
-    public const string ModelWeightShapeMismatch = "TT4103";
-    public const string ModelWeightMissing = "TT4104";
-    public const string ModelWeightDTypeUnsupported = "TT4105";
     public const string ModelInputInvalid = "TT4106";
 }

@@ -14,4 +14,11 @@ public static partial class ErrorCodes
     public const string SafetensorsIndexInvalid = "TT4007";
     public const string SafetensorsDTypeUnsupported = "TT4008";
     public const string SafetensorsWriteInvalid = "TT4009";
+
+    // Model config and weights
+    public const string ModelConfigMissing = "TT4100";
+    public const string ModelConfigInvalid = "TT4101";
+    public const string ModelConfigUnsupported = "TT4102";
+    public const string ModelWeightMissing = "TT4103";
+    public const string ModelWeightShapeMismatch = "TT4104";
 }

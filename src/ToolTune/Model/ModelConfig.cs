@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using ToolTune.Diagnostics;
+using ToolTune.Tensors;
 
 namespace ToolTune.Model;
 
@@ -58,7 +59,7 @@ public sealed record ModelConfig
         var modelType = o["model_type"]?.GetValue<string>() ?? "";
         var arch = archs.FirstOrDefault() ?? modelType switch { "llama" => "LlamaForCausalLM", "smollm3" => "SmolLM3ForCausalLM", _ => "" };
         if (arch is not ("LlamaForCausalLM" or "SmolLM3ForCausalLM"))
-            throw new ToolTuneException(ErrorCodes.ModelArchitectureUnsupported,
+            throw new ToolTuneException(ErrorCodes.ModelConfigUnsupported,
                 $"architecture '{(arch == "" ? modelType : arch)}' is not supported (LlamaForCausalLM, SmolLM3ForCausalLM)", path);
         var smol = arch == "SmolLM3ForCausalLM";
 
@@ -66,7 +67,9 @@ public sealed record ModelConfig
         {
             var n = o[key];
             if (n is null) return dflt ?? throw Bad($"'{key}' is missing");
-            try { return n.GetValue<int>(); } catch (Exception ex) when (ex is FormatException or InvalidOperationException) { throw Bad($"'{key}' is not an integer"); }
+            int v;
+            try { v = n.GetValue<int>(); } catch (Exception ex) when (ex is FormatException or InvalidOperationException) { throw Bad($"'{key}' must be a positive integer"); }
+            return v > 0 ? v : throw Bad($"'{key}' must be a positive integer");
         }
         double Num(string key, double dflt)
         {
@@ -84,13 +87,13 @@ public sealed record ModelConfig
         if (heads % kv != 0) throw Bad($"num_attention_heads {heads} is not a multiple of num_key_value_heads {kv}");
         if (headDim % 2 != 0) throw Bad($"head_dim {headDim} must be even");
         if (o["attention_bias"]?.GetValue<bool>() == true || o["mlp_bias"]?.GetValue<bool>() == true)
-            throw new ToolTuneException(ErrorCodes.ModelArchitectureUnsupported, "attention_bias / mlp_bias are not supported", path);
+            throw new ToolTuneException(ErrorCodes.ModelConfigUnsupported, "attention_bias / mlp_bias are not supported", path);
         if (o["hidden_act"] is { } act && act.GetValue<string>() != "silu")
-            throw new ToolTuneException(ErrorCodes.ModelArchitectureUnsupported, $"hidden_act '{act.GetValue<string>()}' is not supported (silu)", path);
+            throw new ToolTuneException(ErrorCodes.ModelConfigUnsupported, $"hidden_act '{act.GetValue<string>()}' is not supported (silu)", path);
         if (o["rope_scaling"] is JsonObject rs && (rs["rope_type"] ?? rs["type"])?.GetValue<string>() is { } rt && rt != "default")
-            throw new ToolTuneException(ErrorCodes.ModelArchitectureUnsupported, $"rope_scaling type '{rt}' is not supported", path);
+            throw new ToolTuneException(ErrorCodes.ModelConfigUnsupported, $"rope_scaling type '{rt}' is not supported", path);
         if (smol && o["use_sliding_window"]?.GetValue<bool>() == true && o["sliding_window"] is not null)
-            throw new ToolTuneException(ErrorCodes.ModelArchitectureUnsupported, "sliding-window attention is not supported", path);
+            throw new ToolTuneException(ErrorCodes.ModelConfigUnsupported, "sliding-window attention is not supported", path);
 
         var theta = o["rope_theta"] is not null ? Num("rope_theta", 0)
             : o["rope_parameters"] is JsonObject rp && rp["rope_theta"] is { } t2 ? t2.GetValue<double>()
@@ -101,7 +104,8 @@ public sealed record ModelConfig
         if (smol && o["no_rope_layers"] is JsonArray nrl)
         {
             if (nrl.Count != layers) throw Bad($"no_rope_layers has {nrl.Count} entries for {layers} layers");
-            useRope = nrl.Select(x => x!.GetValue<int>() != 0).ToArray();
+            useRope = nrl.Select(x => x is JsonValue jv && jv.TryGetValue<int>(out var flag) && flag is 0 or 1 ? flag == 1
+                : throw Bad("no_rope_layers entries must be 0 or 1")).ToArray();
         }
         else if (smol) useRope = DefaultUseRope(layers, interval ?? 4);
         else useRope = Enumerable.Repeat(true, layers).ToArray();
@@ -173,26 +177,52 @@ public sealed record ModelConfig
         return o;
     }
 
-    /// <summary>Expected checkpoint tensors (name → shape), formats.md §D.4.</summary>
-    public IEnumerable<(string Name, long[] Shape)> ExpectedTensors()
+    /// <summary>Every weight the decoder reads, with its HF name and shape (formats.md §D.4; nn.Linear weight = [out, in]).</summary>
+    public IReadOnlyList<(string Name, long[] Shape)> ExpectedTensors(bool includeTiedHead = false)
     {
         long h = HiddenSize, q = (long)NumHeads * HeadDim, kv = (long)NumKvHeads * HeadDim, i = IntermediateSize;
-        yield return ("model.embed_tokens.weight", [VocabSize, h]);
+        var list = new List<(string, long[])> { ("model.embed_tokens.weight", [VocabSize, h]) };
         for (var l = 0; l < NumLayers; l++)
         {
             var p = $"model.layers.{l}.";
-            yield return (p + "input_layernorm.weight", [h]);
-            yield return (p + "self_attn.q_proj.weight", [q, h]);
-            yield return (p + "self_attn.k_proj.weight", [kv, h]);
-            yield return (p + "self_attn.v_proj.weight", [kv, h]);
-            yield return (p + "self_attn.o_proj.weight", [h, q]);
-            yield return (p + "post_attention_layernorm.weight", [h]);
-            yield return (p + "mlp.gate_proj.weight", [i, h]);
-            yield return (p + "mlp.up_proj.weight", [i, h]);
-            yield return (p + "mlp.down_proj.weight", [h, i]);
+            list.Add((p + "input_layernorm.weight", [h]));
+            list.Add((p + "self_attn.q_proj.weight", [q, h]));
+            list.Add((p + "self_attn.k_proj.weight", [kv, h]));
+            list.Add((p + "self_attn.v_proj.weight", [kv, h]));
+            list.Add((p + "self_attn.o_proj.weight", [h, q]));
+            list.Add((p + "post_attention_layernorm.weight", [h]));
+            list.Add((p + "mlp.gate_proj.weight", [i, h]));
+            list.Add((p + "mlp.up_proj.weight", [i, h]));
+            list.Add((p + "mlp.down_proj.weight", [h, i]));
         }
-        yield return ("model.norm.weight", [h]);
-        if (!TieWordEmbeddings) yield return ("lm_head.weight", [VocabSize, h]);
+        list.Add(("model.norm.weight", [h]));
+        if (!TieWordEmbeddings || includeTiedHead) list.Add(("lm_head.weight", [VocabSize, h]));
+        return list;
+    }
+
+    /// <summary>
+    /// Checks that <paramref name="checkpoint"/> holds every expected weight with the expected shape and a float dtype
+    /// (F32/BF16/F16); a tied checkpoint may or may not carry <c>lm_head.weight</c> (checked when present). Errors
+    /// (TT4103 missing, TT4104 shape, TT4008 dtype) name the file and the tensor.
+    /// </summary>
+    public void Validate(SafetensorsCheckpoint checkpoint)
+    {
+        var checkHead = TieWordEmbeddings && checkpoint.Contains("lm_head.weight");
+        foreach (var (name, shape) in ExpectedTensors(includeTiedHead: checkHead))
+        {
+            if (!checkpoint.Contains(name))
+            {
+                var where = checkpoint.Files.Count == 1 ? checkpoint.Files[0].Path : null;
+                throw new ToolTuneException(ErrorCodes.ModelWeightMissing, $"weight '{name}' (shape [{string.Join(", ", shape)}]) required by config.json is missing", where);
+            }
+            var file = checkpoint.FileOf(name);
+            var e = file.Entry(name);
+            if (!e.Shape.SequenceEqual(shape))
+                throw new ToolTuneException(ErrorCodes.ModelWeightShapeMismatch,
+                    $"weight '{name}' has shape [{string.Join(", ", e.Shape)}] but config.json implies [{string.Join(", ", shape)}]", file.Path);
+            if (e.DType is not ("F32" or "BF16" or "F16"))
+                throw new ToolTuneException(ErrorCodes.SafetensorsDTypeUnsupported, $"weight '{name}' has dtype {e.DType}; expected F32, BF16 or F16", file.Path);
+        }
     }
 
     /// <summary>Benchmark presets (random init): <c>smol135m</c> (SmolLM3 architecture at SmolLM2-135M size) and <c>tiny</c>.</summary>

@@ -3,12 +3,13 @@ using System.Numerics.Tensors;
 namespace ToolTune.Tensors;
 
 /// <summary>
-/// Causal grouped-query attention, flash style: query and key tiles, online softmax, memory O(T·d) per head
-/// (the T×T score matrix is never stored). Layouts are the projections' natural row-major outputs:
+/// Causal grouped-query attention, flash style: query tiles × key blocks with online softmax; scratch is
+/// O(T·block) per thread, never the T×T score matrix (checked at T = 4096 by the tests). Layouts are the projections' natural row-major outputs:
 /// q/o <c>[Tq × Hq × d]</c>, k/v <c>[Tk × Hkv × d]</c>; query head h reads kv head <c>h / (Hq/Hkv)</c>.
 /// Query i sits at absolute position <c>Tk − Tq + i</c> and attends keys 0..that position (so Tq &lt; Tk
-/// is decoding against a KV cache). The forward stores the row log-sum-exp <c>lse [Hq × Tq]</c>; the backward
-/// recomputes the scores tile by tile (FlashAttention-2).
+/// is decoding against a KV cache; k/v may be longer buffers, only their first Tk rows are read). The forward
+/// stores the row log-sum-exp <c>lse [Hq × Tq]</c>; the backward recomputes the probabilities per key block for
+/// all query rows that see it (FlashAttention-2 style, one GEMM per step). <c>scale</c> is head_dim^-0.5 for HF.
 /// </summary>
 public static unsafe class Attention
 {

@@ -15,6 +15,18 @@ public static class Embedding
         }
     }
 
+    /// <summary><c>y[t] = weight[ids[t]]</c> with the table in bf16 (e.g. memory-mapped): only the gathered rows are widened.</summary>
+    public static void Gather(ReadOnlySpan<ushort> weightBf16, int vocab, int dim, ReadOnlySpan<int> ids, Span<float> y)
+    {
+        if (weightBf16.Length < (long)vocab * dim || y.Length < ids.Length * dim) throw new ArgumentException("Embedding.Gather: shapes do not agree");
+        for (var t = 0; t < ids.Length; t++)
+        {
+            var id = ids[t];
+            if ((uint)id >= (uint)vocab) throw new ArgumentOutOfRangeException(nameof(ids), $"token id {id} at position {t} is outside the vocabulary (size {vocab})");
+            Precision.BF16ToSingle(weightBf16.Slice(id * dim, dim), y.Slice(t * dim, dim));
+        }
+    }
+
     /// <summary><c>dWeight[ids[t]] += dy[t]</c> (repeated ids accumulate).</summary>
     public static void ScatterAdd(ReadOnlySpan<float> dy, ReadOnlySpan<int> ids, Span<float> dWeight, int vocab, int dim)
     {

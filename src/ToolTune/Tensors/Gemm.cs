@@ -131,6 +131,24 @@ public static unsafe class Gemm
         }
     }
 
+    /// <summary>As <see cref="SgemmBF16B"/>, with B in IEEE half precision (F16 checkpoints).</summary>
+    public static void SgemmF16B(bool transA, bool transB, int m, int n, int k, float alpha,
+        ReadOnlySpan<float> a, int lda, ReadOnlySpan<Half> b, int ldb, Span<float> c, int ldc,
+        bool accumulate = false, GemmPath path = GemmPath.Auto, int threads = 0)
+    {
+        if (!Prologue(transA, transB, m, n, k, alpha, a.Length, lda, b.Length, ldb, c, ldc, accumulate, ref path)) return;
+        fixed (float* pa = a)
+        fixed (Half* pb = b)
+        fixed (float* pc = c)
+        {
+            Execute(new Job
+            {
+                A = pa, B16 = (ushort*)pb, B16IsHalf = true, C = pc, Lda = lda, Ldb = ldb, Ldc = ldc, TransA = transA, TransB = transB,
+                M = m, N = n, K = k, Alpha = alpha, Accumulate = accumulate, Path = path,
+            }, threads);
+        }
+    }
+
     /// <summary>C[m×n] (+)= alpha · A[m×k] · W[n×k]ᵀ with W in bf16 (nn.Linear forward on bf16 weights).</summary>
     public static void MatMulTransB(ReadOnlySpan<float> a, ReadOnlySpan<ushort> bBf16, Span<float> c, int m, int k, int n,
         bool accumulate = false, float alpha = 1f) =>
@@ -253,7 +271,8 @@ public static unsafe class Gemm
     private struct Job
     {
         public float* A, B, C;
-        public ushort* B16; // when non-null, B is bf16
+        public ushort* B16; // when non-null, B is 16-bit: bf16, or f16 when B16IsHalf
+        public bool B16IsHalf;
         public int Lda, Ldb, Ldc, M, N, K;
         public bool TransA, TransB, Accumulate;
         public float Alpha;
@@ -347,7 +366,11 @@ public static unsafe class Gemm
             {
                 var d = dst + (s / mr) * (long)stride;
                 var rows = Math.Min(mr, mc - s);
-                if (!TransA)
+                if (mr == 4 && rows == 4 && Avx.IsSupported)
+                {
+                    PackA4Vector(d, ic + s, pc, kc, alpha);
+                }
+                else if (!TransA)
                 {
                     // A row-major m×k: row i contiguous in k.
                     for (var r = 0; r < rows; r++)
@@ -373,7 +396,59 @@ public static unsafe class Gemm
             }
         }
 
-        /// <summary>One nr-column strip of op(B) from bf16 storage, widened to f32.</summary>
+        /// <summary>Full 4-row strip of op(A)·alpha: 4×8 AVX transposes (row-major A) or 128-bit copies (transposed A).</summary>
+        private readonly void PackA4Vector(float* d, int i0, int pc, int kc, float alpha)
+        {
+            var p = 0;
+            if (TransA)
+            {
+                var va = Vector128.Create(alpha);
+                for (; p < kc; p++)
+                    (Vector128.Load(A + (long)(pc + p) * Lda + i0) * va).Store(d + p * 4);
+                return;
+            }
+            var s0 = A + (long)i0 * Lda + pc;
+            var s1 = s0 + Lda;
+            var s2 = s1 + Lda;
+            var s3 = s2 + Lda;
+            var v = Vector256.Create(alpha);
+            for (; p + 8 <= kc; p += 8)
+            {
+                var r0 = Avx.LoadVector256(s0 + p) * v;
+                var r1 = Avx.LoadVector256(s1 + p) * v;
+                var r2 = Avx.LoadVector256(s2 + p) * v;
+                var r3 = Avx.LoadVector256(s3 + p) * v;
+                var t0 = Avx.UnpackLow(r0, r1);   // r0p0 r1p0 r0p1 r1p1 | r0p4 r1p4 r0p5 r1p5
+                var t1 = Avx.UnpackHigh(r0, r1);  // p2 p3 | p6 p7
+                var t2 = Avx.UnpackLow(r2, r3);
+                var t3 = Avx.UnpackHigh(r2, r3);
+                var u0 = Avx.Shuffle(t0, t2, 0x44); // p0 | p4
+                var u1 = Avx.Shuffle(t0, t2, 0xEE); // p1 | p5
+                var u2 = Avx.Shuffle(t1, t3, 0x44); // p2 | p6
+                var u3 = Avx.Shuffle(t1, t3, 0xEE); // p3 | p7
+                var dp = d + p * 4;
+                Avx.Store(dp, Avx.Permute2x128(u0, u1, 0x20));      // p0 p1
+                Avx.Store(dp + 8, Avx.Permute2x128(u2, u3, 0x20));  // p2 p3
+                Avx.Store(dp + 16, Avx.Permute2x128(u0, u1, 0x31)); // p4 p5
+                Avx.Store(dp + 24, Avx.Permute2x128(u2, u3, 0x31)); // p6 p7
+            }
+            for (; p < kc; p++)
+            {
+                var dp = d + p * 4;
+                dp[0] = s0[p] * alpha;
+                dp[1] = s1[p] * alpha;
+                dp[2] = s2[p] * alpha;
+                dp[3] = s3[p] * alpha;
+            }
+        }
+
+        private readonly void Widen(ushort* src, int count, Span<float> dst)
+        {
+            if (B16IsHalf) Precision.HalfToSingle(new ReadOnlySpan<Half>(src, count), dst);
+            else Precision.BF16ToSingle(new ReadOnlySpan<ushort>(src, count), dst);
+        }
+
+        /// <summary>One nr-column strip of op(B) from bf16/f16 storage, widened to f32.</summary>
         private readonly void PackB16Strip(float* d, int pc, int kc, int j0, int cols, int nr)
         {
             if (!TransB)
@@ -381,16 +456,28 @@ public static unsafe class Gemm
                 for (var p = 0; p < kc; p++)
                 {
                     var dp = new Span<float>(d + p * nr, nr);
-                    Precision.BF16ToSingle(new ReadOnlySpan<ushort>(B16 + (long)(pc + p) * Ldb + j0, cols), dp);
+                    Widen(B16 + (long)(pc + p) * Ldb + j0, cols, dp);
                     if (cols < nr) dp.Slice(cols).Clear();
                 }
                 return;
             }
             if (cols < nr) new Span<float>(d, kc * nr).Clear();
-            var row = stackalloc float[kc];
-            for (var j = 0; j < cols; j++)
+            var j = 0;
+            if (Avx.IsSupported)
             {
-                Precision.BF16ToSingle(new ReadOnlySpan<ushort>(B16 + (long)(j0 + j) * Ldb + pc, kc), new Span<float>(row, kc));
+                // Widen 8 rows into a small f32 block, then the same 8×8 transposes as the f32 path.
+                var block = stackalloc float[8 * kc];
+                for (; j + 8 <= cols; j += 8)
+                {
+                    for (var r = 0; r < 8; r++)
+                        Widen(B16 + (long)(j0 + j + r) * Ldb + pc, kc, new Span<float>(block + r * kc, kc));
+                    PackTransposed8(block, kc, kc, d + j, nr);
+                }
+            }
+            var row = stackalloc float[kc];
+            for (; j < cols; j++)
+            {
+                Widen(B16 + (long)(j0 + j) * Ldb + pc, kc, new Span<float>(row, kc));
                 for (var p = 0; p < kc; p++) d[p * nr + j] = row[p];
             }
         }

@@ -182,6 +182,33 @@ public sealed unsafe class SafetensorsFile : IDisposable
         return new ReadOnlySpan<byte>(_base + _dataStart + e.Begin, (int)(e.End - e.Begin));
     }
 
+    /// <summary>A BF16 tensor's elements as raw bf16 bits, zero-copy from the mapping (for <see cref="Gemm.SgemmBF16B"/>).</summary>
+    public ReadOnlySpan<ushort> BF16(string name)
+    {
+        var e = Entry(name);
+        if (e.DType != "BF16")
+            throw new ToolTuneException(ErrorCodes.SafetensorsDTypeUnsupported, $"tensor '{name}' has dtype {e.DType}; expected BF16", Path);
+        return MemoryMarshal.Cast<byte, ushort>(Raw(name));
+    }
+
+    /// <summary>An F16 tensor's elements, zero-copy from the mapping (for <see cref="Gemm.SgemmF16B"/>).</summary>
+    public ReadOnlySpan<Half> F16(string name)
+    {
+        var e = Entry(name);
+        if (e.DType != "F16")
+            throw new ToolTuneException(ErrorCodes.SafetensorsDTypeUnsupported, $"tensor '{name}' has dtype {e.DType}; expected F16", Path);
+        return MemoryMarshal.Cast<byte, Half>(Raw(name));
+    }
+
+    /// <summary>An F32 tensor's elements, zero-copy from the mapping.</summary>
+    public ReadOnlySpan<float> F32(string name)
+    {
+        var e = Entry(name);
+        if (e.DType != "F32")
+            throw new ToolTuneException(ErrorCodes.SafetensorsDTypeUnsupported, $"tensor '{name}' has dtype {e.DType}; expected F32", Path);
+        return MemoryMarshal.Cast<byte, float>(Raw(name));
+    }
+
     /// <summary>Converts a BF16/F16/F32 tensor into <paramref name="destination"/> (f32).</summary>
     public void ReadSingle(string name, Span<float> destination)
     {

@@ -65,7 +65,7 @@ public sealed class ModelLoadingTests
         cfg["model_type"] = "gpt2";
         File.WriteAllText(Path.Combine(d, "config.json"), cfg.ToJsonString());
         var ex = Fails(d);
-        Assert.AreEqual(ErrorCodes.ModelArchitectureUnsupported, ex.Code);
+        Assert.AreEqual(ErrorCodes.ModelConfigUnsupported, ex.Code);
         StringAssert.Contains(ex.Message, "GPT2LMHeadModel");
         StringAssert.Contains(ex.File!, "config.json");
     }
@@ -172,7 +172,7 @@ public sealed class ModelLoadingTests
     [TestMethod]
     public void UnsupportedWeightDTypeIsNamed()
     {
-        // a valid safetensors file whose weight is I32: TT4105 naming the file and tensor
+        // a valid safetensors file whose weight is I32: TT4008 naming the file and tensor
         var d = CopyFixture("smol_tied");
         var path = Path.Combine(d, "model.safetensors");
         EditHeader(path, h =>
@@ -182,7 +182,7 @@ public sealed class ModelLoadingTests
             return h[..j] + "I32" + h[(j + 3)..];
         });
         var ex = Fails(d);
-        Assert.AreEqual(ErrorCodes.ModelWeightDTypeUnsupported, ex.Code);
+        Assert.AreEqual(ErrorCodes.SafetensorsDTypeUnsupported, ex.Code);
         Assert.AreEqual(path, ex.File);
         StringAssert.Contains(ex.Message, "model.norm.weight");
     }

@@ -137,7 +137,7 @@ public sealed class GemmTests
 
     [TestMethod]
     [DynamicData(nameof(PathsAndVariants))]
-    public void BF16BMatchesWidenedReference(GemmPath path, bool ta, bool tb)
+    public void SixteenBitBMatchesWidenedReference(GemmPath path, bool ta, bool tb)
     {
         if (!Gemm.IsSupported(path)) Assert.Inconclusive($"{path} not supported on this CPU");
         foreach (var (m, n, k) in new[] { (1, 1, 1), (17, 65, 63), (70, 130, 300), (5, 1100, 257) })
@@ -157,6 +157,15 @@ public sealed class GemmTests
             Gemm.Sgemm(ta, tb, m, n, k, 0.75f, a, lda, widened, ldb, expected, n, accumulate: true, path);
             Gemm.SgemmBF16B(ta, tb, m, n, k, 0.75f, a, lda, bits, ldb, got, n, accumulate: true, path);
             CollectionAssert.AreEqual(expected, got, $"{path} {m}x{n}x{k} ta={ta} tb={tb}");
+
+            var halves = new Half[bf.Length];
+            Precision.SingleToHalf(bf, halves);
+            Precision.HalfToSingle(halves, widened);
+            Array.Copy(start, expected, expected.Length);
+            Array.Copy(start, got, got.Length);
+            Gemm.Sgemm(ta, tb, m, n, k, 0.75f, a, lda, widened, ldb, expected, n, accumulate: true, path);
+            Gemm.SgemmF16B(ta, tb, m, n, k, 0.75f, a, lda, halves, ldb, got, n, accumulate: true, path);
+            CollectionAssert.AreEqual(expected, got, $"f16 {path} {m}x{n}x{k} ta={ta} tb={tb}");
         }
     }
 

@@ -191,6 +191,12 @@ public sealed class KernelOracleTests
         Embedding.ScatterAdd(f.F("dy"), ids, dw, vocab, dim);
         AssertClose("dweight", f.F("dweight"), dw, rel: 1e-6);
         Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => Embedding.Gather(f.F("weight"), vocab, dim, new[] { vocab }, new float[dim]));
+        var bits = new ushort[vocab * dim];
+        Precision.SingleToBF16(f.F("weight"), bits);
+        var yb = new float[y.Length];
+        Embedding.Gather(bits, vocab, dim, ids, yb);
+        var expected = f.F("y").Select(v => Precision.BF16ToSingle(Precision.SingleToBF16(v))).ToArray();
+        CollectionAssert.AreEqual(expected, yb);
     }
 
     [TestMethod]

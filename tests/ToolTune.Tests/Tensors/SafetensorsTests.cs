@@ -56,6 +56,10 @@ public sealed class SafetensorsTests
             CollectionAssert.AreEqual(b.Select(v => (float)(Half)v).ToArray(), f.ReadSingle("c.f16"));
             CollectionAssert.AreEqual(new[] { 7f }, f.ReadSingle("scalar"));
             Assert.AreEqual(0, f.ReadSingle("empty").Length);
+            CollectionAssert.AreEqual(a, f.F32("a").ToArray());
+            CollectionAssert.AreEqual(b.Select(v => (Half)v).ToArray(), f.F16("c.f16").ToArray());
+            CollectionAssert.AreEqual(bExpected, f.BF16("b.bf16").ToArray().Select(Precision.BF16ToSingle).ToArray());
+            Assert.AreEqual(ErrorCodes.SafetensorsDTypeUnsupported, Assert.ThrowsExactly<ToolTuneException>(() => f.BF16("a")).Code);
             // Layout: larger dtype alignment first (F32 before 16-bit), then by name.
             Assert.IsTrue(f.Entry("a").Begin < f.Entry("b.bf16").Begin);
             Assert.IsTrue(f.Entry("scalar").Begin < f.Entry("c.f16").Begin);

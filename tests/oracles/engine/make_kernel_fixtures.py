@@ -148,3 +148,40 @@ f16 = vals.to(torch.float16)
 write("convert", {"n": vals.numel()},
       {"f32": vals, "bf16_bits": bf.view(torch.int16).to(torch.int64) & 0xFFFF, "bf16_as_f32": bf.float(),
        "f16_bits": f16.view(torch.int16).to(torch.int64) & 0xFFFF, "f16_as_f32": f16.float()})
+
+
+# ---- one SmolLM3/Llama decoder layer composed from the kernels above (RoPE and NoPE) ----
+def decoder_layer(x, p, H, KV, hd, theta, eps, use_rope):
+    T = x.shape[0]
+    h = rmsnorm(x, p["in_norm"], eps)
+    q = (h @ p["q"].t()).view(T, H, hd)
+    k = (h @ p["k"].t()).view(T, KV, hd)
+    v = (h @ p["v"].t()).view(T, KV, hd)
+    if use_rope:
+        cos, sin = rope_cos_sin(torch.arange(T), hd, theta)
+        q = q * cos[:, None, :] + rotate_half(q) * sin[:, None, :]
+        k = k * cos[:, None, :] + rotate_half(k) * sin[:, None, :]
+    a = attention(q, k, v, H, KV, hd, T, T).reshape(T, H * hd)
+    x2 = x + a @ p["o"].t()
+    h2 = rmsnorm(x2, p["post_norm"], eps)
+    m = torch.nn.functional.silu(h2 @ p["gate"].t()) * (h2 @ p["up"].t())
+    return x2 + m @ p["down"].t()
+
+for name, use_rope in [("decoder_layer_rope", True), ("decoder_layer_nope", False)]:
+    T, D, H, KV, hd, I = 21, 32, 4, 2, 8, 48
+    theta, eps = 10000.0, 1e-6
+    shapes = {"q": (H * hd, D), "k": (KV * hd, D), "v": (KV * hd, D), "o": (D, H * hd),
+              "gate": (I, D), "up": (I, D), "down": (D, I)}
+    p = {n: (torch.randn(*s) / math.sqrt(s[1])).requires_grad_() for n, s in shapes.items()}
+    p["in_norm"] = (1 + 0.1 * torch.randn(D)).requires_grad_()
+    p["post_norm"] = (1 + 0.1 * torch.randn(D)).requires_grad_()
+    x = torch.randn(T, D, requires_grad=True)
+    y = decoder_layer(x, p, H, KV, hd, theta, eps, use_rope)
+    dy = torch.randn(T, D)
+    y.backward(dy)
+    tensors = {"x": x, "y": y, "dy": dy, "dx": x.grad}
+    for n, t in p.items():
+        tensors["w_" + n] = t
+        tensors["g_" + n] = t.grad
+    write(name, {"tokens": T, "hidden": D, "heads": H, "kv_heads": KV, "head_dim": hd, "intermediate": I,
+                 "theta": theta, "eps": eps, "use_rope": int(use_rope)}, tensors)
