@@ -21,22 +21,26 @@ internal static class BenchTrainCommand
         var steps = new Option<int>("--steps") { Description = "Timed steps (after one warm-up step).", DefaultValueFactory = _ => 4 };
         var rank = new Option<int>("--rank") { Description = "LoRA rank (recorded; LoRA arrives with issue 5).", DefaultValueFactory = _ => 16 };
         var checkpointing = new Option<bool>("--checkpointing") { Description = "Per-layer gradient checkpointing." };
+        var profile = new Option<bool>("--profile") { Description = "Add seconds per section (mean over timed steps)." };
+        var save = new Option<string?>("--save-snapshot") { Description = "Also write the random-init model as a BF16 HF snapshot to this folder." };
         var command = new Command("train", "Benchmark a training step (forward + backward) on a random-init preset; one JSON line.")
         {
-            preset, seq, steps, rank, checkpointing,
+            preset, seq, steps, rank, checkpointing, profile, save,
         };
         command.SetAction(parse =>
         {
-            Run(parse.GetValue(preset)!, parse.GetValue(seq), parse.GetValue(steps), parse.GetValue(rank), parse.GetValue(checkpointing), Console.Out);
+            Run(parse.GetValue(preset)!, parse.GetValue(seq), parse.GetValue(steps), parse.GetValue(rank), parse.GetValue(checkpointing), Console.Out,
+                parse.GetValue(profile), parse.GetValue(save));
             return 0;
         });
         return command;
     }
 
-    public static void Run(string presetName, int seq, int steps, int rank, bool checkpointing, TextWriter output)
+    public static void Run(string presetName, int seq, int steps, int rank, bool checkpointing, TextWriter output, bool profile = false, string? saveSnapshot = null)
     {
         var config = ModelConfig.Preset(presetName);
         var weights = ModelWeights.CreateRandom(config, seed: 1);
+        if (saveSnapshot is not null) weights.Save(saveSnapshot, "BF16");
         var lm = new CausalLM(weights) { GradientCheckpointing = checkpointing };
         lm.SetTrainable(p => p.Shape.Length == 1); // stand-in trainable set: RMSNorm weights
         var rng = new Random(2);
@@ -46,8 +50,10 @@ internal static class BenchTrainCommand
         var dEmb = new float[seq * config.HiddenSize];
         var times = new List<double>();
         double loss = 0;
+        var prof = profile ? new StepProfile() : null;
         for (var s = 0; s <= steps; s++)
         {
+            if (s == 1 && prof is not null) { lm.Profile = prof; prof.Reset(); }
             var sw = Stopwatch.StartNew();
             lm.ZeroGrad();
             loss = lm.ForwardBackward(ids, labels, 1, seq, dEmb);
@@ -73,6 +79,8 @@ internal static class BenchTrainCommand
             ["cores"] = Environment.ProcessorCount,
             ["loss"] = Math.Round(loss, 5),
         };
+        if (prof is not null)
+            json["profile_s"] = prof.Seconds.OrderByDescending(kv => kv.Value).ToDictionary(kv => kv.Key, kv => Math.Round(kv.Value / Math.Max(1, steps), 4));
         output.WriteLine(JsonSerializer.Serialize(json, new JsonSerializerOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }));
     }
 }

@@ -42,7 +42,9 @@ internal static class GenerateCommand
 
     public static GenerationResult Run(string modelDir, int[] prompt, GenerationOptions options, TextWriter output)
     {
+        var load = System.Diagnostics.Stopwatch.StartNew();
         using var weights = ModelWeights.Open(modelDir);
+        var loadSeconds = load.Elapsed.TotalSeconds;
         if (options.StopIds is null) options = options with { StopIds = weights.Config.EosTokenIds };
         var lm = new CausalLM(weights);
         var r = Generator.Generate(lm, prompt, options);
@@ -53,6 +55,7 @@ internal static class GenerateCommand
             ["stop_reason"] = r.StopReason,
             ["prompt_tokens"] = prompt.Length,
             ["new_tokens"] = r.Ids.Length,
+            ["load_s"] = Math.Round(loadSeconds, 4),
             ["prefill_s"] = Math.Round(r.PrefillSeconds, 6),
             ["decode_s"] = Math.Round(r.DecodeSeconds, 6),
             ["tokens_per_s"] = Math.Round(r.TokensPerSecond, 2),

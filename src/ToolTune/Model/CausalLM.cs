@@ -72,6 +72,9 @@ public sealed class CausalLM
     public Rope Rope { get; }
     public bool GradientCheckpointing { get; set; }
 
+    /// <summary>When set, wall time per section (linear_fwd, attention_bwd, lm_head_ce, …) is accumulated into it.</summary>
+    public StepProfile? Profile { get; set; }
+
     /// <summary>Every distinct parameter (base weights and whatever adapters the modules expose).</summary>
     public IEnumerable<Param> Parameters =>
         Embed.Parameters.Concat(Layers.SelectMany(l => new[] { l.InputNorm, l.PostNorm }.Concat(l.Linears.SelectMany(x => x.Parameters))))
@@ -136,21 +139,26 @@ public sealed class CausalLM
     {
         var c = Config;
         int rows = batch * seq, h = c.HiddenSize, hq = c.NumHeads, hkv = c.NumKvHeads, d = c.HeadDim, qd = hq * d, kvd = hkv * d;
+        Profile?.Lap("other");
         // attention block: h1 = x + o_proj(attn(rope(q), rope(k), v)) over xn1 = RMSNorm_in(x)
         RmsNorm.Forward(x, L.InputNorm.F32, s.Xn1, s.Rstd1, rows, h, c.RmsNormEps);
+        Profile?.Lap("norm");
         L.Q.Forward(s.Xn1, s.Q, rows);
         L.K.Forward(s.Xn1, s.K, rows);
         L.V.Forward(s.Xn1, s.V, rows);
+        Profile?.Lap("linear_fwd");
         if (L.UseRope)
         {
             Rope.Apply(s.Q, rows, hq, positions);
             Rope.Apply(s.K, rows, hkv, positions);
+            Profile?.Lap("rope");
         }
         if (cache is null)
         {
             for (var b = 0; b < batch; b++)
                 Attention.Forward(s.Q.AsSpan(b * seq * qd, seq * qd), s.K.AsSpan(b * seq * kvd, seq * kvd), s.V.AsSpan(b * seq * kvd, seq * kvd),
                     s.Att.AsSpan(b * seq * qd, seq * qd), s.Lse.Length == 0 ? [] : s.Lse.AsSpan(b * hq * seq, hq * seq), seq, seq, hq, hkv, d, _scale);
+            Profile?.Lap("attention_fwd");
         }
         else
         {
@@ -161,14 +169,19 @@ public sealed class CausalLM
             Attention.Forward(s.Q, cache.K[L.Index].AsSpan(0, tk * kvd), cache.V[L.Index].AsSpan(0, tk * kvd), s.Att, [], rows, tk, hq, hkv, d, _scale);
         }
         L.O.Forward(s.Att, s.H1, rows);
+        Profile?.Lap("linear_fwd");
         TensorPrimitives.Add(s.H1.AsSpan(0, rows * h), x.Slice(0, rows * h), s.H1);
         // MLP block: out = h1 + down(silu(gate(xn2)) · up(xn2)), xn2 = RMSNorm_post(h1)
         RmsNorm.Forward(s.H1, L.PostNorm.F32, s.Xn2, s.Rstd2, rows, h, c.RmsNormEps);
+        Profile?.Lap("norm");
         L.Gate.Forward(s.Xn2, s.G, rows);
         L.Up.Forward(s.Xn2, s.U, rows);
+        Profile?.Lap("linear_fwd");
         Activations.SiluMul(s.G, s.U, s.A);
+        Profile?.Lap("act");
         L.Down.Forward(s.A, output, rows);
         TensorPrimitives.Add(output.Slice(0, rows * h), s.H1, output);
+        Profile?.Lap("linear_fwd");
     }
 
     // ---------------------------------------------------------------- one layer, backward
@@ -186,29 +199,39 @@ public sealed class CausalLM
     {
         var c = Config;
         int rows = batch * seq, h = c.HiddenSize, hq = c.NumHeads, hkv = c.NumKvHeads, d = c.HeadDim, qd = hq * d, kvd = hkv * d;
+        Profile?.Lap("other");
         // MLP: out = h1 + down(a); a = silu(g)·u; g, u from xn2 = RMSNorm_post(h1)
         L.Down.Backward(dOut, s.A, w.DA, rows, accumulateDx: false);
+        Profile?.Lap("linear_bwd");
         Activations.SiluMulBackward(w.DA, s.G, s.U, w.DG, w.DU);
+        Profile?.Lap("act");
         L.Gate.Backward(w.DG, s.Xn2, w.DXn, rows, accumulateDx: false);
         L.Up.Backward(w.DU, s.Xn2, w.DXn, rows, accumulateDx: true);
+        Profile?.Lap("linear_bwd");
         dOut.Slice(0, rows * h).CopyTo(dX);                         // residual: dh1 = dOut + norm backward
         RmsNorm.Backward(w.DXn, s.H1, L.PostNorm.F32, s.Rstd2, dX, L.PostNorm.Grad ?? [], rows, h, accumulateDx: true);
+        Profile?.Lap("norm");
         // attention: h1 = x + o(att)
         L.O.Backward(dX, s.Att, w.DAtt, rows, accumulateDx: false);
+        Profile?.Lap("linear_bwd");
         for (var b = 0; b < batch; b++)
             Attention.Backward(w.DAtt.AsSpan(b * seq * qd, seq * qd), s.Q.AsSpan(b * seq * qd, seq * qd), s.K.AsSpan(b * seq * kvd, seq * kvd),
                 s.V.AsSpan(b * seq * kvd, seq * kvd), s.Att.AsSpan(b * seq * qd, seq * qd), s.Lse.AsSpan(b * hq * seq, hq * seq),
                 w.DQ.AsSpan(b * seq * qd, seq * qd), w.DK.AsSpan(b * seq * kvd, seq * kvd), w.DV.AsSpan(b * seq * kvd, seq * kvd),
                 seq, seq, hq, hkv, d, _scale);
+        Profile?.Lap("attention_bwd");
         if (L.UseRope)
         {
             Rope.Apply(w.DQ, rows, hq, positions, inverse: true);
             Rope.Apply(w.DK, rows, hkv, positions, inverse: true);
+            Profile?.Lap("rope");
         }
         L.Q.Backward(w.DQ, s.Xn1, w.DXn, rows, accumulateDx: false);
         L.K.Backward(w.DK, s.Xn1, w.DXn, rows, accumulateDx: true);
         L.V.Backward(w.DV, s.Xn1, w.DXn, rows, accumulateDx: true);
+        Profile?.Lap("linear_bwd");
         RmsNorm.Backward(w.DXn, x, L.InputNorm.F32, s.Rstd1, dX, L.InputNorm.Grad ?? [], rows, h, accumulateDx: true);
+        Profile?.Lap("norm");
     }
 
     // ---------------------------------------------------------------- whole model
@@ -323,6 +346,7 @@ public sealed class CausalLM
         else if (inputEmbeds.Length < rows * h) throw new ToolTuneException(ErrorCodes.ModelInputInvalid, "inputs_embeds smaller than batch × seq × hidden");
         if (labels.Length != rows) throw new ToolTuneException(ErrorCodes.ModelInputInvalid, $"{labels.Length} labels for batch {batch} × seq {seq}");
         var shifted = ShiftLabels(labels, batch, seq);
+        Profile?.Lap("other");
         var keep = backward && !GradientCheckpointing;
         var xs = RunLayers(ids, inputEmbeds, batch, seq, keep);
 
@@ -335,6 +359,7 @@ public sealed class CausalLM
         double loss = Head.IsBF16
             ? CrossEntropy.LmHeadLoss(xn, Head.BF16, shifted, rows, h, c.VocabSize, dxn, dHead, out _, 1f, 0, normalizer)
             : CrossEntropy.LmHeadLoss(xn, Head.F32, shifted, rows, h, c.VocabSize, dxn, dHead, out _, 1f, 0, normalizer);
+        Profile?.Lap("lm_head_ce");
         if (!backward) return loss;
 
         var dx = new float[rows * h];
@@ -351,6 +376,7 @@ public sealed class CausalLM
         }
         if (!dInputEmbeds.IsEmpty) dx.AsSpan().CopyTo(dInputEmbeds);
         if (inputEmbeds.IsEmpty) Embed.Backward(ids, dx);
+        Profile?.Lap("other");
         return loss;
     }
 
@@ -384,5 +410,26 @@ public sealed class CausalLM
         var logits = new float[c.VocabSize];
         Linear.MatMulWT(xn, Head, logits, 1, accumulate: false);
         return logits;
+    }
+}
+
+/// <summary>Wall-clock seconds per section of a step; <see cref="Lap"/> charges the time since the previous lap.</summary>
+public sealed class StepProfile
+{
+    private readonly System.Diagnostics.Stopwatch _clock = System.Diagnostics.Stopwatch.StartNew();
+    private double _last;
+    public Dictionary<string, double> Seconds { get; } = new(StringComparer.Ordinal);
+
+    public void Lap(string section)
+    {
+        var now = _clock.Elapsed.TotalSeconds;
+        Seconds[section] = Seconds.GetValueOrDefault(section) + (now - _last);
+        _last = now;
+    }
+
+    public void Reset()
+    {
+        Seconds.Clear();
+        _last = _clock.Elapsed.TotalSeconds;
     }
 }

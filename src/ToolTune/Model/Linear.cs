@@ -46,6 +46,7 @@ public sealed class Linear(Param weight) : ILinear
     /// <summary><c>y (+)= x·Wᵀ</c>, x [rows × W.Cols], y [rows × W.Rows]; W f32 or bf16.</summary>
     public static void MatMulWT(ReadOnlySpan<float> x, Param w, Span<float> y, int rows, bool accumulate)
     {
+        if (rows <= Gemv.MaxRows) { Gemv.MatMulWT(x, w, y, rows, accumulate); return; } // decoding: stream the weight once
         if (w.IsBF16) Gemm.MatMulTransB(x, w.BF16, y, rows, w.Cols, w.Rows, accumulate);
         else Gemm.MatMulTransB(x, w.F32, y, rows, w.Cols, w.Rows, accumulate);
     }

@@ -50,3 +50,34 @@ public sealed class ModelCliTests
         Assert.IsTrue(double.IsFinite(doc.RootElement.GetProperty("loss").GetDouble()));
     }
 }
+
+[TestClass]
+public sealed class GemvTests
+{
+    [TestMethod]
+    [DataRow(1, 37, 200, false)]
+    [DataRow(3, 576, 1536, true)]
+    [DataRow(1, 64, 130, true)]
+    [DataRow(4, 15, 9, true)]
+    public void SmallRowMatMulEqualsGemm(int rows, int k, int n, bool bf16)
+    {
+        var rng = new Random(rows * 1000 + k);
+        var w = new float[n * k];
+        for (var i = 0; i < w.Length; i++) w[i] = (float)(rng.NextDouble() * 2 - 1);
+        if (bf16) ToolTune.Tensors.Precision.RoundToBF16(w);
+        var x = new float[rows * k];
+        for (var i = 0; i < x.Length; i++) x[i] = (float)(rng.NextDouble() * 2 - 1);
+        var dir = Path.Combine(Path.GetTempPath(), "tooltune-gemv-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(dir);
+        var file = Path.Combine(dir, "w.safetensors");
+        ToolTune.Tensors.SafetensorsWriter.Write(file, [bf16 ? ToolTune.Tensors.SafetensorsTensor.FromSingleAsBF16("w", [n, k], w) : ToolTune.Tensors.SafetensorsTensor.FromSingle("w", [n, k], w)]);
+        using var st = ToolTune.Tensors.SafetensorsFile.Open(file);
+        var p = new Param("w", [n, k], st.Entry("w").DType, st.Raw("w"));
+        Assert.AreEqual(bf16, p.IsBF16);
+        var y = Enumerable.Repeat(0.5f, rows * n).ToArray();
+        Linear.MatMulWT(x, p, y, rows, accumulate: true);
+        var expect = new float[rows * n];
+        ToolTune.Tensors.Gemm.MatMulTransB(x, w, expect, rows, k, n);
+        for (var i = 0; i < expect.Length; i++) Assert.AreEqual(expect[i] + 0.5f, y[i], 1e-4f * (1 + Math.Abs(expect[i])), $"[{i}]");
+    }
+}
