@@ -5,7 +5,7 @@ namespace ToolTune.Tensors;
 /// <summary>SwiGLU gate (<c>silu(g)·u</c>) and row softmax, each with its backward.</summary>
 public static class Activations
 {
-    /// <summary><c>h = silu(g) · u</c> elementwise, <c>silu(g) = g·σ(g)</c>.</summary>
+    /// <summary><c>h = silu(g) · u</c> elementwise, <c>silu(g) = g·σ(g)</c>. <paramref name="h"/> must not alias the inputs.</summary>
     public static void SiluMul(ReadOnlySpan<float> gate, ReadOnlySpan<float> up, Span<float> h)
     {
         if (gate.Length != up.Length || h.Length < gate.Length) throw new ArgumentException("SiluMul: length mismatch");
