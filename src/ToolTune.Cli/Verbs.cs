@@ -13,5 +13,6 @@ internal static class Verbs
         bench.Subcommands.Add(BenchGemmCommand.Create());
         bench.Subcommands.Add(BenchKernelsCommand.Create());
         yield return bench;
+        yield return LogitsCommand.Create();
     }
 }

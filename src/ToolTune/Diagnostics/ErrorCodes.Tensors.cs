@@ -21,4 +21,5 @@ public static partial class ErrorCodes
     public const string ModelConfigUnsupported = "TT4102";
     public const string ModelWeightMissing = "TT4103";
     public const string ModelWeightShapeMismatch = "TT4104";
+    public const string ModelInputInvalid = "TT4105";
 }
