@@ -60,10 +60,18 @@ public sealed class DecoderModel : IDisposable
     }
 
     /// <summary>Final hidden states [T × hidden] (after the last RMSNorm) for positions 0..T−1.</summary>
-    public float[] Hidden(ReadOnlySpan<int> ids)
+    public float[] Hidden(ReadOnlySpan<int> ids) => Hidden(ids, null);
+
+    /// <summary>
+    /// Final hidden states for <paramref name="ids"/>, which follow the <paramref name="cache"/>'s tokens (positions
+    /// cache.Length..); their keys/values (after RoPE) are appended to the cache. A null cache means positions 0..T−1.
+    /// </summary>
+    public float[] Hidden(ReadOnlySpan<int> ids, KvCache? cache)
     {
         var c = Config;
         int t = ids.Length, dm = c.HiddenSize, h = c.NumHeads, kv = c.NumKvHeads, hd = c.HeadDim, inter = c.IntermediateSize;
+        var past = cache?.Length ?? 0;
+        if (cache is not null) cache.Reserve(past + t);
         int qd = h * hd, kvd = kv * hd;
         var eps = (float)c.RmsNormEps;
         var scale = 1f / MathF.Sqrt(hd);
@@ -82,10 +90,19 @@ public sealed class DecoderModel : IDisposable
             L.V.Forward(norm, v, t);
             if (c.UseRope[li])
             {
-                _rope.Apply(q, t, h, 0);
-                _rope.Apply(k, t, kv, 0);
+                _rope.Apply(q, t, h, past);
+                _rope.Apply(k, t, kv, past);
             }
-            Attention.Forward(q, k, v, a, [], t, t, h, kv, hd, scale);
+            if (cache is null)
+            {
+                Attention.Forward(q, k, v, a, [], t, t, h, kv, hd, scale);
+            }
+            else
+            {
+                k.CopyTo(cache.Keys[li], past * kvd);
+                v.CopyTo(cache.Values[li], past * kvd);
+                Attention.Forward(q, cache.Keys[li], cache.Values[li], a, [], t, past + t, h, kv, hd, scale);
+            }
             L.O.Forward(a, x, t, accumulate: true);
             RmsNorm.Forward(x, L.PostNorm, norm, rstd, t, dm, eps);
             L.Gate.Forward(norm, g, t);
@@ -95,7 +112,20 @@ public sealed class DecoderModel : IDisposable
         }
         var y = new float[t * dm];
         RmsNorm.Forward(x, _norm, y, rstd, t, dm, eps);
+        if (cache is not null) cache.Length = past + t;
         return y;
+    }
+
+    /// <summary>A new, empty KV cache for this model.</summary>
+    public KvCache CreateCache(int capacity = 256) => new(Config.NumLayers, Config.NumKvHeads * Config.HeadDim, capacity);
+
+    /// <summary>Logits [T × vocab] for tokens that follow the cache's tokens (appending them to the cache).</summary>
+    public float[] Logits(ReadOnlySpan<int> ids, KvCache cache)
+    {
+        var hidden = Hidden(ids, cache);
+        var logits = new float[ids.Length * Config.VocabSize];
+        _head.Forward(hidden, logits, ids.Length);
+        return logits;
     }
 
     /// <summary>Logits [T × vocab] (f32) for every position.</summary>
@@ -108,4 +138,44 @@ public sealed class DecoderModel : IDisposable
     }
 
     public void Dispose() => _checkpoint.Dispose();
+}
+
+/// <summary>Per-layer keys and values (after RoPE), [tokens × kv_heads·head_dim], grown by doubling.</summary>
+public sealed class KvCache
+{
+    private readonly int _width;
+
+    public KvCache(int layers, int width, int capacity)
+    {
+        _width = width;
+        Keys = new float[layers][];
+        Values = new float[layers][];
+        for (var i = 0; i < layers; i++)
+        {
+            Keys[i] = new float[(long)Math.Max(1, capacity) * width];
+            Values[i] = new float[(long)Math.Max(1, capacity) * width];
+        }
+    }
+
+    public float[][] Keys { get; }
+    public float[][] Values { get; }
+
+    /// <summary>Tokens held.</summary>
+    public int Length { get; internal set; }
+
+    public int Capacity => Keys.Length == 0 ? int.MaxValue : Keys[0].Length / _width;
+
+    internal void Reserve(int tokens)
+    {
+        if (tokens <= Capacity) return;
+        var cap = Math.Max(tokens, Capacity * 2);
+        for (var i = 0; i < Keys.Length; i++)
+        {
+            Array.Resize(ref Keys[i], cap * _width);
+            Array.Resize(ref Values[i], cap * _width);
+        }
+    }
+
+    /// <summary>Forgets every token (keeps the buffers).</summary>
+    public void Clear() => Length = 0;
 }
