@@ -14,5 +14,6 @@ internal static class Verbs
         bench.Subcommands.Add(BenchKernelsCommand.Create());
         yield return bench;
         yield return LogitsCommand.Create();
+        yield return GenerateCommand.Create();
     }
 }
