@@ -68,6 +68,16 @@ public sealed class LinearWeight
         }
     }
 
+    /// <summary>The bf16 bits when this weight is a mapped BF16 tensor.</summary>
+    public bool GetBf16(out ReadOnlySpan<ushort> bits)
+    {
+        bits = DType == "BF16" ? _file!.BF16(Name) : default;
+        return DType == "BF16";
+    }
+
+    /// <summary>The weight as f32 (the array itself for F32; a widened copy otherwise).</summary>
+    public float[] ToSingle() => _f32 ?? _file!.ReadSingle(Name);
+
     /// <summary>Rows <paramref name="ids"/> of the matrix as f32 (embedding lookup).</summary>
     public void GatherRows(ReadOnlySpan<int> ids, Span<float> y)
     {
