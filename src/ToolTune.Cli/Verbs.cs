@@ -12,6 +12,7 @@ internal static class Verbs
         var bench = new Command("bench", "Performance benchmarks; one JSON line per measurement.");
         bench.Subcommands.Add(BenchGemmCommand.Create());
         bench.Subcommands.Add(BenchKernelsCommand.Create());
+        bench.Subcommands.Add(BenchTrainCommand.Create());
         yield return bench;
         yield return LogitsCommand.Create();
         yield return GenerateCommand.Create();

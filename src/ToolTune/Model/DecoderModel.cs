@@ -13,31 +13,62 @@ public sealed class DecoderModel : IDisposable
     private sealed record Layer(float[] InNorm, LinearWeight Q, LinearWeight K, LinearWeight V, LinearWeight O,
         float[] PostNorm, LinearWeight Gate, LinearWeight Up, LinearWeight Down);
 
-    private readonly SafetensorsCheckpoint _checkpoint;
+    private readonly SafetensorsCheckpoint? _checkpoint;
     private readonly Layer[] _layers;
     private readonly LinearWeight _embed;
     private readonly LinearWeight _head;
     private readonly float[] _norm;
     private readonly Rope _rope;
 
-    private DecoderModel(ModelConfig config, SafetensorsCheckpoint checkpoint)
+    private DecoderModel(ModelConfig config, SafetensorsCheckpoint? checkpoint, Func<string, LinearWeight> linear, Func<string, float[]> vector)
     {
         Config = config;
         _checkpoint = checkpoint;
-        _embed = LinearWeight.FromCheckpoint(checkpoint, "model.embed_tokens.weight");
-        _head = config.TieWordEmbeddings ? _embed : LinearWeight.FromCheckpoint(checkpoint, "lm_head.weight");
-        _norm = checkpoint.ReadSingle("model.norm.weight");
+        _embed = linear("model.embed_tokens.weight");
+        _head = config.TieWordEmbeddings ? _embed : linear("lm_head.weight");
+        _norm = vector("model.norm.weight");
         _rope = new Rope(config.HeadDim, config.RopeTheta);
         _layers = new Layer[config.NumLayers];
         for (var i = 0; i < config.NumLayers; i++)
         {
             var p = $"model.layers.{i}.";
-            LinearWeight W(string n) => LinearWeight.FromCheckpoint(checkpoint, p + n);
-            _layers[i] = new Layer(checkpoint.ReadSingle(p + "input_layernorm.weight"),
-                W("self_attn.q_proj.weight"), W("self_attn.k_proj.weight"), W("self_attn.v_proj.weight"), W("self_attn.o_proj.weight"),
-                checkpoint.ReadSingle(p + "post_attention_layernorm.weight"),
-                W("mlp.gate_proj.weight"), W("mlp.up_proj.weight"), W("mlp.down_proj.weight"));
+            _layers[i] = new Layer(vector(p + "input_layernorm.weight"),
+                linear(p + "self_attn.q_proj.weight"), linear(p + "self_attn.k_proj.weight"), linear(p + "self_attn.v_proj.weight"),
+                linear(p + "self_attn.o_proj.weight"), vector(p + "post_attention_layernorm.weight"),
+                linear(p + "mlp.gate_proj.weight"), linear(p + "mlp.up_proj.weight"), linear(p + "mlp.down_proj.weight"));
         }
+    }
+
+    private DecoderModel(ModelConfig config, SafetensorsCheckpoint checkpoint)
+        : this(config, checkpoint, n => LinearWeight.FromCheckpoint(checkpoint, n), checkpoint.ReadSingle)
+    {
+    }
+
+    /// <summary>A model over in-memory f32 weights (HF names; see <see cref="ModelConfig.ExpectedTensors"/>).</summary>
+    public static DecoderModel FromWeights(ModelConfig config, IReadOnlyDictionary<string, float[]> weights)
+    {
+        var shapes = config.ExpectedTensors().ToDictionary(x => x.Name, x => x.Shape);
+        float[] Get(string n) => weights.TryGetValue(n, out var w) ? w
+            : throw new Diagnostics.ToolTuneException(Diagnostics.ErrorCodes.ModelWeightMissing, $"weight '{n}' is missing");
+        return new DecoderModel(config, null,
+            n => LinearWeight.FromArray(n, (int)shapes[n][0], (int)shapes[n][1], Get(n)), Get);
+    }
+
+    /// <summary>
+    /// A random-init model with PyTorch-like scales (normal(0, 0.02) linears/embeddings, unit norms), for benchmarks.
+    /// </summary>
+    public static DecoderModel Random(ModelConfig config, int seed)
+    {
+        var rng = new Random(seed);
+        var weights = new Dictionary<string, float[]>();
+        foreach (var (name, shape) in config.ExpectedTensors())
+        {
+            var w = new float[shape.Aggregate(1L, (a, b) => a * b)];
+            if (shape.Length == 1) Array.Fill(w, 1f);
+            else for (var i = 0; i < w.Length; i++) w[i] = (float)(0.02 * Math.Sqrt(-2 * Math.Log(1 - rng.NextDouble())) * Math.Cos(2 * Math.PI * rng.NextDouble()));
+            weights[name] = w;
+        }
+        return FromWeights(config, weights);
     }
 
     public ModelConfig Config { get; }
@@ -265,7 +296,7 @@ public sealed class DecoderModel : IDisposable
         return logits;
     }
 
-    public void Dispose() => _checkpoint.Dispose();
+    public void Dispose() => _checkpoint?.Dispose();
 }
 
 /// <summary>Per-layer keys and values (after RoPE), [tokens × kv_heads·head_dim], grown by doubling.</summary>
