@@ -203,10 +203,50 @@ public static unsafe class Gemm
                 job.Run(0, m, 0, n);
                 return;
             }
-            // Split along the dimension that balances best; prefer N (each thread then packs only its own
-            // part of B and all of A, which is usually the smaller operand).
             var unitsN = (n + nr - 1) / nr;
             var unitsM = (m + mr - 1) / mr;
+            var kcMax = Math.Min(KC, k);
+            var kBlocks = (k + kcMax - 1) / kcMax;
+            var stripStride = kcMax * nr + StripPad;
+            var prepackFloats = (long)kBlocks * unitsN * stripStride;
+            if (prepackFloats <= PrepackLimitFloats && unitsM >= 2 * parts)
+            {
+                // Moderate op(B): pack all of it once, cooperatively, then split M. Every thread reads the shared
+                // panels and packs only its own rows of A, so nothing is packed twice.
+                var buf = Buffer(ref t_prepack, ref t_prepackCap, prepackFloats);
+                var packer = job;
+                var items = kBlocks * unitsN;
+                var nextItem = -1;
+                pool.Run(parts, _ =>
+                {
+                    int it;
+                    while ((it = Interlocked.Increment(ref nextItem)) < items)
+                    {
+                        var kb = it / unitsN;
+                        var strip = it % unitsN;
+                        var pc = kb * kcMax;
+                        packer.PackB(buf + (long)it * stripStride, stripStride, pc, Math.Min(kcMax, k - pc), strip * nr, Math.Min(nr, n - strip * nr), nr);
+                    }
+                });
+                var shared = job;
+                shared.PrePackedB = buf;
+                shared.PrePackStride = stripStride;
+                shared.PrePackStrips = unitsN;
+                var mChunks = Math.Min(unitsM, parts * ChunksPerThread);
+                var nextChunk = -1;
+                pool.Run(parts, _ =>
+                {
+                    int c;
+                    while ((c = Interlocked.Increment(ref nextChunk)) < mChunks)
+                    {
+                        var r0 = Math.Min(m, (int)((long)unitsM * c / mChunks) * mr);
+                        var r1 = Math.Min(m, (int)((long)unitsM * (c + 1) / mChunks) * mr);
+                        if (r1 > r0) shared.Run(r0, r1, 0, n);
+                    }
+                });
+                return;
+            }
+            // Otherwise split along the dimension that balances best.
             double Imbalance(int units) => units < parts ? double.MaxValue : (double)((units + parts - 1) / parts) * parts / units;
             var imbN = Imbalance(unitsN);
             var imbM = Imbalance(unitsM);
@@ -224,7 +264,9 @@ public static unsafe class Gemm
             var copy = job;
             // A few chunks per thread, claimed dynamically: a thread that is descheduled (shared machines)
             // does not hold the others back. Chunks split M or N only, so results do not depend on timing.
-            var chunks = Math.Min(units, parts * ChunksPerThread);
+            // Each chunk re-packs the other operand (all of A for an N split, all of B for an M split), so chunks
+            // stay at least ~1024 wide.
+            var chunks = Math.Min(units, Math.Clamp(total / 1024, parts, parts * ChunksPerThread));
             var next = -1;
             pool.Run(parts, _ =>
             {
@@ -250,6 +292,11 @@ public static unsafe class Gemm
     }
 
     [ThreadStatic] private static float[]? t_narrow;
+    [ThreadStatic] private static float* t_prepack;
+    [ThreadStatic] private static long t_prepackCap;
+
+    /// <summary>Largest op(B) (in packed floats, 16 MB) packed once and shared by all threads.</summary>
+    private const long PrepackLimitFloats = 4L << 20;
 
     // Per-thread packing buffers (64-byte aligned native memory, grown on demand, kept for the thread's life).
     [ThreadStatic] private static float* t_packA;
@@ -272,6 +319,8 @@ public static unsafe class Gemm
     {
         public float* A, B, C;
         public ushort* B16; // when non-null, B is 16-bit: bf16, or f16 when B16IsHalf
+        public float* PrePackedB; // when non-null, all of op(B) is packed here: [k block][strip], PrePackStride apart
+        public int PrePackStride, PrePackStrips;
         public bool B16IsHalf;
         public int Lda, Ldb, Ldc, M, N, K;
         public bool TransA, TransB, Accumulate;
@@ -300,7 +349,7 @@ public static unsafe class Gemm
             var aStride = kcMax * mr + StripPad;
             var bStride = kcMax * nr + StripPad;
             var packA = Buffer(ref t_packA, ref t_packACap, (long)(mcAlloc / mr) * aStride);
-            var packB = Buffer(ref t_packB, ref t_packBCap, (long)(ncAlloc / nr) * bStride);
+            var packB = PrePackedB != null ? null : Buffer(ref t_packB, ref t_packBCap, (long)(ncAlloc / nr) * bStride);
             var tile = stackalloc float[6 * 64];
 
             for (var jc = n0; jc < n1; jc += ncMax)
@@ -312,7 +361,7 @@ public static unsafe class Gemm
                     var add = Accumulate || pc > 0;
                     var bs = kc * nr + StripPad;
                     var as_ = kc * mr + StripPad;
-                    PackB(packB, bs, pc, kc, jc, nc, nr);
+                    if (PrePackedB == null) PackB(packB, bs, pc, kc, jc, nc, nr);
                     for (var ic = m0; ic < m1; ic += mcMax)
                     {
                         var mc = Math.Min(mcMax, m1 - ic);
@@ -320,7 +369,9 @@ public static unsafe class Gemm
                         for (var jr = 0; jr < nc; jr += nr)
                         {
                             var cols = Math.Min(nr, nc - jr);
-                            var pbStrip = packB + (jr / nr) * (long)bs;
+                            var pbStrip = PrePackedB == null
+                                ? packB + (jr / nr) * (long)bs
+                                : PrePackedB + ((long)(pc / kcMax) * PrePackStrips + (jc + jr) / nr) * PrePackStride;
                             for (var ir = 0; ir < mc; ir += mr)
                             {
                                 var rows = Math.Min(mr, mc - ir);
@@ -483,7 +534,7 @@ public static unsafe class Gemm
         }
 
         /// <summary>Packs op(B)[pc..pc+kc, jc..jc+nc] into nr-column strips: strip[p*nr + j].</summary>
-        private readonly void PackB(float* dst, int stride, int pc, int kc, int jc, int nc, int nr)
+        public readonly void PackB(float* dst, int stride, int pc, int kc, int jc, int nc, int nr)
         {
             for (var s = 0; s < nc; s += nr)
             {

@@ -94,6 +94,8 @@ public sealed class GemmTests
         // Multi-threaded split, N beyond NC (4096 on AVX-512) with K beyond KC (256); then M beyond MC (256).
         Check(path, ta, tb, 9, 4160, 300, accumulate: false, alpha: 1f, threads: 2);
         Check(path, ta, tb, 530, 70, 60, accumulate: true, alpha: 1f, threads: 2);
+        // Shared pre-packed B (several K blocks, ragged N), split over M.
+        Check(path, ta, tb, 203, 150, 600, accumulate: true, alpha: 0.5f, pad: 1, threads: 2);
     }
 
     [TestMethod]
