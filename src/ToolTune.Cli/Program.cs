@@ -8,7 +8,7 @@ foreach (var command in Verbs.All())
 
 try
 {
-    return root.Parse(args).Invoke();
+    return root.Parse(args).Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
 }
 catch (ToolTuneException ex)
 {

@@ -19,8 +19,11 @@ internal static class Verbs
         bench.Subcommands.Add(Commands.StageCommands.BenchPrepare());
         bench.Subcommands.Add(BenchGemmCommand.Create());
         bench.Subcommands.Add(BenchKernelsCommand.Create());
+        bench.Subcommands.Add(BenchTrainCommand.Create());
         yield return bench;
         yield return Commands.InspectCommand.Create();
         yield return Commands.MakeTokenizerCommand.Create();
+        yield return LogitsCommand.Create();
+        yield return GenerateCommand.Create();
     }
 }

@@ -1,0 +1,86 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Text.Json;
+using ToolTune.Model;
+using ToolTune.Tensors;
+
+namespace ToolTune.Cli.Commands;
+
+/// <summary>
+/// <c>tooltune bench train --preset smol135m|tiny --seq 512 --steps 4</c>: time of one training step on a random-init model,
+/// batch 1 × seq, labels on the second half. Until LoRA lands (issue 5) the step is forward + backward through frozen f32
+/// base weights (input gradients through every linear, attention, norms, fused LM-head CE) with a cheap stand-in trainable
+/// set (all RMSNorm weights + the input-embedding gradient) and no optimizer; the output says so in "measured".
+/// </summary>
+internal static class BenchTrainCommand
+{
+    public static Command Create()
+    {
+        var preset = new Option<string>("--preset") { Description = "smol135m or tiny.", DefaultValueFactory = _ => "smol135m" };
+        var seq = new Option<int>("--seq") { Description = "Sequence length.", DefaultValueFactory = _ => 512 };
+        var steps = new Option<int>("--steps") { Description = "Timed steps (after one warm-up step).", DefaultValueFactory = _ => 4 };
+        var rank = new Option<int>("--rank") { Description = "LoRA rank (recorded; LoRA arrives with issue 5).", DefaultValueFactory = _ => 16 };
+        var checkpointing = new Option<bool>("--checkpointing") { Description = "Per-layer gradient checkpointing." };
+        var profile = new Option<bool>("--profile") { Description = "Add seconds per section (mean over timed steps)." };
+        var save = new Option<string?>("--save-snapshot") { Description = "Also write the random-init model as a BF16 HF snapshot to this folder." };
+        var command = new Command("train", "Benchmark a training step (forward + backward) on a random-init preset; one JSON line.")
+        {
+            preset, seq, steps, rank, checkpointing, profile, save,
+        };
+        command.SetAction(parse =>
+        {
+            Run(parse.GetValue(preset)!, parse.GetValue(seq), parse.GetValue(steps), parse.GetValue(rank), parse.GetValue(checkpointing), Console.Out,
+                parse.GetValue(profile), parse.GetValue(save));
+            return 0;
+        });
+        return command;
+    }
+
+    public static void Run(string presetName, int seq, int steps, int rank, bool checkpointing, TextWriter output, bool profile = false, string? saveSnapshot = null)
+    {
+        var config = ModelConfig.Preset(presetName);
+        var weights = ModelWeights.CreateRandom(config, seed: 1);
+        if (saveSnapshot is not null) weights.Save(saveSnapshot, "BF16");
+        var lm = new CausalLM(weights) { GradientCheckpointing = checkpointing };
+        lm.SetTrainable(p => p.Shape.Length == 1); // stand-in trainable set: RMSNorm weights
+        var rng = new Random(2);
+        var ids = new int[seq];
+        for (var i = 0; i < seq; i++) ids[i] = rng.Next(config.VocabSize);
+        var labels = ids.Select((id, i) => i < seq / 2 ? CrossEntropy.IgnoreIndex : id).ToArray();
+        var dEmb = new float[seq * config.HiddenSize];
+        var times = new List<double>();
+        double loss = 0;
+        var prof = profile ? new StepProfile() : null;
+        for (var s = 0; s <= steps; s++)
+        {
+            if (s == 1 && prof is not null) { lm.Profile = prof; prof.Reset(); }
+            var sw = Stopwatch.StartNew();
+            lm.ZeroGrad();
+            loss = lm.ForwardBackward(ids, labels, 1, seq, dEmb);
+            times.Add(sw.Elapsed.TotalSeconds);
+        }
+        var timed = times.Skip(1).ToArray();
+        var median = timed.Order().ElementAt(timed.Length / 2);
+        var json = new Dictionary<string, object?>
+        {
+            ["bench"] = "train",
+            ["preset"] = presetName,
+            ["seq"] = seq,
+            ["batch"] = 1,
+            ["steps"] = steps,
+            ["rank"] = rank,
+            ["gradient_checkpointing"] = checkpointing,
+            ["measured"] = "forward+backward, frozen f32 base weights, grads for all inputs + RMSNorm weights (LoRA stand-in; no adapters, no optimizer)",
+            ["step_s"] = Math.Round(median, 4),
+            ["step_s_all"] = timed.Select(t => Math.Round(t, 4)).ToArray(),
+            ["warmup_s"] = Math.Round(times[0], 4),
+            ["tokens_per_s"] = Math.Round(seq / median, 1),
+            ["peak_rss_mb"] = Math.Round(ModelCommandHelpers.PeakRssMb(), 1),
+            ["cores"] = Environment.ProcessorCount,
+            ["loss"] = Math.Round(loss, 5),
+        };
+        if (prof is not null)
+            json["profile_s"] = prof.Seconds.OrderByDescending(kv => kv.Value).ToDictionary(kv => kv.Key, kv => Math.Round(kv.Value / Math.Max(1, steps), 4));
+        output.WriteLine(JsonSerializer.Serialize(json, new JsonSerializerOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }));
+    }
+}

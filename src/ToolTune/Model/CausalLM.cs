@@ -1,0 +1,435 @@
+using System.Numerics.Tensors;
+using ToolTune.Diagnostics;
+using ToolTune.Tensors;
+
+namespace ToolTune.Model;
+
+/// <summary>One decoder layer's modules (formats.md §D.3). The linear layers are settable so LoRA can wrap them.</summary>
+public sealed class DecoderLayer
+{
+    public required int Index { get; init; }
+    /// <summary>SmolLM3 <c>no_rope_layers[i]</c>: true = RoPE, false = NoPE.</summary>
+    public required bool UseRope { get; init; }
+    public required Param InputNorm { get; init; }
+    public required Param PostNorm { get; init; }
+    public required ILinear Q { get; set; }
+    public required ILinear K { get; set; }
+    public required ILinear V { get; set; }
+    public required ILinear O { get; set; }
+    public required ILinear Gate { get; set; }
+    public required ILinear Up { get; set; }
+    public required ILinear Down { get; set; }
+
+    public IEnumerable<ILinear> Linears => [Q, K, V, O, Gate, Up, Down];
+}
+
+/// <summary>
+/// SmolLM3 / Llama decoder, llm.c style: one forward and one manual backward per module, f32 activations,
+/// weights f32 or bf16 (mapped). Rows are <c>batch × seq</c> tokens, row-major [rows × hidden].
+/// Training: <see cref="ForwardBackward"/> returns the mean cross-entropy over labelled tokens and adds
+/// gradients into every trainable <see cref="Param"/> (choose them with <see cref="SetTrainable"/>: the same path
+/// serves full fine-tuning and LoRA adapters plugged in through <see cref="ILinear"/>/<see cref="IEmbedding"/>).
+/// With <see cref="GradientCheckpointing"/> only each layer's input is kept and the layer is recomputed in backward.
+/// </summary>
+public sealed class CausalLM
+{
+    private readonly float _scale;
+
+    public CausalLM(ModelWeights weights)
+    {
+        Weights = weights;
+        var c = Config = weights.Config;
+        EmbedWeight = weights["model.embed_tokens.weight"];
+        Embed = new TokenEmbedding(EmbedWeight);
+        Layers = new DecoderLayer[c.NumLayers];
+        for (var l = 0; l < c.NumLayers; l++)
+        {
+            var p = $"model.layers.{l}.";
+            Linear Lin(string n) => new(weights[p + n]);
+            Layers[l] = new DecoderLayer
+            {
+                Index = l, UseRope = c.UseRope[l],
+                InputNorm = weights[p + "input_layernorm.weight"], PostNorm = weights[p + "post_attention_layernorm.weight"],
+                Q = Lin("self_attn.q_proj.weight"), K = Lin("self_attn.k_proj.weight"), V = Lin("self_attn.v_proj.weight"),
+                O = Lin("self_attn.o_proj.weight"), Gate = Lin("mlp.gate_proj.weight"), Up = Lin("mlp.up_proj.weight"),
+                Down = Lin("mlp.down_proj.weight"),
+            };
+        }
+        FinalNorm = weights["model.norm.weight"];
+        Head = c.TieWordEmbeddings ? EmbedWeight : weights["lm_head.weight"];
+        Rope = new Rope(c.HeadDim, c.RopeTheta);
+        _scale = 1f / MathF.Sqrt(c.HeadDim);
+    }
+
+    public ModelWeights Weights { get; }
+    public ModelConfig Config { get; }
+    public Param EmbedWeight { get; }
+    public IEmbedding Embed { get; set; }
+    public DecoderLayer[] Layers { get; }
+    public Param FinalNorm { get; }
+    /// <summary>LM head weight [vocab × hidden]; the embedding's own Param when tied.</summary>
+    public Param Head { get; }
+    public Rope Rope { get; }
+    public bool GradientCheckpointing { get; set; }
+
+    /// <summary>When set, wall time per section (linear_fwd, attention_bwd, lm_head_ce, …) is accumulated into it.</summary>
+    public StepProfile? Profile { get; set; }
+
+    /// <summary>Every distinct parameter (base weights and whatever adapters the modules expose).</summary>
+    public IEnumerable<Param> Parameters =>
+        Embed.Parameters.Concat(Layers.SelectMany(l => new[] { l.InputNorm, l.PostNorm }.Concat(l.Linears.SelectMany(x => x.Parameters))))
+            .Append(FinalNorm).Append(Head).Distinct();
+
+    /// <summary>Makes exactly the parameters matching <paramref name="trainable"/> trainable (others frozen).</summary>
+    public void SetTrainable(Func<Param, bool> trainable)
+    {
+        foreach (var p in Parameters)
+            if (trainable(p)) p.MakeTrainable(); else p.Freeze();
+    }
+
+    public void ZeroGrad()
+    {
+        foreach (var p in Parameters) p.Grad?.AsSpan().Clear();
+    }
+
+    // ---------------------------------------------------------------- activations
+
+    /// <summary>What one layer's forward keeps for its backward (all [rows × …]).</summary>
+    private sealed class LayerActs
+    {
+        public readonly float[] Xn1, Rstd1, Q, K, V, Att, Lse, H1, Xn2, Rstd2, G, U, A;
+
+        public LayerActs(ModelConfig c, int rows, int batch, bool lse)
+        {
+            int h = c.HiddenSize, qd = c.NumHeads * c.HeadDim, kvd = c.NumKvHeads * c.HeadDim, i = c.IntermediateSize;
+            Xn1 = new float[rows * h]; Rstd1 = new float[rows];
+            Q = new float[rows * qd]; K = new float[rows * kvd]; V = new float[rows * kvd];
+            Att = new float[rows * qd]; Lse = lse ? new float[rows * c.NumHeads] : [];
+            H1 = new float[rows * h]; Xn2 = new float[rows * h]; Rstd2 = new float[rows];
+            G = new float[rows * i]; U = new float[rows * i]; A = new float[rows * i];
+        }
+    }
+
+    /// <summary>Keys/values of past positions per layer (after RoPE, as HF caches them); batch 1.</summary>
+    public sealed class KvCache
+    {
+        public KvCache(ModelConfig c, int capacity)
+        {
+            Capacity = capacity;
+            var kvd = c.NumKvHeads * c.HeadDim;
+            K = new float[c.NumLayers][];
+            V = new float[c.NumLayers][];
+            for (var l = 0; l < c.NumLayers; l++) { K[l] = new float[capacity * kvd]; V[l] = new float[capacity * kvd]; }
+        }
+
+        public int Capacity { get; }
+        public int Length { get; internal set; }
+        internal float[][] K { get; }
+        internal float[][] V { get; }
+        public void Clear() => Length = 0;
+    }
+
+    // ---------------------------------------------------------------- one layer, forward
+
+    /// <summary>
+    /// out = layer(x). rows = batch·seq. Without a cache, sequence b attends causally within itself; with a cache
+    /// (batch 1) the new keys/values are appended and the queries attend to everything cached.
+    /// </summary>
+    private void LayerForward(DecoderLayer L, ReadOnlySpan<float> x, LayerActs s, Span<float> output, int batch, int seq, int[] positions, KvCache? cache)
+    {
+        var c = Config;
+        int rows = batch * seq, h = c.HiddenSize, hq = c.NumHeads, hkv = c.NumKvHeads, d = c.HeadDim, qd = hq * d, kvd = hkv * d;
+        Profile?.Lap("other");
+        // attention block: h1 = x + o_proj(attn(rope(q), rope(k), v)) over xn1 = RMSNorm_in(x)
+        RmsNorm.Forward(x, L.InputNorm.F32, s.Xn1, s.Rstd1, rows, h, c.RmsNormEps);
+        Profile?.Lap("norm");
+        L.Q.Forward(s.Xn1, s.Q, rows);
+        L.K.Forward(s.Xn1, s.K, rows);
+        L.V.Forward(s.Xn1, s.V, rows);
+        Profile?.Lap("linear_fwd");
+        if (L.UseRope)
+        {
+            Rope.Apply(s.Q, rows, hq, positions);
+            Rope.Apply(s.K, rows, hkv, positions);
+            Profile?.Lap("rope");
+        }
+        if (cache is null)
+        {
+            for (var b = 0; b < batch; b++)
+                Attention.Forward(s.Q.AsSpan(b * seq * qd, seq * qd), s.K.AsSpan(b * seq * kvd, seq * kvd), s.V.AsSpan(b * seq * kvd, seq * kvd),
+                    s.Att.AsSpan(b * seq * qd, seq * qd), s.Lse.Length == 0 ? [] : s.Lse.AsSpan(b * hq * seq, hq * seq), seq, seq, hq, hkv, d, _scale);
+            Profile?.Lap("attention_fwd");
+        }
+        else
+        {
+            var past = cache.Length;
+            s.K.AsSpan(0, rows * kvd).CopyTo(cache.K[L.Index].AsSpan(past * kvd));
+            s.V.AsSpan(0, rows * kvd).CopyTo(cache.V[L.Index].AsSpan(past * kvd));
+            var tk = past + rows;
+            Attention.Forward(s.Q, cache.K[L.Index].AsSpan(0, tk * kvd), cache.V[L.Index].AsSpan(0, tk * kvd), s.Att, [], rows, tk, hq, hkv, d, _scale);
+        }
+        L.O.Forward(s.Att, s.H1, rows);
+        Profile?.Lap("linear_fwd");
+        TensorPrimitives.Add(s.H1.AsSpan(0, rows * h), x.Slice(0, rows * h), s.H1);
+        // MLP block: out = h1 + down(silu(gate(xn2)) · up(xn2)), xn2 = RMSNorm_post(h1)
+        RmsNorm.Forward(s.H1, L.PostNorm.F32, s.Xn2, s.Rstd2, rows, h, c.RmsNormEps);
+        Profile?.Lap("norm");
+        L.Gate.Forward(s.Xn2, s.G, rows);
+        L.Up.Forward(s.Xn2, s.U, rows);
+        Profile?.Lap("linear_fwd");
+        Activations.SiluMul(s.G, s.U, s.A);
+        Profile?.Lap("act");
+        L.Down.Forward(s.A, output, rows);
+        TensorPrimitives.Add(output.Slice(0, rows * h), s.H1, output);
+        Profile?.Lap("linear_fwd");
+    }
+
+    // ---------------------------------------------------------------- one layer, backward
+
+    private sealed class Scratch(ModelConfig c, int rows)
+    {
+        public readonly float[] DA = new float[rows * c.IntermediateSize], DG = new float[rows * c.IntermediateSize], DU = new float[rows * c.IntermediateSize];
+        public readonly float[] DXn = new float[rows * c.HiddenSize];
+        public readonly float[] DAtt = new float[rows * c.NumHeads * c.HeadDim], DQ = new float[rows * c.NumHeads * c.HeadDim];
+        public readonly float[] DK = new float[rows * c.NumKvHeads * c.HeadDim], DV = new float[rows * c.NumKvHeads * c.HeadDim];
+    }
+
+    /// <summary>dX = dL/dx given dOut = dL/d(layer output); adds parameter gradients. dX may not alias dOut.</summary>
+    private void LayerBackward(DecoderLayer L, ReadOnlySpan<float> x, LayerActs s, ReadOnlySpan<float> dOut, Span<float> dX, Scratch w, int batch, int seq, int[] positions)
+    {
+        var c = Config;
+        int rows = batch * seq, h = c.HiddenSize, hq = c.NumHeads, hkv = c.NumKvHeads, d = c.HeadDim, qd = hq * d, kvd = hkv * d;
+        Profile?.Lap("other");
+        // MLP: out = h1 + down(a); a = silu(g)·u; g, u from xn2 = RMSNorm_post(h1)
+        L.Down.Backward(dOut, s.A, w.DA, rows, accumulateDx: false);
+        Profile?.Lap("linear_bwd");
+        Activations.SiluMulBackward(w.DA, s.G, s.U, w.DG, w.DU);
+        Profile?.Lap("act");
+        L.Gate.Backward(w.DG, s.Xn2, w.DXn, rows, accumulateDx: false);
+        L.Up.Backward(w.DU, s.Xn2, w.DXn, rows, accumulateDx: true);
+        Profile?.Lap("linear_bwd");
+        dOut.Slice(0, rows * h).CopyTo(dX);                         // residual: dh1 = dOut + norm backward
+        RmsNorm.Backward(w.DXn, s.H1, L.PostNorm.F32, s.Rstd2, dX, L.PostNorm.Grad ?? [], rows, h, accumulateDx: true);
+        Profile?.Lap("norm");
+        // attention: h1 = x + o(att)
+        L.O.Backward(dX, s.Att, w.DAtt, rows, accumulateDx: false);
+        Profile?.Lap("linear_bwd");
+        for (var b = 0; b < batch; b++)
+            Attention.Backward(w.DAtt.AsSpan(b * seq * qd, seq * qd), s.Q.AsSpan(b * seq * qd, seq * qd), s.K.AsSpan(b * seq * kvd, seq * kvd),
+                s.V.AsSpan(b * seq * kvd, seq * kvd), s.Att.AsSpan(b * seq * qd, seq * qd), s.Lse.AsSpan(b * hq * seq, hq * seq),
+                w.DQ.AsSpan(b * seq * qd, seq * qd), w.DK.AsSpan(b * seq * kvd, seq * kvd), w.DV.AsSpan(b * seq * kvd, seq * kvd),
+                seq, seq, hq, hkv, d, _scale);
+        Profile?.Lap("attention_bwd");
+        if (L.UseRope)
+        {
+            Rope.Apply(w.DQ, rows, hq, positions, inverse: true);
+            Rope.Apply(w.DK, rows, hkv, positions, inverse: true);
+            Profile?.Lap("rope");
+        }
+        L.Q.Backward(w.DQ, s.Xn1, w.DXn, rows, accumulateDx: false);
+        L.K.Backward(w.DK, s.Xn1, w.DXn, rows, accumulateDx: true);
+        L.V.Backward(w.DV, s.Xn1, w.DXn, rows, accumulateDx: true);
+        Profile?.Lap("linear_bwd");
+        RmsNorm.Backward(w.DXn, x, L.InputNorm.F32, s.Rstd1, dX, L.InputNorm.Grad ?? [], rows, h, accumulateDx: true);
+        Profile?.Lap("norm");
+    }
+
+    // ---------------------------------------------------------------- whole model
+
+    private int[] Positions(int batch, int seq, int start = 0)
+    {
+        var pos = new int[batch * seq];
+        for (var b = 0; b < batch; b++)
+            for (var t = 0; t < seq; t++) pos[b * seq + t] = start + t;
+        return pos;
+    }
+
+    private void CheckIds(ReadOnlySpan<int> ids, int batch, int seq)
+    {
+        if (batch <= 0 || seq <= 0 || ids.Length != batch * seq)
+            throw new ToolTuneException(ErrorCodes.ModelInputInvalid, $"{ids.Length} token ids for batch {batch} × seq {seq}");
+        for (var i = 0; i < ids.Length; i++)
+            if ((uint)ids[i] >= (uint)Config.VocabSize)
+                throw new ToolTuneException(ErrorCodes.ModelInputInvalid, $"token id {ids[i]} at index {i} is outside the vocabulary (size {Config.VocabSize})");
+    }
+
+    // Workspace reused across calls with the same row count (a training loop allocates nothing per step here).
+    private int _wsRows = -1;
+    private float[][] _wsXs = [];
+    private LayerActs?[] _wsActs = [];
+    private Scratch? _wsScratch;
+
+    private void Workspace(int rows)
+    {
+        if (_wsRows == rows) return;
+        _wsRows = rows;
+        _wsXs = new float[Config.NumLayers + 1][];
+        for (var l = 0; l <= Config.NumLayers; l++) _wsXs[l] = new float[rows * Config.HiddenSize];
+        _wsActs = new LayerActs?[Config.NumLayers];
+        _wsScratch = null;
+    }
+
+    /// <summary>Activations for layer l (kept per layer when the backward needs them, else one shared set).</summary>
+    private LayerActs Acts(int l, int rows, bool keep) =>
+        keep ? _wsActs[l] ??= new LayerActs(Config, rows, 1, lse: true) : _wsActs[0] ??= new LayerActs(Config, rows, 1, lse: true);
+
+    /// <summary>Frees the reusable activation buffers (e.g. before a long idle period).</summary>
+    public void ReleaseWorkspace()
+    {
+        _wsRows = -1;
+        _wsXs = [];
+        _wsActs = [];
+        _wsScratch = null;
+    }
+
+    /// <summary>Runs embedding + layers. Returns the inputs of every layer plus the final pre-norm hidden (L+1 arrays).</summary>
+    private float[][] RunLayers(ReadOnlySpan<int> ids, ReadOnlySpan<float> inputEmbeds, int batch, int seq, bool keep)
+    {
+        var c = Config;
+        var rows = batch * seq;
+        Workspace(rows);
+        var xs = _wsXs;
+        if (!inputEmbeds.IsEmpty) inputEmbeds.Slice(0, rows * c.HiddenSize).CopyTo(xs[0]);
+        else Embed.Forward(ids, xs[0]);
+        var positions = Positions(batch, seq);
+        for (var l = 0; l < c.NumLayers; l++)
+            LayerForward(Layers[l], xs[l], Acts(l, rows, keep), xs[l + 1], batch, seq, positions, null);
+        return xs;
+    }
+
+    /// <summary>Logits [batch·seq × vocab] for every position (f32).</summary>
+    public float[] Logits(ReadOnlySpan<int> ids, int batch = 1, int seq = -1)
+    {
+        if (seq < 0) seq = ids.Length / Math.Max(1, batch);
+        CheckIds(ids, batch, seq);
+        var c = Config;
+        var rows = batch * seq;
+        var xs = RunLayers(ids, [], batch, seq, keep: false);
+        var xn = new float[rows * c.HiddenSize];
+        RmsNorm.Forward(xs[^1], FinalNorm.F32, xn, new float[rows], rows, c.HiddenSize, c.RmsNormEps);
+        var logits = new float[(long)rows * c.VocabSize];
+        Linear.MatMulWT(xn, Head, logits, rows, accumulate: false);
+        return logits;
+    }
+
+    /// <summary>HF causal-LM labels (aligned with the ids; position t is scored on predicting labels[t+1]) shifted left per sequence.</summary>
+    public static int[] ShiftLabels(ReadOnlySpan<int> labels, int batch, int seq)
+    {
+        var shifted = new int[batch * seq];
+        for (var b = 0; b < batch; b++)
+            for (var t = 0; t < seq; t++)
+                shifted[b * seq + t] = t + 1 < seq ? labels[b * seq + t + 1] : CrossEntropy.IgnoreIndex;
+        return shifted;
+    }
+
+    /// <summary>Mean cross-entropy over labelled tokens (HF <c>ForCausalLMLoss</c>, labels aligned with ids, −100 ignored), no gradients.</summary>
+    public double Loss(ReadOnlySpan<int> ids, ReadOnlySpan<int> labels, int batch, int seq) =>
+        Run(ids, labels, [], batch, seq, backward: false, dInputEmbeds: []);
+
+    /// <summary>
+    /// Forward and backward: returns the loss and adds d loss / d p into every trainable parameter's Grad (call
+    /// <see cref="ZeroGrad"/> between steps yourself; accumulation across micro-batches is by design). When
+    /// <paramref name="dInputEmbeds"/> is non-empty it receives d loss / d (input embeddings) [rows × hidden].
+    /// <paramref name="inputEmbeds"/>, when given, replaces the embedding lookup (HF <c>inputs_embeds</c>).
+    /// <paramref name="normalizer"/> replaces the labelled-token count as divisor (gradient accumulation).
+    /// </summary>
+    public double ForwardBackward(ReadOnlySpan<int> ids, ReadOnlySpan<int> labels, int batch, int seq,
+        Span<float> dInputEmbeds = default, ReadOnlySpan<float> inputEmbeds = default, double normalizer = 0) =>
+        Run(ids, labels, inputEmbeds, batch, seq, backward: true, dInputEmbeds, normalizer);
+
+    private double Run(ReadOnlySpan<int> ids, ReadOnlySpan<int> labels, ReadOnlySpan<float> inputEmbeds, int batch, int seq, bool backward,
+        Span<float> dInputEmbeds, double normalizer = 0)
+    {
+        var c = Config;
+        int rows = batch * seq, h = c.HiddenSize;
+        if (inputEmbeds.IsEmpty) CheckIds(ids, batch, seq);
+        else if (inputEmbeds.Length < rows * h) throw new ToolTuneException(ErrorCodes.ModelInputInvalid, "inputs_embeds smaller than batch × seq × hidden");
+        if (labels.Length != rows) throw new ToolTuneException(ErrorCodes.ModelInputInvalid, $"{labels.Length} labels for batch {batch} × seq {seq}");
+        var shifted = ShiftLabels(labels, batch, seq);
+        Profile?.Lap("other");
+        var keep = backward && !GradientCheckpointing;
+        var xs = RunLayers(ids, inputEmbeds, batch, seq, keep);
+
+        // final norm + LM head + cross-entropy (fused, chunked)
+        var xn = new float[rows * h];
+        var rstd = new float[rows];
+        RmsNorm.Forward(xs[^1], FinalNorm.F32, xn, rstd, rows, h, c.RmsNormEps);
+        var dxn = backward ? new float[rows * h] : [];
+        var dHead = backward && Head.Grad is { } hg ? hg.AsSpan() : [];
+        double loss = Head.IsBF16
+            ? CrossEntropy.LmHeadLoss(xn, Head.BF16, shifted, rows, h, c.VocabSize, dxn, dHead, out _, 1f, 0, normalizer)
+            : CrossEntropy.LmHeadLoss(xn, Head.F32, shifted, rows, h, c.VocabSize, dxn, dHead, out _, 1f, 0, normalizer);
+        Profile?.Lap("lm_head_ce");
+        if (!backward) return loss;
+
+        var dx = new float[rows * h];
+        var dPrev = new float[rows * h];
+        RmsNorm.Backward(dxn, xs[^1], FinalNorm.F32, rstd, dx, FinalNorm.Grad ?? [], rows, h);
+        var positions = Positions(batch, seq);
+        var scratch = _wsScratch ??= new Scratch(c, rows);
+        for (var l = c.NumLayers - 1; l >= 0; l--)
+        {
+            var s = Acts(l, rows, keep);
+            if (!keep) LayerForward(Layers[l], xs[l], s, xs[l + 1], batch, seq, positions, null); // recompute (output is identical)
+            LayerBackward(Layers[l], xs[l], s, dx, dPrev, scratch, batch, seq, positions);
+            (dx, dPrev) = (dPrev, dx);
+        }
+        if (!dInputEmbeds.IsEmpty) dx.AsSpan().CopyTo(dInputEmbeds);
+        if (inputEmbeds.IsEmpty) Embed.Backward(ids, dx);
+        Profile?.Lap("other");
+        return loss;
+    }
+
+    // ---------------------------------------------------------------- incremental (KV cache)
+
+    /// <summary>
+    /// Feeds <paramref name="ids"/> (batch 1) after what <paramref name="cache"/> holds, appends their keys/values,
+    /// and returns the logits of the last new position [vocab].
+    /// </summary>
+    public float[] Step(ReadOnlySpan<int> ids, KvCache cache)
+    {
+        var c = Config;
+        var rows = ids.Length;
+        CheckIds(ids, 1, rows);
+        if (cache.Length + rows > cache.Capacity)
+            throw new ToolTuneException(ErrorCodes.ModelInputInvalid, $"KV cache full ({cache.Length} + {rows} > {cache.Capacity})");
+        var x = new float[rows * c.HiddenSize];
+        var y = new float[rows * c.HiddenSize];
+        Embed.Forward(ids, x);
+        var positions = Positions(1, rows, cache.Length);
+        var s = new LayerActs(c, rows, 1, lse: false);
+        foreach (var L in Layers)
+        {
+            LayerForward(L, x, s, y, 1, rows, positions, cache);
+            (x, y) = (y, x);
+        }
+        cache.Length += rows;
+        var last = x.AsSpan((rows - 1) * c.HiddenSize, c.HiddenSize);
+        var xn = new float[c.HiddenSize];
+        RmsNorm.Forward(last, FinalNorm.F32, xn, new float[1], 1, c.HiddenSize, c.RmsNormEps);
+        var logits = new float[c.VocabSize];
+        Linear.MatMulWT(xn, Head, logits, 1, accumulate: false);
+        return logits;
+    }
+}
+
+/// <summary>Wall-clock seconds per section of a step; <see cref="Lap"/> charges the time since the previous lap.</summary>
+public sealed class StepProfile
+{
+    private readonly System.Diagnostics.Stopwatch _clock = System.Diagnostics.Stopwatch.StartNew();
+    private double _last;
+    public Dictionary<string, double> Seconds { get; } = new(StringComparer.Ordinal);
+
+    public void Lap(string section)
+    {
+        var now = _clock.Elapsed.TotalSeconds;
+        Seconds[section] = Seconds.GetValueOrDefault(section) + (now - _last);
+        _last = now;
+    }
+
+    public void Reset()
+    {
+        Seconds.Clear();
+        _last = _clock.Elapsed.TotalSeconds;
+    }
+}
