@@ -37,7 +37,7 @@ public static class PeftAdapterIO
             ["layers_pattern"] = null,
             ["layers_to_transform"] = null,
             ["loftq_config"] = new JsonObject(),
-            ["lora_alpha"] = JsonValue.Create(c.Alpha == Math.Floor(c.Alpha) && Math.Abs(c.Alpha) < 1e15 ? (JsonNode)JsonValue.Create((long)c.Alpha) : JsonValue.Create(c.Alpha)),
+            ["lora_alpha"] = c.Alpha == Math.Floor(c.Alpha) && Math.Abs(c.Alpha) < 1e15 ? JsonValue.Create((long)c.Alpha) : JsonValue.Create(c.Alpha),
             ["lora_dropout"] = c.Dropout,
             ["megatron_config"] = null,
             ["megatron_core"] = "megatron.core",
