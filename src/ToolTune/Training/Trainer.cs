@@ -24,10 +24,11 @@ public interface ITrainableModel
     long TrainedTokens(Batch batch) => BatchPlanner.TrainedTokens(batch);
 
     /// <summary>
-    /// Forward + backward on one micro-batch: ADDS <c>gradScale · ∂(Σ token NLL)/∂θ</c> into every <c>Param.Grad</c> and
-    /// returns the unscaled Σ token NLL and the trained-token count. <paramref name="dropoutKey"/> seeds dropout.
+    /// Forward + backward on one micro-batch: ADDS <c>∂(Σ token NLL)/∂θ / normalizer</c> into every <c>Param.Grad</c> and
+    /// returns the unnormalised Σ token NLL and the trained-token count. <paramref name="normalizer"/> is the number of
+    /// trained tokens in the whole optimizer step (≥ 1). <paramref name="dropoutKey"/> seeds dropout.
     /// </summary>
-    MicroResult ForwardBackward(Batch batch, float gradScale, ulong dropoutKey);
+    MicroResult ForwardBackward(Batch batch, long normalizer, ulong dropoutKey);
 
     /// <summary>Forward only (no dropout): Σ token NLL and trained tokens.</summary>
     MicroResult Evaluate(Batch batch);
@@ -100,7 +101,7 @@ public sealed record TrainResult(int Steps, int TotalSteps, bool Canceled, bool 
 /// The training loop. One optimizer step = <see cref="TrainerOptions.GradAccum"/> micro-batches from the epoch plan
 /// (<see cref="BatchPlanner"/>); loss normalisation as TRL/transformers by default (<c>num_items_in_batch</c>):
 /// <c>loss = Σ token NLL over all micro-batches of the step / number of trained tokens in them</c>, gradients of
-/// exactly that (each micro-batch's backward gets gradScale = 1/N). Then clip (global norm), NaN/Inf guard (TT5100),
+/// exactly that (each micro-batch's backward divides by the step's N). Then clip (global norm), NaN/Inf guard (TT5100),
 /// AdamW with the scheduled lr, log, evaluate, checkpoint.
 /// </summary>
 public sealed class Trainer
@@ -196,13 +197,12 @@ public sealed class Trainer
                 n += _model.TrainedTokens(batches[i]);
             }
             foreach (var p in ps) p.Grad!.AsSpan().Clear();
-            var scale = n > 0 ? (float)(1.0 / n) : 0f;
             double lossSum = 0;
             for (var i = 0; i < count; i++)
             {
                 rng += 0x9E3779B97F4A7C15UL;
                 var key = Lora.LoraRandom.Mix(rng);
-                lossSum += _model.ForwardBackward(batches[i], scale, key).LossSum;
+                lossSum += _model.ForwardBackward(batches[i], Math.Max(1, n), key).LossSum;
             }
             var loss = n > 0 ? lossSum / n : 0;
             var gradNorm = _o.MaxGradNorm > 0 ? GradClip.Clip(ps, _o.MaxGradNorm) : GradClip.GlobalNorm(ps);

@@ -83,10 +83,10 @@ internal sealed class ToyModel : ITrainableModel
         return new MicroResult(loss, n);
     }
 
-    public MicroResult ForwardBackward(Batch batch, float gradScale, ulong dropoutKey)
+    public MicroResult ForwardBackward(Batch batch, long normalizer, ulong dropoutKey)
     {
         if (++_calls == NanAtCall) { Theta.Grad![0] = float.NaN; return new MicroResult(double.NaN, 1); }
-        return Run(batch, gradScale, grad: true);
+        return Run(batch, 1f / normalizer, grad: true);
     }
 
     public MicroResult Evaluate(Batch batch) => Run(batch, 0, grad: false);
