@@ -59,6 +59,8 @@ public sealed record TrainerOptions
     /// <summary>Checkpoint every N steps (0: at the end of each epoch).</summary>
     public int SaveEvery { get; init; }
     public int KeepLast { get; init; } = 2;
+    /// <summary>Shuffle the sample order per epoch (off: file order, for oracle comparisons).</summary>
+    public bool Shuffle { get; init; } = true;
     /// <summary>Folder for the adapter, <c>train-log.csv</c>, <c>loss.svg</c> and <c>checkpoints/</c>.</summary>
     public required string OutputDirectory { get; init; }
     /// <summary>Resume from the latest complete checkpoint when one exists.</summary>
@@ -83,7 +85,7 @@ public sealed record TrainerOptions
     {
         var s = string.Join("|", Epochs, MaxSteps, LearningRate.ToString("R", CultureInfo.InvariantCulture), Beta1.ToString("R", CultureInfo.InvariantCulture),
             Beta2.ToString("R", CultureInfo.InvariantCulture), Eps.ToString("R", CultureInfo.InvariantCulture), WeightDecay.ToString("R", CultureInfo.InvariantCulture),
-            Schedule, WarmupRatio.ToString("R", CultureInfo.InvariantCulture), BatchSize, GradAccum, MaxTokensPerBatch, MaxGradNorm.ToString("R", CultureInfo.InvariantCulture), Seed);
+            Schedule, WarmupRatio.ToString("R", CultureInfo.InvariantCulture), BatchSize, GradAccum, MaxTokensPerBatch, MaxGradNorm.ToString("R", CultureInfo.InvariantCulture), Seed, Shuffle);
         return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(s)))[..16];
     }
 }
@@ -121,7 +123,7 @@ public sealed class Trainer
         if (options.BatchSize <= 0 || options.GradAccum <= 0 || options.Epochs <= 0)
             throw new ToolTuneException(ErrorCodes.TrainOptionsInvalid, "batch_size, grad_accum and epochs must be positive");
         Plans = Enumerable.Range(0, options.Epochs)
-            .Select(e => BatchPlanner.Plan(train, options.Seed, e, options.BatchSize, options.MaxTokensPerBatch)).ToArray();
+            .Select(e => BatchPlanner.Plan(train, options.Seed, e, options.BatchSize, options.MaxTokensPerBatch, options.Shuffle)).ToArray();
         var total = Plans.Sum(p => (p.Count + options.GradAccum - 1) / options.GradAccum);
         TotalSteps = options.MaxSteps is { } m ? Math.Min(m, total) : total;
         Schedule = LrSchedule.Create(options.Schedule, options.LearningRate, TotalSteps, options.WarmupRatio);
