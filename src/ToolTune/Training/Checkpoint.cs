@@ -80,13 +80,21 @@ public static class Checkpoint
 
     public static string? Latest(string root) => List(root) is { Count: > 0 } l ? l[^1].Dir : null;
 
+    public static TrainerState ReadState(string dir)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize<TrainerState>(File.ReadAllText(Path.Combine(dir, StateFile)), Json)
+                   ?? throw new ToolTuneException(ErrorCodes.CheckpointInvalid, "empty trainer_state.json", dir);
+        }
+        catch (JsonException ex) { throw new ToolTuneException(ErrorCodes.CheckpointInvalid, $"trainer_state.json: {ex.Message}", dir); }
+    }
+
     /// <summary>Restores parameters and optimizer moments in place; returns the trainer state.</summary>
     public static TrainerState Load(string dir, IReadOnlyList<Param> parameters, AdamW optimizer)
     {
         ToolTuneException Bad(string m) => new(ErrorCodes.CheckpointInvalid, m, dir);
-        TrainerState state;
-        try { state = JsonSerializer.Deserialize<TrainerState>(File.ReadAllText(Path.Combine(dir, StateFile)), Json) ?? throw Bad("empty trainer_state.json"); }
-        catch (JsonException ex) { throw Bad($"trainer_state.json: {ex.Message}"); }
+        var state = ReadState(dir);
         using (var ps = SafetensorsFile.Open(Path.Combine(dir, ParamsFile)))
         using (var os = SafetensorsFile.Open(Path.Combine(dir, OptimizerFile)))
         {

@@ -25,13 +25,16 @@ public static class TrainLog
 {
     public static readonly string[] Columns = ["step", "epoch", "loss", "lr", "grad_norm", "tokens", "tokens_per_s", "elapsed_s", "val_loss"];
 
-    public static string Format(IEnumerable<TrainLogRow> rows)
+    public static string Format(IEnumerable<TrainLogRow> rows, bool header = true)
     {
         using var sw = new StringWriter(CultureInfo.InvariantCulture);
         using (var csv = CsvWriter.Create(sw, null, leaveOpen: true))
         {
-            foreach (var c in Columns) csv.WriteField(c);
-            csv.EndRecord();
+            if (header)
+            {
+                foreach (var c in Columns) csv.WriteField(c);
+                csv.EndRecord();
+            }
             foreach (var r in rows)
             {
                 csv.WriteField(r.Step.ToString(CultureInfo.InvariantCulture));
@@ -51,6 +54,9 @@ public static class TrainLog
     }
 
     public static void Write(string path, IEnumerable<TrainLogRow> rows) => AtomicFile.WriteAllText(path, Format(rows));
+
+    /// <summary>Appends one row (the file must exist with its header: <see cref="Write"/> at run start).</summary>
+    public static void Append(string path, TrainLogRow row) => File.AppendAllText(path, Format([row], header: false));
 
     public static List<TrainLogRow> Read(string path)
     {

@@ -66,6 +66,9 @@ public sealed record TrainerOptions
     /// <summary>Resume from the latest complete checkpoint when one exists.</summary>
     public bool Resume { get; init; } = true;
     public TimeSpan ProgressInterval { get; init; } = TimeSpan.FromSeconds(5);
+    /// <summary>Extra identity folded into <see cref="Fingerprint"/> (LoRA config, base model, data stamp): a checkpoint
+    /// written under another identity is not resumed.</summary>
+    public string ExtraFingerprint { get; init; } = "";
 
     public string CheckpointDirectory => Path.Combine(OutputDirectory, "checkpoints");
     public string LogPath => Path.Combine(OutputDirectory, "train-log.csv");
@@ -85,7 +88,7 @@ public sealed record TrainerOptions
     {
         var s = string.Join("|", Epochs, MaxSteps, LearningRate.ToString("R", CultureInfo.InvariantCulture), Beta1.ToString("R", CultureInfo.InvariantCulture),
             Beta2.ToString("R", CultureInfo.InvariantCulture), Eps.ToString("R", CultureInfo.InvariantCulture), WeightDecay.ToString("R", CultureInfo.InvariantCulture),
-            Schedule, WarmupRatio.ToString("R", CultureInfo.InvariantCulture), BatchSize, GradAccum, MaxTokensPerBatch, MaxGradNorm.ToString("R", CultureInfo.InvariantCulture), Seed, Shuffle);
+            Schedule, WarmupRatio.ToString("R", CultureInfo.InvariantCulture), BatchSize, GradAccum, MaxTokensPerBatch, MaxGradNorm.ToString("R", CultureInfo.InvariantCulture), Seed, Shuffle, ExtraFingerprint);
         return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(s)))[..16];
     }
 }
@@ -149,11 +152,17 @@ public sealed class Trainer
         var log = new List<TrainLogRow>();
         string? lastCheckpoint = null;
         var resumed = false;
+        if (_o.Resume && Checkpoint.Latest(_o.CheckpointDirectory) is { } stale && Checkpoint.ReadState(stale).Fingerprint != fingerprint)
+        {
+            // another configuration's run state: set aside (not deleted), start fresh
+            var aside = _o.CheckpointDirectory + "-stale";
+            if (Directory.Exists(aside)) Directory.Delete(aside, recursive: true);
+            Directory.Move(_o.CheckpointDirectory, aside);
+            OnMessage?.Invoke($"checkpoints were written with other options; moved to {aside}, starting fresh");
+        }
         if (_o.Resume && Checkpoint.Latest(_o.CheckpointDirectory) is { } latest)
         {
             var st = Checkpoint.Load(latest, ps, opt);
-            if (st.Fingerprint != fingerprint)
-                throw new ToolTuneException(ErrorCodes.CheckpointInvalid, "checkpoint was written with different train options; delete the checkpoints folder to start over", latest);
             (step, epoch, micro, tokensSeen) = (st.Step, st.Epoch, st.Micro, st.TokensSeen);
             rng = ulong.Parse(st.RngState, CultureInfo.InvariantCulture);
             log = TrainLog.Read(_o.LogPath).Where(r => r.Step <= step).ToList();
@@ -170,10 +179,10 @@ public sealed class Trainer
         void Save()
         {
             lastCheckpoint = Checkpoint.Save(_o.CheckpointDirectory, State(), ps, opt, _model.SaveAdapter, _o.KeepLast);
-            TrainLog.Write(_o.LogPath, log);
             OnMessage?.Invoke($"saved {lastCheckpoint}");
         }
 
+        TrainLog.Write(_o.LogPath, log); // fresh header, or the rows up to the resumed checkpoint
         var clock = Stopwatch.StartNew();
         var startStep = step;
         long sessionTokens = 0;
@@ -224,11 +233,13 @@ public sealed class Trainer
             double? valLoss = null;
             var epochEnd = micro >= plan.Count;
             if (_val is not null && (_o.EvalEvery > 0 ? step % _o.EvalEvery == 0 : epochEnd)) valLoss = Evaluate();
-            log.Add(new TrainLogRow
+            var row = new TrainLogRow
             {
                 Step = step, Epoch = epochPos, Loss = loss, Lr = lr, GradNorm = gradNorm, Tokens = n, TokensPerSecond = tps,
                 Elapsed = baseElapsed + elapsed.TotalSeconds, ValLoss = valLoss,
-            });
+            };
+            log.Add(row);
+            TrainLog.Append(_o.LogPath, row);
             if (OnProgress is not null && (step == startStep + 1 || step == TotalSteps || elapsed - lastReport >= _o.ProgressInterval))
             {
                 lastReport = elapsed;

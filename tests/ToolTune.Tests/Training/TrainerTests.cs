@@ -234,6 +234,26 @@ public sealed class TrainerTests
     }
 
     [TestMethod]
+    public void CheckpointsOfOtherOptionsAreSetAsideNotResumed()
+    {
+        var dir = Temp();
+        try
+        {
+            var data = ToyData.Make(40, 1);
+            using (var cts = new CancellationTokenSource())
+                new Trainer(new ToyModel(), data, null, Options(dir)) { OnProgress = p => { if (p.Step == 4) cts.Cancel(); } }.Run(cts.Token);
+            var messages = new List<string>();
+            var r = new Trainer(new ToyModel(), data, null, Options(dir) with { LearningRate = 0.01 }) { OnMessage = messages.Add }.Run();
+            Assert.IsFalse(r.Resumed);
+            Assert.AreEqual(20, r.Log.Count);
+            Assert.IsTrue(Directory.Exists(Path.Combine(dir, "checkpoints-stale", "checkpoint-4")));
+            Assert.IsTrue(messages.Any(m => m.Contains("starting fresh")));
+            Assert.AreEqual(20, TrainLog.Read(Path.Combine(dir, "train-log.csv")).Count, "log rewritten, one row per step");
+        }
+        finally { if (Directory.Exists(dir)) Directory.Delete(dir, true); }
+    }
+
+    [TestMethod]
     public void TokenBudgetPlanIsDeterministicAndWithinBudget()
     {
         var data = ToyData.Make(300, 9, minLen: 2, maxLen: 60);
