@@ -233,6 +233,33 @@ public sealed class TrainerTests
         finally { if (Directory.Exists(dir)) Directory.Delete(dir, true); }
     }
 
+    /// <summary>A kill during a checkpoint write leaves <c>checkpoint-N.tmp</c> (or a folder without trainer_state.json):
+    /// resume ignores it and continues from the last complete checkpoint, still ending bit-identical.</summary>
+    [TestMethod]
+    public void HalfWrittenCheckpointIsIgnoredOnResume()
+    {
+        string a = Temp(), b = Temp();
+        try
+        {
+            var data = ToyData.Make(40, 3);
+            new Trainer(new ToyModel(), data, null, Options(a, saveEvery: 3)).Run();
+            using (var cts = new CancellationTokenSource())
+                new Trainer(new ToyModel(), data, null, Options(b, saveEvery: 3)) { OnProgress = p => { if (p.Step == 7) cts.Cancel(); } }.Run(cts.Token);
+            var ck = Path.Combine(b, "checkpoints");
+            Directory.Delete(Path.Combine(ck, "checkpoint-7"), true);             // as if killed before the final save
+            Directory.CreateDirectory(Path.Combine(ck, "checkpoint-9.tmp"));      // killed mid-write
+            File.WriteAllText(Path.Combine(ck, "checkpoint-9.tmp", Checkpoint.ParamsFile), "garbage");
+            Directory.CreateDirectory(Path.Combine(ck, "checkpoint-8"));          // no trainer_state.json: incomplete
+            var r = new Trainer(new ToyModel(), data, null, Options(b, saveEvery: 3)).Run();
+            Assert.IsTrue(r.Resumed);
+            CollectionAssert.AreEqual(File.ReadAllBytes(Path.Combine(a, "toy_adapter.safetensors")), File.ReadAllBytes(Path.Combine(b, "toy_adapter.safetensors")));
+        }
+        finally
+        {
+            foreach (var d in new[] { a, b }) if (Directory.Exists(d)) Directory.Delete(d, true);
+        }
+    }
+
     [TestMethod]
     public void CheckpointsOfOtherOptionsAreSetAsideNotResumed()
     {
