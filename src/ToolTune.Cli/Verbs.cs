@@ -25,5 +25,6 @@ internal static class Verbs
         yield return Commands.MakeTokenizerCommand.Create();
         yield return LogitsCommand.Create();
         yield return GenerateCommand.Create();
+        yield return MergeCommand.Create();
     }
 }

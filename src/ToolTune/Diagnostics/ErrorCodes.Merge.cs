@@ -19,4 +19,6 @@ public static partial class ErrorCodes
     public const string MergeAdapterInvalid = "TT6006";
     /// <summary>The base model folder is unusable for a merge (config/weights missing or inconsistent).</summary>
     public const string MergeBaseInvalid = "TT6007";
+    /// <summary>Warning: something optional is missing from the merged folder (tokenizer, chat template, stop ids).</summary>
+    public const string MergeWarning = "TT6100";
 }
