@@ -136,6 +136,7 @@ public static class AdapterMerger
         if (plan.Untie) options.Log?.Invoke($"tied head: the adapter changes {EmbedName}; writing {HeadName} = base embedding and tie_word_embeddings: false (what training optimised)");
 
         // ---- weights, shard by shard, tensor by tensor ----
+        var scratch = new Scratch();
         var files = new List<string>();
         var isIndexed = File.Exists(Path.Combine(baseDir, SafetensorsCheckpoint.IndexFileName));
         var weightMap = new SortedDictionary<string, string>(StringComparer.Ordinal);
@@ -162,7 +163,7 @@ public static class AdapterMerger
                 if (job is null) copied++; else merged++;
                 var srcFile = ckpt.FileOf(src);
                 outputs.Add(new StreamTensor(name, e.DType, e.Shape, bytes,
-                    s => { if (job is null) CopyRaw(srcFile, e, s, cancellation); else MergeTensor(srcFile, e, job, s, options.ChunkFloats, cancellation); }));
+                    s => { if (job is null) CopyRaw(srcFile, e, s, scratch, cancellation); else MergeTensor(srcFile, e, job, s, options.ChunkFloats, scratch, cancellation); }));
                 weightMap[name] = shardName;
                 totalSize += bytes;
             }
@@ -431,10 +432,19 @@ public static class AdapterMerger
         return 8 + (long)BitConverter.ToUInt64(len);
     }
 
-    private static void CopyRaw(SafetensorsFile file, SafetensorsEntry e, Stream dst, CancellationToken ct)
+    /// <summary>Work buffers shared by every tensor of one merge (grown, never shrunk), so garbage does not pile up between collections.</summary>
+    private sealed class Scratch
+    {
+        public float[] W = [], D = [];
+        public byte[] Raw = [];
+        public bool[] Replaced = [];
+        public static T[] Grow<T>(ref T[] a, int n) => a.Length >= n ? a : a = new T[n];
+    }
+
+    private static void CopyRaw(SafetensorsFile file, SafetensorsEntry e, Stream dst, Scratch scratch, CancellationToken ct)
     {
         var start = DataStart(file) + e.Begin;
-        var buf = new byte[(int)Math.Min(8 << 20, Math.Max(1, e.End - e.Begin))];
+        var buf = Scratch.Grow(ref scratch.Raw, 8 << 20);
         using var h = File.OpenHandle(file.Path, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.SequentialScan);
         for (long done = 0, n = e.End - e.Begin; done < n;)
         {
@@ -458,7 +468,7 @@ public static class AdapterMerger
     }
 
     /// <summary>W' = W + delta, chunk of rows by chunk of rows, stored back in the tensor's dtype.</summary>
-    private static void MergeTensor(SafetensorsFile file, SafetensorsEntry e, Job job, Stream dst, int chunkFloats, CancellationToken ct)
+    private static void MergeTensor(SafetensorsFile file, SafetensorsEntry e, Job job, Stream dst, int chunkFloats, Scratch scratch, CancellationToken ct)
     {
         var es = e.DType switch
         {
@@ -468,9 +478,9 @@ public static class AdapterMerger
         var rows = (int)e.Shape[0];
         var cols = (int)e.Shape[1];
         var chunkRows = Math.Max(1, Math.Min(rows, chunkFloats / Math.Max(1, cols)));
-        var w = new float[chunkRows * cols];
-        var d = new float[chunkRows * cols];
-        var raw = new byte[chunkRows * cols * es];
+        var w = Scratch.Grow(ref scratch.W, chunkRows * cols);
+        var d = Scratch.Grow(ref scratch.D, chunkRows * cols);
+        var raw = Scratch.Grow(ref scratch.Raw, chunkRows * cols * es);
         var start = DataStart(file) + e.Begin;
         using var h = File.OpenHandle(file.Path, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.SequentialScan);
         for (var r0 = 0; r0 < rows; r0 += chunkRows)
@@ -516,23 +526,23 @@ public static class AdapterMerger
             switch (e.DType)
             {
                 case "F32": wc.CopyTo(MemoryMarshal.Cast<byte, float>(rawChunk)); break;
-                case "BF16": WriteBack16(wc, rawChunk, dc, job, r0, cols, isBf16: true); break;
-                default: WriteBack16(wc, rawChunk, dc, job, r0, cols, isBf16: false); break;
+                case "BF16": WriteBack16(wc, rawChunk, dc, job, r0, cols, scratch, isBf16: true); break;
+                default: WriteBack16(wc, rawChunk, dc, job, r0, cols, scratch, isBf16: false); break;
             }
             dst.Write(rawChunk);
         }
     }
 
     /// <summary>Rounds changed elements to the 16-bit dtype; elements with a zero delta and no replaced row keep their original bits.</summary>
-    private static void WriteBack16(Span<float> wc, Span<byte> rawChunk, Span<float> dc, Job job, int r0, int cols, bool isBf16)
+    private static void WriteBack16(Span<float> wc, Span<byte> rawChunk, Span<float> dc, Job job, int r0, int cols, Scratch scratch, bool isBf16)
     {
         var bits = MemoryMarshal.Cast<byte, ushort>(rawChunk);
         var n = wc.Length / cols;
-        var replaced = new bool[n];
+        var replaced = Scratch.Grow(ref scratch.Replaced, n);
+        Array.Clear(replaced, 0, n);
         if (job.Tokens is { } tok)
             foreach (var id in tok.TokenIds)
                 if (id >= r0 && id < r0 + n) replaced[id - r0] = true;
-        Span<ushort> one = stackalloc ushort[1];
         for (var r = 0; r < n; r++)
         {
             var rowW = wc.Slice(r * cols, cols);
