@@ -659,7 +659,9 @@ public static class AdapterMerger
         {
             sb.AppendLine();
             sb.AppendLine("**Caveat:** this adapter changes the embedding (" +
-                          (adapter.Tokens is not null ? "`trainable_token_indices`, rejected by vLLM's LoRA loader (vllm#36501)" : "`lora_embedding_A/B`") +
+                          (adapter.Tokens is not null
+                              ? "`trainable_tokens_delta`, which vLLM's LoRA loader rejects (vllm#36501)"
+                              : "`lora_embedding_A/B`; vLLM loads them, but runtimes treat a tied head inconsistently (peft#2864)") +
                           "); serve the merged folder above, which needs no LoRA support.");
         }
         sb.AppendLine();

@@ -109,6 +109,7 @@ public sealed class AdapterMergerTests
         using (var baseCk = SafetensorsCheckpoint.Open(baseDir))
         {
             var reference = new List<(string, long[], float[])>();
+            long totalMismatches = 0, totalElements = 0;
             foreach (var name in mergedCk.TensorNames.Order(StringComparer.Ordinal))
             {
                 var e = mergedCk.Entry(name);
@@ -119,6 +120,7 @@ public sealed class AdapterMergerTests
                 Precision.SingleToBF16(w, expectedBits);
                 var got = mergedCk.FileOf(name).BF16(name).ToArray();
                 var mismatches = Enumerable.Range(0, w.Length).Count(i => got[i] != expectedBits[i]);
+                totalMismatches += mismatches; totalElements += w.Length;
                 // f32 SGEMM vs f64 reference: a value within an f32 ulp of a bf16 rounding boundary may round the other way
                 Assert.IsTrue(mismatches <= w.Length / 1000 + 1, $"{name}: {mismatches} of {w.Length} elements differ from RNE(W + Δ)");
                 if (mismatches > 0)
@@ -126,6 +128,7 @@ public sealed class AdapterMergerTests
                         Assert.IsTrue(Math.Abs(Precision.BF16ToSingle(got[i]) - w[i]) <= Math.Abs(w[i]) * (1f / 256) + 1e-30f, $"{name}[{i}]");
                 reference.Add((name, e.Shape, w.Select(x => Precision.BF16ToSingle(Precision.SingleToBF16(x))).ToArray()));
             }
+            Console.WriteLine($"bf16: {totalMismatches} of {totalElements} merged elements differ from RNE(W + Δ_f64)");
             // same values in an f32 snapshot: the merged bf16 model's logits equal it (only the storage differs)
             var refDir = Path.Combine(_work, "ref");
             var cfg = ModelConfig.Load(result.OutputDir);
