@@ -1,5 +1,6 @@
 using Microsoft.Build.Framework;
 using ToolTune.Pipeline;
+using ToolTune.Pipeline.Stages;
 
 namespace ToolTune.Tasks;
 
@@ -38,9 +39,13 @@ public sealed class RunStage : ToolTuneTask
     /// <summary>The stage name once it has run (absent when the target was skipped: no task outputs then).</summary>
     [Output] public string? RanStage { get; private set; }
 
+    /// <summary><c>-p:Resume=false</c>: TrainLora ignores existing checkpoints (empty or anything else: resume).</summary>
+    public string? Resume { get; set; }
+
     protected override void ExecuteCore()
     {
-        var result = PipelineApi.RunStage(ConfigFile, ProjectRoot, Overrides, Stage, PipelineLog, Cancellation);
+        var options = new StageOptions { Resume = !string.Equals(Resume?.Trim(), "false", StringComparison.OrdinalIgnoreCase) };
+        var result = PipelineApi.RunStage(ConfigFile, ProjectRoot, Overrides, Stage, PipelineLog, Cancellation, options);
         OutputDir = result.OutputDir;
         RanStage = Stage;
     }

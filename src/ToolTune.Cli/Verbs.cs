@@ -11,6 +11,8 @@ internal static class Verbs
         // Pipeline stages: the same entry points as the MSBuild targets (PipelineApi.RunStage).
         yield return Commands.StageCommands.Prepare();
         yield return Commands.StageCommands.Verify();
+        yield return Commands.StageCommands.Train();
+        yield return Commands.StageCommands.MakeModel();
         yield return Commands.StatusCommand.Create();
         yield return Commands.TokenizeCommand.Create();
         yield return Commands.RenderCommand.Create();

@@ -21,17 +21,26 @@ internal static class StageCommands
     public static Command Verify() => Create("verify", "VerifyTokens",
         "Run the VerifyTokens stage: check delimiters, masks and tool-call JSON of every prepared sample and lint the template.");
 
-    private static Command Create(string verb, string stage, string description)
+    /// <summary><c>tooltune train --config … [--set k=v] [--no-resume]</c>: the TrainLora stage (resumes from
+    /// <c>artifacts/&lt;run&gt;/training/checkpoints/</c> when compatible checkpoints exist).</summary>
+    public static Command Train() => Create("train", "TrainLora",
+        "Run the TrainLora stage: LoRA fine-tuning of model.base_model on the prepared shards into artifacts/<run>/adapter/ (PEFT format); " +
+        "resumes automatically from compatible checkpoints.", withResume: true);
+
+    private static Command Create(string verb, string stage, string description, bool withResume = false)
     {
         var config = PipelineOptions.Config();
         var root = PipelineOptions.Root();
         var set = PipelineOptions.Set();
+        var noResume = new Option<bool>("--no-resume") { Description = "Ignore existing checkpoints and train from scratch (they are moved to checkpoints-stale/)." };
         var command = new Command(verb, description) { config, root, set };
+        if (withResume) command.Options.Add(noResume);
         command.SetAction((parse, ct) => Task.FromResult(PipelineOptions.Guard(() =>
         {
             var configFile = parse.GetValue(config)!;
             var rootDir = PipelineOptions.ResolveRoot(configFile, parse.GetValue(root));
-            var result = PipelineApi.RunStage(configFile, rootDir, string.Join(';', parse.GetValue(set) ?? []), stage, ConsoleLog.Instance, ct);
+            var options = new StageOptions { Resume = !(withResume && parse.GetValue(noResume)) };
+            var result = PipelineApi.RunStage(configFile, rootDir, string.Join(';', parse.GetValue(set) ?? []), stage, ConsoleLog.Instance, ct, options);
             Console.WriteLine($"{stage}: outputs in {result.OutputDir}");
             return 0;
         })));
@@ -105,6 +114,27 @@ internal static class StageCommands
             {
                 try { Directory.Delete(work, recursive: true); } catch (IOException) { }
             }
+        }));
+        return cmd;
+    }
+
+    /// <summary><c>tooltune make-model --preset demo --tokenizer DIR --out DIR [--seed 1]</c>: a random-init
+    /// SmolLM3-architecture snapshot (config.json + model.safetensors, F32) sized to the tokenizer (added tokens included).</summary>
+    public static Command MakeModel()
+    {
+        var preset = new Option<string>("--preset") { Description = "Model shape: demo (hidden 64, intermediate 192, 4 layers, 4 heads, 2 KV heads, NoPE every 4th layer, tied), tiny.", DefaultValueFactory = _ => "demo" };
+        var tokenizer = new Option<string>("--tokenizer") { Description = "Tokenizer folder: sets the vocabulary size (incl. added tokens) and bos/eos/pad ids.", Required = true };
+        var output = new Option<string>("--out") { Description = "Output folder (config.json, model.safetensors, generation_config.json).", Required = true };
+        var seed = new Option<int>("--seed") { Description = "Init seed (weights ~ N(0, 0.02), norms 1).", DefaultValueFactory = _ => 1 };
+        var cmd = new Command("make-model", "Write a random-init SmolLM3-architecture base model sized to a tokenizer (deterministic from the seed).")
+        {
+            preset, tokenizer, output, seed,
+        };
+        cmd.SetAction(p => PipelineOptions.Guard(() =>
+        {
+            var files = ToolTune.Model.DemoModel.Write(p.GetValue(preset)!, p.GetValue(tokenizer)!, p.GetValue(output)!, p.GetValue(seed));
+            foreach (var f in files) Console.WriteLine($"wrote {f} ({new FileInfo(f).Length:N0} bytes)");
+            return 0;
         }));
         return cmd;
     }

@@ -27,4 +27,6 @@ public static partial class ErrorCodes
     public const string CheckpointInvalid = "TT5101";
     /// <summary>Invalid training options (no data, zero steps, bad schedule).</summary>
     public const string TrainOptionsInvalid = "TT5102";
+    /// <summary>TrainLora: no base model (<c>model.base_model</c> unset) or its folder lacks config.json/weights.</summary>
+    public const string TrainBaseModelMissing = "TT5103";
 }

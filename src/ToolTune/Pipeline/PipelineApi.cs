@@ -22,8 +22,9 @@ public static class PipelineApi
     }
 
     /// <summary>Runs one stage by name (see <see cref="StageRunner"/>).</summary>
-    public static StageRunResult RunStage(string configFile, string rootDir, string? overrides, string stage, IPipelineLog log, CancellationToken cancellation) =>
-        StageRunner.Run(LoadConfig(configFile, rootDir, overrides), stage, log, cancellation);
+    public static StageRunResult RunStage(string configFile, string rootDir, string? overrides, string stage, IPipelineLog log, CancellationToken cancellation,
+        StageOptions? options = null) =>
+        StageRunner.Run(LoadConfig(configFile, rootDir, overrides), stage, log, cancellation, options);
 
     /// <summary>Which stages are stale and why; writes nothing.</summary>
     public static (LoadedConfig Config, IReadOnlyList<StageStatus> Stages) Status(string configFile, string rootDir, string? overrides, IEnumerable<string> stages)

@@ -16,9 +16,11 @@ public static class LoraTraining
     /// <param name="train">training shards; <paramref name="validation"/> optional</param>
     /// <param name="tokenToId">tokenizer lookup for <c>lora.trainable_tokens</c> (single tokens)</param>
     /// <param name="padId">padding id for batches (labels there are −100, so any valid id works)</param>
+    /// <param name="dataIdentity">content identity of the data and base weights (hashes): a checkpoint written under
+    /// another identity is not resumed</param>
     public static TrainResult Run(PipelineConfig config, string snapshotDirectory, ShardSet train, ShardSet? validation,
         Func<string, int?> tokenToId, int padId, string outputDirectory, Action<TrainProgress>? onProgress = null,
-        Action<string>? onMessage = null, bool resume = true, CancellationToken cancel = default)
+        Action<string>? onMessage = null, bool resume = true, CancellationToken cancel = default, string? dataIdentity = null)
     {
         using var weights = ModelWeights.Open(snapshotDirectory);
         var lm = new CausalLM(weights) { GradientCheckpointing = config.Train.GradientCheckpointing };
@@ -37,7 +39,7 @@ public static class LoraTraining
         {
             Resume = resume,
             ExtraFingerprint = string.Join("|", PeftAdapterIO.ConfigJson(lora).ToJsonString(), lm.Config.NumLayers, lm.Config.HiddenSize, lm.Config.VocabSize,
-                train.Count, maxLenKey(config)),
+                train.Count, maxLenKey(config), dataIdentity ?? ""),
         };
         var trainer = new Trainer(model, new ShardTrainingData(train, padId, maxLen),
             validation is null || validation.Count == 0 ? null : new ShardTrainingData(validation, padId, maxLen), options)

@@ -124,7 +124,7 @@ public sealed class StageRunnerTests
         var configReasons = PipelineStatus.Compute(overridden, ["Snapshot"]).Single().Reasons;
         Assert.IsTrue(configReasons.Any(r => r.Contains("data.sources[0].kind: \"tool\" -> \"general\"")), string.Join("\n", configReasons));
 
-        Assert.IsTrue(PipelineStatus.Compute(config, ["TrainLora"]).Single().Reasons.Single().Contains("no implementation"));
+        Assert.IsTrue(PipelineStatus.Compute(config, ["Evaluate"]).Single().Reasons.Single().Contains("no implementation"));
         var text = PipelineStatus.Format(config, PipelineStatus.Compute(config, ["Snapshot"]));
         StringAssert.Contains(text, "Snapshot  STALE");
     }
@@ -152,7 +152,7 @@ public sealed class StageRunnerTests
         using var dir = new TempDir();
         var config = Setup(dir);
         Assert.AreEqual(ErrorCodes.StageNotImplemented,
-            Assert.ThrowsExactly<ToolTuneException>(() => StageRunner.Run(config, "TrainLora", NullPipelineLog.Instance)).Code);
+            Assert.ThrowsExactly<ToolTuneException>(() => StageRunner.Run(config, "Evaluate", NullPipelineLog.Instance)).Code);
         Assert.AreEqual(ErrorCodes.StageUnknown,
             Assert.ThrowsExactly<ToolTuneException>(() => StageRunner.Run(config, "Nope", NullPipelineLog.Instance)).Code);
     }

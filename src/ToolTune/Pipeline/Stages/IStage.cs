@@ -56,8 +56,9 @@ public sealed class NullPipelineLog : IPipelineLog
 /// <summary>What a running stage gets.</summary>
 public sealed class StageContext
 {
-    internal StageContext(LoadedConfig config, RunLayout layout, string outputDir, IPipelineLog log, CancellationToken cancellation)
+    internal StageContext(LoadedConfig config, RunLayout layout, string outputDir, IPipelineLog log, CancellationToken cancellation, StageOptions? options = null)
     {
+        Options = options ?? StageOptions.Default;
         Config = config;
         Layout = layout;
         OutputDir = outputDir;
@@ -71,7 +72,18 @@ public sealed class StageContext
     public string OutputDir { get; }
     public IPipelineLog Log { get; }
     public CancellationToken Cancellation { get; }
+    /// <summary>Run options that are not part of the fingerprint (e.g. <c>-p:Resume=false</c>).</summary>
+    public StageOptions Options { get; }
 
     /// <summary>The (committed) output folder of an upstream stage.</summary>
     public string UpstreamOutput(string stageName) => Layout.OutputDir(StageRegistry.Get(stageName));
+}
+
+/// <summary>How to run a stage, beyond its config: never fingerprinted (they do not change what a completed run writes).</summary>
+public sealed record StageOptions
+{
+    public static readonly StageOptions Default = new();
+
+    /// <summary>TrainLora: resume from compatible checkpoints (<c>-p:Resume=false</c> / <c>--no-resume</c>: start fresh).</summary>
+    public bool Resume { get; init; } = true;
 }

@@ -18,7 +18,7 @@ public sealed record StageRunResult(string Stage, string OutputDir, string Outpu
 /// </summary>
 public static class StageRunner
 {
-    public static StageRunResult Run(LoadedConfig config, string stageName, IPipelineLog log, CancellationToken cancellation = default)
+    public static StageRunResult Run(LoadedConfig config, string stageName, IPipelineLog log, CancellationToken cancellation = default, StageOptions? options = null)
     {
         var stage = StageRegistry.Get(stageName);
         var layout = RunLayout.For(config);
@@ -43,7 +43,7 @@ public static class StageRunner
         log.Message($"Stage {stageName}: running (run '{config.Config.Run.Name}').", important: true);
         try
         {
-            stage.Run(new StageContext(config, layout, temp, log, cancellation));
+            stage.Run(new StageContext(config, layout, temp, log, cancellation, options));
             cancellation.ThrowIfCancellationRequested();
         }
         catch

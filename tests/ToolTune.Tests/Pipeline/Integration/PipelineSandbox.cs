@@ -91,8 +91,13 @@ internal sealed class PipelineSandbox : IDisposable
     /// <summary><c>dotnet msbuild Pipeline.proj</c> (no restore phase) with the test stage list and the given config.</summary>
     public BuildRun MSBuild(string config, params string[] args) => Dotnet(["msbuild", "Pipeline.proj", .. Common(config), .. args]);
 
+    /// <summary>Extra targets file (sandbox-relative) imported by every build when the test stages are off, e.g. one that
+    /// removes a product stage from the list.</summary>
+    public string? ExtraTargets { get; set; }
+
     private string[] Common(string config) =>
-        ["-nologo", "-nodeReuse:false", "-m:1", "-v:m", $"-p:Config={config}", .. (TestStages ? new[] { $"-p:ToolTuneExtraTargets={TestTargets}" } : [])];
+        ["-nologo", "-nodeReuse:false", "-m:1", "-v:m", $"-p:Config={config}",
+         .. (TestStages ? new[] { $"-p:ToolTuneExtraTargets={TestTargets}" } : ExtraTargets is { } x ? [$"-p:ToolTuneExtraTargets={x}"] : [])];
 
     private BuildRun Dotnet(string[] args)
     {

@@ -1,0 +1,53 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using ToolTune.Diagnostics;
+using ToolTune.Text;
+
+namespace ToolTune.Model;
+
+/// <summary>
+/// Random-init SmolLM3-architecture base models sized to a tokenizer (<c>tooltune make-model</c>): the embedded default's
+/// <c>data/demo-model/</c> until issue 8 replaces it with a small trained base. Deterministic from the seed
+/// (<see cref="ModelWeights.CreateRandom"/>, F32 <see cref="ModelWeights.WriteSnapshot"/>).
+/// </summary>
+public static class DemoModel
+{
+    /// <summary>Shape of a preset for a vocabulary of <paramref name="vocab"/> ids.</summary>
+    public static ModelConfig Shape(string preset, int vocab) => preset switch
+    {
+        // 4 layers, the 4th NoPE (SmolLM3's no_rope_layer_interval 4), GQA 4:2, tied embeddings: ≈ 0.38 M parameters.
+        "demo" => new ModelConfig
+        {
+            VocabSize = vocab, HiddenSize = 64, IntermediateSize = 192, NumLayers = 4, NumHeads = 4, NumKvHeads = 2, HeadDim = 16,
+            RopeTheta = 100000, RmsNormEps = 1e-6f, TieWordEmbeddings = true, MaxPositionEmbeddings = 8192,
+            UseRope = ModelConfig.DefaultUseRope(4, 4), NoRopeLayerInterval = 4,
+        },
+        "tiny" => ModelConfig.Preset("tiny") with { VocabSize = vocab },
+        _ => throw new ToolTuneException(ErrorCodes.ModelInputInvalid, $"unknown model preset '{preset}' (demo, tiny)"),
+    };
+
+    /// <summary>Writes config.json, model.safetensors (F32) and generation_config.json into <paramref name="outDir"/>.</summary>
+    public static IReadOnlyList<string> Write(string preset, string tokenizerDir, string outDir, int seed)
+    {
+        var tok = Tokenizer.FromDirectory(tokenizerDir);
+        var vocab = tok.VocabularySize;
+        foreach (var t in tok.AddedTokens) vocab = Math.Max(vocab, t.Id + 1);
+        var eos = tok.EosTokenId;
+        var config = Shape(preset, vocab) with
+        {
+            BosTokenId = tok.BosTokenId,
+            EosTokenIds = eos is { } e ? [e] : [],
+            PadTokenId = tok.PadTokenId,
+        };
+        using var weights = ModelWeights.CreateRandom(config, seed);
+        var files = weights.Save(outDir).ToList();
+        var gen = new JsonObject { ["_from_model_config"] = true };
+        if (config.BosTokenId is { } b) gen["bos_token_id"] = b;
+        if (eos is { } eid) gen["eos_token_id"] = eid;
+        if (config.PadTokenId is { } p) gen["pad_token_id"] = p;
+        var genPath = Path.Combine(outDir, "generation_config.json");
+        File.WriteAllText(genPath, gen.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+        files.Add(genPath);
+        return files;
+    }
+}
