@@ -71,8 +71,11 @@ internal static class BenchTrainCommand
         var times = new List<double>();
         double loss = 0;
         var prof = profile ? new StepProfile() : null;
+        long alloc0 = 0;
+        int gc0 = 0;
         for (var s = 0; s <= steps; s++)
         {
+            if (s == 1) { alloc0 = GC.GetTotalAllocatedBytes(precise: true); gc0 = GC.CollectionCount(2); }
             if (s == 1 && prof is not null) { lm.Profile = prof; prof.Reset(); }
             var sw = Stopwatch.StartNew();
             foreach (var p in trained) p.Grad?.AsSpan().Clear();
@@ -80,6 +83,8 @@ internal static class BenchTrainCommand
             opt?.Update(1e-4);
             times.Add(sw.Elapsed.TotalSeconds);
         }
+        var allocPerStep = steps > 0 ? (GC.GetTotalAllocatedBytes(precise: true) - alloc0) / (double)steps / 1048576.0 : 0;
+        var gen2 = GC.CollectionCount(2) - gc0;
         var timed = times.Skip(1).ToArray();
         var median = timed.Order().ElementAt(timed.Length / 2);
         var json = new Dictionary<string, object?>
@@ -101,6 +106,8 @@ internal static class BenchTrainCommand
             ["warmup_s"] = Math.Round(times[0], 4),
             ["tokens_per_s"] = Math.Round(seq / median, 1),
             ["peak_rss_mb"] = Math.Round(ModelCommandHelpers.PeakRssMb(), 1),
+            ["alloc_mb_per_step"] = Math.Round(allocPerStep, 1),
+            ["gen2_gcs"] = gen2,
             ["cores"] = Environment.ProcessorCount,
             ["loss"] = Math.Round(loss, 5),
             ["loadavg"] = File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : null,
