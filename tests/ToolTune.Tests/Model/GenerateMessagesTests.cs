@@ -113,21 +113,31 @@ public sealed class GenerateMessagesTests
     }
 
     [TestMethod]
+    public void TemplateOptionOverridesTheModelTemplate()
+    {
+        var conv = WriteConversation(Messages());
+        var tpl = Path.Combine(s_dir, "t-" + Guid.NewGuid().ToString("N") + ".jinja");
+        File.WriteAllText(tpl, "{% for m in messages %}{{ m.role }}: {{ m.content }}\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}");
+        var r = RunJson(new GenerateCommand.GenerateRequest { ModelDir = s_dir, MessagesFile = conv, TemplatePath = tpl, Options = new GenerationOptions { MaxNewTokens = 2 } });
+        Assert.AreEqual("system: You are a helpful assistant.\nuser: What's the weather in Paris?\n<|im_start|>assistant\n", r.GetProperty("prompt_text").GetString());
+    }
+
+    [TestMethod]
     public void StopsOnFirstGeneratedIdWhenItIsAGenerationConfigEos()
     {
         var conv = WriteConversation(Messages());
         var opts = new GenerationOptions { MaxNewTokens = 6, StopIds = [] };
         var free = RunJson(new GenerateCommand.GenerateRequest { ModelDir = s_dir, MessagesFile = conv, Options = opts });
         var first = free.GetProperty("ids")[0].GetInt32();
-        var gen = Path.Combine(s_dir, "generation_config.json");
-        File.WriteAllText(gen, $"{{\"eos_token_id\": [{first}, 1]}}");
-        try
-        {
-            var r = RunJson(new GenerateCommand.GenerateRequest { ModelDir = s_dir, MessagesFile = conv, Options = new GenerationOptions { MaxNewTokens = 6, StopIds = null! } });
-            Assert.AreEqual(1, r.GetProperty("new_tokens").GetInt32());
-            Assert.AreEqual("stop", r.GetProperty("stop_reason").GetString());
-        }
-        finally { File.Delete(gen); }
+        // A private copy of the model folder (the other tests read s_dir concurrently).
+        var dir = Path.Combine(s_dir, "with-gen-config");
+        Directory.CreateDirectory(dir);
+        foreach (var f in Directory.GetFiles(s_dir)) File.Copy(f, Path.Combine(dir, Path.GetFileName(f)));
+        File.WriteAllText(Path.Combine(dir, "generation_config.json"), $"{{\"eos_token_id\": [{first}, 1]}}");
+        var r = RunJson(new GenerateCommand.GenerateRequest { ModelDir = dir, MessagesFile = conv, Options = new GenerationOptions { MaxNewTokens = 6, StopIds = null! } });
+        Assert.AreEqual(1, r.GetProperty("new_tokens").GetInt32());
+        Assert.AreEqual("stop", r.GetProperty("stop_reason").GetString());
+        CollectionAssert.Contains(r.GetProperty("stop_ids").EnumerateArray().Select(e => e.GetInt32()).ToArray(), 1);
     }
 
     [TestMethod]
