@@ -26,5 +26,6 @@ internal static class Verbs
         yield return Commands.MakeTokenizerCommand.Create();
         yield return LogitsCommand.Create();
         yield return GenerateCommand.Create();
+        yield return MergeCommand.Create();
     }
 }

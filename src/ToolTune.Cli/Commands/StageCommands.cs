@@ -110,7 +110,7 @@ internal static class StageCommands
     }
 
     /// <summary>Stage messages to stdout, warnings as <c>file(line,col): warning TT####: …</c> to stderr.</summary>
-    private sealed class ConsoleLog : IPipelineLog
+    internal sealed class ConsoleLog : IPipelineLog
     {
         public static readonly ConsoleLog Instance = new();
 

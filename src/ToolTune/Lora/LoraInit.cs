@@ -1,3 +1,5 @@
+using System.Numerics;
+
 namespace ToolTune.Lora;
 
 /// <summary>
@@ -45,5 +47,54 @@ public static class LoraRandom
             b[i] = (float)(std * rad * Math.Cos(2 * Math.PI * u2));
             if (i + 1 < b.Length) b[i + 1] = (float)(std * rad * Math.Sin(2 * Math.PI * u2));
         }
+    }
+
+    private static uint Fmix32(uint h)
+    {
+        h ^= h >> 16; h *= 0x85EBCA6B;
+        h ^= h >> 13; h *= 0xC2B2AE35;
+        return h ^ (h >> 16);
+    }
+
+    private static Vector<uint> Fmix32(Vector<uint> h)
+    {
+        h ^= Vector.ShiftRightLogical(h, 16); h *= new Vector<uint>(0x85EBCA6B);
+        h ^= Vector.ShiftRightLogical(h, 13); h *= new Vector<uint>(0xC2B2AE35);
+        return h ^ Vector.ShiftRightLogical(h, 16);
+    }
+
+    /// <summary>
+    /// Inverted dropout with a counter-based mask: element i is dropped iff <c>fmix32(fmix32(i + k1) ^ k2) &lt; p·2³²</c>
+    /// (k1, k2 = the two halves of <paramref name="key"/>); kept elements are scaled by 1/(1−p). dst = src ⊙ mask
+    /// (may alias). Vectorised; identical on every SIMD width.
+    /// </summary>
+    public static void ApplyDropout(ReadOnlySpan<float> src, Span<float> dst, ulong key, double p)
+    {
+        var n = dst.Length;
+        var k1 = (uint)key;
+        var k2 = (uint)(key >> 32);
+        var threshold = (uint)Math.Min(uint.MaxValue, Math.Round(p * 4294967296.0));
+        var keep = (float)(1.0 / (1.0 - p));
+        var i = 0;
+        var w = Vector<uint>.Count;
+        if (Vector.IsHardwareAccelerated && n >= w)
+        {
+            Span<uint> lane = stackalloc uint[w];
+            for (var j = 0; j < w; j++) lane[j] = (uint)j;
+            var idx = new Vector<uint>(lane);
+            var vk1 = new Vector<uint>(k1);
+            var vk2 = new Vector<uint>(k2);
+            var vt = new Vector<uint>(threshold);
+            var vkeep = new Vector<float>(keep);
+            for (; i <= n - w; i += w)
+            {
+                var h = Fmix32(Fmix32(idx + new Vector<uint>((uint)i) + vk1) ^ vk2);
+                var kept = Vector.AsVectorSingle(~Vector.LessThan(h, vt));      // all-ones where kept
+                var v = new Vector<float>(src.Slice(i, w)) * vkeep;
+                Vector.BitwiseAnd(v, kept).CopyTo(dst.Slice(i, w));
+            }
+        }
+        for (; i < n; i++)
+            dst[i] = Fmix32(Fmix32((uint)i + k1) ^ k2) < threshold ? 0f : src[i] * keep;
     }
 }

@@ -59,53 +59,66 @@ public sealed class LoraLinear : ILinear
     {
         if (Base is null) throw new InvalidOperationException($"{ModulePath}: LoRA layer is not attached to a base layer");
         Base.Forward(x, y, rows);
-        ForwardDelta(x, y, rows, Mask(rows));
+        ForwardCore(x, y, rows, [], Keyed);
     }
 
     public void Backward(ReadOnlySpan<float> dy, ReadOnlySpan<float> x, Span<float> dx, int rows, bool accumulateDx)
     {
         if (Base is null) throw new InvalidOperationException($"{ModulePath}: LoRA layer is not attached to a base layer");
         Base.Backward(dy, x, dx, rows, accumulateDx);
-        BackwardDelta(dy, x, dx, rows, Mask(rows), accumulateDx: true);
+        BackwardCore(dy, x, dx, rows, [], Keyed, accumulateDx: true);
     }
+
+    private bool Keyed => DropoutKey is not null && Dropout > 0;
+    private ulong StreamKey => LoraRandom.Mix(DropoutKey!.Value ^ _pathHash);
 
     /// <summary>The dropout multipliers for <paramref name="rows"/> input rows (0 or 1/(1−p)); empty when off.</summary>
     public float[] Mask(int rows)
     {
-        if (DropoutKey is not { } key || Dropout <= 0) return [];
-        var n = rows * In;
-        var mask = new float[n];
-        var k = LoraRandom.Mix(key ^ _pathHash);
-        var keep = (float)(1.0 / (1.0 - Dropout));
-        for (var i = 0; i < n; i++) mask[i] = LoraRandom.Uniform(k, (ulong)i) >= Dropout ? keep : 0f;
-        return mask;
+        if (!Keyed) return [];
+        var ones = new float[rows * In];
+        ones.AsSpan().Fill(1f);
+        LoraRandom.ApplyDropout(ones, ones, StreamKey, Dropout);
+        return ones;
     }
 
-    private ReadOnlySpan<float> Dropped(ReadOnlySpan<float> x, ReadOnlySpan<float> mask, int rows)
+    /// <summary>dst = src ⊙ mask (explicit mask, or the keyed counter-hash mask).</summary>
+    private void Drop(ReadOnlySpan<float> src, Span<float> dst, ReadOnlySpan<float> mask, bool keyed)
     {
-        if (mask.IsEmpty) return x;
+        if (!mask.IsEmpty) { for (var i = 0; i < dst.Length; i++) dst[i] = src[i] * mask[i]; return; }
+        LoraRandom.ApplyDropout(src, dst, StreamKey, Dropout);
+    }
+
+    private ReadOnlySpan<float> Dropped(ReadOnlySpan<float> x, ReadOnlySpan<float> mask, bool keyed, int rows)
+    {
+        if (mask.IsEmpty && !keyed) return x;
         var n = rows * In;
         if (_xd.Length < n) _xd = new float[n];
-        for (var i = 0; i < n; i++) _xd[i] = x[i] * mask[i];
+        Drop(x[..n], _xd.AsSpan(0, n), mask, keyed);
         return _xd.AsSpan(0, n);
     }
 
-    /// <summary><c>y += scale·(drop(x)·Aᵀ)·Bᵀ</c>; x [rows × in], y [rows × out], mask [rows × in] or empty.</summary>
-    public void ForwardDelta(ReadOnlySpan<float> x, Span<float> y, int rows, ReadOnlySpan<float> mask)
+    /// <summary><c>y += scale·(drop(x)·Aᵀ)·Bᵀ</c>; x [rows × in], y [rows × out], mask [rows × in] (0 or 1/(1−p)) or empty.</summary>
+    public void ForwardDelta(ReadOnlySpan<float> x, Span<float> y, int rows, ReadOnlySpan<float> mask) => ForwardCore(x, y, rows, mask, false);
+
+    /// <summary>
+    /// Given dL/dy: dB += s·dyᵀ·h, dA += (s·dy·B)ᵀ·drop(x), dx (+)= ((s·dy·B)·A) ⊙ mask. h is recomputed.
+    /// </summary>
+    public void BackwardDelta(ReadOnlySpan<float> dy, ReadOnlySpan<float> x, Span<float> dx, int rows, ReadOnlySpan<float> mask, bool accumulateDx) =>
+        BackwardCore(dy, x, dx, rows, mask, false, accumulateDx);
+
+    private void ForwardCore(ReadOnlySpan<float> x, Span<float> y, int rows, ReadOnlySpan<float> mask, bool keyed)
     {
-        var xd = Dropped(x, mask, rows);
+        var xd = Dropped(x, mask, keyed, rows);
         if (_h.Length < rows * R) _h = new float[rows * R];
         var h = _h.AsSpan(0, rows * R);
         Gemm.MatMulTransB(xd, A.F32, h, rows, In, R);                               // h = xd·Aᵀ   [rows × r]
         Gemm.MatMulTransB(h, B.F32, y, rows, R, Out, accumulate: true, alpha: Scale); // y += s·h·Bᵀ
     }
 
-    /// <summary>
-    /// Given dL/dy: dB += s·dyᵀ·h, dA += (s·dy·B)ᵀ·drop(x), dx (+)= ((s·dy·B)·A) ⊙ mask. h is recomputed.
-    /// </summary>
-    public void BackwardDelta(ReadOnlySpan<float> dy, ReadOnlySpan<float> x, Span<float> dx, int rows, ReadOnlySpan<float> mask, bool accumulateDx)
+    private void BackwardCore(ReadOnlySpan<float> dy, ReadOnlySpan<float> x, Span<float> dx, int rows, ReadOnlySpan<float> mask, bool keyed, bool accumulateDx)
     {
-        var xd = Dropped(x, mask, rows);
+        var xd = Dropped(x, mask, keyed, rows);
         if (_h.Length < rows * R) _h = new float[rows * R];
         if (_dh.Length < rows * R) _dh = new float[rows * R];
         var h = _h.AsSpan(0, rows * R);
@@ -115,10 +128,13 @@ public sealed class LoraLinear : ILinear
         if (B.Grad is { } gB) Gemm.MatMulTransA(dy, h, gB, Out, rows, R, accumulate: true, alpha: Scale); // dB += s·dyᵀ·h
         if (A.Grad is { } gA) Gemm.MatMulTransA(dh, xd, gA, R, rows, In, accumulate: true);               // dA += dhᵀ·xd
         if (dx.IsEmpty) return;
-        if (mask.IsEmpty) { Gemm.MatMul(dh, A.F32, dx, rows, R, In, accumulate: accumulateDx); return; }
+        if (mask.IsEmpty && !keyed) { Gemm.MatMul(dh, A.F32, dx, rows, R, In, accumulate: accumulateDx); return; }
         var n = rows * In;
-        var t = new float[n];
+        if (_xd.Length < n) _xd = new float[n];
+        var t = _xd.AsSpan(0, n);                                                     // xd no longer needed: reuse
         Gemm.MatMul(dh, A.F32, t, rows, R, In);
-        for (var i = 0; i < n; i++) dx[i] = accumulateDx ? dx[i] + t[i] * mask[i] : t[i] * mask[i];
+        Drop(t, t, mask, keyed);
+        if (accumulateDx) for (var i = 0; i < n; i++) dx[i] += t[i];
+        else t.CopyTo(dx);
     }
 }

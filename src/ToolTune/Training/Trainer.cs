@@ -183,6 +183,13 @@ public sealed class Trainer
         }
 
         TrainLog.Write(_o.LogPath, log); // fresh header, or the rows up to the resumed checkpoint
+        TrainResult Canceled()
+        {
+            if (lastCheckpoint is null || Checkpoint.List(_o.CheckpointDirectory).LastOrDefault().Step != step) Save();
+            OnMessage?.Invoke($"canceled at step {step}/{TotalSteps}");
+            return new TrainResult(step, TotalSteps, true, resumed, lastCheckpoint, log);
+        }
+
         var clock = Stopwatch.StartNew();
         var startStep = step;
         long sessionTokens = 0;
@@ -192,12 +199,7 @@ public sealed class Trainer
         while (step < TotalSteps)
         {
             if (micro >= Plans[epoch].Count) { epoch++; micro = 0; continue; }
-            if (cancel.IsCancellationRequested)
-            {
-                if (lastCheckpoint is null || Checkpoint.List(_o.CheckpointDirectory).LastOrDefault().Step != step) Save();
-                OnMessage?.Invoke($"canceled at step {step}/{TotalSteps}");
-                return new TrainResult(step, TotalSteps, true, resumed, lastCheckpoint, log);
-            }
+            if (cancel.IsCancellationRequested) return Canceled();
             var plan = Plans[epoch];
             var count = Math.Min(_o.GradAccum, plan.Count - micro);
             var batches = new Batch[count];
@@ -209,8 +211,14 @@ public sealed class Trainer
             }
             foreach (var p in ps) p.Grad!.AsSpan().Clear();
             double lossSum = 0;
+            var rngAtStepStart = rng;
             for (var i = 0; i < count; i++)
             {
+                if (i > 0 && cancel.IsCancellationRequested)
+                {
+                    rng = rngAtStepStart; // drop the partial step: parameters, position and RNG are still those after the last step
+                    return Canceled();
+                }
                 rng += 0x9E3779B97F4A7C15UL;
                 var key = Lora.LoraRandom.Mix(rng);
                 lossSum += _model.ForwardBackward(batches[i], Math.Max(1, n), key).LossSum;

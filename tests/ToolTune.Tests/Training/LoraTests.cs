@@ -111,6 +111,60 @@ public sealed class LoraTests
     private static float[] GetData(Param p) => (float[])typeof(Param).GetField("_owned", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)!.GetValue(p)!;
 
     [TestMethod]
+    public void DropoutMaskIsDeterministicVectorEqualsScalarAndHasRateP()
+    {
+        static uint Fm(uint h) { h ^= h >> 16; h *= 0x85EBCA6B; h ^= h >> 13; h *= 0xC2B2AE35; return h ^ (h >> 16); }
+        const int n = 100_003;
+        const ulong key = 0x1234_5678_9ABC_DEF0UL;
+        var ones = Enumerable.Repeat(1f, n).ToArray();
+        var got = new float[n];
+        LoraRandom.ApplyDropout(ones, got, key, 0.1);
+        var threshold = (uint)Math.Round(0.1 * 4294967296.0);
+        for (var i = 0; i < n; i++)
+        {
+            var dropped = Fm(Fm((uint)i + unchecked((uint)key)) ^ (uint)(key >> 32)) < threshold;
+            Assert.AreEqual(dropped ? 0f : (float)(1 / 0.9), got[i], $"element {i}");
+        }
+        var rate = got.Count(v => v == 0) / (double)n;
+        Assert.AreEqual(0.1, rate, 0.005);
+        var again = new float[n];
+        LoraRandom.ApplyDropout(ones, again, key, 0.1);
+        CollectionAssert.AreEqual(got, again);
+    }
+
+    [TestMethod]
+    public void KeyedDropoutPathEqualsExplicitMaskPath()
+    {
+        const int rows = 37, fin = 19, fout = 11, r = 3;
+        LoraLinear Make()
+        {
+            var l = new LoraLinear("model.layers.0.mlp.up_proj", fin, fout, r, 2f, 0.2)
+                { Base = new Linear(new Param("w", [fout, fin], new float[fout * fin])), DropoutKey = 99 };
+            var rnd = new Random(1);
+            foreach (var p in new[] { l.A, l.B }) for (var i = 0; i < p.Count; i++) p.Data[i] = (float)(rnd.NextDouble() - 0.5);
+            return l;
+        }
+        var rnd = new Random(2);
+        var x = Enumerable.Range(0, rows * fin).Select(_ => (float)(rnd.NextDouble() - 0.5)).ToArray();
+        var dy = Enumerable.Range(0, rows * fout).Select(_ => (float)(rnd.NextDouble() - 0.5)).ToArray();
+        var k = Make();
+        var e = Make();
+        var mask = e.Mask(rows);
+        var yk = new float[rows * fout];
+        var ye = new float[rows * fout];
+        k.Forward(x, yk, rows);
+        e.ForwardDelta(x, ye, rows, mask);
+        CollectionAssert.AreEqual(ye, yk);
+        var dxk = new float[rows * fin];
+        var dxe = new float[rows * fin];
+        k.Backward(dy, x, dxk, rows, accumulateDx: false);
+        e.BackwardDelta(dy, x, dxe, rows, mask, accumulateDx: false);
+        CollectionAssert.AreEqual(dxe, dxk);
+        CollectionAssert.AreEqual(e.A.Grad, k.A.Grad);
+        CollectionAssert.AreEqual(e.B.Grad, k.B.Grad);
+    }
+
+    [TestMethod]
     public void InitFollowsPeft()
     {
         var a = LoraAdapter.Create(new LoraConfig { R = 4, Alpha = 8, TargetModules = ["q_proj", "embed_tokens"] }, TinyModel(), seed: 1);

@@ -260,6 +260,44 @@ public sealed class TrainerTests
         }
     }
 
+    /// <summary>Ctrl+C between micro-batches of a step drops the partial step; the resumed run is still bit-identical.</summary>
+    [TestMethod]
+    public void CancelMidStepDropsPartialStep()
+    {
+        string a = Temp(), b = Temp();
+        try
+        {
+            var data = ToyData.Make(40, 3);
+            new Trainer(new ToyModel(), data, null, Options(a, saveEvery: 3)).Run();
+            using var cts = new CancellationTokenSource();
+            var model = new CancelingModel(cts, cancelAtCall: 13); // first micro-batch of step 7
+            var r = new Trainer(model, data, null, Options(b, saveEvery: 3)).Run(cts.Token);
+            Assert.IsTrue(r.Canceled);
+            Assert.AreEqual(6, r.Steps);
+            Assert.IsTrue(Directory.Exists(Path.Combine(b, "checkpoints", "checkpoint-6")));
+            new Trainer(new ToyModel(), data, null, Options(b, saveEvery: 3)).Run();
+            CollectionAssert.AreEqual(File.ReadAllBytes(Path.Combine(a, "toy_adapter.safetensors")), File.ReadAllBytes(Path.Combine(b, "toy_adapter.safetensors")));
+        }
+        finally
+        {
+            foreach (var d in new[] { a, b }) if (Directory.Exists(d)) Directory.Delete(d, true);
+        }
+    }
+
+    private sealed class CancelingModel(CancellationTokenSource cts, int cancelAtCall) : ITrainableModel
+    {
+        private readonly ToyModel _inner = new();
+        private int _calls;
+        public IReadOnlyList<Param> Parameters => _inner.Parameters;
+        public MicroResult ForwardBackward(Batch batch, long normalizer, ulong dropoutKey)
+        {
+            if (++_calls == cancelAtCall) cts.Cancel();
+            return _inner.ForwardBackward(batch, normalizer, dropoutKey);
+        }
+        public MicroResult Evaluate(Batch batch) => _inner.Evaluate(batch);
+        public void SaveAdapter(string directory) => _inner.SaveAdapter(directory);
+    }
+
     [TestMethod]
     public void CheckpointsOfOtherOptionsAreSetAsideNotResumed()
     {

@@ -28,6 +28,7 @@ public static class StageRegistry
     {
         yield return new PrepareDataStage();
         yield return new VerifyTokensStage();
+        yield return new MergeAdapterStage();
         yield return new SnapshotStage();          // test/demo stages (integration tests)
         yield return new SnapshotSummaryStage();
     }
