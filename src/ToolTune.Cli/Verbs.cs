@@ -22,6 +22,7 @@ internal static class Verbs
         bench.Subcommands.Add(BenchGemmCommand.Create());
         bench.Subcommands.Add(BenchKernelsCommand.Create());
         bench.Subcommands.Add(BenchTrainCommand.Create());
+        bench.Subcommands.Add(BenchOpenCommand.Create());
         yield return bench;
         yield return Commands.InspectCommand.Create();
         yield return Commands.MakeTokenizerCommand.Create();

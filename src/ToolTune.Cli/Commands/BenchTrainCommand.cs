@@ -1,16 +1,19 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Text.Json;
+using ToolTune.Lora;
 using ToolTune.Model;
 using ToolTune.Tensors;
+using ToolTune.Training;
 
 namespace ToolTune.Cli.Commands;
 
 /// <summary>
-/// <c>tooltune bench train --preset smol135m|tiny --seq 512 --steps 4</c>: time of one training step on a random-init model,
-/// batch 1 × seq, labels on the second half. Until LoRA lands (issue 5) the step is forward + backward through frozen f32
-/// base weights (input gradients through every linear, attention, norms, fused LM-head CE) with a cheap stand-in trainable
-/// set (all RMSNorm weights + the input-embedding gradient) and no optimizer; the output says so in "measured".
+/// <c>tooltune bench train --preset smol135m|tiny --seq 512 --steps 4 [--rank 16] [--mode lora|frozen]</c>: time of one
+/// training step on a random-init model, batch 1 × seq, labels on the second half. Default <c>lora</c>: the step a PyTorch
+/// PEFT LoRA step does (<c>tests/oracles/model/bench_train_torch.py</c>) — LoRA r, alpha 2r on q,k,v,o,gate,up,down and
+/// embed_tokens over frozen f32 base weights, forward + backward + AdamW update of the adapters. <c>frozen</c>: the older
+/// stand-in (forward + backward, RMSNorm weights + input-embedding gradient, no adapters, no optimizer).
 /// </summary>
 internal static class BenchTrainCommand
 {
@@ -20,45 +23,68 @@ internal static class BenchTrainCommand
         var seq = new Option<int>("--seq") { Description = "Sequence length.", DefaultValueFactory = _ => 512 };
         var steps = new Option<int>("--steps") { Description = "Timed steps (after one warm-up step).", DefaultValueFactory = _ => 4 };
         var rank = new Option<int>("--rank") { Description = "LoRA rank (recorded; LoRA arrives with issue 5).", DefaultValueFactory = _ => 16 };
+        var mode = new Option<string>("--mode") { Description = "lora (LoRA step with AdamW, default) or frozen (forward+backward stand-in).", DefaultValueFactory = _ => "lora" };
+        mode.AcceptOnlyFromAmong("lora", "frozen");
         var checkpointing = new Option<bool>("--checkpointing") { Description = "Per-layer gradient checkpointing." };
         var profile = new Option<bool>("--profile") { Description = "Add seconds per section (mean over timed steps)." };
         var save = new Option<string?>("--save-snapshot") { Description = "Also write the random-init model as a BF16 HF snapshot to this folder." };
         var command = new Command("train", "Benchmark a training step (forward + backward) on a random-init preset; one JSON line.")
         {
-            preset, seq, steps, rank, checkpointing, profile, save,
+            preset, seq, steps, rank, checkpointing, profile, save, mode,
         };
         command.SetAction(parse =>
         {
             Run(parse.GetValue(preset)!, parse.GetValue(seq), parse.GetValue(steps), parse.GetValue(rank), parse.GetValue(checkpointing), Console.Out,
-                parse.GetValue(profile), parse.GetValue(save));
+                parse.GetValue(profile), parse.GetValue(save), parse.GetValue(mode)!);
             return 0;
         });
         return command;
     }
 
-    public static void Run(string presetName, int seq, int steps, int rank, bool checkpointing, TextWriter output, bool profile = false, string? saveSnapshot = null)
+    public static void Run(string presetName, int seq, int steps, int rank, bool checkpointing, TextWriter output, bool profile = false, string? saveSnapshot = null, string mode = "lora")
     {
         var config = ModelConfig.Preset(presetName);
         var weights = ModelWeights.CreateRandom(config, seed: 1);
         if (saveSnapshot is not null) weights.Save(saveSnapshot, "BF16");
         var lm = new CausalLM(weights) { GradientCheckpointing = checkpointing };
-        lm.SetTrainable(p => p.Shape.Length == 1); // stand-in trainable set: RMSNorm weights
+        var lora = mode == "lora";
+        AdamW? opt = null;
+        IReadOnlyList<Param> trained;
+        if (lora)
+        {
+            var cfg = new LoraConfig { R = rank, Alpha = 2 * rank, TargetModules = [.. LoraConfig.AttentionModules, .. LoraConfig.MlpModules, "embed_tokens"] };
+            var adapter = LoraAdapter.Create(cfg, config, seed: 3);
+            var model = new LoraTrainableModel(lm, adapter); // attaches the adapter, freezes the base
+            trained = model.Parameters;
+            opt = new AdamW(trained, weightDecay: 0.0);
+        }
+        else
+        {
+            lm.SetTrainable(p => p.Shape.Length == 1); // stand-in trainable set: RMSNorm weights
+            trained = lm.Parameters.Where(p => p.Grad is not null).ToArray();
+        }
         var rng = new Random(2);
         var ids = new int[seq];
         for (var i = 0; i < seq; i++) ids[i] = rng.Next(config.VocabSize);
         var labels = ids.Select((id, i) => i < seq / 2 ? CrossEntropy.IgnoreIndex : id).ToArray();
-        var dEmb = new float[seq * config.HiddenSize];
+        var dEmb = lora ? null : new float[seq * config.HiddenSize];
         var times = new List<double>();
         double loss = 0;
         var prof = profile ? new StepProfile() : null;
+        long alloc0 = 0;
+        int gc0 = 0;
         for (var s = 0; s <= steps; s++)
         {
+            if (s == 1) { alloc0 = GC.GetTotalAllocatedBytes(precise: true); gc0 = GC.CollectionCount(2); }
             if (s == 1 && prof is not null) { lm.Profile = prof; prof.Reset(); }
             var sw = Stopwatch.StartNew();
-            lm.ZeroGrad();
+            foreach (var p in trained) p.Grad?.AsSpan().Clear();
             loss = lm.ForwardBackward(ids, labels, 1, seq, dEmb);
+            opt?.Update(1e-4);
             times.Add(sw.Elapsed.TotalSeconds);
         }
+        var allocPerStep = steps > 0 ? (GC.GetTotalAllocatedBytes(precise: true) - alloc0) / (double)steps / 1048576.0 : 0;
+        var gen2 = GC.CollectionCount(2) - gc0;
         var timed = times.Skip(1).ToArray();
         var median = timed.Order().ElementAt(timed.Length / 2);
         var json = new Dictionary<string, object?>
@@ -70,14 +96,21 @@ internal static class BenchTrainCommand
             ["steps"] = steps,
             ["rank"] = rank,
             ["gradient_checkpointing"] = checkpointing,
-            ["measured"] = "forward+backward, frozen f32 base weights, grads for all inputs + RMSNorm weights (LoRA stand-in; no adapters, no optimizer)",
+            ["mode"] = mode,
+            ["measured"] = lora
+                ? $"LoRA step: r={rank}, alpha={2 * rank} on q,k,v,o,gate,up,down + embed_tokens, frozen f32 base, forward+backward+AdamW"
+                : "forward+backward, frozen f32 base weights, grads for all inputs + RMSNorm weights (LoRA stand-in; no adapters, no optimizer)",
+            ["trainable_params"] = trained.Sum(p => (long)p.Count),
             ["step_s"] = Math.Round(median, 4),
             ["step_s_all"] = timed.Select(t => Math.Round(t, 4)).ToArray(),
             ["warmup_s"] = Math.Round(times[0], 4),
             ["tokens_per_s"] = Math.Round(seq / median, 1),
             ["peak_rss_mb"] = Math.Round(ModelCommandHelpers.PeakRssMb(), 1),
+            ["alloc_mb_per_step"] = Math.Round(allocPerStep, 1),
+            ["gen2_gcs"] = gen2,
             ["cores"] = Environment.ProcessorCount,
             ["loss"] = Math.Round(loss, 5),
+            ["loadavg"] = File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : null,
         };
         if (prof is not null)
             json["profile_s"] = prof.Seconds.OrderByDescending(kv => kv.Value).ToDictionary(kv => kv.Key, kv => Math.Round(kv.Value / Math.Max(1, steps), 4));

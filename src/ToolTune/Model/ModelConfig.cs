@@ -240,6 +240,13 @@ public sealed record ModelConfig
             RopeTheta = 100000, RmsNormEps = 1e-5f, TieWordEmbeddings = true, MaxPositionEmbeddings = 8192,
             UseRope = DefaultUseRope(4, 4), NoRopeLayerInterval = 4,
         },
-        _ => throw new ToolTuneException(ErrorCodes.ModelInputInvalid, $"unknown preset '{name}' (smol135m, tiny)"),
+        // SmolLM3-3B's shape (formats.md §D.1): for open/mmap benchmarks with sparse header-only checkpoints.
+        "smol3b" => new ModelConfig
+        {
+            VocabSize = 128256, HiddenSize = 2048, IntermediateSize = 11008, NumLayers = 36, NumHeads = 16, NumKvHeads = 4, HeadDim = 128,
+            RopeTheta = 5_000_000, RmsNormEps = 1e-6f, TieWordEmbeddings = true, MaxPositionEmbeddings = 65536,
+            UseRope = DefaultUseRope(36, 4), NoRopeLayerInterval = 4, EosTokenIds = [128012],
+        },
+        _ => throw new ToolTuneException(ErrorCodes.ModelInputInvalid, $"unknown preset '{name}' (smol135m, tiny, smol3b)"),
     };
 }

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using ToolTune.Diagnostics;
 using ToolTune.Tensors;
 
@@ -99,6 +100,72 @@ public sealed class ModelWeights : IDisposable
         });
         var files = SafetensorsWriter.WriteModel(directory, list, maxShardBytes);
         return [Path.Combine(directory, ModelConfig.FileName), .. files];
+    }
+
+    /// <summary>
+    /// Writes a snapshot whose safetensors files have real headers (every tensor of <paramref name="config"/>, contiguous
+    /// offsets, <paramref name="dtype"/>) and all-zero data created with <see cref="FileStream.SetLength"/>, so the files are
+    /// sparse: a multi-GB checkpoint costs only its headers on disk. <paramref name="shards"/> &gt; 1 splits the tensors
+    /// (in order) into that many files of about equal size plus <c>model.safetensors.index.json</c>, as HF does. For
+    /// open/memory-mapping benchmarks and tests.
+    /// </summary>
+    public static IReadOnlyList<string> WriteSparseSnapshot(string directory, ModelConfig config, int shards = 1, string dtype = "BF16")
+    {
+        var elem = dtype switch { "BF16" or "F16" => 2L, "F32" => 4L, _ => throw new ToolTuneException(ErrorCodes.SafetensorsWriteInvalid, $"cannot write dtype {dtype} (F32, BF16, F16)", directory) };
+        System.IO.Directory.CreateDirectory(directory);
+        var cfg = config with { TorchDtype = dtype switch { "BF16" => "bfloat16", "F16" => "float16", _ => "float32" } };
+        File.WriteAllText(Path.Combine(directory, ModelConfig.FileName), cfg.ToJson().ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        var tensors = config.ExpectedTensors().Select(t => (t.Name, t.Shape, Bytes: t.Shape.Aggregate(elem, (a, b) => a * b))).ToArray();
+        var total = tensors.Sum(t => t.Bytes);
+        shards = Math.Clamp(shards, 1, tensors.Length);
+        var groups = new List<List<(string Name, long[] Shape, long Bytes)>> { new() };
+        long acc = 0;
+        foreach (var t in tensors)
+        {
+            if (groups.Count < shards && groups[^1].Count > 0 && acc + t.Bytes / 2 > total * groups.Count / shards) groups.Add([]);
+            groups[^1].Add(t);
+            acc += t.Bytes;
+        }
+        var files = new List<string> { Path.Combine(directory, ModelConfig.FileName) };
+        var weightMap = new JsonObject();
+        for (var g = 0; g < groups.Count; g++)
+        {
+            var fileName = groups.Count == 1 ? SafetensorsCheckpoint.SingleFileName : $"model-{g + 1:D5}-of-{groups.Count:D5}.safetensors";
+            var header = new JsonObject { ["__metadata__"] = new JsonObject { ["format"] = "pt" } };
+            long offset = 0;
+            foreach (var (name, shape, bytes) in groups[g])
+            {
+                header[name] = new JsonObject
+                {
+                    ["dtype"] = dtype,
+                    ["shape"] = new JsonArray(shape.Select(d => (JsonNode)d).ToArray()),
+                    ["data_offsets"] = new JsonArray(offset, offset + bytes),
+                };
+                offset += bytes;
+                weightMap[name] = fileName;
+            }
+            var json = System.Text.Encoding.UTF8.GetBytes(header.ToJsonString());
+            var padded = (json.Length + 7) / 8 * 8;
+            var path = Path.Combine(directory, fileName);
+            using (var fs = new FileStream(path, FileMode.Create, FileAccess.Write))
+            {
+                var len = new byte[8];
+                System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(len, (ulong)padded);
+                fs.Write(len);
+                fs.Write(json);
+                for (var i = json.Length; i < padded; i++) fs.WriteByte((byte)' ');
+                fs.SetLength(8 + padded + offset); // sparse: the data section is a hole that reads as zeros
+            }
+            files.Add(path);
+        }
+        if (groups.Count > 1)
+        {
+            var index = new JsonObject { ["metadata"] = new JsonObject { ["total_size"] = total }, ["weight_map"] = weightMap };
+            var ip = Path.Combine(directory, SafetensorsCheckpoint.IndexFileName);
+            File.WriteAllText(ip, index.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+            files.Add(ip);
+        }
+        return files;
     }
 
     /// <summary>Writes these weights (current values, e.g. after full fine-tuning) as a snapshot.</summary>

@@ -113,8 +113,11 @@ public static unsafe class Attention
             nint a0 = (nint)pdo, a1 = (nint)pq, a2 = (nint)pk, a3 = (nint)pv, a4 = (nint)po, a5 = (nint)pl, a6 = (nint)pdq;
             WorkerPool.Shared.For(hq, h =>
             {
-                dkh[h] = new float[tk * d];
-                dvh[h] = new float[tk * d];
+                // Pooled (per layer × head per step otherwise); rented arrays may be longer and dirty.
+                dkh[h] = System.Buffers.ArrayPool<float>.Shared.Rent(tk * d);
+                dvh[h] = System.Buffers.ArrayPool<float>.Shared.Rent(tk * d);
+                dkh[h].AsSpan(0, tk * d).Clear();
+                dvh[h].AsSpan(0, tk * d).Clear();
                 BackwardHead((float*)a0, (float*)a1, (float*)a2, (float*)a3, (float*)a4, (float*)a5, (float*)a6, dkh[h], dvh[h], tq, tk, hq, hkv, d, scale, h, blockK);
             });
         }
@@ -129,6 +132,8 @@ public static unsafe class Attention
                 TensorPrimitives.Add(dkr, dkh[h].AsSpan(j * d, d), dkr);
                 TensorPrimitives.Add(dvr, dvh[h].AsSpan(j * d, d), dvr);
             }
+            System.Buffers.ArrayPool<float>.Shared.Return(dkh[h]);
+            System.Buffers.ArrayPool<float>.Shared.Return(dvh[h]);
         }
     }
 
@@ -145,7 +150,8 @@ public static unsafe class Attention
         var kSpan = new ReadOnlySpan<float>(k, (tk - 1) * ks + hkv * d);
         var vSpan = new ReadOnlySpan<float>(v, (tk - 1) * ks + hkv * d);
         // D_i = rowsum(dO_i ∘ O_i)
-        var dsum = new float[tq];
+        var pool = System.Buffers.ArrayPool<float>.Shared;
+        var dsum = pool.Rent(tq);
         for (var i = 0; i < tq; i++)
         {
             dsum[i] = TensorPrimitives.Dot(new ReadOnlySpan<float>(dO + (long)i * qs + h * d, d), new ReadOnlySpan<float>(o + (long)i * qs + h * d, d));
@@ -154,8 +160,11 @@ public static unsafe class Attention
         // Per key block: all query rows that see it at once (rows × blockK scratch, O(T) for a fixed block),
         // so each step is one GEMM with a long inner dimension instead of many small tiles.
         var maxRows = tq;
-        var p = new float[(long)maxRows * Math.Min(blockK, tk)];
-        var dp = new float[p.Length];
+        var pLen = maxRows * Math.Min(blockK, tk);
+        var pArr = pool.Rent(pLen);
+        var dpArr = pool.Rent(pLen);
+        var p = new ArraySegment<float>(pArr, 0, pLen);
+        var dp = new ArraySegment<float>(dpArr, 0, pLen);
         for (var j0 = 0; j0 < tk; j0 += blockK)
         {
             var bk = Math.Min(blockK, tk - j0);
@@ -189,6 +198,9 @@ public static unsafe class Attention
             Gemm.Sgemm(false, false, rows, d, bk, scale, dp, bk, kBlock, ks, dqSpan.Slice(iFirst * qs + h * d), qs, accumulate: true);
             Gemm.Sgemm(true, false, bk, d, rows, scale, dp, bk, qRows, qs, dkh.AsSpan(j0 * d), d, accumulate: true);
         }
+        pool.Return(pArr);
+        pool.Return(dpArr);
+        pool.Return(dsum);
     }
 
     private static void Validate(int qLen, int kLen, int vLen, int oLen, int tq, int tk, int hq, int hkv, int d)

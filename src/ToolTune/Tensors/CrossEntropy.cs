@@ -67,43 +67,57 @@ public static unsafe class CrossEntropy
         var gscale = (float)(gradScale / divisor);
         if (chunk <= 0) chunk = AutoChunk(vocab);
         chunk = Math.Max(1, Math.Min(chunk, count));
-        var hc = new float[chunk * hiddenSize];
-        var logits = new float[chunk * vocab];
-        var dhc = wantDh ? new float[chunk * hiddenSize] : [];
+        // Pooled: the logits chunk is tens of MB and this runs once per training step.
+        var pool = System.Buffers.ArrayPool<float>.Shared;
+        var hcArr = pool.Rent(chunk * hiddenSize);
+        var logitsArr = pool.Rent(chunk * vocab);
+        var dhcArr = wantDh ? pool.Rent(chunk * hiddenSize) : [];
         var rowLoss = new double[chunk];
         double total = 0;
-        for (var c0 = 0; c0 < count; c0 += chunk)
+        try
         {
-            var n = Math.Min(chunk, count - c0);
-            for (var r = 0; r < n; r++) hidden.Slice(rows[c0 + r] * hiddenSize, hiddenSize).CopyTo(hc.AsSpan(r * hiddenSize));
-            if (bf16) Gemm.MatMulTransB(hc, new ReadOnlySpan<ushort>((void*)weightPtr, wLen), logits, n, hiddenSize, vocab);
-            else Gemm.MatMulTransB(hc, new ReadOnlySpan<float>((void*)weightPtr, wLen), logits, n, hiddenSize, vocab);
-            var labelsLocal = new int[n];
-            for (var r = 0; r < n; r++) labelsLocal[r] = labels[rows[c0 + r]];
-            var wantGrad = wantDh || wantDw;
-            WorkerPool.Shared.For(n, r =>
+            var hc = new ArraySegment<float>(hcArr, 0, chunk * hiddenSize);
+            var logits = new ArraySegment<float>(logitsArr, 0, chunk * vocab);
+            var dhc = wantDh ? new ArraySegment<float>(dhcArr, 0, chunk * hiddenSize) : ArraySegment<float>.Empty;
+            for (var c0 = 0; c0 < count; c0 += chunk)
             {
-                var row = logits.AsSpan(r * vocab, vocab);
-                var max = FastMath.Max(row);
-                var label = labelsLocal[r];
-                var target = row[label];
-                var sum = FastMath.ExpShiftSum(row, max, row);
-                rowLoss[r] = max + Math.Log(sum) - target;
-                if (wantGrad)
+                var n = Math.Min(chunk, count - c0);
+                for (var r = 0; r < n; r++) hidden.Slice(rows[c0 + r] * hiddenSize, hiddenSize).CopyTo(hc.AsSpan(r * hiddenSize));
+                if (bf16) Gemm.MatMulTransB(hc, new ReadOnlySpan<ushort>((void*)weightPtr, wLen), logits, n, hiddenSize, vocab);
+                else Gemm.MatMulTransB(hc, new ReadOnlySpan<float>((void*)weightPtr, wLen), logits, n, hiddenSize, vocab);
+                var labelsLocal = new int[n];
+                for (var r = 0; r < n; r++) labelsLocal[r] = labels[rows[c0 + r]];
+                var wantGrad = wantDh || wantDw;
+                WorkerPool.Shared.For(n, r =>
                 {
-                    TensorPrimitives.Multiply(row, gscale / sum, row);
-                    row[label] -= gscale;
+                    var row = logits.AsSpan(r * vocab, vocab);
+                    var max = FastMath.Max(row);
+                    var label = labelsLocal[r];
+                    var target = row[label];
+                    var sum = FastMath.ExpShiftSum(row, max, row);
+                    rowLoss[r] = max + Math.Log(sum) - target;
+                    if (wantGrad)
+                    {
+                        TensorPrimitives.Multiply(row, gscale / sum, row);
+                        row[label] -= gscale;
+                    }
+                });
+                for (var r = 0; r < n; r++) total += rowLoss[r];
+                if (wantDh)
+                {
+                    if (bf16) Gemm.MatMul(logits, new ReadOnlySpan<ushort>((void*)weightPtr, wLen), dhc, n, vocab, hiddenSize);
+                    else Gemm.MatMul(logits, new ReadOnlySpan<float>((void*)weightPtr, wLen), dhc, n, vocab, hiddenSize);
+                    for (var r = 0; r < n; r++) dhc.AsSpan(r * hiddenSize, hiddenSize).CopyTo(dHidden.Slice(rows[c0 + r] * hiddenSize, hiddenSize));
                 }
-            });
-            for (var r = 0; r < n; r++) total += rowLoss[r];
-            if (wantDh)
-            {
-                if (bf16) Gemm.MatMul(logits, new ReadOnlySpan<ushort>((void*)weightPtr, wLen), dhc, n, vocab, hiddenSize);
-                else Gemm.MatMul(logits, new ReadOnlySpan<float>((void*)weightPtr, wLen), dhc, n, vocab, hiddenSize);
-                for (var r = 0; r < n; r++) dhc.AsSpan(r * hiddenSize, hiddenSize).CopyTo(dHidden.Slice(rows[c0 + r] * hiddenSize, hiddenSize));
+                if (wantDw)
+                    Gemm.MatMulTransA(logits, hc, dWeight, vocab, n, hiddenSize, accumulate: true);
             }
-            if (wantDw)
-                Gemm.MatMulTransA(logits, hc, dWeight, vocab, n, hiddenSize, accumulate: true);
+        }
+        finally
+        {
+            pool.Return(hcArr);
+            pool.Return(logitsArr);
+            if (wantDh) pool.Return(dhcArr);
         }
         return total / divisor;
     }

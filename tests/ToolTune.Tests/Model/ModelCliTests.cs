@@ -48,6 +48,20 @@ public sealed class ModelCliTests
         Assert.IsTrue(doc.RootElement.GetProperty("step_s").GetDouble() > 0);
         Assert.IsTrue(doc.RootElement.GetProperty("peak_rss_mb").GetDouble() > 0);
         Assert.IsTrue(double.IsFinite(doc.RootElement.GetProperty("loss").GetDouble()));
+        // Default = the real LoRA step: r=16 adapters on the 7 projections of 4 layers + embed_tokens (tiny preset).
+        Assert.AreEqual("lora", doc.RootElement.GetProperty("mode").GetString());
+        long lin = 4 * 16 * ((128 + 128) + (128 + 64) + (128 + 64) + (128 + 128) + 3 * (128 + 384));
+        Assert.AreEqual(lin + 16 * (4096 + 128), doc.RootElement.GetProperty("trainable_params").GetInt64());
+    }
+
+    [TestMethod]
+    public void BenchTrainFrozenStandInStillRuns()
+    {
+        var sw = new StringWriter();
+        BenchTrainCommand.Run("tiny", 16, 1, 16, checkpointing: false, sw, mode: "frozen");
+        using var doc = JsonDocument.Parse(sw.ToString());
+        Assert.AreEqual("frozen", doc.RootElement.GetProperty("mode").GetString());
+        Assert.IsTrue(double.IsFinite(doc.RootElement.GetProperty("loss").GetDouble()));
     }
 }
 
