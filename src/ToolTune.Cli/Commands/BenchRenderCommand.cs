@@ -19,12 +19,14 @@ internal static class BenchRenderCommand
         var tokenizer = new Option<string>("--tokenizer") { Description = "Model folder with tokenizer.json", Required = true };
         var template = new Option<string?>("--template") { Description = "Chat template (default: configs/templates/smollm3-tool-fixed.jinja under the current directory)" };
         var seconds = new Option<double>("--seconds") { Description = "Timed seconds per measurement", DefaultValueFactory = _ => 3 };
+        var writeContext = new Option<string?>("--write-context") { Description = "Also write the benchmark conversation as a render context JSON (for the Python Jinja2 oracle, tests/oracles/templates/bench_render.py)" };
         var cmd = new Command("render", "Render + mask throughput (conversations/s) of a chat template with a tokenizer");
         cmd.Options.Add(tokenizer);
         cmd.Options.Add(template);
         cmd.Options.Add(seconds);
+        cmd.Options.Add(writeContext);
         cmd.SetAction(p => Run(p.GetValue(tokenizer)!, p.GetValue(template) ?? Path.Combine("configs", "templates", "smollm3-tool-fixed.jinja"),
-            Math.Max(0.2, p.GetValue(seconds)), Console.Out));
+            Math.Max(0.2, p.GetValue(seconds)), Console.Out, p.GetValue(writeContext)));
         return cmd;
     }
 
@@ -89,10 +91,12 @@ internal static class BenchRenderCommand
         };
     }
 
-    internal static int Run(string tokenizerPath, string templatePath, double seconds, TextWriter output)
+    internal static int Run(string tokenizerPath, string templatePath, double seconds, TextWriter output, string? writeContext = null)
     {
         try
         {
+            if (writeContext is not null)
+                File.WriteAllText(writeContext, Conversation().ToJsonString());
             var tokenizer = Directory.Exists(tokenizerPath) ? Tokenizer.FromDirectory(tokenizerPath) : Tokenizer.FromFile(tokenizerPath);
             var template = ChatTemplate.Load(templatePath);
             var renderer = new TemplateRenderer(template, new RenderOptions { Now = new DateTime(2025, 7, 10) });
