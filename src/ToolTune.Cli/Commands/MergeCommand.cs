@@ -22,11 +22,11 @@ internal static class MergeCommand
         var tokenizer = new Option<string?>("--tokenizer") { Description = "Folder with tokenizer files (default: --base)." };
         var template = new Option<string?>("--chat-template") { Description = "The chat template the model was trained with (.jinja; default: the tokenizer's)." };
         var thinking = new Option<bool>("--thinking") { Description = "Thinking was used: serving.md adds --reasoning-parser." };
-        var keepTied = new Option<bool>("--keep-tied") { Description = "Keep a tied head tied (the head follows the merged embedding; differs from what training optimised)." };
+        var untieHead = new Option<bool>("--untie-head") { Description = "Untie a tied head: lm_head = base embedding (PEFT runtime semantics, for adapters trained by PEFT; ToolTune trains the tied head to follow the embedding, the default)." };
         var name = new Option<string>("--adapter-name") { Description = "LoRA module name in serving.md.", DefaultValueFactory = _ => "tooltune" };
         var command = new Command("merge", "Merge a LoRA adapter into its base model and write a Hugging Face snapshot (+ serving.md).")
         {
-            config, root, set, baseDir, adapter, output, tokenizer, template, thinking, keepTied, name,
+            config, root, set, baseDir, adapter, output, tokenizer, template, thinking, untieHead, name,
         };
         command.SetAction((parse, ct) => Task.FromResult(PipelineOptions.Guard(() =>
         {
@@ -48,7 +48,7 @@ internal static class MergeCommand
             var result = AdapterMerger.Merge(new MergeOptions
             {
                 BaseDir = b, AdapterDir = a, OutputDir = o, TokenizerDir = parse.GetValue(tokenizer), ChatTemplateFile = parse.GetValue(template),
-                Thinking = parse.GetValue(thinking), TiedHead = parse.GetValue(keepTied) ? TiedHeadMode.KeepTied : TiedHeadMode.Untie,
+                Thinking = parse.GetValue(thinking), TiedHead = parse.GetValue(untieHead) ? TiedHeadMode.Untie : TiedHeadMode.KeepTied,
                 AdapterName = parse.GetValue(name)!, Log = Console.Error.WriteLine,
             }, ct);
             Console.WriteLine($"merged {result.MergedTensors} tensor(s), copied {result.CopiedTensors}{(result.Untied ? ", head untied" : "")} -> {result.OutputDir}");

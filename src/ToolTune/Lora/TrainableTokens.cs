@@ -7,7 +7,7 @@ namespace ToolTune.Lora;
 /// only the listed embedding rows train. Stored as <c>trainable_tokens_delta</c> [n × hidden] holding the
 /// <b>absolute</b> replacement rows (initialised as copies of the original rows; merge = index_copy), saved as
 /// <c>base_model.model.model.embed_tokens.token_adapter.trainable_tokens_delta</c>. A tied head reads the same rows
-/// (<see cref="RowFor"/>); PEFT does not save the tied head separately.
+/// (<see cref="RowFor"/>; in the decoder via <c>CausalLM.TiedHeadExtra</c>); PEFT does not save the tied head separately.
 /// </summary>
 public sealed class TrainableTokens : IEmbedding
 {

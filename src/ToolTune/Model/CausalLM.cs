@@ -1,5 +1,6 @@
 using System.Numerics.Tensors;
 using ToolTune.Diagnostics;
+using ToolTune.Lora;
 using ToolTune.Tensors;
 
 namespace ToolTune.Model;
@@ -74,6 +75,40 @@ public sealed class CausalLM
 
     /// <summary>When set, wall time per section (linear_fwd, attention_bwd, lm_head_ce, …) is accumulated into it.</summary>
     public StepProfile? Profile { get; set; }
+
+    /// <summary>
+    /// The tied head follows the adapted embedding (issue 5): with tied embeddings, an embedding LoRA adds
+    /// <c>scale·(xn·B)·A</c> to the logits and trainable tokens replace their head rows (the wrappers' order: rows
+    /// replaced, then the LoRA delta), i.e. the head is exactly the embedding the input side reads, E' = E + ΔE, which is
+    /// what merging into the tied tensor produces. Null when untied or the embedding is not adapted (base path unchanged).
+    /// </summary>
+    public CrossEntropy.HeadExtra? TiedHeadExtra()
+    {
+        if (!Config.TieWordEmbeddings) return null;
+        CrossEntropy.HeadExtra? e = null;
+        for (var m = Embed; m is not null;)
+        {
+            switch (m)
+            {
+                case LoraEmbedding le:
+                    if (e?.A is not null) throw new NotSupportedException("more than one embedding LoRA on a tied head");
+                    e ??= new CrossEntropy.HeadExtra();
+                    e.R = le.R; e.Scale = le.Scale; e.A = le.A.OwnedArray; e.B = le.B.OwnedArray; e.GradA = le.A.Grad; e.GradB = le.B.Grad;
+                    m = le.Base;
+                    break;
+                case TrainableTokens tt:
+                    if (e?.Ids is not null) throw new NotSupportedException("more than one trainable-token set on a tied head");
+                    e ??= new CrossEntropy.HeadExtra();
+                    e.Ids = tt.TokenIds.ToArray(); e.Rows = tt.Delta.OwnedArray; e.GradRows = tt.Delta.Grad;
+                    m = tt.Base;
+                    break;
+                default:
+                    m = null;
+                    break;
+            }
+        }
+        return e;
+    }
 
     /// <summary>Every distinct parameter (base weights and whatever adapters the modules expose).</summary>
     public IEnumerable<Param> Parameters =>
@@ -309,6 +344,7 @@ public sealed class CausalLM
         RmsNorm.Forward(xs[^1], FinalNorm.F32, xn, new float[rows], rows, c.HiddenSize, c.RmsNormEps);
         var logits = new float[(long)rows * c.VocabSize];
         Linear.MatMulWT(xn, Head, logits, rows, accumulate: false);
+        if (TiedHeadExtra() is { } extra) CrossEntropy.ApplyHeadExtra(extra, xn, logits, rows, c.HiddenSize, c.VocabSize);
         return logits;
     }
 
@@ -356,9 +392,11 @@ public sealed class CausalLM
         RmsNorm.Forward(xs[^1], FinalNorm.F32, xn, rstd, rows, h, c.RmsNormEps);
         var dxn = backward ? new float[rows * h] : [];
         var dHead = backward && Head.Grad is { } hg ? hg.AsSpan() : [];
+        var headExtra = TiedHeadExtra();
+        if (headExtra is not null && !backward) { headExtra.GradA = headExtra.GradB = headExtra.GradRows = null; }
         double loss = Head.IsBF16
-            ? CrossEntropy.LmHeadLoss(xn, Head.BF16, shifted, rows, h, c.VocabSize, dxn, dHead, out _, 1f, 0, normalizer)
-            : CrossEntropy.LmHeadLoss(xn, Head.F32, shifted, rows, h, c.VocabSize, dxn, dHead, out _, 1f, 0, normalizer);
+            ? CrossEntropy.LmHeadLoss(xn, Head.BF16, shifted, rows, h, c.VocabSize, dxn, dHead, out _, 1f, 0, normalizer, headExtra)
+            : CrossEntropy.LmHeadLoss(xn, Head.F32, shifted, rows, h, c.VocabSize, dxn, dHead, out _, 1f, 0, normalizer, headExtra);
         Profile?.Lap("lm_head_ce");
         if (!backward) return loss;
 
@@ -409,6 +447,7 @@ public sealed class CausalLM
         RmsNorm.Forward(last, FinalNorm.F32, xn, new float[1], 1, c.HiddenSize, c.RmsNormEps);
         var logits = new float[c.VocabSize];
         Linear.MatMulWT(xn, Head, logits, 1, accumulate: false);
+        if (TiedHeadExtra() is { } extra) CrossEntropy.ApplyHeadExtra(extra, xn, logits, 1, c.HiddenSize, c.VocabSize);
         return logits;
     }
 }

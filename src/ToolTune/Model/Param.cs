@@ -58,6 +58,9 @@ public sealed unsafe class Param
     /// <summary>Writable values (owned tensors only: trainable or random-init).</summary>
     public Span<float> Data => _owned ?? throw new InvalidOperationException($"{Name} is read-only (memory-mapped); call MakeTrainable first");
 
+    /// <summary>The owned f32 array (adapter tensors are always owned).</summary>
+    public float[] OwnedArray => _owned ?? throw new InvalidOperationException($"{Name} is not owned");
+
     /// <summary>Gradient (same layout), null when frozen.</summary>
     public float[]? Grad { get; private set; }
     public bool Trainable => Grad is not null;

@@ -10,6 +10,21 @@ namespace ToolTune.Tensors;
 /// </summary>
 public static unsafe class CrossEntropy
 {
+    /// <summary>
+    /// Extra terms of an adapted (tied) head, applied per token chunk so full logits are never formed:
+    /// a low-rank term <c>logits += scale·(h·B)·A</c> (A [r × vocab], B [hidden × r]: an embedding LoRA's ΔEᵀ) and/or
+    /// row overrides (head rows <c>Ids[i]</c> replaced by <c>Rows[i]</c>, trainable tokens; applied before the low-rank
+    /// term, the order of the embedding wrappers). Gradients (when the grad spans are non-empty) are added into them.
+    /// </summary>
+    public sealed class HeadExtra
+    {
+        public int R;
+        public float Scale;
+        public float[]? A, B, GradA, GradB;
+        public int[]? Ids;
+        public float[]? Rows, GradRows;
+    }
+
     public const int IgnoreIndex = -100;
 
     /// <summary>
@@ -20,21 +35,21 @@ public static unsafe class CrossEntropy
     /// </summary>
     public static double LmHeadLoss(ReadOnlySpan<float> hidden, ReadOnlySpan<float> weight, ReadOnlySpan<int> labels,
         int tokens, int hiddenSize, int vocab, Span<float> dHidden, Span<float> dWeight,
-        out int count, float gradScale = 1f, int chunk = 0, double normalizer = 0)
+        out int count, float gradScale = 1f, int chunk = 0, double normalizer = 0, HeadExtra? extra = null)
     {
         if (weight.Length < (long)vocab * hiddenSize) throw new ArgumentException("CrossEntropy: weight smaller than vocab × hidden");
         fixed (float* pw = weight)
-            return Core(hidden, (nint)pw, false, labels, tokens, hiddenSize, vocab, dHidden, dWeight, out count, gradScale, chunk, normalizer);
+            return Core(hidden, (nint)pw, false, labels, tokens, hiddenSize, vocab, dHidden, dWeight, out count, gradScale, chunk, normalizer, extra);
     }
 
     /// <summary>As the f32 overload, with the head weight [vocab × hidden] in bf16 (e.g. tied, frozen, memory-mapped embeddings).</summary>
     public static double LmHeadLoss(ReadOnlySpan<float> hidden, ReadOnlySpan<ushort> weightBf16, ReadOnlySpan<int> labels,
         int tokens, int hiddenSize, int vocab, Span<float> dHidden, Span<float> dWeight,
-        out int count, float gradScale = 1f, int chunk = 0, double normalizer = 0)
+        out int count, float gradScale = 1f, int chunk = 0, double normalizer = 0, HeadExtra? extra = null)
     {
         if (weightBf16.Length < (long)vocab * hiddenSize) throw new ArgumentException("CrossEntropy: weight smaller than vocab × hidden");
         fixed (ushort* pw = weightBf16)
-            return Core(hidden, (nint)pw, true, labels, tokens, hiddenSize, vocab, dHidden, dWeight, out count, gradScale, chunk, normalizer);
+            return Core(hidden, (nint)pw, true, labels, tokens, hiddenSize, vocab, dHidden, dWeight, out count, gradScale, chunk, normalizer, extra);
     }
 
     /// <summary>Rows per chunk when not given: about 64 MB of logits, between 32 and 512 rows (larger chunks
@@ -43,7 +58,7 @@ public static unsafe class CrossEntropy
 
     private static double Core(ReadOnlySpan<float> hidden, nint weightPtr, bool bf16, ReadOnlySpan<int> labels,
         int tokens, int hiddenSize, int vocab, Span<float> dHidden, Span<float> dWeight,
-        out int count, float gradScale, int chunk, double normalizer)
+        out int count, float gradScale, int chunk, double normalizer, HeadExtra? extra)
     {
         var wLen = (int)Math.Min(int.MaxValue, (long)vocab * hiddenSize);
         if (hidden.Length < tokens * hiddenSize || labels.Length < tokens)
@@ -73,6 +88,7 @@ public static unsafe class CrossEntropy
         var logitsArr = pool.Rent(chunk * vocab);
         var dhcArr = wantDh ? pool.Rent(chunk * hiddenSize) : [];
         var rowLoss = new double[chunk];
+        float[]? u = null;
         double total = 0;
         try
         {
@@ -85,6 +101,7 @@ public static unsafe class CrossEntropy
                 for (var r = 0; r < n; r++) hidden.Slice(rows[c0 + r] * hiddenSize, hiddenSize).CopyTo(hc.AsSpan(r * hiddenSize));
                 if (bf16) Gemm.MatMulTransB(hc, new ReadOnlySpan<ushort>((void*)weightPtr, wLen), logits, n, hiddenSize, vocab);
                 else Gemm.MatMulTransB(hc, new ReadOnlySpan<float>((void*)weightPtr, wLen), logits, n, hiddenSize, vocab);
+                if (extra is not null) ExtraForward(extra, hc, logits, n, hiddenSize, vocab, ref u);
                 var labelsLocal = new int[n];
                 for (var r = 0; r < n; r++) labelsLocal[r] = labels[rows[c0 + r]];
                 var wantGrad = wantDh || wantDw;
@@ -109,8 +126,15 @@ public static unsafe class CrossEntropy
                     else Gemm.MatMul(logits, new ReadOnlySpan<float>((void*)weightPtr, wLen), dhc, n, vocab, hiddenSize);
                     for (var r = 0; r < n; r++) dhc.AsSpan(r * hiddenSize, hiddenSize).CopyTo(dHidden.Slice(rows[c0 + r] * hiddenSize, hiddenSize));
                 }
+                if (extra is not null) ExtraBackward(extra, hc, logits, u, wantDh ? dhc : default, n, hiddenSize, vocab, weightPtr, bf16);
+                if (wantDh && extra is not null)
+                    for (var r = 0; r < n; r++) dhc.AsSpan(r * hiddenSize, hiddenSize).CopyTo(dHidden.Slice(rows[c0 + r] * hiddenSize, hiddenSize));
                 if (wantDw)
+                {
+                    if (extra?.Ids is { } oids) // overridden head rows are not the weight's: no gradient into them
+                        for (var r = 0; r < n; r++) foreach (var id in oids) logits[r * vocab + id] = 0;
                     Gemm.MatMulTransA(logits, hc, dWeight, vocab, n, hiddenSize, accumulate: true);
+                }
             }
         }
         finally
@@ -120,6 +144,73 @@ public static unsafe class CrossEntropy
             if (wantDh) pool.Return(dhcArr);
         }
         return total / divisor;
+    }
+
+    /// <summary>logits[n × vocab] (= h·Wᵀ) gets the overridden columns replaced and the low-rank term added; u = s·h·B [n × r].</summary>
+    private static void ExtraForward(HeadExtra e, ReadOnlySpan<float> h, Span<float> logits, int n, int hidden, int vocab, ref float[]? u)
+    {
+        if (e.Ids is { } ids)
+            for (var r = 0; r < n; r++)
+            {
+                var hr = h.Slice(r * hidden, hidden);
+                for (var i = 0; i < ids.Length; i++)
+                    logits[r * vocab + ids[i]] = TensorPrimitives.Dot(hr, e.Rows!.AsSpan(i * hidden, hidden));
+            }
+        if (e.A is null || e.R == 0) return;
+        if (u is null || u.Length < n * e.R) u = new float[n * e.R];
+        Gemm.MatMul(h, e.B!, u, n, hidden, e.R, alpha: e.Scale);
+        Gemm.MatMul(u, e.A, logits, n, e.R, vocab, accumulate: true);
+    }
+
+    /// <summary>
+    /// Given dlogits (in place of logits), adds the extra terms' gradients: dA += uᵀ·dlogits, du = dlogits·Aᵀ,
+    /// dB += s·hᵀ·du, dh += s·du·Bᵀ; overridden rows: dRows[i] += dlogits[:, id]ᵀ·h and dh += dlogits[:, id]·(Rows[i] − W[id]).
+    /// </summary>
+    private static void ExtraBackward(HeadExtra e, ReadOnlySpan<float> h, ReadOnlySpan<float> dlogits, float[]? u, Span<float> dh,
+        int n, int hidden, int vocab, nint weightPtr, bool bf16)
+    {
+        var wantDh = !dh.IsEmpty;
+        if (e.A is not null && e.R > 0)
+        {
+            var r = e.R;
+            if (e.GradA is { } gA) Gemm.MatMulTransA(u!, dlogits, gA, r, n, vocab, accumulate: true);
+            if (e.GradB is not null || wantDh)
+            {
+                var du = new float[n * r];
+                Gemm.MatMulTransB(dlogits, e.A, du, n, vocab, r);
+                if (e.GradB is { } gB) Gemm.MatMulTransA(h, du, gB, hidden, n, r, accumulate: true, alpha: e.Scale);
+                if (wantDh) Gemm.MatMulTransB(du, e.B!, dh, n, r, hidden, accumulate: true, alpha: e.Scale);
+            }
+        }
+        if (e.Ids is { } ids)
+        {
+            var diff = wantDh ? new float[hidden] : null;
+            for (var i = 0; i < ids.Length; i++)
+            {
+                var row = e.Rows!.AsSpan(i * hidden, hidden);
+                if (diff is not null)
+                {
+                    var off = (long)ids[i] * hidden;
+                    if (bf16) Precision.BF16ToSingle(new ReadOnlySpan<ushort>((ushort*)weightPtr + off, hidden), diff);
+                    else new ReadOnlySpan<float>((float*)weightPtr + off, hidden).CopyTo(diff);
+                    TensorPrimitives.Subtract(row, diff, diff);
+                }
+                for (var t = 0; t < n; t++)
+                {
+                    var g = dlogits[t * vocab + ids[i]];
+                    if (g == 0) continue;
+                    if (e.GradRows is { } gR) TensorPrimitives.MultiplyAdd(h.Slice(t * hidden, hidden), g, gR.AsSpan(i * hidden, hidden), gR.AsSpan(i * hidden, hidden));
+                    if (diff is not null) TensorPrimitives.MultiplyAdd(diff, g, dh.Slice(t * hidden, hidden), dh.Slice(t * hidden, hidden));
+                }
+            }
+        }
+    }
+
+    /// <summary>Logits without the loss: <paramref name="logits"/> [n × vocab] already holds h·Wᵀ; adds the extra head terms.</summary>
+    public static void ApplyHeadExtra(HeadExtra e, ReadOnlySpan<float> h, Span<float> logits, int n, int hidden, int vocab)
+    {
+        float[]? u = null;
+        ExtraForward(e, h, logits, n, hidden, vocab, ref u);
     }
 
     /// <summary>Loss only (no gradients).</summary>

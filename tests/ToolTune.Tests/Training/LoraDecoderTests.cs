@@ -84,6 +84,71 @@ public sealed class LoraDecoderTests
         }
     }
 
+    /// <summary>
+    /// Issue 5: the tied head follows the adapted embedding. With embedding LoRA + trainable tokens, the logits (full,
+    /// and incremental through the KV cache) equal those of the base model whose tied embedding is E' = replace(E) + ΔE.
+    /// </summary>
+    [TestMethod]
+    public void TiedHeadFollowsAdaptedEmbedding()
+    {
+        var lm = new CausalLM(ModelWeights.CreateRandom(Cfg(), seed: 5, std: 0.1f));
+        var cfg = new LoraConfig { R = 4, Alpha = 8, TargetModules = ["embed_tokens"], TrainableTokenIds = [3, 9] };
+        var adapter = LoraAdapter.Create(cfg, lm.Config, seed: 17, embeddingRow: id => { var r = new float[lm.Config.HiddenSize]; lm.EmbedWeight.CopyRow(id, r); return r; });
+        var m = new LoraTrainableModel(lm, adapter);
+        var rnd = new Random(12);
+        foreach (var p in m.Parameters) for (var i = 0; i < p.Count; i++) p.Data[i] += (float)(rnd.NextDouble() - 0.5) * 0.3f;
+        var merged = new CausalLM(ModelWeights.CreateRandom(Cfg(), seed: 5, std: 0.1f));
+        var e = merged.EmbedWeight.Data;
+        var h = Cfg().HiddenSize;
+        for (var i = 0; i < adapter.Tokens!.TokenIds.Count; i++) adapter.Tokens.Delta.F32.Slice(i * h, h).CopyTo(e.Slice(adapter.Tokens.TokenIds[i] * h, h));
+        var delta = adapter.Embedding!.Delta();
+        for (var i = 0; i < delta.Length; i++) e[i] += delta[i];
+        int[] ids = [3, 1, 9, 22, 3, 63, 0, 9];
+        var got = m.Lm.Logits(ids);
+        var want = merged.Logits(ids);
+        var maxDiff = got.Zip(want, (a, b) => Math.Abs(a - b)).Max();
+        var effect = want.Zip(new CausalLM(ModelWeights.CreateRandom(Cfg(), seed: 5, std: 0.1f)).Logits(ids), (a, b) => Math.Abs(a - b)).Max();
+        Assert.IsTrue(maxDiff < 1e-5, $"adapted head vs merged tied embedding: max diff {maxDiff}");
+        Assert.IsTrue(effect > 0.05, $"the adapter changes the logits ({effect})");
+        var cache = new CausalLM.KvCache(m.Lm.Config, 16);
+        var stepA = m.Lm.Step(ids.AsSpan(0, 5), cache);
+        var stepB = m.Lm.Step(ids.AsSpan(5), cache);
+        var mc = new CausalLM.KvCache(merged.Config, 16);
+        merged.Step(ids.AsSpan(0, 5), mc);
+        var wantB = merged.Step(ids.AsSpan(5), mc);
+        Assert.IsTrue(stepB.Zip(wantB, (a, b) => Math.Abs(a - b)).Max() < 1e-5, "Step logits use the same head");
+        Assert.IsTrue(stepA.Zip(want.AsSpan(4 * 64, 64).ToArray(), (a, b) => Math.Abs(a - b)).Max() < 1e-5);
+    }
+
+    /// <summary>Finite differences through the adapted tied head: embedding LoRA A/B and trainable-token rows.</summary>
+    [TestMethod]
+    public void TiedHeadGradientsMatchFiniteDifferences()
+    {
+        var m = Make(tokens: [4, 13]);
+        var rnd = new Random(8);
+        foreach (var p in m.Parameters) for (var i = 0; i < p.Count; i++) p.Data[i] += (float)(rnd.NextDouble() - 0.5) * 0.2f;
+        var batch = Data(3, 2).Materialize([0, 1, 2]);
+        var n = BatchPlanner.TrainedTokens(batch);
+        foreach (var p in m.Parameters) p.Grad!.AsSpan().Clear();
+        m.ForwardBackward(batch, n, 0);
+        foreach (var name in new[] { "model.embed_tokens.lora_embedding_A", "model.embed_tokens.lora_embedding_B", TrainableTokens.DeltaName })
+        {
+            var p = m.Parameters.Single(x => x.Name == name);
+            var g = p.Grad!;
+            var idx = Enumerable.Range(0, p.Count).OrderByDescending(i => Math.Abs(g[i])).Take(4).ToArray();
+            foreach (var i in idx)
+            {
+                const float eps = 2e-3f;
+                var keep = p.Data[i];
+                p.Data[i] = keep + eps; var lp = m.Evaluate(batch).LossSum / n;
+                p.Data[i] = keep - eps; var lm = m.Evaluate(batch).LossSum / n;
+                p.Data[i] = keep;
+                var fd = (lp - lm) / (2 * eps);
+                Assert.AreEqual(fd, g[i], 0.03 * Math.Abs(fd) + 1e-4, $"{name}[{i}]");
+            }
+        }
+    }
+
     /// <summary>Must show 5 (ToolTune side): a saved adapter reloaded onto a fresh base reproduces the logits exactly.</summary>
     [TestMethod]
     public void ReloadedAdapterReproducesLogits()

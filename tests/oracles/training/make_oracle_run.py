@@ -7,7 +7,9 @@ in a fixed order (no shuffle), batch 2 x grad_accum 2 = 20 optimizer steps, torc
 weight decay 0.01), cosine schedule with warmup ratio 0.1 (transformers formula), clip_grad_norm_ 1.0, no dropout.
 Loss per step = sum of token NLL over the 4 sequences / trained tokens in them (transformers num_items_in_batch).
 Everything in float64. LoRA math as PEFT (tuners/lora/layer.py): linear y = xW^T + s*(xA^T)B^T; embedding
-y = E[ids] + s*(A^T[ids])B^T; the tied head stays the base embedding (PEFT adapts only the input path).
+y = E[ids] + s*(A^T[ids])B^T. The tied head is the ADAPTED embedding E' = E + s*(B@A)^T (what merge_and_unload writes
+into the tied tensor; ToolTune issue 5 "tied head follows the adapted embedding"). This deliberately differs from PEFT's
+runtime forward, which adapts only the input path: ToolTune trains the model that the merge produces.
 Writes tests/ToolTune.Tests/Fixtures/training/oracle_run/{adapter_init/, data.json, expected.json, expected_adapter.safetensors}.
 Run: /usr/bin/python3 tests/oracles/training/make_oracle_run.py
 """
@@ -107,7 +109,8 @@ def seq_loss_sum(ids, labels):
         x = rms_norm(h, W[p + "post_attention_layernorm.weight"], c["rms_norm_eps"])
         h = h + lin(F.silu(lin(x, p + "mlp.gate_proj")) * lin(x, p + "mlp.up_proj"), p + "mlp.down_proj")
     h = rms_norm(h, W["model.norm.weight"], c["rms_norm_eps"])
-    logits = h @ E.T   # tied head = base embedding
+    E_adapted = E + (params["model.embed_tokens.lora_embedding_B"] @ params["model.embed_tokens.lora_embedding_A"]).T * s
+    logits = h @ E_adapted.T   # tied head follows the adapted embedding (= the merged model)
     shift = F.pad(labels, (0, 1), value=-100)[..., 1:]
     return F.cross_entropy(logits.reshape(-1, V), shift.reshape(-1), ignore_index=-100, reduction="sum")
 

@@ -13,13 +13,16 @@ namespace ToolTune.Lora.Merge;
 public enum TiedHeadMode
 {
     /// <summary>
-    /// Default. Match what training optimised: ToolTune (like PEFT) adapts only the input side of a tied embedding, the
-    /// head keeps reading the base rows. The merged snapshot is untied: <c>embed_tokens</c> merged, <c>lm_head.weight</c> =
-    /// the base embedding (byte copy), <c>tie_word_embeddings: false</c>. Logits equal base + adapter exactly.
+    /// Default. Keep the tie: the embedding delta is merged into the one tied tensor and the head follows it. This is what
+    /// ToolTune trains (the tied head follows the adapted embedding, issue 5), so the merged logits equal base + adapter.
+    /// </summary>
+    KeepTied,
+    /// <summary>
+    /// Opt-in (<c>--untie-head</c>): PEFT's runtime semantics, for adapters trained by PEFT itself, which adapts only the input
+    /// side of a tied embedding. The snapshot is untied: <c>embed_tokens</c> merged, <c>lm_head.weight</c> = the base
+    /// embedding (byte copy), <c>tie_word_embeddings: false</c>. Not what ToolTune trained.
     /// </summary>
     Untie,
-    /// <summary>Keep the tie: the head follows the merged embedding (smaller, PEFT <c>merge_and_unload</c> behaviour; logits differ from training).</summary>
-    KeepTied,
 }
 
 /// <summary>What to merge and where.</summary>
@@ -36,7 +39,7 @@ public sealed record MergeOptions
     public string? ChatTemplateText { get; init; }
     /// <summary>Thinking used in training: serving.md adds the reasoning parser.</summary>
     public bool Thinking { get; init; }
-    public TiedHeadMode TiedHead { get; init; } = TiedHeadMode.Untie;
+    public TiedHeadMode TiedHead { get; init; } = TiedHeadMode.KeepTied;
     /// <summary>LoRA module name in the base + adapter serving command.</summary>
     public string AdapterName { get; init; } = "tooltune";
     /// <summary>Rows per f32 work chunk are chosen so one chunk holds about this many floats.</summary>
@@ -133,7 +136,7 @@ public static class AdapterMerger
 
         var adapter = LoadAdapter(options.AdapterDir, model, ckpt, baseDir);
         var plan = Plan(adapter, model, ckpt, options.TiedHead);
-        if (plan.Untie) options.Log?.Invoke($"tied head: the adapter changes {EmbedName}; writing {HeadName} = base embedding and tie_word_embeddings: false (what training optimised)");
+        if (plan.Untie) options.Log?.Invoke($"tied head: the adapter changes {EmbedName}; writing {HeadName} = base embedding and tie_word_embeddings: false (PEFT runtime semantics, --untie-head)");
 
         // ---- weights, shard by shard, tensor by tensor ----
         var scratch = new Scratch();
@@ -362,7 +365,8 @@ public static class AdapterMerger
         var untie = false;
         if (model.TieWordEmbeddings)
         {
-            // lm_head LoRA on a tied model can only be represented untied; embedding changes untie unless asked to keep the tie
+            // lm_head LoRA on a tied model can only be represented untied; embedding changes keep the tie (the head follows, as
+            // trained) unless PEFT runtime semantics are asked for (--untie-head)
             untie = headLora || (embedChanged && mode == TiedHeadMode.Untie);
             if (headLora) jobs[HeadName] = headJob!;
         }
@@ -661,8 +665,9 @@ public static class AdapterMerger
             sb.AppendLine("**Caveat:** this adapter changes the embedding (" +
                           (adapter.Tokens is not null
                               ? "`trainable_tokens_delta`, which vLLM's LoRA loader rejects (vllm#36501)"
-                              : "`lora_embedding_A/B`; vLLM loads them, but runtimes treat a tied head inconsistently (peft#2864)") +
-                          "); serve the merged folder above, which needs no LoRA support.");
+                              : "`lora_embedding_A/B`; vLLM and PEFT apply them to the input side only, while ToolTune trained the tied " +
+                                "head to follow the adapted embedding, so base + adapter there is not the trained model (peft#2864)") +
+                          "); serve the merged folder above, which needs no LoRA support and equals the trained model.");
         }
         sb.AppendLine();
         sb.AppendLine("## Notes");
@@ -671,8 +676,10 @@ public static class AdapterMerger
         sb.AppendLine($"- LoRA: r = {adapter.Config.R}, alpha = {adapter.Config.Alpha}, targets = {string.Join(", ", adapter.Config.TargetModules)}" +
                       (adapter.Config.TrainableTokenIds.Count > 0 ? $", trainable tokens = [{string.Join(", ", adapter.Config.TrainableTokenIds)}]" : "") + ".");
         if (plan.Untie)
-            sb.AppendLine("- Tied head: training adapted only the input embedding (the head read the base rows), so this snapshot is untied " +
-                          "(`tie_word_embeddings: false`, `lm_head.weight` = base embedding) and reproduces the trained model exactly.");
+            sb.AppendLine("- Tied head: merged with `--untie-head` (PEFT runtime semantics: only the input embedding adapted), so this snapshot is " +
+                          "untied (`tie_word_embeddings: false`, `lm_head.weight` = base embedding). ToolTune-trained adapters expect the tied head to follow.");
+        else if (adapter.Model.TieWordEmbeddings && (adapter.Tokens is not null || adapter.Embedding is not null))
+            sb.AppendLine("- Tied head: kept tied; the head follows the merged embedding, exactly as ToolTune trained it.");
         if (o.Thinking) sb.AppendLine("- Thinking was used in training: `--reasoning-parser deepseek_r1` splits `<think>…</think>` from the content.");
         sb.AppendLine("- transformers: `AutoModelForCausalLM.from_pretrained(dir)` + `AutoTokenizer.from_pretrained(dir)`; ToolTune: `tooltune generate --model dir`.");
         return sb.ToString();

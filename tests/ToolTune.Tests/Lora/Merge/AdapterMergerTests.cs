@@ -68,7 +68,7 @@ public sealed class AdapterMergerTests
 
     private static float MaxAbsDiff(float[] a, float[] b) => a.Zip(b, (x, y) => Math.Abs(x - y)).Max();
 
-    private MergeResult DoMerge(string baseDir, string adapterDir, string outName = "merged", TiedHeadMode mode = TiedHeadMode.Untie) =>
+    private MergeResult DoMerge(string baseDir, string adapterDir, string outName = "merged", TiedHeadMode mode = TiedHeadMode.KeepTied) =>
         AdapterMerger.Merge(new MergeOptions { BaseDir = baseDir, AdapterDir = adapterDir, OutputDir = Path.Combine(_work, outName), TiedHead = mode });
 
     // ------------------------------------------------------------------ 1. logits parity
@@ -89,9 +89,11 @@ public sealed class AdapterMergerTests
         Console.WriteLine($"{fixture}: max |merged - (base+adapter)| = {diff:E3}; adapter effect max |Δlogit| = {MaxAbsDiff(runtime, baseOnly):E3}");
         Assert.IsTrue(diff <= 1e-4f, $"{fixture}: {diff}");
         Assert.IsTrue(MaxAbsDiff(runtime, baseOnly) > 0.05f, "the adapter must change the logits (non-zero test)");
-        Assert.AreEqual(model.TieWordEmbeddings, result.Untied, "a tied head is untied when the embedding is trained");
+        Assert.IsFalse(result.Untied, "the tied head follows the merged embedding, as trained (issue 5/6)");
         var cfg = JsonNode.Parse(File.ReadAllText(Path.Combine(result.OutputDir, "config.json")))!;
-        Assert.IsFalse((bool)cfg["tie_word_embeddings"]!);
+        Assert.AreEqual(model.TieWordEmbeddings, (bool)cfg["tie_word_embeddings"]!);
+        using (var ck = SafetensorsCheckpoint.Open(result.OutputDir))
+            Assert.AreEqual(!model.TieWordEmbeddings, ck.Contains("lm_head.weight"), "no extra head tensor when tied");
         Assert.AreEqual("float32", (string?)cfg["torch_dtype"]);
     }
 
@@ -184,20 +186,26 @@ public sealed class AdapterMergerTests
             }
     }
 
+    /// <summary>Opt-in <c>--untie-head</c> (PEFT runtime semantics): lm_head = the base embedding, untied; the default keeps the tie.</summary>
     [TestMethod]
-    public void KeepTied_HeadFollowsTheMergedEmbedding()
+    public void UntieHead_OptIn_WritesBaseEmbeddingAsHead()
     {
         var baseDir = Fixture("smol_tied");
         var model = ModelConfig.Load(baseDir);
         var adapterDir = SaveAdapter(RandomAdapter(model, 13));
-        var result = DoMerge(baseDir, adapterDir, mode: TiedHeadMode.KeepTied);
-        Assert.IsFalse(result.Untied);
-        using var ck = SafetensorsCheckpoint.Open(result.OutputDir);
-        Assert.IsFalse(ck.Contains("lm_head.weight"));
-        Assert.IsTrue(ModelConfig.Load(result.OutputDir).TieWordEmbeddings);
-        // linear-only adapters never untie
+        var result = DoMerge(baseDir, adapterDir, mode: TiedHeadMode.Untie);
+        Assert.IsTrue(result.Untied);
+        using (var ck = SafetensorsCheckpoint.Open(result.OutputDir))
+        using (var baseCk = SafetensorsCheckpoint.Open(baseDir))
+            CollectionAssert.AreEqual(baseCk.FileOf("model.embed_tokens.weight").Raw("model.embed_tokens.weight").ToArray(),
+                ck.FileOf("lm_head.weight").Raw("lm_head.weight").ToArray(), "lm_head = base embedding");
+        Assert.IsFalse(ModelConfig.Load(result.OutputDir).TieWordEmbeddings);
+        var keep = DoMerge(baseDir, adapterDir, "kept");
+        Assert.IsFalse(keep.Untied);
+        Assert.IsTrue(ModelConfig.Load(keep.OutputDir).TieWordEmbeddings);
+        // linear-only adapters never untie, even when asked
         var linOnly = SaveAdapter(RandomAdapter(model, 14, ["q_proj", "down_proj"], []), "lin");
-        Assert.IsFalse(DoMerge(baseDir, linOnly, "m2").Untied);
+        Assert.IsFalse(DoMerge(baseDir, linOnly, "m2", TiedHeadMode.Untie).Untied);
     }
 
     // ------------------------------------------------------------------ 2. zero adapter: bit for bit
