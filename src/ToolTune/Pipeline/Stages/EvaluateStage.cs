@@ -22,7 +22,7 @@ public sealed class EvaluateStage : IStage
     public const string FailedFolder = "eval-failed";
 
     public string Name => "Evaluate";
-    public string Version => "1";
+    public string Version => "2";
     public string OutputFolder => "eval";
     public IReadOnlyList<string> Upstream => ["PrepareData", "MergeAdapter"];
 
