@@ -12,6 +12,7 @@ internal static class Verbs
         yield return Commands.StageCommands.Prepare();
         yield return Commands.StageCommands.Verify();
         yield return Commands.StageCommands.Train();
+        yield return Commands.EvaluateCommand.Create();
         yield return Commands.StageCommands.MakeModel();
         yield return Commands.StatusCommand.Create();
         yield return Commands.TokenizeCommand.Create();
@@ -23,6 +24,7 @@ internal static class Verbs
         bench.Subcommands.Add(BenchKernelsCommand.Create());
         bench.Subcommands.Add(BenchTrainCommand.Create());
         bench.Subcommands.Add(BenchOpenCommand.Create());
+        bench.Subcommands.Add(Commands.EvaluateCommand.Bench());
         yield return bench;
         yield return Commands.InspectCommand.Create();
         yield return Commands.MakeTokenizerCommand.Create();

@@ -36,6 +36,9 @@ public sealed record EvaluationRequest
 
     public ulong Seed { get; init; }
 
+    /// <summary>Tool-call start/end delimiter tokens (<c>tokens.tool_call</c>); checked as single ids (TT7001).</summary>
+    public IReadOnlyList<string> ToolCallDelimiters { get; init; } = [HermesToolCallParser.StartToken, HermesToolCallParser.EndToken];
+
     /// <summary>Mean validation loss of the tuned / base model (perplexity = exp), when measured.</summary>
     public double? TunedEvalLoss { get; init; }
     public double? BaseEvalLoss { get; init; }
@@ -82,7 +85,13 @@ public static class EvaluationRun
         if (dup is not null)
             throw new ToolTuneException(ErrorCodes.EvalSetInvalid, $"Eval item id '{dup.Key.Id}' occurs {dup.Count()} times.", request.ConfigFile);
         var options = new GenerationOptions(request.Config.MaxNewTokens, request.Config.Temperature, request.StopIds, request.Seed);
-        var evaluator = new Evaluator(request.Tokenizer, request.RenderPrompt, options);
+        var stops = options.StopIds.Count > 0 ? options.StopIds : Evaluator.DefaultStopIds(request.Tokenizer);
+        options = options with { StopIds = stops };
+        var delimiters = request.ToolCallDelimiters.Count == 2 ? request.ToolCallDelimiters
+            : throw new ToolTuneException(ErrorCodes.EvalDelimiterNotAToken, "tokens.tool_call must be two tokens: start and end.", request.ConfigFile);
+        var parser = HermesToolCallParser.FromTokenizer(request.Tokenizer, delimiters[0], delimiters[1]);
+        var scorer = new SampleScorer(parser, stops, ids => request.Tokenizer.Decode(ids, skipSpecialTokens: false));
+        var evaluator = new Evaluator(scorer, request.RenderPrompt, options);
         var baseEval = request.Base is null ? null : evaluator.Run("base", request.Base, items, request.BaseEvalLoss, cancellationToken);
         var tuned = evaluator.Run("tuned", request.Tuned, items, request.TunedEvalLoss, cancellationToken);
         var gates = GateEvaluator.Evaluate(request.Config.Gates, tuned.Metrics, tuned.Samples);

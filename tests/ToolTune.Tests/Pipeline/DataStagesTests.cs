@@ -453,7 +453,7 @@ public sealed class DefaultConfigTests
         using var dir = new TempDir();
         dir.File("Pipeline.proj", "<Project />");
         foreach (var f in new[] { "configs/default.yaml", "configs/templates/smollm3-tool-fixed.jinja", "data/samples/hermes_sample.json",
-                     "data/samples/general_sample.jsonl", "data/demo-model/tokenizer.json", "data/demo-model/tokenizer_config.json", "data/demo-model/chat_template.jinja" })
+                     "data/samples/general_sample.jsonl", "data/eval/emission_prompts.jsonl", "data/demo-model/tokenizer.json", "data/demo-model/tokenizer_config.json", "data/demo-model/chat_template.jinja" })
             File.Copy(Path.Combine(repo, f), dir.File(f));
         var config = ConfigLoader.Load("configs/default.yaml", dir.Path);
         StageRunner.Run(config, "PrepareData", NullPipelineLog.Instance);

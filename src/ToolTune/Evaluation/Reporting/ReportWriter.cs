@@ -195,6 +195,14 @@ public static class ReportWriter
 
     private static void Fence(StringBuilder sb, string text)
     {
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            // Only whitespace (or nothing): an empty code block reads as "no output"; show it escaped instead.
+            var escaped = System.Text.Json.JsonSerializer.Serialize(text.Length > 60 ? text[..60] : text);
+            sb.AppendLine(text.Length == 0 ? "*(no output)*" : $"*(whitespace only, {text.Length} characters: `{escaped}`{(text.Length > 60 ? " …" : "")})*");
+            sb.AppendLine();
+            return;
+        }
         var longest = 0;
         var run = 0;
         foreach (var ch in text)

@@ -14,7 +14,7 @@ public static class StageRegistry
 
     /// <summary>The stages wired into <c>Pipeline.proj</c>'s default build (keep in step with the
     /// <c>ToolTuneStage</c> items in build/ToolTune.Stages.targets); the CLI's <c>status</c> reports these.</summary>
-    public static IReadOnlyList<string> Wired { get; } = ["PrepareData", "VerifyTokens", "TrainLora", "MergeAdapter"];
+    public static IReadOnlyList<string> Wired { get; } = ["PrepareData", "VerifyTokens", "TrainLora", "MergeAdapter", "Evaluate"];
 
     private static readonly ConcurrentDictionary<string, IStage> Stages = new(StringComparer.Ordinal);
 
@@ -30,6 +30,7 @@ public static class StageRegistry
         yield return new VerifyTokensStage();
         yield return new TrainLoraStage();
         yield return new MergeAdapterStage();
+        yield return new EvaluateStage();
         yield return new SnapshotStage();          // test/demo stages (integration tests)
         yield return new SnapshotSummaryStage();
     }

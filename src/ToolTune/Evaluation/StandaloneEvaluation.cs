@@ -1,0 +1,62 @@
+using System.Text.Json.Nodes;
+using ToolTune.Pipeline.Config;
+using ToolTune.Text;
+
+namespace ToolTune.Evaluation;
+
+/// <summary>
+/// <c>tooltune evaluate --model DIR --set FILE [--base DIR]</c>: evaluation outside a pipeline run. The model folder is a
+/// Hugging Face snapshot with its tokenizer and chat template (MergeAdapter's <c>merged/</c> is one); the set is a
+/// <c>tool_eval.jsonl</c>-style file; emission prompts optional.
+/// </summary>
+public sealed record StandaloneEvaluation
+{
+    public required string ModelDir { get; init; }
+    public IReadOnlyList<string> SetFiles { get; init; } = [];
+    public string? BaseDir { get; init; }
+    public string? PromptsFile { get; init; }
+    public required string OutputDir { get; init; }
+    public EvalSection Eval { get; init; } = new();
+    public IReadOnlyList<string> ToolCallDelimiters { get; init; } = [HermesToolCallParser.StartToken, HermesToolCallParser.EndToken];
+    /// <summary>Template kwargs (e.g. <c>enable_thinking: false</c>).</summary>
+    public JsonObject TemplateKwargs { get; init; } = [];
+
+    /// <summary>Runs it; the outputs are written to <see cref="OutputDir"/> (created), gates enforced as in the stage.</summary>
+    public EvaluationOutcome Run(CancellationToken ct)
+    {
+        var tokenizer = Tokenizer.FromDirectory(ModelDir);
+        var template = ChatTemplate.Load(ModelDir);
+        var kwargs = (JsonObject)TemplateKwargs.DeepClone();
+        void Special(string key, string? value) { if (value is not null && !kwargs.ContainsKey(key)) kwargs[key] = value; }
+        Special("bos_token", tokenizer.BosToken);
+        Special("eos_token", tokenizer.EosToken);
+        Special("pad_token", tokenizer.PadToken);
+        IReadOnlyList<int> Render(EvalItem item)
+        {
+            var ctx = (JsonObject)kwargs.DeepClone();
+            foreach (var (k, v) in item.RenderContext) ctx[k] = v?.DeepClone();
+            ctx["add_generation_prompt"] = true;
+            return tokenizer.EncodeToIds(template.Render(ctx).Text, addSpecialTokens: false);
+        }
+        var items = SetFiles.SelectMany(f => EvalItem.ReadFile(f, EvalItemKind.ToolEval)).ToList();
+        var emission = PromptsFile is null ? [] : EvalItem.ReadFile(PromptsFile, EvalItemKind.Emission);
+        Directory.CreateDirectory(OutputDir);
+        using var tuned = new ModelGenerator(ModelDir, "tuned (" + Path.GetFileName(Path.TrimEndingDirectorySeparator(ModelDir)) + ")");
+        using var baseGen = BaseDir is null ? null : new ModelGenerator(BaseDir, "base (" + Path.GetFileName(Path.TrimEndingDirectorySeparator(BaseDir)) + ")");
+        return EvaluationRun.Execute(new EvaluationRequest
+        {
+            OutputDirectory = OutputDir,
+            Tokenizer = tokenizer,
+            RenderPrompt = Render,
+            Tuned = tuned,
+            Base = baseGen,
+            ToolEvalItems = items,
+            EmissionItems = emission,
+            Config = Eval,
+            StopIds = ModelGenerator.DefaultStopIds(ModelDir, tuned.Config, tokenizer),
+            ToolCallDelimiters = ToolCallDelimiters,
+            MergedModelDirectory = ModelDir,
+            ChatTemplatePath = File.Exists(Path.Combine(ModelDir, "chat_template.jinja")) ? Path.Combine(ModelDir, "chat_template.jinja") : "<chat template>",
+        }, ct);
+    }
+}

@@ -1,0 +1,195 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using ToolTune.Data.Shards;
+using ToolTune.Diagnostics;
+using ToolTune.Evaluation;
+using ToolTune.Pipeline.Config;
+using ToolTune.Text;
+
+namespace ToolTune.Pipeline.Stages;
+
+/// <summary>
+/// Evaluate: the merged model (MergeAdapter's <c>merged/</c>) and, for the before/after comparison, the base model
+/// (<c>model.base_model</c>) on PrepareData's <c>tool_eval.jsonl</c> and the emission prompts (<c>eval.prompts</c>), KV-cache
+/// generation with <c>eval.max_new_tokens</c> / <c>eval.temperature</c> → <c>eval/</c>: metrics.json, metrics.csv,
+/// samples.jsonl, report.md, metrics.svg, loss.svg (TrainLora's, copied). Validation perplexity from the val shards with
+/// the tuned model. Gates (<c>eval.gates</c>): a miss throws TT7000 after the outputs are written (the build fails, the
+/// previous <c>eval/</c> stays: the failed run's report is kept in <c>eval-failed/</c>); warn-only misses are warnings.
+/// </summary>
+public sealed class EvaluateStage : IStage
+{
+    /// <summary>A failed run's outputs (report of the gate miss), under <c>artifacts/&lt;run&gt;/</c>.</summary>
+    public const string FailedFolder = "eval-failed";
+
+    public string Name => "Evaluate";
+    public string Version => "2";
+    public string OutputFolder => "eval";
+    public IReadOnlyList<string> Upstream => ["PrepareData", "MergeAdapter"];
+
+    /// <summary><c>eval</c> (gates, decoding, prompts path), <c>model</c> (base model, tokenizer, template), <c>tokens</c>
+    /// (delimiters), <c>run.seed</c> (sampling when temperature &gt; 0).</summary>
+    public IReadOnlyList<string> ConfigKeys => ["eval", "model", "tokens", "run.seed"];
+
+    /// <summary>The emission prompts file, the base model's weights and the tokenizer/template files (content-hashed).</summary>
+    public IEnumerable<string> InputFiles(LoadedConfig config)
+    {
+        var files = new List<string>();
+        if (config.Config.Eval.Prompts is { Length: > 0 } p)
+        {
+            var full = config.Resolve(p);
+            if (File.Exists(full)) files.Add(full);
+            else if (Directory.Exists(full)) files.AddRange(Directory.EnumerateFiles(full, "*.json*", SearchOption.AllDirectories).Order(StringComparer.Ordinal));
+        }
+        if (config.Config.Eval.CompareBase) files.AddRange(TrainLoraStage.BaseModelFiles(config));
+        files.AddRange(ModelText.InputFiles(config));
+        return files.Distinct(StringComparer.Ordinal);
+    }
+
+    /// <summary>Emission prompts of <c>eval.prompts</c> (a file, or a folder of .jsonl/.json files).</summary>
+    public static List<EvalItem> ReadEmissionPrompts(LoadedConfig config)
+    {
+        if (config.Config.Eval.Prompts is not { Length: > 0 } p) return [];
+        var full = config.Resolve(p);
+        if (Directory.Exists(full))
+            return Directory.EnumerateFiles(full, "*.json*", SearchOption.AllDirectories).Order(StringComparer.Ordinal)
+                .SelectMany(f => EvalItem.ReadFile(f, EvalItemKind.Emission)).ToList();
+        return EvalItem.ReadFile(full, EvalItemKind.Emission);
+    }
+
+    public void Run(StageContext context)
+    {
+        var config = context.Config;
+        var eval = config.Config.Eval;
+        var log = context.Log;
+        var text = ModelText.Load(config);
+        var prepared = context.UpstreamOutput("PrepareData");
+        var merged = StageRegistry.TryGet("MergeAdapter", out var m) ? context.Layout.OutputDir(m) : Path.Combine(context.Layout.RunDir, "merged");
+        if (!File.Exists(Path.Combine(merged, "config.json")))
+            throw new ToolTuneException(ErrorCodes.EvalSetMissing, $"No merged model in {merged}: run MergeAdapter first.", config.File);
+
+        var toolEvalFile = Path.Combine(prepared, "tool_eval.jsonl");
+        var toolEval = File.Exists(toolEvalFile) ? EvalItem.ReadFile(toolEvalFile, EvalItemKind.ToolEval) : [];
+        var emission = ReadEmissionPrompts(config);
+        if (toolEval.Count + emission.Count == 0)
+        {
+            if (eval.Gates.Count > 0)
+                throw new ToolTuneException(ErrorCodes.EvalNoItems,
+                    "Nothing to evaluate (data.tool_eval_count is 0 and no eval.prompts), but eval.gates are set.", config.File);
+            log.Warning(ErrorCodes.EvalNoItems, "Nothing to evaluate: data.tool_eval_count is 0 and eval.prompts is not set; eval/ holds only a note.", config.File);
+            File.WriteAllText(Path.Combine(context.OutputDir, EvaluationRun.ReportMd),
+                "# Evaluation\n\nNothing to evaluate: the tool-eval set is empty (`data.tool_eval_count: 0`) and `eval.prompts` is not set.\n");
+            return;
+        }
+
+        var tokenizer = text.Tokenizer;
+        IReadOnlyList<int> Render(EvalItem item)
+        {
+            var ctx = (JsonObject)text.Kwargs.DeepClone();
+            foreach (var (k, v) in item.RenderContext) ctx[k] = v?.DeepClone();
+            ctx["add_generation_prompt"] = true;
+            var rendered = text.Template.Render(ctx, text.RenderOptions).Text;
+            return tokenizer.EncodeToIds(rendered, addSpecialTokens: false);
+        }
+
+        using var tuned = new ModelGenerator(merged, "tuned (" + context.Layout.Relative(merged) + ")");
+        ModelGenerator? baseGen = null;
+        try
+        {
+            if (eval.CompareBase && !string.IsNullOrEmpty(config.Config.Model.BaseModel))
+                baseGen = new ModelGenerator(TrainLoraStage.BaseModelDir(config), "base (" + config.Config.Model.BaseModel + ")");
+            var stops = ModelGenerator.DefaultStopIds(merged, tuned.Config, tokenizer);
+            if (config.Config.Tokens.EndOfTurn is { } eot && tokenizer.TokenToId(eot) is { } eotId && !stops.Contains(eotId)) stops = [.. stops, eotId];
+
+            double? valLoss = null;
+            var manifest = ShardManifest.Read(prepared);
+            if (manifest.Splits.ContainsKey("val"))
+            {
+                using var val = ShardSet.Open(prepared, "val");
+                var clock = System.Diagnostics.Stopwatch.StartNew();
+                valLoss = tuned.MeanLoss(Enumerable.Range(0, val.Count).Select(i => (val.InputIds(i).ToArray(), val.LabelIds(i).ToArray())), context.Cancellation);
+                log.Message(string.Create(CultureInfo.InvariantCulture,
+                    $"Evaluate: validation loss {valLoss:0.0000} (perplexity {(valLoss is { } l ? Math.Exp(l) : double.NaN):0.##}) on {val.Count} samples in {clock.Elapsed.TotalSeconds:0.00} s"));
+            }
+
+            var lossSvg = Path.Combine(MergeAdapterStage.AdapterDir(context), "loss.svg");
+            string? lossCopy = null;
+            if (File.Exists(lossSvg))
+            {
+                lossCopy = Path.Combine(context.OutputDir, "loss.svg");
+                File.Copy(lossSvg, lossCopy, overwrite: true);
+            }
+
+            log.Message($"Evaluate: {toolEval.Count} tool-eval items + {emission.Count} emission prompts, {(baseGen is null ? "tuned only" : "base and tuned")}, " +
+                        $"max_new_tokens {eval.MaxNewTokens}, temperature {eval.Temperature.ToString(CultureInfo.InvariantCulture)}", important: true);
+            var relMerged = Path.GetRelativePath(config.RootDir, Path.Combine(context.Layout.RunDir, OutputFolderOf("MergeAdapter", "merged"))).Replace('\\', '/');
+            var request = new EvaluationRequest
+            {
+                OutputDirectory = context.OutputDir,
+                Tokenizer = tokenizer,
+                RenderPrompt = Render,
+                Tuned = tuned,
+                Base = baseGen,
+                ToolEvalItems = toolEval,
+                EmissionItems = emission,
+                Config = eval,
+                StopIds = stops,
+                Seed = (ulong)config.Config.Run.Seed,
+                ToolCallDelimiters = config.Config.Tokens.ToolCall,
+                TunedEvalLoss = valLoss,
+                LossCurveSvg = lossCopy,
+                MergedModelDirectory = relMerged,
+                ChatTemplatePath = relMerged + "/chat_template.jinja",
+                ConfigFile = config.File,
+            };
+            EvaluationOutcome outcome;
+            try
+            {
+                outcome = EvaluationRun.Execute(request, context.Cancellation);
+            }
+            catch (ToolTuneException e) when (e.Code == ErrorCodes.EvalGateFailed)
+            {
+                // The outputs are written before the gates are enforced: keep them readable next to eval/.
+                var failed = Path.Combine(context.Layout.RunDir, FailedFolder);
+                if (Directory.Exists(failed)) Directory.Delete(failed, recursive: true);
+                CopyDirectory(context.OutputDir, failed);
+                throw new ToolTuneException(e.Code, e.Message.TrimEnd() + $" Report: {Path.Combine(failed, EvaluationRun.ReportMd)}", config.File);
+            }
+            var stale = Path.Combine(context.Layout.RunDir, FailedFolder);
+            if (Directory.Exists(stale)) Directory.Delete(stale, recursive: true);
+            foreach (var w in outcome.Warnings)
+            {
+                var msg = w.StartsWith("warning " + ErrorCodes.EvalGateFailed + ": ", StringComparison.Ordinal) ? w[("warning " + ErrorCodes.EvalGateFailed + ": ").Length..] : w;
+                log.Warning(ErrorCodes.EvalGateFailed, msg, config.File);
+            }
+            log.Message(Summary(outcome), important: true);
+            log.Message($"Evaluate: report {Path.Combine(context.Layout.RunDir, OutputFolder, EvaluationRun.ReportMd)}", important: true);
+        }
+        finally
+        {
+            baseGen?.Dispose();
+        }
+    }
+
+    private static string OutputFolderOf(string stage, string fallback) => StageRegistry.TryGet(stage, out var s) ? s.OutputFolder : fallback;
+
+    private static string Summary(EvaluationOutcome o)
+    {
+        string F(ModelEvaluation? e, string metric) =>
+            e?.Metrics[metric] is { } d ? d.ToString("0.###", CultureInfo.InvariantCulture) : "-";
+        var metrics = new[] { "tool_call_f1", "emission_rate", "json_valid", "hallucination_rate", "perplexity" };
+        var s = o.Tuned.Speed;
+        return "Evaluate: " + string.Join(", ", metrics.Select(mn => $"{mn} {F(o.Base, mn)} -> {F(o.Tuned, mn)}")) +
+               string.Create(CultureInfo.InvariantCulture, $"; tuned {s.PromptsPerSecond:0.0} prompts/s, {s.GeneratedTokensPerSecond:0} generated tokens/s");
+    }
+
+    private static void CopyDirectory(string from, string to)
+    {
+        Directory.CreateDirectory(to);
+        foreach (var f in Directory.EnumerateFiles(from, "*", SearchOption.AllDirectories))
+        {
+            var dest = Path.Combine(to, Path.GetRelativePath(from, f));
+            Directory.CreateDirectory(Path.GetDirectoryName(dest)!);
+            File.Copy(f, dest, overwrite: true);
+        }
+    }
+}
