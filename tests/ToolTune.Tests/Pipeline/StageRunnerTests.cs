@@ -10,9 +10,10 @@ namespace ToolTune.Tests.Pipeline;
 public sealed class StageRunnerTests
 {
     /// <summary>A stage that copies the data like Snapshot, then optionally fails or waits for cancellation.</summary>
-    private sealed class ProbeStage(string name, Func<StageContext, bool> beforeCommit) : IStage
+    private sealed class ProbeStage(string name, Func<StageContext, bool> beforeCommit, IReadOnlyCollection<string>? runRecords = null) : IStage
     {
         public string Name => name;
+        public IReadOnlyCollection<string> RunRecordOutputs => runRecords ?? [];
         public string Version => "1";
         public string OutputFolder => name.ToLowerInvariant();
         public IReadOnlyList<string> Upstream => [];
@@ -33,6 +34,29 @@ public sealed class StageRunnerTests
         dir.File("data/b.jsonl", "{\"b\":1}\n");
         dir.File("configs/t.yaml", $"run:\n  name: unit\ndata:\n  sources:\n    - path: data\n{extra}");
         return ConfigLoader.Load("configs/t.yaml", dir.Path);
+    }
+
+    [TestMethod]
+    public void RunRecordOutputsDoNotDefeatTheEarlyCutoff()
+    {
+        using var dir = new TempDir();
+        var config = Setup(dir);
+        var layout = RunLayout.For(config);
+        var run = 0;
+        bool WriteLog(StageContext c)
+        {
+            File.WriteAllText(Path.Combine(c.OutputDir, "log.csv"), $"elapsed,{++run}\n"); // differs on every run
+            return true;
+        }
+        StageRegistry.Register(new ProbeStage("RecordProbe", WriteLog, ["log.csv"]));
+        Assert.IsTrue(StageRunner.Run(config, "RecordProbe", NullPipelineLog.Instance).OutputChanged);
+        var second = StageRunner.Run(config, "RecordProbe", NullPipelineLog.Instance);
+        Assert.IsFalse(second.OutputChanged, "only the run record changed");
+        Assert.IsTrue(PipelineManifest.Load(layout.ManifestPath).Stages["RecordProbe"].Outputs.ContainsKey("recordprobe/log.csv"));
+
+        StageRegistry.Register(new ProbeStage("PlainProbe", WriteLog));
+        StageRunner.Run(config, "PlainProbe", NullPipelineLog.Instance);
+        Assert.IsTrue(StageRunner.Run(config, "PlainProbe", NullPipelineLog.Instance).OutputChanged, "without the declaration the log counts");
     }
 
     [TestMethod]

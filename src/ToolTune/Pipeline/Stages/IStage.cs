@@ -33,6 +33,11 @@ public interface IStage
     /// <summary>Raw files (full paths) whose contents this stage reads; content-hashed, so touch does not count.</summary>
     IEnumerable<string> InputFiles(LoadedConfig config);
 
+    /// <summary>Output files (relative to <see cref="OutputFolder"/>) that record how a run went rather than what it
+    /// produced, such as timings: recorded in the manifest like any output, but left out of the output hash the next
+    /// stages depend on, so a rerun that produces the same artifacts keeps the early cutoff.</summary>
+    IReadOnlyCollection<string> RunRecordOutputs => [];
+
     /// <summary>Does the work, writing only under <see cref="StageContext.OutputDir"/>. Throw
     /// <see cref="Diagnostics.ToolTuneException"/> for user-facing failures; honour the cancellation token.</summary>
     void Run(StageContext context);

@@ -65,7 +65,8 @@ public static class StageRunner
             var relative = stage.OutputFolder + "/" + Path.GetRelativePath(temp, file).Replace('\\', '/');
             outputs[relative] = hashes.TryGetHash(file)!;
         }
-        var outputHash = ConfigCanonical.Sha256(string.Join("\n", outputs.Select(kv => $"{kv.Key}={kv.Value}")));
+        var runRecords = stage.RunRecordOutputs.Select(f => stage.OutputFolder + "/" + f).ToHashSet(StringComparer.Ordinal);
+        var outputHash = ConfigCanonical.Sha256(string.Join("\n", outputs.Where(kv => !runRecords.Contains(kv.Key)).Select(kv => $"{kv.Key}={kv.Value}")));
 
         // Commit: swap folders. The old output is only removed after the new one is in place.
         cancellation.ThrowIfCancellationRequested();

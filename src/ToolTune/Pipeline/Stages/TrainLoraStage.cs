@@ -36,6 +36,9 @@ public sealed class TrainLoraStage : IStage
     public string Name => "TrainLora";
     public string Version => "1";
     public string OutputFolder => "adapter";
+
+    /// <summary>train-log.csv holds timings (tokens/s, elapsed): it must not defeat the early cutoff of MergeAdapter.</summary>
+    public IReadOnlyCollection<string> RunRecordOutputs => ["train-log.csv"];
     public IReadOnlyList<string> Upstream => ["PrepareData", "VerifyTokens"];
 
     /// <summary><c>model</c> (base weights, tokenizer for trainable tokens), <c>lora</c>, <c>train</c>, <c>run.seed</c> and
