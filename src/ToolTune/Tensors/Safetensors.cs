@@ -3,6 +3,7 @@ using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
 using ToolTune.Diagnostics;
+using ToolTune.IO;
 
 namespace ToolTune.Tensors;
 
@@ -246,6 +247,9 @@ public sealed unsafe class SafetensorsFile : IDisposable
 }
 
 /// <summary>A tensor to write: name, dtype (e.g. "F32", "BF16"), shape and little-endian bytes.</summary>
+/// <summary>A tensor whose <paramref name="Bytes"/> bytes are written by <paramref name="WriteData"/> when the file reaches it.</summary>
+public sealed record SafetensorsStreamTensor(string Name, string DType, long[] Shape, long Bytes, Action<Stream> WriteData);
+
 public sealed record SafetensorsTensor(string Name, string DType, long[] Shape, ReadOnlyMemory<byte> Data)
 {
     public static SafetensorsTensor FromSingle(string name, long[] shape, float[] data) =>
@@ -270,7 +274,12 @@ public sealed record SafetensorsTensor(string Name, string DType, long[] Shape, 
 public static class SafetensorsWriter
 {
     /// <summary>Writes one file. Tensors are laid out by dtype alignment descending, then name (as the reference writer).</summary>
-    public static void Write(string path, IEnumerable<SafetensorsTensor> tensors, IReadOnlyDictionary<string, string>? metadata = null)
+    public static void Write(string path, IEnumerable<SafetensorsTensor> tensors, IReadOnlyDictionary<string, string>? metadata = null) =>
+        WriteStreaming(path, tensors.Select(t => new SafetensorsStreamTensor(t.Name, t.DType, t.Shape, t.Data.Length, s => s.Write(t.Data.Span))), metadata);
+
+    /// <summary>Writes one file whose tensor bytes are produced one tensor at a time (so a merge never holds a whole
+    /// checkpoint), with the same layout as <see cref="Write"/>; atomic (temp file + rename).</summary>
+    public static void WriteStreaming(string path, IEnumerable<SafetensorsStreamTensor> tensors, IReadOnlyDictionary<string, string>? metadata = null)
     {
         var list = tensors.ToList();
         var names = new HashSet<string>(StringComparer.Ordinal);
@@ -280,8 +289,8 @@ public static class SafetensorsWriter
             if (!SafetensorsFile.DTypeSizes.TryGetValue(t.DType, out var size))
                 throw new ToolTuneException(ErrorCodes.SafetensorsUnknownDType, $"tensor '{t.Name}': unknown dtype '{t.DType}'", path);
             var numel = t.Shape.Aggregate(1L, (a, b) => a * b);
-            if (numel * size != t.Data.Length)
-                throw new ToolTuneException(ErrorCodes.SafetensorsWriteInvalid, $"tensor '{t.Name}': {t.Data.Length} bytes but shape needs {numel * size}", path);
+            if (numel * size != t.Bytes)
+                throw new ToolTuneException(ErrorCodes.SafetensorsWriteInvalid, $"tensor '{t.Name}': {t.Bytes} bytes but shape needs {numel * size}", path);
         }
         list.Sort((a, b) =>
         {
@@ -308,28 +317,30 @@ public static class SafetensorsWriter
                 w.WriteEndArray();
                 w.WriteStartArray("data_offsets");
                 w.WriteNumberValue(offset);
-                w.WriteNumberValue(offset + t.Data.Length);
+                w.WriteNumberValue(offset + t.Bytes);
                 w.WriteEndArray();
                 w.WriteEndObject();
-                offset += t.Data.Length;
+                offset += t.Bytes;
             }
             w.WriteEndObject();
         }
         var header = headerStream.ToArray();
         var padded = (header.Length + 7) / 8 * 8;
-        var dir = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path));
-        if (!string.IsNullOrEmpty(dir)) Directory.CreateDirectory(dir);
-        var tmp = path + ".tmp";
-        using (var fs = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20))
+        AtomicFile.Write(path, fs =>
         {
             Span<byte> len = stackalloc byte[8];
             BitConverter.TryWriteBytes(len, (ulong)padded);
             fs.Write(len);
             fs.Write(header);
             for (var i = header.Length; i < padded; i++) fs.WriteByte((byte)' ');
-            foreach (var t in list) fs.Write(t.Data.Span);
-        }
-        File.Move(tmp, path, overwrite: true);
+            foreach (var t in list)
+            {
+                var before = fs.Position;
+                t.WriteData(fs);
+                if (fs.Position - before != t.Bytes)
+                    throw new InvalidOperationException($"{t.Name}: wrote {fs.Position - before} bytes, expected {t.Bytes}");
+            }
+        });
     }
 
     /// <summary>

@@ -155,7 +155,7 @@ public static class AdapterMerger
                 names.Remove(HeadName);
                 if (file == ckpt.FileOf(EmbedName)) names.Add(HeadName);
             }
-            var outputs = new List<StreamTensor>();
+            var outputs = new List<SafetensorsStreamTensor>();
             foreach (var name in names)
             {
                 var src = name == HeadName && plan.Untie ? EmbedName : name;
@@ -165,13 +165,13 @@ public static class AdapterMerger
                 var job = plan.Jobs.GetValueOrDefault(name);
                 if (job is null) copied++; else merged++;
                 var srcFile = ckpt.FileOf(src);
-                outputs.Add(new StreamTensor(name, e.DType, e.Shape, bytes,
+                outputs.Add(new SafetensorsStreamTensor(name, e.DType, e.Shape, bytes,
                     s => { if (job is null) CopyRaw(srcFile, e, s, scratch, cancellation); else MergeTensor(srcFile, e, job, s, options.ChunkFloats, scratch, cancellation); }));
                 weightMap[name] = shardName;
                 totalSize += bytes;
             }
             var outPath = Path.Combine(outDir, shardName);
-            WriteStreaming(outPath, outputs, new Dictionary<string, string> { ["format"] = "pt" });
+            SafetensorsWriter.WriteStreaming(outPath, outputs, new Dictionary<string, string> { ["format"] = "pt" });
             files.Add(outPath);
         }
         if (isIndexed)
@@ -376,57 +376,6 @@ public static class AdapterMerger
 
     // ------------------------------------------------------------------ tensor streaming
 
-    private sealed record StreamTensor(string Name, string DType, long[] Shape, long Bytes, Action<Stream> Write);
-
-    /// <summary>A safetensors file whose tensors are produced one at a time (layout as <see cref="SafetensorsWriter.Write"/>).</summary>
-    private static void WriteStreaming(string path, List<StreamTensor> tensors, IReadOnlyDictionary<string, string> metadata)
-    {
-        tensors.Sort((a, b) =>
-        {
-            var c = SafetensorsFile.DTypeSizes[b.DType].CompareTo(SafetensorsFile.DTypeSizes[a.DType]);
-            return c != 0 ? c : string.CompareOrdinal(a.Name, b.Name);
-        });
-        using var hs = new MemoryStream();
-        using (var w = new Utf8JsonWriter(hs))
-        {
-            w.WriteStartObject();
-            w.WriteStartObject("__metadata__");
-            foreach (var (k, v) in metadata) w.WriteString(k, v);
-            w.WriteEndObject();
-            long offset = 0;
-            foreach (var t in tensors)
-            {
-                w.WriteStartObject(t.Name);
-                w.WriteString("dtype", t.DType);
-                w.WriteStartArray("shape");
-                foreach (var d in t.Shape) w.WriteNumberValue(d);
-                w.WriteEndArray();
-                w.WriteStartArray("data_offsets");
-                w.WriteNumberValue(offset);
-                w.WriteNumberValue(offset + t.Bytes);
-                w.WriteEndArray();
-                w.WriteEndObject();
-                offset += t.Bytes;
-            }
-            w.WriteEndObject();
-        }
-        var header = hs.ToArray();
-        var padded = (header.Length + 7) / 8 * 8;
-        using var fs = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20);
-        Span<byte> len = stackalloc byte[8];
-        BitConverter.TryWriteBytes(len, (ulong)padded);
-        fs.Write(len);
-        fs.Write(header);
-        for (var i = header.Length; i < padded; i++) fs.WriteByte((byte)' ');
-        foreach (var t in tensors)
-        {
-            var before = fs.Position;
-            t.Write(fs);
-            if (fs.Position - before != t.Bytes)
-                throw new InvalidOperationException($"{t.Name}: wrote {fs.Position - before} bytes, expected {t.Bytes}");
-        }
-        fs.Flush(flushToDisk: true);
-    }
 
     private static long DataStart(SafetensorsFile file)
     {
