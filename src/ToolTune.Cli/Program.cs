@@ -2,7 +2,11 @@ using System.CommandLine;
 using ToolTune.Cli;
 using ToolTune.Diagnostics;
 
-var root = new RootCommand("ToolTune: LoRA fine-tuning of small chat models to emit their native tool-call tokens.");
+// A plain Command named "tooltune" rather than RootCommand, whose name would be the assembly's (ToolTune.Cli).
+var root = new Command("tooltune", "ToolTune: LoRA fine-tuning of small chat models to emit their native tool-call tokens.")
+{
+    Options = { new System.CommandLine.Help.HelpOption(), new VersionOption() },
+};
 foreach (var command in Verbs.All())
     root.Subcommands.Add(command);
 
