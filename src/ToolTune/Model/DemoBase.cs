@@ -158,12 +158,12 @@ public sealed record DemoBaseOptions
 {
     public string Preset { get; init; } = "demo128";
     public int InitSeed { get; init; } = 1;
-    public int CodeCount { get; init; } = 600;
+    public int CodeCount { get; init; } = 1000;
     public long CodeSeed { get; init; } = 8;
-    public int GeneralCount { get; init; } = 200;
+    public int GeneralCount { get; init; } = 300;
     public long GeneralSeed { get; init; } = 7;
     public int MaxLength { get; init; } = 2048;
-    public int Epochs { get; init; } = 3;
+    public int Epochs { get; init; } = 5;
     public int? MaxSteps { get; init; }
     public int BatchSize { get; init; } = 8;
     public double LearningRate { get; init; } = 3e-3;
