@@ -14,6 +14,7 @@ internal static class Verbs
         yield return Commands.StageCommands.Train();
         yield return Commands.EvaluateCommand.Create();
         yield return Commands.StageCommands.MakeModel();
+        yield return Commands.DemoCommand.Create();
         yield return Commands.StatusCommand.Create();
         yield return Commands.TokenizeCommand.Create();
         yield return Commands.RenderCommand.Create();

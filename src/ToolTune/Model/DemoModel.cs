@@ -22,28 +22,46 @@ public static class DemoModel
             RopeTheta = 100000, RmsNormEps = 1e-6f, TieWordEmbeddings = true, MaxPositionEmbeddings = 8192,
             UseRope = ModelConfig.DefaultUseRope(4, 4), NoRopeLayerInterval = 4,
         },
+        // The trained demo base (DemoBase, issue 8): the same layout at hidden 128, 4 heads of 32, 2 KV heads: ≈ 1.2 M parameters.
+        "demo128" => new ModelConfig
+        {
+            VocabSize = vocab, HiddenSize = 128, IntermediateSize = 384, NumLayers = 4, NumHeads = 4, NumKvHeads = 2, HeadDim = 32,
+            RopeTheta = 100000, RmsNormEps = 1e-6f, TieWordEmbeddings = true, MaxPositionEmbeddings = 8192,
+            UseRope = ModelConfig.DefaultUseRope(4, 4), NoRopeLayerInterval = 4,
+        },
         "tiny" => ModelConfig.Preset("tiny") with { VocabSize = vocab },
-        _ => throw new ToolTuneException(ErrorCodes.ModelInputInvalid, $"unknown model preset '{preset}' (demo, tiny)"),
+        _ => throw new ToolTuneException(ErrorCodes.ModelInputInvalid, $"unknown model preset '{preset}' (demo, demo128, tiny)"),
     };
 
     /// <summary>Writes config.json, model.safetensors (F32) and generation_config.json into <paramref name="outDir"/>.</summary>
     public static IReadOnlyList<string> Write(string preset, string tokenizerDir, string outDir, int seed)
     {
-        var tok = Tokenizer.FromDirectory(tokenizerDir);
+        var config = ConfigFor(preset, Tokenizer.FromDirectory(tokenizerDir));
+        using var weights = ModelWeights.CreateRandom(config, seed);
+        return WriteWeights(weights, config, outDir);
+    }
+
+    /// <summary>The preset's shape sized to the tokenizer (added tokens included), bos/eos/pad from it.</summary>
+    public static ModelConfig ConfigFor(string preset, Tokenizer tok)
+    {
         var vocab = tok.VocabularySize;
         foreach (var t in tok.AddedTokens) vocab = Math.Max(vocab, t.Id + 1);
         var eos = tok.EosTokenId;
-        var config = Shape(preset, vocab) with
+        return Shape(preset, vocab) with
         {
             BosTokenId = tok.BosTokenId,
             EosTokenIds = eos is { } e ? [e] : [],
             PadTokenId = tok.PadTokenId,
         };
-        using var weights = ModelWeights.CreateRandom(config, seed);
+    }
+
+    /// <summary>config.json + model.safetensors (F32) of <paramref name="weights"/>, and generation_config.json.</summary>
+    public static IReadOnlyList<string> WriteWeights(ModelWeights weights, ModelConfig config, string outDir)
+    {
         var files = weights.Save(outDir).ToList();
         var gen = new JsonObject { ["_from_model_config"] = true };
         if (config.BosTokenId is { } b) gen["bos_token_id"] = b;
-        if (eos is { } eid) gen["eos_token_id"] = eid;
+        if (config.EosTokenIds.Length > 0) gen["eos_token_id"] = config.EosTokenIds[0];
         if (config.PadTokenId is { } p) gen["pad_token_id"] = p;
         var genPath = Path.Combine(outDir, "generation_config.json");
         File.WriteAllText(genPath, gen.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");

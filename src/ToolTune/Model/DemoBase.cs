@@ -1,0 +1,175 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using ToolTune.Data;
+using ToolTune.Data.Generation;
+using ToolTune.Data.Loaders;
+using ToolTune.Data.Shards;
+using ToolTune.Text;
+using ToolTune.Training;
+
+namespace ToolTune.Model;
+
+/// <summary>
+/// The embedded default's trained "code-dumping" demo base (<c>tooltune demo make-base</c>, issue 8): the demo-shaped
+/// SmolLM3-architecture model (<see cref="DemoModel.Shape"/>), random-init from <see cref="DemoBaseOptions.InitSeed"/>, then
+/// FULL-parameter trained (every tensor, tied embedding/head) on generated general chat and generated tool requests
+/// answered with Python code calling the tool (<see cref="TrainingCorpus.AsCodeDump"/>) — the way SmolLM3 fails — rendered
+/// with the fixed template (<c>enable_thinking: false</c>, date pinned), assistant tokens trained. The tool-call tokens
+/// exist in the vocabulary but are never a label, so the base never produces them.
+/// Deterministic: the same options give the same bytes (fixed-order f32 arithmetic, seeded shuffle).
+/// </summary>
+public static class DemoBase
+{
+    /// <summary>Date the template's <c>strftime_now</c> sees (the demo config's <c>template_date</c>).</summary>
+    public static readonly DateTime TemplateDate = new(2025, 7, 10, 0, 0, 0, DateTimeKind.Utc);
+
+    /// <summary>Trains and writes config.json, model.safetensors (F32) and generation_config.json into <paramref name="outDir"/>.</summary>
+    public static DemoBaseResult Make(string tokenizerDir, string templatePath, string outDir, DemoBaseOptions o,
+        Action<string>? log = null, CancellationToken cancel = default)
+    {
+        var sw = Stopwatch.StartNew();
+        var tok = Tokenizer.FromDirectory(tokenizerDir);
+        var template = ChatTemplate.Load(templatePath);
+        var samples = BuildSamples(tok, template, o);
+        var padId = tok.PadTokenId ?? tok.EosTokenId ?? 0;
+        var config = DemoModel.ConfigFor(o.Preset, tok);
+        using var weights = ModelWeights.CreateRandom(config, o.InitSeed);
+        var lm = new CausalLM(weights);
+        var model = new FullTrainableModel(lm);
+        var data = new InMemoryTrainingData(samples, padId);
+        var work = Path.Combine(Path.GetTempPath(), $"tt-demobase-{Environment.ProcessId}-{Guid.NewGuid():N}");
+        try
+        {
+            var trainer = new Trainer(model, data, null, new TrainerOptions
+            {
+                Epochs = o.Epochs, MaxSteps = o.MaxSteps, LearningRate = o.LearningRate, Schedule = "cosine", WarmupRatio = o.WarmupRatio,
+                WeightDecay = o.WeightDecay, BatchSize = o.BatchSize, GradAccum = 1, MaxGradNorm = 1.0, Seed = o.Seed,
+                SaveEvery = int.MaxValue, KeepLast = 1, OutputDirectory = work, Resume = false,
+            })
+            {
+                OnProgress = p => log?.Invoke(p.ToString()),
+            };
+            log?.Invoke($"demo base: {samples.Count} samples ({samples.Sum(s => s.Ids.Length):N0} tokens, {samples.Sum(s => s.Labels.Count(l => l != ChatMasking.IgnoreIndex)):N0} trained), {trainer.TotalSteps} steps");
+            var result = trainer.Run(cancel);
+            if (result.Canceled) throw new OperationCanceledException("demo base training canceled");
+            var files = DemoModel.WriteWeights(weights, config, outDir);
+            var log0 = result.Log;
+            return new DemoBaseResult(files, samples.Count, result.Steps, log0.Count > 0 ? log0[0].Loss : double.NaN,
+                log0.Count > 0 ? log0[^1].Loss : double.NaN, sw.Elapsed);
+        }
+        finally
+        {
+            try { Directory.Delete(work, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        }
+    }
+
+    /// <summary>The training conversations, in a fixed order: code dumps then general chat.</summary>
+    public static List<Conversation> Conversations(DemoBaseOptions o)
+    {
+        var list = new List<Conversation>();
+        int line = 0;
+        foreach (var rec in HermesGenerator.Generate(o.CodeCount, o.CodeSeed))
+        {
+            line++;
+            var conv = DataLoader.ConvertRecord(rec, new RecordOrigin("gen:code", "gen:code", line, DataRole.Tool), DataFormat.Auto, new ConversionOptions());
+            if (TrainingCorpus.AsCodeDump(conv, line) is { } code) list.Add(code);
+        }
+        line = 0;
+        foreach (var rec in HermesGenerator.GenerateGeneral(o.GeneralCount, o.GeneralSeed))
+        {
+            line++;
+            list.Add(DataLoader.ConvertRecord(rec, new RecordOrigin("gen:general", "gen:general", line, DataRole.General), DataFormat.Auto, new ConversionOptions()));
+        }
+        return list;
+    }
+
+    /// <summary>Rendered (fixed template, <c>enable_thinking: false</c>), tokenized and masked (assistant turns trained).</summary>
+    public static List<(int[] Ids, int[] Labels)> BuildSamples(Tokenizer tok, ChatTemplate template, DemoBaseOptions o)
+    {
+        var render = new RenderOptions { Now = TemplateDate };
+        var kwargs = new JsonObject { ["enable_thinking"] = false };
+        var samples = new List<(int[], int[])>();
+        foreach (var conv in Conversations(o))
+        {
+            var m = template.BuildMask(tok, conv.ToRenderContext(kwargs: kwargs), render);
+            if (m.InputIds.Length > o.MaxLength) continue;
+            samples.Add((m.InputIds, m.Labels));
+        }
+        return samples;
+    }
+
+    /// <summary>Every tensor of the decoder trainable (full fine-tuning), in name order.</summary>
+    public sealed class FullTrainableModel : ITrainableModel
+    {
+        public FullTrainableModel(CausalLM lm)
+        {
+            Lm = lm;
+            lm.SetTrainable(_ => true);
+            Parameters = lm.Parameters.OrderBy(p => p.Name, StringComparer.Ordinal).ToList();
+        }
+
+        public CausalLM Lm { get; }
+        public IReadOnlyList<Param> Parameters { get; }
+
+        public MicroResult ForwardBackward(Batch batch, long normalizer, ulong dropoutKey)
+        {
+            var n = BatchPlanner.TrainedTokens(batch);
+            if (n == 0) return new MicroResult(0, 0);
+            var mean = Lm.ForwardBackward(batch.InputIds, batch.LabelIds, batch.Rows, batch.Width, normalizer: normalizer);
+            return new MicroResult(mean * normalizer, n);
+        }
+
+        public MicroResult Evaluate(Batch batch)
+        {
+            var n = BatchPlanner.TrainedTokens(batch);
+            if (n == 0) return new MicroResult(0, 0);
+            return new MicroResult(Lm.Loss(batch.InputIds, batch.LabelIds, batch.Rows, batch.Width) * n, n);
+        }
+
+        public void SaveAdapter(string directory) { }
+    }
+
+    /// <summary>Samples held in memory, padded with <paramref name="padId"/> (labels −100).</summary>
+    public sealed class InMemoryTrainingData(IReadOnlyList<(int[] Ids, int[] Labels)> samples, int padId) : ITrainingData
+    {
+        public int Count => samples.Count;
+        public int Length(int i) => samples[i].Ids.Length;
+
+        public Batch Materialize(int[] indices)
+        {
+            var lengths = indices.Select(i => samples[i].Ids.Length).ToArray();
+            var width = lengths.Max();
+            var ids = new int[indices.Length * width];
+            var labels = new int[indices.Length * width];
+            ids.AsSpan().Fill(padId);
+            labels.AsSpan().Fill(ChatMasking.IgnoreIndex);
+            for (var r = 0; r < indices.Length; r++)
+            {
+                samples[indices[r]].Ids.CopyTo(ids.AsSpan(r * width));
+                samples[indices[r]].Labels.CopyTo(labels.AsSpan(r * width));
+            }
+            return new Batch { SampleIndices = indices, Width = width, InputIds = ids, LabelIds = labels, Lengths = lengths };
+        }
+    }
+}
+
+/// <summary>The recipe of <see cref="DemoBase.Make"/>; the defaults are the shipped <c>data/demo-model</c>.</summary>
+public sealed record DemoBaseOptions
+{
+    public string Preset { get; init; } = "demo128";
+    public int InitSeed { get; init; } = 1;
+    public int CodeCount { get; init; } = 1000;
+    public long CodeSeed { get; init; } = 8;
+    public int GeneralCount { get; init; } = 300;
+    public long GeneralSeed { get; init; } = 7;
+    public int MaxLength { get; init; } = 2048;
+    public int Epochs { get; init; } = 5;
+    public int? MaxSteps { get; init; }
+    public int BatchSize { get; init; } = 8;
+    public double LearningRate { get; init; } = 3e-3;
+    public double WarmupRatio { get; init; } = 0.05;
+    public double WeightDecay { get; init; } = 0.0;
+    public long Seed { get; init; } = 1;
+}
+
+public sealed record DemoBaseResult(IReadOnlyList<string> Files, int Samples, int Steps, double FirstLoss, double LastLoss, TimeSpan Elapsed);

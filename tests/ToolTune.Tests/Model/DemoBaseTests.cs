@@ -1,0 +1,87 @@
+using System.Text.Json.Nodes;
+using ToolTune.Data.Generation;
+using ToolTune.Model;
+using ToolTune.Text;
+
+namespace ToolTune.Tests.Model;
+
+/// <summary>
+/// The trained code-dumping demo base (<see cref="DemoBase"/>, <c>tooltune demo make-base</c>, issue 8): the recipe is
+/// deterministic (a reduced run twice gives the same bytes) and the shipped <c>data/demo-model</c> answers held-out tool
+/// requests with Python code, never with the tool-call token.
+/// </summary>
+[TestClass]
+public sealed class DemoBaseTests
+{
+    private static string RepoRoot()
+    {
+        var d = new DirectoryInfo(AppContext.BaseDirectory);
+        while (d is not null && !File.Exists(Path.Combine(d.FullName, "ToolTune.slnx"))) d = d.Parent;
+        return d?.FullName ?? throw new InvalidOperationException("repo root not found");
+    }
+
+    private static string DemoDir => Path.Combine(RepoRoot(), "data", "demo-model");
+    private static string TemplatePath => Path.Combine(RepoRoot(), "configs", "templates", "smollm3-tool-fixed.jinja");
+
+    [TestMethod]
+    public void ReducedRecipeIsByteIdenticalTwiceAndLearns()
+    {
+        var o = new DemoBaseOptions { CodeCount = 24, GeneralCount = 8, MaxSteps = 4, BatchSize = 4 };
+        var a = Path.Combine(Path.GetTempPath(), "tt-demobase-a-" + Guid.NewGuid().ToString("N"));
+        var b = Path.Combine(Path.GetTempPath(), "tt-demobase-b-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var ra = DemoBase.Make(DemoDir, TemplatePath, a, o);
+            var rb = DemoBase.Make(DemoDir, TemplatePath, b, o);
+            Assert.AreEqual(4, ra.Steps);
+            Assert.IsTrue(ra.LastLoss < ra.FirstLoss, $"loss {ra.FirstLoss} -> {ra.LastLoss}");
+            foreach (var f in new[] { "config.json", "model.safetensors", "generation_config.json" })
+                CollectionAssert.AreEqual(File.ReadAllBytes(Path.Combine(a, f)), File.ReadAllBytes(Path.Combine(b, f)), f);
+            // Full-parameter: the weights moved away from the random init of the same seed.
+            var init = Path.Combine(Path.GetTempPath(), "tt-demobase-i-" + Guid.NewGuid().ToString("N"));
+            try
+            {
+                DemoModel.Write(o.Preset, DemoDir, init, o.InitSeed);
+                CollectionAssert.AreEqual(File.ReadAllBytes(Path.Combine(init, "config.json")), File.ReadAllBytes(Path.Combine(a, "config.json")));
+                CollectionAssert.AreNotEqual(File.ReadAllBytes(Path.Combine(init, "model.safetensors")), File.ReadAllBytes(Path.Combine(a, "model.safetensors")));
+            }
+            finally { try { Directory.Delete(init, true); } catch (IOException) { } }
+        }
+        finally
+        {
+            foreach (var d in new[] { a, b }) try { Directory.Delete(d, true); } catch (IOException) { }
+        }
+    }
+
+    [TestMethod]
+    public void ShippedBaseAnswersHeldOutToolRequestsWithCode()
+    {
+        var tok = Tokenizer.FromDirectory(DemoDir);
+        var template = ChatTemplate.Load(TemplatePath);
+        using var weights = ModelWeights.Open(DemoDir);
+        var lm = new CausalLM(weights);
+        var toolCall = tok.TokenToId("<tool_call>")!.Value;
+        var eos = tok.TokenToId("<|im_end|>")!.Value;
+        var tools = new JsonArray(HermesGenerator.SampleFile()[0]!["conversations"]![0]!["value"]!.GetValue<string>() is var sys
+            ? JsonNode.Parse(sys[(sys.IndexOf("<tools>\n", StringComparison.Ordinal) + 8)..sys.IndexOf("\n</tools>", StringComparison.Ordinal)])!.AsArray().Select(t => t!.DeepClone()).ToArray()
+            : []);
+        // Not in the training set: phrasings and values the generator does not produce.
+        string[] prompts = ["What's the weather in Oslo today? Use fahrenheit.", "Find me the latest news about solar power, at most 3 articles."];
+        var codeDumps = 0;
+        foreach (var prompt in prompts)
+        {
+            var ctx = new JsonObject
+            {
+                ["messages"] = new JsonArray(new JsonObject { ["role"] = "user", ["content"] = prompt }),
+                ["tools"] = tools.DeepClone(), ["enable_thinking"] = false, ["add_generation_prompt"] = true,
+            };
+            var text = template.RenderText(ctx, new RenderOptions { Now = DemoBase.TemplateDate });
+            var ids = tok.EncodeToIds(text).ToArray();
+            var r = Generator.Generate(lm, ids, new GenerationOptions { MaxNewTokens = 40, StopIds = [eos] });
+            var output = tok.Decode(r.Ids);
+            CollectionAssert.DoesNotContain(r.Ids, toolCall, output);
+            if (output.Contains("```python", StringComparison.Ordinal) || output.Contains("from tools import", StringComparison.Ordinal)) codeDumps++;
+        }
+        Assert.AreEqual(prompts.Length, codeDumps);
+    }
+}
