@@ -5,7 +5,22 @@ using ToolTune.Diagnostics;
 namespace ToolTune.Data.Loaders;
 
 /// <summary>Where a record came from, passed to the converters.</summary>
-public readonly record struct RecordOrigin(string Source, string File, int Line, DataRole Role, int Column = 1);
+public readonly record struct RecordOrigin(string Source, string File, int Line, DataRole Role, int Column = 1)
+{
+    /// <summary>The converted conversation, stamped with this origin and the record's optional Hermes metadata.</summary>
+    internal Conversation Build(string id, List<Message> messages, List<JsonObject> tools, JsonObject rec) =>
+        new(id, messages, tools)
+        {
+            Source = Source,
+            SourceFile = File,
+            SourceLine = Line,
+            SourceColumn = Column,
+            DataRole = Role,
+            Category = ToolFormat.Str(rec["category"]),
+            Subcategory = ToolFormat.Str(rec["subcategory"]),
+            Task = ToolFormat.Str(rec["task"]),
+        };
+}
 
 /// <summary>Options for conversion.</summary>
 public sealed record ConversionOptions
@@ -69,17 +84,7 @@ public static class HermesConverter
             }
         }
         Check(messages);
-        return new Conversation(id, messages, tools)
-        {
-            Source = origin.Source,
-            SourceFile = origin.File,
-            SourceLine = origin.Line,
-            SourceColumn = origin.Column,
-            DataRole = origin.Role,
-            Category = ToolFormat.Str(rec["category"]),
-            Subcategory = ToolFormat.Str(rec["subcategory"]),
-            Task = ToolFormat.Str(rec["task"]),
-        };
+        return origin.Build(id, messages, tools, rec);
     }
 
     private static bool SameName(JsonObject a, JsonObject b) =>
@@ -156,17 +161,7 @@ public static class OpenAiConverter
             }
         }
         HermesConverter.Check(messages);
-        return new Conversation(id, messages, tools)
-        {
-            Source = origin.Source,
-            SourceFile = origin.File,
-            SourceLine = origin.Line,
-            SourceColumn = origin.Column,
-            DataRole = origin.Role,
-            Category = ToolFormat.Str(rec["category"]),
-            Subcategory = ToolFormat.Str(rec["subcategory"]),
-            Task = ToolFormat.Str(rec["task"]),
-        };
+        return origin.Build(id, messages, tools, rec);
     }
 
     private static Message Assistant(JsonObject m, string? content)
