@@ -2,7 +2,6 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
-using ToolTune.Diagnostics;
 using ToolTune.Text;
 
 namespace ToolTune.Cli.Commands;
@@ -37,7 +36,7 @@ internal static class BenchCommand
 
     internal static int RunTokenize(string tokenizerPath, double mb, int reps, int seed, string? writeCorpus = null)
     {
-        try
+        return PipelineOptions.Guard(() =>
         {
             var loads = new List<double>();
             var loadsCpu = new List<double>();
@@ -109,12 +108,7 @@ internal static class BenchCommand
             };
             Console.WriteLine(JsonSerializer.Serialize(result));
             return 0;
-        }
-        catch (ToolTuneException ex)
-        {
-            Console.Error.WriteLine(ex.ToString());
-            return 1;
-        }
+        });
     }
 
     // Process CPU time: on a shared, overloaded machine wall time says more about the neighbours than about us.

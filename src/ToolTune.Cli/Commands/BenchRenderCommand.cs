@@ -2,7 +2,6 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using ToolTune.Diagnostics;
 using ToolTune.Text;
 
 namespace ToolTune.Cli.Commands;
@@ -93,7 +92,7 @@ internal static class BenchRenderCommand
 
     internal static int Run(string tokenizerPath, string templatePath, double seconds, TextWriter output, string? writeContext = null)
     {
-        try
+        return PipelineOptions.Guard(() =>
         {
             if (writeContext is not null)
                 File.WriteAllText(writeContext, Conversation().ToJsonString());
@@ -146,12 +145,7 @@ internal static class BenchRenderCommand
             };
             output.WriteLine(JsonSerializer.Serialize(result));
             return 0;
-        }
-        catch (ToolTuneException ex)
-        {
-            Console.Error.WriteLine(ex.ToString());
-            return 1;
-        }
+        });
     }
 
     private static double CpuSeconds() => Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds;

@@ -42,7 +42,7 @@ internal static class GenerateCommand
         };
         command.SetAction(parse =>
         {
-            try
+            return PipelineOptions.Guard(() =>
             {
                 var stopText = parse.GetValue(stop);
                 var request = new GenerateRequest
@@ -64,12 +64,7 @@ internal static class GenerateCommand
                 };
                 Run(request, Console.Out);
                 return 0;
-            }
-            catch (ToolTuneException ex)
-            {
-                Console.Error.WriteLine(ex.ToString());
-                return 1;
-            }
+            });
         });
         return command;
     }

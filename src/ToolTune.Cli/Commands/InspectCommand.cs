@@ -36,16 +36,11 @@ internal static class InspectCommand
                 "never" => false,
                 _ => !Console.IsOutputRedirected && Environment.GetEnvironmentVariable("NO_COLOR") is null,
             };
-            try
+            return PipelineOptions.Guard(() =>
             {
                 return Run(new InspectArgs(p.GetValue(tokenizer)!, p.GetValue(template), p.GetValue(data)!, p.GetValue(date),
                     p.GetValue(method) ?? "auto", p.GetValue(lint)), Console.Out, ansi);
-            }
-            catch (ToolTuneException ex)
-            {
-                Console.Error.WriteLine(ex.ToString());
-                return 1;
-            }
+            });
         });
         return cmd;
     }

@@ -34,15 +34,10 @@ internal static class RenderCommand
         };
         cmd.SetAction(parse =>
         {
-            try
+            return PipelineOptions.Guard(() =>
             {
                 return Run(parse.GetValue(template)!, parse.GetValue(data)!, parse.GetValue(spans), parse.GetValue(date), parse.GetValue(name));
-            }
-            catch (ToolTuneException ex)
-            {
-                Console.Error.WriteLine(ex.ToString());
-                return 1;
-            }
+            });
         });
         return cmd;
     }
