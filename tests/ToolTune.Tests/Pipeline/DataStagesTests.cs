@@ -1,4 +1,3 @@
-using System.CommandLine;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using ToolTune.Data.Generation;
@@ -356,26 +355,7 @@ public sealed class DataStagesTests
         StringAssert.Contains(badSet.Err, "error TT2004");
     }
 
-    private static (int Exit, string Out, string Err) Invoke(params string[] args)
-    {
-        var root = new RootCommand();
-        foreach (var c in ToolTune.Cli.Verbs.All()) root.Subcommands.Add(c);
-        var (oldOut, oldErr) = (Console.Out, Console.Error);
-        using var stdout = new StringWriter();
-        using var stderr = new StringWriter();
-        Console.SetOut(stdout);
-        Console.SetError(stderr);
-        try
-        {
-            var exit = root.Parse(args).Invoke(new InvocationConfiguration { Output = stdout, Error = stderr });
-            return (exit, stdout.ToString(), stderr.ToString());
-        }
-        finally
-        {
-            Console.SetOut(oldOut);
-            Console.SetError(oldErr);
-        }
-    }
+    private static (int Exit, string Out, string Err) Invoke(params string[] args) => CliInvoker.Invoke(args);
 
     private static int CountOf(string s, string what)
     {

@@ -1,4 +1,3 @@
-using System.CommandLine;
 using ToolTune.Pipeline.Stages;
 
 namespace ToolTune.Tests.Pipeline;
@@ -7,26 +6,7 @@ namespace ToolTune.Tests.Pipeline;
 [DoNotParallelize] // redirects Console
 public sealed class StatusCommandTests
 {
-    private static (int Exit, string Out, string Err) Invoke(params string[] args)
-    {
-        var root = new RootCommand();
-        root.Subcommands.Add(ToolTune.Cli.Commands.StatusCommand.Create());
-        var (oldOut, oldErr) = (Console.Out, Console.Error);
-        using var stdout = new StringWriter();
-        using var stderr = new StringWriter();
-        Console.SetOut(stdout);
-        Console.SetError(stderr);
-        try
-        {
-            var exit = root.Parse(args).Invoke(new InvocationConfiguration { Output = stdout, Error = stderr });
-            return (exit, stdout.ToString(), stderr.ToString());
-        }
-        finally
-        {
-            Console.SetOut(oldOut);
-            Console.SetError(oldErr);
-        }
-    }
+    private static (int Exit, string Out, string Err) Invoke(params string[] args) => CliInvoker.Invoke(args);
 
     [TestMethod]
     public void ReportsLikeTheStatusTargetAndLocatesConfigErrors()
