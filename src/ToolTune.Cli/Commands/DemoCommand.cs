@@ -1,4 +1,5 @@
 using System.CommandLine;
+using ToolTune.Data.Generation;
 using ToolTune.Model;
 
 namespace ToolTune.Cli.Commands;
@@ -40,7 +41,28 @@ internal static class DemoCommand
             Console.WriteLine(FormattableString.Invariant($"make-base: {r.Samples} samples, {r.Steps} steps, loss {r.FirstLoss:0.000} -> {r.LastLoss:0.000}, {r.Elapsed.TotalSeconds:0.0} s"));
             return 0;
         }));
-        var cmd = new Command("demo", "The embedded default's demo assets.") { make };
+        var cmd = new Command("demo", "The embedded default's demo assets.") { make, MakeData() };
         return cmd;
+    }
+
+    /// <summary><c>tooltune demo make-data [--out data/demo] [--tool-count N] [--general-count N] [--seed S]</c>.</summary>
+    private static Command MakeData()
+    {
+        var d = new DemoDataOptions();
+        var output = new Option<string>("--out") { Description = "Output folder.", DefaultValueFactory = _ => "data/demo" };
+        var toolCount = new Option<int>("--tool-count") { Description = "Generated Hermes tool conversations.", DefaultValueFactory = _ => d.ToolCount };
+        var generalCount = new Option<int>("--general-count") { Description = "Generated general instruct conversations.", DefaultValueFactory = _ => d.GeneralCount };
+        var seed = new Option<long>("--seed") { DefaultValueFactory = _ => d.Seed };
+        var make = new Command("make-data", "Generate the demo data set (Hermes tool conversations + general chat; same options, same bytes).")
+        {
+            output, toolCount, generalCount, seed,
+        };
+        make.SetAction(p => PipelineOptions.Guard(() =>
+        {
+            var o = d with { ToolCount = p.GetValue(toolCount), GeneralCount = p.GetValue(generalCount), Seed = p.GetValue(seed) };
+            foreach (var f in DemoData.Write(p.GetValue(output)!, o)) Console.WriteLine($"wrote {f} ({new FileInfo(f).Length:N0} bytes)");
+            return 0;
+        }));
+        return make;
     }
 }

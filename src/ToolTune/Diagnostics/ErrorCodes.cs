@@ -96,6 +96,8 @@ public static partial class ErrorCodes
     public const string DataBadTools = "TT3010";
     public const string DataEncodeFailed = "TT3011";
     public const string DataSelectionInvalid = "TT3012";
+    /// <summary>A training conversation opens with the same user prompt as a held-out eval conversation (dropped).</summary>
+    public const string DataEvalDuplicate = "TT3040";
 
     // Shards
     public const string ShardMissing = "TT3020";

@@ -328,16 +328,17 @@ public static class PythonJson
     /// </summary>
     internal static string PythonNumber(JsonValue v)
     {
-        if (!v.TryGetValue(out JsonElement e))
-        {
-            var d0 = v.GetValue<double>();
-            return double.IsNaN(d0) ? "NaN" : double.IsPositiveInfinity(d0) ? "Infinity" : double.IsNegativeInfinity(d0) ? "-Infinity" : FloatRepr(d0);
-        }
-        var raw = e.GetRawText();
+        string raw;
+        if (v.TryGetValue(out JsonElement e)) raw = e.GetRawText();
+        else if (v.TryGetValue(out double d0)) return FloatText(d0);
+        else if (v.TryGetValue(out float f0)) return FloatText(f0);
+        else raw = v.ToJsonString(); // an integer or decimal built in code: its JSON text is its value
         if (raw.AsSpan().IndexOfAny(".eE") < 0) return BigInteger.Parse(raw, CultureInfo.InvariantCulture).ToString(CultureInfo.InvariantCulture);
-        var d = double.Parse(raw, NumberStyles.Float, CultureInfo.InvariantCulture);
-        return double.IsPositiveInfinity(d) ? "Infinity" : double.IsNegativeInfinity(d) ? "-Infinity" : FloatRepr(d);
+        return FloatText(double.Parse(raw, NumberStyles.Float, CultureInfo.InvariantCulture));
     }
+
+    private static string FloatText(double d) =>
+        double.IsNaN(d) ? "NaN" : double.IsPositiveInfinity(d) ? "Infinity" : double.IsNegativeInfinity(d) ? "-Infinity" : FloatRepr(d);
 
     /// <summary>Python's <c>repr(float)</c>: shortest round-trip digits, fixed notation for exponents -4..15, else <c>d.ddde+XX</c>.</summary>
     public static string FloatRepr(double d)
@@ -445,9 +446,14 @@ public static class PythonJson
                 sb.Append(']');
                 return;
             case JsonValue v:
-                if (v.GetValueKind() == JsonValueKind.String) PyJson.WriteString(sb, v.GetValue<string>(), ensureAscii: false);
-                else if (v.TryGetValue(out JsonElement _)) sb.Append(PythonNumber(v));
-                else sb.Append(ScalarText(v));
+                switch (v.GetValueKind())
+                {
+                    case JsonValueKind.String: PyJson.WriteString(sb, v.GetValue<string>(), ensureAscii: false); break;
+                    case JsonValueKind.True: sb.Append("true"); break;
+                    case JsonValueKind.False: sb.Append("false"); break;
+                    case JsonValueKind.Null: sb.Append("null"); break;
+                    default: sb.Append(PythonNumber(v)); break;
+                }
                 return;
         }
     }

@@ -72,7 +72,9 @@ public static class DemoBase
         {
             line++;
             var conv = DataLoader.ConvertRecord(rec, new RecordOrigin("gen:code", "gen:code", line, DataRole.Tool), DataFormat.Auto, new ConversionOptions());
-            if (TrainingCorpus.AsCodeDump(conv, line) is { } code) list.Add(code);
+            // Half the dumps pass the arguments as a JSON dict: the base knows the JSON a tool call carries (as
+            // SmolLM3 does), it only never wraps it in <tool_call> — the habit the LoRA has to teach.
+            if (TrainingCorpus.AsCodeDump(conv, line, jsonArguments: o.JsonArguments && line / 2 % 2 == 1) is { } code) list.Add(code);
         }
         line = 0;
         foreach (var rec in HermesGenerator.GenerateGeneral(o.GeneralCount, o.GeneralSeed))
@@ -161,6 +163,8 @@ public sealed record DemoBaseOptions
     public int CodeCount { get; init; } = 1000;
     public long CodeSeed { get; init; } = 8;
     public int GeneralCount { get; init; } = 300;
+    /// <summary>Every other pair of code dumps calls <c>name(**{json})</c> instead of <c>name(key=value)</c>.</summary>
+    public bool JsonArguments { get; init; } = true;
     public long GeneralSeed { get; init; } = 7;
     public int MaxLength { get; init; } = 2048;
     public int Epochs { get; init; } = 5;

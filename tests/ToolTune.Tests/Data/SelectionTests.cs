@@ -52,6 +52,28 @@ public sealed class SelectionTests
     }
 
     [TestMethod]
+    public void TrainingNeverHoldsAnEvalPrompt()
+    {
+        using var dir = new TempDir();
+        var (tool, general, report) = Pools(dir, 300, 100);
+        var options = new SelectionOptions { Seed = 3, ToolEvalConversations = 40, GeneralEvalConversations = 10 };
+        var sel = DataSelection.Select(tool, general, options, report);
+        var evalKeys = sel.EvalConversations.Select(DataSelection.PromptKey).OfType<string>().ToHashSet();
+        var train = sel.Train.Concat(sel.Val).ToList();
+        Assert.IsFalse(train.Any(c => evalKeys.Contains(DataSelection.PromptKey(c)!)), "a training conversation repeats an eval prompt");
+        // The generator repeats short prompts ("How much is TSLA trading at today?"), so some were dropped, each located.
+        var dropped = report.Issues.Where(i => i.Code == "TT3040").ToList();
+        Assert.IsTrue(dropped.Count > 0, "expected duplicates of eval prompts in 300 generated conversations");
+        Assert.IsTrue(dropped.All(i => i.Line > 0 && i.RecordId is not null && i.Reason == DropReasons.EvalDuplicate));
+
+        // Without decontamination the same pools keep them (and the hold-out itself is unchanged).
+        var (tool2, general2, report2) = Pools(dir, 300, 100);
+        var leaky = DataSelection.Select(tool2, general2, options with { DropEvalDuplicates = false }, report2);
+        CollectionAssert.AreEqual(sel.EvalConversations.Select(c => c.Id).ToList(), leaky.EvalConversations.Select(c => c.Id).ToList());
+        Assert.IsTrue(leaky.Train.Concat(leaky.Val).Any(c => evalKeys.Contains(DataSelection.PromptKey(c)!)), "the leaky selection trains on eval prompts");
+    }
+
+    [TestMethod]
     public void MixCountsRespectTheRatioForAnyPoolSizes()
     {
         foreach (var (t, g) in new[] { (800, 200), (100, 1000), (7, 3), (1000, 1), (0, 50), (50, 0), (701, 299) })

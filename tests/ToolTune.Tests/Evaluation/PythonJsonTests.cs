@@ -62,6 +62,12 @@ public sealed class PythonJsonTests
     {
         Assert.AreEqual("{\"a\": [1, 2.5, true, null], \"b\": \"q\\\"\\n\\b\"}", PythonJson.Dumps(PythonJson.Loads("{\"a\":[1,2.5,true,null],\"b\":\"q\\\"\\n\\b\"}")));
         Assert.AreEqual("-Infinity", PythonJson.Dumps(PythonJson.Loads("-Infinity")));
+        // Gold calls come from System.Text.Json (JsonElement-backed values): booleans and null are not numbers.
+        Assert.AreEqual("{\"outdoor\": false, \"ok\": true, \"n\": null, \"x\": 1.5, \"i\": 7}",
+            PythonJson.Dumps(System.Text.Json.Nodes.JsonNode.Parse("{\"outdoor\":false,\"ok\":true,\"n\":null,\"x\":1.50,\"i\":7}")!));
+        // ... and values built in code (int, long, double, decimal) print as Python would after json.loads.
+        var built = new System.Text.Json.Nodes.JsonObject { ["i"] = 5, ["l"] = 12345678901L, ["d"] = 2.0, ["m"] = 1.50m, ["f"] = 0.5f, ["b"] = false };
+        Assert.AreEqual("{\"i\": 5, \"l\": 12345678901, \"d\": 2.0, \"m\": 1.5, \"f\": 0.5, \"b\": false}", PythonJson.Dumps(built));
     }
 
     [TestMethod]

@@ -29,6 +29,7 @@ public static class DropReasons
     public const string EncodeFailed = "encode failed";
     public const string OverMaxLength = "over max length";
     public const string NoTrainedTokens = "no trained tokens";
+    public const string EvalDuplicate = "same prompt as a held-out eval conversation";
 }
 
 /// <summary>

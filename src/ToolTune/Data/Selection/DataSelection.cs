@@ -28,6 +28,10 @@ public sealed record SelectionOptions
     /// <summary>Drop tool-source conversations that never call a tool (reason "no tool call"). Default true.</summary>
     public bool RequireToolCalls { get; init; } = true;
 
+    /// <summary>Drop train/val conversations whose first user prompt equals a held-out eval conversation's (reason
+    /// <see cref="DropReasons.EvalDuplicate"/>), so the eval measures prompts training never saw. Default true.</summary>
+    public bool DropEvalDuplicates { get; init; } = true;
+
     public void Validate()
     {
         if (!(ToolFraction is >= 0 and <= 1)) throw Invalid($"tool fraction must be within [0, 1], got {ToolFraction}");
@@ -129,6 +133,31 @@ public static class DataSelection
         return kept;
     }
 
+    /// <summary>The first user message, whitespace-collapsed: what "the same prompt" means for the eval hold-out.</summary>
+    public static string? PromptKey(Conversation c)
+    {
+        var user = c.Messages.FirstOrDefault(m => m.Role == Roles.User)?.Content;
+        return string.IsNullOrWhiteSpace(user) ? null : string.Join(' ', user.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries));
+    }
+
+    private static List<Conversation> DropEvalDuplicates(List<Conversation> pool, HashSet<string> heldOut, DataReport report)
+    {
+        if (heldOut.Count == 0) return pool;
+        var kept = new List<Conversation>(pool.Count);
+        foreach (var c in pool)
+        {
+            if (PromptKey(c) is { } key && heldOut.Contains(key))
+            {
+                report.Source(c.Source, c.DataRole).Kept--;
+                report.Drop(c.Source, new DataIssue(ErrorCodes.DataEvalDuplicate, DropReasons.EvalDuplicate, c.SourceFile, c.SourceLine, c.IssueColumn, c.Id,
+                    "its first user message equals a tool-eval prompt, so training on it would leak the eval set"));
+                continue;
+            }
+            kept.Add(c);
+        }
+        return kept;
+    }
+
     /// <summary>How many tool/general conversations a mix of <paramref name="toolFraction"/> takes from pools of the given sizes.</summary>
     public static (int Tool, int General) MixCounts(int toolAvailable, int generalAvailable, double toolFraction, int? maxSamples)
     {
@@ -176,6 +205,12 @@ public static class DataSelection
         evalConvs.AddRange(general.GetRange(0, nGenEval));
         tool.RemoveRange(0, nEval);
         general.RemoveRange(0, nGenEval);
+        if (options.DropEvalDuplicates)
+        {
+            var heldOut = evalConvs.Select(PromptKey).OfType<string>().ToHashSet(StringComparer.Ordinal);
+            tool = DropEvalDuplicates(tool, heldOut, report);
+            general = DropEvalDuplicates(general, heldOut, report);
+        }
 
         if (general.Count == 0 && options.ToolFraction < 1 && tool.Count > 0)
             warnings.Add($"no general data: the mix is tool-only instead of {options.ToolFraction:P0} tool");

@@ -291,6 +291,7 @@ public static partial class ConfigLoader
             ToolEvalCount = r.Int("tool_eval_count", d.ToolEvalCount, 0, 1_000_000),
             MaxSeqLen = r.Int("max_seq_len", d.MaxSeqLen, 16, 1 << 20),
             Strict = r.Bool("strict", d.Strict),
+            Decontaminate = r.Bool("decontaminate", d.Decontaminate),
             PreviewCount = r.Int("preview_count", d.PreviewCount, 0, 1000),
         };
         r.Finish();

@@ -59,6 +59,9 @@ public sealed record DataSection
     public int MaxSeqLen { get; init; } = 2048;
     /// <summary>Strict: a bad record fails the build. Lenient (default): it is skipped and counted.</summary>
     public bool Strict { get; init; }
+
+    /// <summary>Drop training conversations that open with the same user prompt as a held-out eval conversation.</summary>
+    public bool Decontaminate { get; init; } = true;
     /// <summary>Number of rendered samples written to the preview file.</summary>
     public int PreviewCount { get; init; } = 5;
 

@@ -71,6 +71,7 @@ public sealed class PrepareDataStage : IStage
                 ValFraction = data.ValFraction,
                 ToolEvalConversations = data.ToolEvalCount,
                 GeneralEvalConversations = data.ToolEvalCount / 4,
+                DropEvalDuplicates = data.Decontaminate,
             },
             Shards = new ShardWriteOptions { Parallelism = Math.Max(1, Parallelism), Strict = data.Strict },
         };

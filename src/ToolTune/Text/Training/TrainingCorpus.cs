@@ -4,6 +4,7 @@ using ToolTune.Data;
 using ToolTune.Data.Generation;
 using ToolTune.Data.Loaders;
 using ToolTune.Diagnostics;
+using ToolTune.Evaluation;
 
 namespace ToolTune.Text;
 
@@ -71,8 +72,10 @@ public sealed class TrainingCorpus(ChatTemplate? template, DateTime? now = null)
     }
 
     /// <summary>The conversation up to its first tool call, that call answered with Python code calling the tool
-    /// instead of the tool-call tokens (how an untuned base model answers); null when it has no call.</summary>
-    public static Conversation? AsCodeDump(Conversation conv, int variant)
+    /// instead of the tool-call tokens (how an untuned base model answers); null when it has no call.
+    /// <paramref name="jsonArguments"/>: pass the arguments as a JSON dict (<c>name(**{"city": "Oslo"})</c>, the
+    /// <c>json.dumps</c> text a tool call carries) instead of keyword arguments.</summary>
+    public static Conversation? AsCodeDump(Conversation conv, int variant, bool jsonArguments = false)
     {
         int k = -1;
         for (int i = 0; i < conv.Messages.Count; i++)
@@ -85,7 +88,9 @@ public sealed class TrainingCorpus(ChatTemplate? template, DateTime? now = null)
         for (int i = 0; i < calls.Count; i++)
         {
             var c = calls[i];
-            var args = string.Join(", ", c.Arguments.Select(kv => $"{kv.Key}={HermesGenerator.PythonRepr(kv.Value)}"));
+            var args = jsonArguments
+                ? "**" + PythonJson.Dumps(c.Arguments)
+                : string.Join(", ", c.Arguments.Select(kv => $"{kv.Key}={HermesGenerator.PythonRepr(kv.Value)}"));
             var name = calls.Count == 1 ? "result" : $"result_{i + 1}";
             sb.Append(name).Append(" = ").Append(c.Name).Append('(').Append(args).Append(")\n");
             sb.Append("print(").Append(name).Append(")\n");
