@@ -68,7 +68,7 @@ public static class DemoBase
     {
         var list = new List<Conversation>();
         int line = 0;
-        foreach (var rec in HermesGenerator.Generate(o.CodeCount, o.CodeSeed))
+        foreach (var rec in HermesGenerator.GenerateExtended(o.CodeCount, o.CodeSeed, o.ExtraToolShare))
         {
             line++;
             var conv = DataLoader.ConvertRecord(rec, new RecordOrigin("gen:code", "gen:code", line, DataRole.Tool), DataFormat.Auto, new ConversionOptions());
@@ -165,6 +165,8 @@ public sealed record DemoBaseOptions
     public int GeneralCount { get; init; } = 300;
     /// <summary>Every other pair of code dumps calls <c>name(**{json})</c> instead of <c>name(key=value)</c>.</summary>
     public bool JsonArguments { get; init; } = true;
+    /// <summary>Share of code dumps calling one of <see cref="HermesGenerator.ExtraToolNames"/> (write_file, save_config, …).</summary>
+    public double ExtraToolShare { get; init; } = 0.25;
     public long GeneralSeed { get; init; } = 7;
     public int MaxLength { get; init; } = 2048;
     public int Epochs { get; init; } = 5;

@@ -29,8 +29,15 @@ public static class DemoModel
             RopeTheta = 100000, RmsNormEps = 1e-6f, TieWordEmbeddings = true, MaxPositionEmbeddings = 8192,
             UseRope = ModelConfig.DefaultUseRope(4, 4), NoRopeLayerInterval = 4,
         },
+        // Wider and deeper (6 layers, the 4th NoPE, 6 heads of 32, 3 KV heads): ≈ 3.2 M parameters.
+        "demo192" => new ModelConfig
+        {
+            VocabSize = vocab, HiddenSize = 192, IntermediateSize = 576, NumLayers = 6, NumHeads = 6, NumKvHeads = 3, HeadDim = 32,
+            RopeTheta = 100000, RmsNormEps = 1e-6f, TieWordEmbeddings = true, MaxPositionEmbeddings = 8192,
+            UseRope = ModelConfig.DefaultUseRope(6, 4), NoRopeLayerInterval = 4,
+        },
         "tiny" => ModelConfig.Preset("tiny") with { VocabSize = vocab },
-        _ => throw new ToolTuneException(ErrorCodes.ModelInputInvalid, $"unknown model preset '{preset}' (demo, demo128, tiny)"),
+        _ => throw new ToolTuneException(ErrorCodes.ModelInputInvalid, $"unknown model preset '{preset}' (demo, demo128, demo192, tiny)"),
     };
 
     /// <summary>Writes config.json, model.safetensors (F32) and generation_config.json into <paramref name="outDir"/>.</summary>

@@ -75,7 +75,7 @@ public sealed class EvaluationRunTests
             LossCurveSvg = lossSvg,
             MergedModelDirectory = "runs/default/merged",
             ChatTemplatePath = "runs/default/merged/chat_template.jinja",
-            ConfigFile = "configs/default.yaml",
+            ConfigFile = "configs/sample.yaml",
         };
     }
 
@@ -179,7 +179,7 @@ public sealed class EvaluationRunTests
             StringAssert.Contains(ex.Message, "args_exact_match >= 0.95");
             StringAssert.Contains(ex.Message, "args_exact_match = 0.8333");
             StringAssert.Contains(ex.Message, "weather#2 [WrongArguments]");
-            StringAssert.StartsWith(ex.ToString(), "configs/default.yaml: error TT7000:");
+            StringAssert.StartsWith(ex.ToString(), "configs/sample.yaml: error TT7000:");
             StringAssert.Contains(File.ReadAllText(Path.Combine(dir, "report.md")), "❌ FAILED");
         }
         finally

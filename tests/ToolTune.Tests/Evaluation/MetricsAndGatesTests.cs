@@ -114,9 +114,9 @@ public sealed class MetricsAndGatesTests
         CollectionAssert.AreEqual(new[] { "D", "C", "B" }, r[0].Worst.Select(w => w.Id).ToArray(), "worst first: Hallucinated, MissingCall, WrongArguments");
         CollectionAssert.AreEqual(new[] { "D" }, r[1].Worst.Select(w => w.Id).ToArray());
 
-        var ex = Assert.ThrowsExactly<ToolTuneException>(() => GateEvaluator.Enforce(r, "configs/default.yaml"));
+        var ex = Assert.ThrowsExactly<ToolTuneException>(() => GateEvaluator.Enforce(r, "configs/sample.yaml"));
         Assert.AreEqual(ErrorCodes.EvalGateFailed, ex.Code);
-        Assert.AreEqual("configs/default.yaml", ex.File);
+        Assert.AreEqual("configs/sample.yaml", ex.File);
         StringAssert.Contains(ex.Message, "2 evaluation gate(s) failed");
         StringAssert.Contains(ex.Message, "gate 'tool_call_f1 >= 0.9' missed: tool_call_f1 = 0.5");
         StringAssert.Contains(ex.Message, "C [MissingCall] \"Cats are small domesticated\"");

@@ -420,7 +420,7 @@ public sealed class VerifyTokensSampleChecksTests
     }
 }
 
-/// <summary>The embedded default (configs/default.yaml: demo tokenizer, fixed template, sample data) prepares and verifies.</summary>
+/// <summary>The embedded default (configs/sample.yaml: demo tokenizer, fixed template, sample data) prepares and verifies.</summary>
 [TestClass]
 public sealed class DefaultConfigTests
 {
@@ -432,10 +432,10 @@ public sealed class DefaultConfigTests
             Assert.Inconclusive("data/demo-model is not on this branch yet.");
         using var dir = new TempDir();
         dir.File("Pipeline.proj", "<Project />");
-        foreach (var f in new[] { "configs/default.yaml", "configs/templates/smollm3-tool-fixed.jinja", "data/samples/hermes_sample.json",
+        foreach (var f in new[] { "configs/sample.yaml", "configs/templates/smollm3-tool-fixed.jinja", "data/samples/hermes_sample.json",
                      "data/samples/general_sample.jsonl", "data/eval/emission_prompts.jsonl", "data/demo-model/tokenizer.json", "data/demo-model/tokenizer_config.json", "data/demo-model/chat_template.jinja" })
             File.Copy(Path.Combine(repo, f), dir.File(f));
-        var config = ConfigLoader.Load("configs/default.yaml", dir.Path);
+        var config = ConfigLoader.Load("configs/sample.yaml", dir.Path);
         StageRunner.Run(config, "PrepareData", NullPipelineLog.Instance);
         StageRunner.Run(config, "VerifyTokens", NullPipelineLog.Instance);
         var report = JsonNode.Parse(File.ReadAllText(Path.Combine(config.RunDir, "verify", "report.json")))!;

@@ -29,22 +29,22 @@ public sealed class EvaluateStageTests
         var repo = SharedFixtures.RepoRoot;
         var dir = new TempDir();
         dir.File("Pipeline.proj", "<Project />");
-        foreach (var f in new[] { "configs/default.yaml", "configs/templates/smollm3-tool-fixed.jinja", "data/samples/hermes_sample.json",
+        foreach (var f in new[] { "configs/sample.yaml", "configs/templates/smollm3-tool-fixed.jinja", "data/samples/hermes_sample.json",
                      "data/samples/general_sample.jsonl", "data/eval/emission_prompts.jsonl" })
             File.Copy(Path.Combine(repo, f), dir.File(f));
         foreach (var f in Directory.EnumerateFiles(Path.Combine(repo, "data", "demo-model")))
             File.Copy(f, dir.File("data/demo-model/" + Path.GetFileName(f)));
-        PipelineApi.RunStage(dir.File("configs/default.yaml"), dir.Path, null, "PrepareData", NullPipelineLog.Instance, CancellationToken.None);
-        var run = Path.Combine(dir.Path, "artifacts", "default");
+        PipelineApi.RunStage(dir.File("configs/sample.yaml"), dir.Path, null, "PrepareData", NullPipelineLog.Instance, CancellationToken.None);
+        var run = Path.Combine(dir.Path, "artifacts", "sample");
         foreach (var f in Directory.EnumerateFiles(Path.Combine(dir.Path, "data", "demo-model")))
-            File.Copy(f, dir.File("artifacts/default/merged/" + Path.GetFileName(f)));
-        dir.File("artifacts/default/adapter/loss.svg", "<svg xmlns=\"http://www.w3.org/2000/svg\"/>");
+            File.Copy(f, dir.File("artifacts/sample/merged/" + Path.GetFileName(f)));
+        dir.File("artifacts/sample/adapter/loss.svg", "<svg xmlns=\"http://www.w3.org/2000/svg\"/>");
         return (dir, Path.Combine(run, "prepared"));
     }
 
     private static string RunEvaluate(TempDir dir, IPipelineLog log, params string[] overrides)
     {
-        var config = ConfigLoader.Load("configs/default.yaml", dir.Path, overrides);
+        var config = ConfigLoader.Load("configs/sample.yaml", dir.Path, overrides);
         var layout = RunLayout.For(config);
         var temp = Path.Combine(layout.RunDir, ".tmp-Evaluate-test-" + Guid.NewGuid().ToString("N")[..6]);
         Directory.CreateDirectory(temp);
@@ -68,16 +68,16 @@ public sealed class EvaluateStageTests
         Assert.IsNotNull(metrics["tuned"]!["metrics"]!["emission_rate"], "emission prompts were evaluated");
         Assert.IsTrue(metrics["tuned"]!["metrics"]!["perplexity"]!.GetValue<double>() > 1, "validation perplexity from the val shards");
         var samples = File.ReadAllLines(Path.Combine(outDir, "samples.jsonl"));
-        var items = 4 + EvalItem.ReadFile(Path.Combine(dir.Path, "artifacts/default/prepared/tool_eval.jsonl"), EvalItemKind.ToolEval).Count;
+        var items = File.ReadLines(dir.File("data/eval/emission_prompts.jsonl")).Count(l => l.Trim().Length > 0) + EvalItem.ReadFile(Path.Combine(dir.Path, "artifacts/sample/prepared/tool_eval.jsonl"), EvalItemKind.ToolEval).Count;
         Assert.AreEqual(2 * items, samples.Length, "one line per model x item");
 
         var report = File.ReadAllText(Path.Combine(outDir, "report.md"));
         StringAssert.Contains(report, "## Before / after");
         StringAssert.Contains(report, "| metric | base | tuned | Δ |");
-        StringAssert.Contains(report, "vllm serve artifacts/default/merged --enable-auto-tool-choice --tool-call-parser hermes");
+        StringAssert.Contains(report, "vllm serve artifacts/sample/merged --enable-auto-tool-choice --tool-call-parser hermes");
         StringAssert.Contains(report, "](loss.svg)");
         // The default's gates are warn-only (random-init demo base): misses are warnings located at the config.
-        Assert.IsTrue(log.Warnings.Any(w => w.Contains("warning TT7000") && w.Contains("emission_rate") && w.Contains("default.yaml")), string.Join("\n", log.Warnings));
+        Assert.IsTrue(log.Warnings.Any(w => w.Contains("warning TT7000") && w.Contains("emission_rate") && w.Contains("sample.yaml")), string.Join("\n", log.Warnings));
     }
 
     [TestMethod]
@@ -91,7 +91,7 @@ public sealed class EvaluateStageTests
         StringAssert.Contains(e.Message, "emission_rate");
         StringAssert.Contains(e.Message, "0.5");
         StringAssert.Contains(e.Message, "emit-");       // worst examples
-        StringAssert.EndsWith(e.File!, "default.yaml");
-        Assert.IsTrue(File.Exists(Path.Combine(dir.Path, "artifacts/default", EvaluateStage.FailedFolder, "report.md")));
+        StringAssert.EndsWith(e.File!, "sample.yaml");
+        Assert.IsTrue(File.Exists(Path.Combine(dir.Path, "artifacts/sample", EvaluateStage.FailedFolder, "report.md")));
     }
 }

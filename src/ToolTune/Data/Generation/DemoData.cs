@@ -2,8 +2,8 @@ namespace ToolTune.Data.Generation;
 
 /// <summary>
 /// The embedded default's training data (<c>tooltune demo make-data</c>, committed under <c>data/demo/</c>): generated
-/// Hermes-format tool conversations (<see cref="HermesGenerator.Generate"/>: single, parallel, multi-turn follow-ups,
-/// Python-dict calls, text before a call, requests that need no tool) and general instruct conversations
+/// Hermes-format tool conversations (<see cref="HermesGenerator.GenerateExtended"/>: thirteen typed tools; single, parallel,
+/// multi-turn follow-ups, Python-dict calls, text before a call, requests that need no tool) and general instruct conversations
 /// (<see cref="HermesGenerator.GenerateGeneral"/>). Same options, same bytes.
 /// </summary>
 public static class DemoData
@@ -17,7 +17,7 @@ public static class DemoData
         Directory.CreateDirectory(outDir);
         var tool = Path.Combine(outDir, ToolFile);
         var general = Path.Combine(outDir, GeneralFile);
-        HermesGenerator.WriteJsonArray(tool, HermesGenerator.Generate(o.ToolCount, o.Seed));
+        HermesGenerator.WriteJsonArray(tool, HermesGenerator.GenerateExtended(o.ToolCount, o.Seed, o.ExtraToolShare));
         HermesGenerator.WriteJsonl(general, HermesGenerator.GenerateGeneral(o.GeneralCount, o.Seed));
         return [tool, general];
     }
@@ -26,7 +26,9 @@ public static class DemoData
 /// <summary>The recipe of <see cref="DemoData.Write"/>; the defaults are the shipped <c>data/demo/</c>.</summary>
 public sealed record DemoDataOptions
 {
-    public int ToolCount { get; init; } = 240;
-    public int GeneralCount { get; init; } = 100;
+    public int ToolCount { get; init; } = 360;
+    public int GeneralCount { get; init; } = 150;
     public long Seed { get; init; } = 11;
+    /// <summary>Share of conversations calling one of <see cref="HermesGenerator.ExtraToolNames"/> first.</summary>
+    public double ExtraToolShare { get; init; } = 0.25;
 }

@@ -209,10 +209,12 @@ public static class HermesGenerator
     public enum Shape { Single, Parallel, MultiTurn, PythonDict, ContentBeforeCall, NoCall }
 
     /// <summary>Builds one Hermes record of the given shape.</summary>
-    public static JsonObject Conversation(string id, Shape shape, SplitMix64 r)
+    public static JsonObject Conversation(string id, Shape shape, SplitMix64 r) => Conversation(id, shape, r, null);
+
+    private static JsonObject Conversation(string id, Shape shape, SplitMix64 r, ToolDef? firstTool)
     {
         // 2–4 tools offered, including the ones called.
-        var first = Catalog[r.NextInt(Catalog.Length)];
+        var first = firstTool ?? Catalog[r.NextInt(Catalog.Length)];
         var second = Catalog.Where(t => t.Name != first.Name).ToArray()[r.NextInt(Catalog.Length - 1)];
         var offered = new List<ToolDef> { first, second };
         var extra = Catalog.Where(t => t != first && t != second).ToArray();
@@ -288,19 +290,102 @@ public static class HermesGenerator
         var r = SplitMix64.For(seed, "hermes-generator");
         for (var i = 0; i < count; i++)
         {
-            var roll = r.NextInt(100);
-            var shape = roll switch
-            {
-                < 40 => Shape.Single,
-                < 60 => Shape.Parallel,
-                < 80 => Shape.MultiTurn,
-                < 88 => Shape.PythonDict,
-                < 96 => Shape.ContentBeforeCall,
-                _ => Shape.NoCall,
-            };
+            var shape = DrawShape(r);
             yield return Conversation($"gen-{seed}-{i:D6}", shape, r);
         }
     }
+
+    // File, settings, timer and calendar tools: the emission prompts (data/eval/emission_prompts.jsonl) ask for them in words
+    // no generated conversation uses, as seed 000 checks SmolLM3 on write_file and save_config.
+    private static readonly string[] Paths = ["notes/todo.md", "report.txt", "data/results.csv", "docs/intro.md", "backup/list.txt"];
+    private static readonly string[] Snippets = ["buy milk", "all tests pass", "id,score", "Welcome to the project.", "draft v2"];
+    private static readonly string[] ConfigNames = ["prod", "staging", "editor", "ci", "local"];
+
+    private static readonly ToolDef[] ExtraCatalog =
+    [
+        new("write_file", "Files", "Write text content to a file, creating or overwriting it.",
+            Schema(("path", "string", "File path", null, true), ("content", "string", "Text to write", null, true)),
+            r =>
+            {
+                var path = Pick(r, Paths);
+                var text = Pick(r, Snippets);
+                return (r.NextInt(2) == 0 ? $"Put '{text}' into {path}." : $"Store the line '{text}' in the file {path}.",
+                    new JsonObject { ["path"] = path, ["content"] = text });
+            },
+            (a, r) => new JsonObject { ["bytes_written"] = ((string)a["content"]!).Length },
+            (a, res) => $"Wrote {res["bytes_written"]} bytes to {a["path"]}."),
+        new("save_config", "Settings", "Save a configuration object under a name.",
+            Schema(("name", "string", "Configuration name", null, true), ("config", "object", "Key/value settings", null, true)),
+            r =>
+            {
+                var name = Pick(r, ConfigNames);
+                var port = 3000 + 10 * r.NextInt(100);
+                var verbose = r.NextInt(2) == 0;
+                return ($"Keep the settings for '{name}': port {port}, verbose {(verbose ? "on" : "off")}.",
+                    new JsonObject { ["name"] = name, ["config"] = new JsonObject { ["port"] = port, ["verbose"] = verbose } });
+            },
+            (a, r) => new JsonObject { ["saved"] = true },
+            (a, res) => $"Saved the '{a["name"]}' configuration."),
+        new("delete_file", "Files", "Delete a file.",
+            Schema(("path", "string", "File path", null, true)),
+            r =>
+            {
+                var path = Pick(r, Paths);
+                return ($"Remove {path} from disk.", new JsonObject { ["path"] = path });
+            },
+            (a, r) => new JsonObject { ["deleted"] = true },
+            (a, res) => $"Deleted {a["path"]}."),
+        new("set_timer", "Productivity", "Start a countdown timer.",
+            Schema(("minutes", "integer", "Duration in minutes", null, true)),
+            r =>
+            {
+                var m = 5 * (1 + r.NextInt(12));
+                return ($"Start a {m} minute countdown.", new JsonObject { ["minutes"] = m });
+            },
+            (a, r) => new JsonObject { ["started"] = true },
+            (a, res) => $"Your {a["minutes"]} minute timer is running."),
+        new("create_calendar_event", "Productivity", "Create a calendar event.",
+            Schema(("title", "string", "Event title", null, true), ("date", "string", "Date, YYYY-MM-DD", null, true), ("time", "string", "Start time, HH:MM", null, true)),
+            r =>
+            {
+                var who = Pick(r, new[] { "Sam", "Priya", "Lee", "the design team" });
+                var date = $"2025-08-{10 + r.NextInt(18):D2}";
+                var time = $"{9 + r.NextInt(8)}:00";
+                return ($"Add a call with {who} on {date} at {time} to my schedule.",
+                    new JsonObject { ["title"] = $"Call with {who}", ["date"] = date, ["time"] = time });
+            },
+            (a, r) => new JsonObject { ["created"] = true },
+            (a, res) => $"Added \"{a["title"]}\" on {a["date"]} at {a["time"]}."),
+    ];
+
+    /// <summary>
+    /// Like <see cref="Generate"/> (another random stream), but in about <paramref name="extraShare"/> of the conversations the
+    /// (first) tool called is one of <see cref="ExtraToolNames"/> (write_file, save_config, delete_file, set_timer,
+    /// create_calendar_event). The embedded demo's base and LoRA data.
+    /// </summary>
+    public static IEnumerable<JsonObject> GenerateExtended(int count, long seed, double extraShare)
+    {
+        var r = SplitMix64.For(seed, "hermes-generator-extended");
+        for (var i = 0; i < count; i++)
+        {
+            var shape = DrawShape(r);
+            var first = r.NextDouble() < extraShare ? Pick(r, ExtraCatalog) : null;
+            yield return Conversation($"gen-{seed}-{i:D6}", shape, r, first);
+        }
+    }
+
+    /// <summary>The tool names <see cref="GenerateExtended"/> adds to the catalog (never in <see cref="Generate"/>'s output).</summary>
+    public static IEnumerable<string> ExtraToolNames => ExtraCatalog.Select(t => t.Name);
+
+    private static Shape DrawShape(SplitMix64 r) => r.NextInt(100) switch
+    {
+        < 40 => Shape.Single,
+        < 60 => Shape.Parallel,
+        < 80 => Shape.MultiTurn,
+        < 88 => Shape.PythonDict,
+        < 96 => Shape.ContentBeforeCall,
+        _ => Shape.NoCall,
+    };
 
     /// <summary><paramref name="count"/> general instruct records (<c>messages</c> chat format, no tools).</summary>
     public static IEnumerable<JsonObject> GenerateGeneral(int count, long seed)

@@ -24,7 +24,7 @@ public sealed class MergeAdapterStageTests
             Assert.Inconclusive("data/demo-model is not on this branch.");
         using var dir = new TempDir();
         dir.File("Pipeline.proj", "<Project />");
-        foreach (var f in new[] { "configs/default.yaml", "configs/templates/smollm3-tool-fixed.jinja", "data/samples/hermes_sample.json",
+        foreach (var f in new[] { "configs/sample.yaml", "configs/templates/smollm3-tool-fixed.jinja", "data/samples/hermes_sample.json",
                      "data/samples/general_sample.jsonl", "data/eval/emission_prompts.jsonl", "data/demo-model/tokenizer.json", "data/demo-model/tokenizer_config.json", "data/demo-model/chat_template.jinja" })
             File.Copy(Path.Combine(repo, f), dir.File(f));
 
@@ -40,7 +40,7 @@ public sealed class MergeAdapterStageTests
         var baseDir = Path.Combine(dir.Path, "base");
         using (var w = ModelWeights.CreateRandom(model, seed: 3, std: 0.1f)) w.Save(baseDir, "BF16");
 
-        var config = ConfigLoader.Load("configs/default.yaml", dir.Path, ["model.base_model=base"]);
+        var config = ConfigLoader.Load("configs/sample.yaml", dir.Path, ["model.base_model=base"]);
         var layout = RunLayout.For(config);
         var adapter = LoraAdapter.Create(new LoraConfig { R = 4, Alpha = 8, TargetModules = ["q_proj", "v_proj", "embed_tokens"] }, model);
         var rng = new Random(5);

@@ -85,18 +85,24 @@ internal sealed class PipelineSandbox : IDisposable
     /// <summary><c>dotnet build Pipeline.proj</c> with the test stage list and the given config.</summary>
     public BuildRun Build(string config, params string[] args) => Dotnet(["build", "Pipeline.proj", .. Common(config), .. args]);
 
+    /// <summary><c>dotnet build Pipeline.proj</c> exactly as the README's main job: no <c>-p:Config</c> (the embedded default).</summary>
+    public BuildRun BuildDefault(params string[] args) => Dotnet(["build", "Pipeline.proj", .. Common(null), .. args]);
+
     /// <summary>Runs the <c>tooltune</c> CLI that the pipeline build produced (<c>dotnet ToolTune.Cli.dll …</c>).</summary>
     public BuildRun Cli(params string[] args) => Dotnet([PathOf("src/ToolTune.Cli/bin/Release/net10.0/ToolTune.Cli.dll"), .. args]);
 
     /// <summary><c>dotnet msbuild Pipeline.proj</c> (no restore phase) with the test stage list and the given config.</summary>
-    public BuildRun MSBuild(string config, params string[] args) => Dotnet(["msbuild", "Pipeline.proj", .. Common(config), .. args]);
+    public BuildRun MSBuild(string? config, params string[] args) => Dotnet(["msbuild", "Pipeline.proj", .. Common(config), .. args]);
 
     /// <summary>Extra targets file (sandbox-relative) imported by every build when the test stages are off, e.g. one that
     /// removes a product stage from the list.</summary>
     public string? ExtraTargets { get; set; }
 
-    private string[] Common(string config) =>
-        ["-nologo", "-nodeReuse:false", "-m:1", "-v:m", $"-p:Config={config}",
+    /// <summary>How long one build may run before the test kills it and fails.</summary>
+    public TimeSpan Timeout { get; set; } = TimeSpan.FromMinutes(5);
+
+    private string[] Common(string? config) =>
+        ["-nologo", "-nodeReuse:false", "-m:1", "-v:m", .. (config is null ? Array.Empty<string>() : [$"-p:Config={config}"]),
          .. (TestStages ? new[] { $"-p:ToolTuneExtraTargets={TestTargets}" } : ExtraTargets is { } x ? [$"-p:ToolTuneExtraTargets={x}"] : [])];
 
     private BuildRun Dotnet(string[] args)
@@ -125,10 +131,10 @@ internal sealed class PipelineSandbox : IDisposable
         process.Start();
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        if (!process.WaitForExit(TimeSpan.FromMinutes(5)))
+        if (!process.WaitForExit(Timeout))
         {
             process.Kill(entireProcessTree: true);
-            Assert.Fail($"dotnet {string.Join(' ', args)} did not finish in 5 minutes.\n{output}");
+            Assert.Fail($"dotnet {string.Join(' ', args)} did not finish in {Timeout.TotalMinutes} minutes.\n{output}");
         }
         process.WaitForExit();
         return new BuildRun("dotnet " + string.Join(' ', args), process.ExitCode, output.ToString(), clock.Elapsed);
