@@ -32,5 +32,6 @@ internal static class Verbs
         yield return LogitsCommand.Create();
         yield return GenerateCommand.Create();
         yield return MergeCommand.Create();
+        yield return FuzzCommand.Create();
     }
 }

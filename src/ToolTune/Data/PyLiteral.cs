@@ -25,8 +25,15 @@ public static class PyLiteral
         try
         {
             node = JsonNode.Parse(text, documentOptions: new JsonDocumentOptions { MaxDepth = 256 });
-            error = "";
-            return true;
+            var (problem, message) = JsonNodeChecks.Find(node);
+            if (problem == JsonNodeChecks.Problem.None)
+            {
+                error = "";
+                return true;
+            }
+            node = null;
+            error = message;
+            return false;
         }
         catch (JsonException)
         {

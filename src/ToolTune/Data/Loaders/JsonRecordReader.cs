@@ -103,8 +103,16 @@ public static class JsonRecordReader
         if (node is not JsonObject obj)
             return new RawRecord(null, path, lineNo, new DataIssue(ErrorCodes.DataInvalidRecord, DropReasons.NotAnObject, path, lineNo, 1,
                 Detail: $"expected a JSON object, found {Kind(node)}"));
-        return new RawRecord(obj, path, lineNo, null);
+        return new RawRecord(obj, path, lineNo, LazyParseIssue(obj, path, lineNo, 1));
     }
+
+    /// <summary>A parsed record's deferred JSON problem (<see cref="JsonNodeChecks"/>) as a located, counted skip.</summary>
+    internal static DataIssue? LazyParseIssue(JsonObject record, string path, int line, int column) => JsonNodeChecks.Find(record) switch
+    {
+        (JsonNodeChecks.Problem.DuplicateKey, var message) => new DataIssue(ErrorCodes.DataMalformedJson, DropReasons.MalformedJson, path, line, column, Detail: message),
+        (JsonNodeChecks.Problem.UnpairedSurrogate, var message) => new DataIssue(ErrorCodes.DataInvalidUtf8, DropReasons.InvalidUtf8, path, line, column, Detail: message),
+        _ => null,
+    };
 
     private static DataIssue ParseIssue(JsonException ex, string path, int lineNo, int contentEnd, int lineLength)
     {
@@ -312,7 +320,7 @@ public static class JsonRecordReader
                     Detail: "invalid UTF-8 byte in this record"), startCol), end, -1);
             }
             var rec = node is JsonObject o
-                ? new RawRecord(o, path, line, null, startCol)
+                ? new RawRecord(o, path, line, LazyParseIssue(o, path, line, startCol), startCol)
                 : new RawRecord(null, path, line, new DataIssue(ErrorCodes.DataInvalidRecord, DropReasons.NotAnObject, path, line, startCol,
                     Detail: $"expected a JSON object, found {Kind(node)}"), startCol);
             return (rec, end, -1);

@@ -1,0 +1,54 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace ToolTune.Data;
+
+/// <summary>
+/// JsonNode defers two checks until a value is read: duplicate property names (ArgumentException when an object
+/// materialises) and unpaired surrogate escapes like <c>"\ud800"</c> (InvalidOperationException when the string is
+/// read). Touching every node once right after parsing turns both into a reported bad record instead of a crash
+/// somewhere in conversion, rendering or shard writing.
+/// </summary>
+public static class JsonNodeChecks
+{
+    public enum Problem { None, DuplicateKey, UnpairedSurrogate }
+
+    /// <summary>The first deferred problem in <paramref name="node"/>, with the runtime's message.</summary>
+    public static (Problem Problem, string Message) Find(JsonNode? node)
+    {
+        try
+        {
+            TouchAll(node);
+            return (Problem.None, "");
+        }
+        catch (ArgumentException ex)
+        {
+            return (Problem.DuplicateKey, $"duplicate property name ({ex.Message})");
+        }
+        catch (InvalidOperationException ex)
+        {
+            return (Problem.UnpairedSurrogate, $"a string holds an unpaired UTF-16 surrogate escape (\\uD800-\\uDFFF): {ex.Message}");
+        }
+    }
+
+    /// <summary>True for an exception System.Text.Json throws when a parsed string or number cannot become the .NET
+    /// value asked for (invalid UTF-8, unpaired surrogate escape, number out of range): bad input, not a bug.</summary>
+    public static bool IsDeferredJsonError(Exception ex) =>
+        ex is InvalidOperationException or FormatException && ex.TargetSite?.DeclaringType?.Assembly == typeof(JsonElement).Assembly;
+
+    private static void TouchAll(JsonNode? node)
+    {
+        switch (node)
+        {
+            case JsonObject o:
+                foreach (var kv in o) TouchAll(kv.Value);
+                break;
+            case JsonArray a:
+                foreach (var item in a) TouchAll(item);
+                break;
+            case JsonValue v when v.GetValueKind() == JsonValueKind.String:
+                v.GetValue<string>();
+                break;
+        }
+    }
+}
