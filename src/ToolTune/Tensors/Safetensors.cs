@@ -123,6 +123,11 @@ public sealed unsafe class SafetensorsFile : IDisposable
         {
             throw new ToolTuneException(ErrorCodes.SafetensorsHeaderInvalid, $"header is not valid JSON: {ex.Message}", path, inner: ex);
         }
+        catch (InvalidOperationException ex) when (Data.JsonNodeChecks.IsDeferredJsonError(ex))
+        {
+            // The duplicate-name check unescapes names: an escaped unpaired surrogate ("\ud800") fails there.
+            throw new ToolTuneException(ErrorCodes.SafetensorsHeaderInvalid, $"header holds a name that is not valid Unicode: {ex.Message}", path, inner: ex);
+        }
         using (doc)
         try
         {

@@ -24,6 +24,7 @@ public static class DropReasons
     public const string BadToolCall = "bad tool call";
     public const string BadTools = "bad tools";
     public const string InvalidRecord = "invalid record";
+    public const string DuplicateId = "duplicate id";
     public const string EmptyConversation = "empty conversation";
     public const string NoToolCall = "no tool call";
     public const string EncodeFailed = "encode failed";
@@ -48,7 +49,17 @@ public static class JsonRecordReader
     {
         if (!File.Exists(path))
             throw new ToolTuneException(ErrorCodes.DataFileMissing, "data file not found", path);
+        RejectUtf16(path);
         return IsJsonArrayFile(path) ? ReadArray(path) : ReadLines(path);
+    }
+
+    /// <summary>A UTF-16/32 file (Windows "Unicode" export) would otherwise fail on every line; say what it is once.</summary>
+    private static void RejectUtf16(string path)
+    {
+        Span<byte> head = stackalloc byte[2];
+        using var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 16);
+        if (fs.ReadAtLeast(head, 2, throwOnEndOfStream: false) == 2 && (head[0], head[1]) is (0xFF, 0xFE) or (0xFE, 0xFF))
+            throw new ToolTuneException(ErrorCodes.DataInvalidUtf8, "the file is UTF-16 (byte order mark FF FE / FE FF), not UTF-8: re-save it as UTF-8", path, 1, 1);
     }
 
     /// <summary>True when the first non-blank byte (after a BOM) is <c>[</c>.</summary>
