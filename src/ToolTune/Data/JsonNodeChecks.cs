@@ -36,18 +36,33 @@ public static class JsonNodeChecks
     public static bool IsDeferredJsonError(Exception ex) =>
         ex is InvalidOperationException or FormatException && ex.TargetSite?.DeclaringType?.Assembly == typeof(JsonElement).Assembly;
 
+    public static bool HasUnpairedSurrogate(string s)
+    {
+        for (var i = 0; i < s.Length; i++)
+        {
+            if (char.IsHighSurrogate(s[i]) && i + 1 < s.Length && char.IsLowSurrogate(s[i + 1])) i++;
+            else if (char.IsSurrogate(s[i])) return true;
+        }
+        return false;
+    }
+
     private static void TouchAll(JsonNode? node)
     {
         switch (node)
         {
             case JsonObject o:
-                foreach (var kv in o) TouchAll(kv.Value);
+                foreach (var kv in o)
+                {
+                    if (HasUnpairedSurrogate(kv.Key)) throw new InvalidOperationException($"property name '{kv.Key}' holds an unpaired surrogate");
+                    TouchAll(kv.Value);
+                }
                 break;
             case JsonArray a:
                 foreach (var item in a) TouchAll(item);
                 break;
             case JsonValue v when v.GetValueKind() == JsonValueKind.String:
-                v.GetValue<string>();
+                // Strings built by the Python-literal parser can hold a lone surrogate; JSON writers reject it later.
+                if (HasUnpairedSurrogate(v.GetValue<string>())) throw new InvalidOperationException("a string holds an unpaired surrogate");
                 break;
         }
     }

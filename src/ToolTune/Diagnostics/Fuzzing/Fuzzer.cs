@@ -39,11 +39,13 @@ public sealed record FuzzReport(string Target, int Seed, double Seconds, long Ex
 /// </summary>
 public static class Fuzzer
 {
-    public static FuzzReport Run(FuzzOptions options, CancellationToken cancellation = default)
+    public static FuzzReport Run(FuzzOptions options, CancellationToken cancellation = default) =>
+        Run(FuzzTarget.Create(options.Target), options, cancellation);
+
+    public static FuzzReport Run(FuzzTarget target, FuzzOptions options, CancellationToken cancellation = default)
     {
         if (options.Seconds <= 0 || double.IsNaN(options.Seconds))
             throw new ToolTuneException(ErrorCodes.FuzzOptionsInvalid, $"--seconds must be positive (got {options.Seconds}).");
-        var target = FuzzTarget.Create(options.Target);
         var seeds = LoadSeeds(target, options.SeedsDir);
         var corpus = new List<byte[]>(seeds);
         var dictionary = target.Dictionary.Select(Encoding.UTF8.GetBytes).ToList();
