@@ -114,14 +114,22 @@ public sealed class TemplateSandboxTests
     private static ToolTuneException RenderFails(string template, RenderOptions options) =>
         Assert.ThrowsExactly<ToolTuneException>(() => ChatTemplate.Parse(template, "limit.jinja").Render(Context, options));
 
+    /// <summary>The template fails with TT1204 at <paramref name="line"/> (0: any line), the message naming the limit.</summary>
+    private static void AssertLimit(string template, RenderOptions options, int line, string message)
+    {
+        var e = RenderFails(template, options);
+        Assert.AreEqual(ErrorCodes.TemplateLimitExceeded, e.Code, e.ToString());
+        if (line > 0) Assert.AreEqual(line, e.Line, e.ToString());
+        else Assert.IsGreaterThan(0, e.Line, e.ToString());
+        StringAssert.Contains(e.Message, message);
+    }
+
     [TestMethod]
     public void LoopIterationLimitIsACodedLocatedError()
     {
-        var e = RenderFails("ok\n{% for i in range(50) %}{% for j in range(50) %}{% endfor %}{% endfor %}", new RenderOptions { MaxLoopIterations = 1000 });
-        Assert.AreEqual(ErrorCodes.TemplateLimitExceeded, e.Code);
-        Assert.AreEqual(2, e.Line, e.ToString());
-        StringAssert.Contains(e.Message, "Loop iterations exceed the limit of 1000");
-        // The same template fits the default limit.
+        AssertLimit("ok\n{% for i in range(50) %}{% for j in range(50) %}{% endfor %}{% endfor %}", new RenderOptions { MaxLoopIterations = 1000 },
+            2, "Loop iterations exceed the limit of 1000");
+        // The same loops fit the default limit.
         ChatTemplate.Parse("{% for i in range(50) %}{% for j in range(50) %}{% endfor %}{% endfor %}").Render(Context);
     }
 
@@ -129,23 +137,17 @@ public sealed class TemplateSandboxTests
     public void RecursionDepthLimitIsACodedLocatedError()
     {
         const string template = "{% macro down(n) %}{% if n > 0 %}{{ down(n - 1) }}{% endif %}{% endmacro %}\n{{ down(60) }}";
-        var e = RenderFails(template, new RenderOptions { MaxRecursionDepth = 50 });
-        Assert.AreEqual(ErrorCodes.TemplateLimitExceeded, e.Code);
-        Assert.IsGreaterThan(0, e.Line, e.ToString());
-        StringAssert.Contains(e.Message, "recursion depth exceeds the limit of 50");
+        AssertLimit(template, new RenderOptions { MaxRecursionDepth = 50 }, 0, "recursion depth exceeds the limit of 50");
         ChatTemplate.Parse(template).Render(Context, new RenderOptions { MaxRecursionDepth = 61 });
     }
 
     [TestMethod]
     public void OutputSizeLimitIsACodedLocatedError()
     {
-        var e = RenderFails("a\n{% for i in range(100) %}{{ 'x' * 100 }}{% endfor %}", new RenderOptions { MaxOutputChars = 5000 });
-        Assert.AreEqual(ErrorCodes.TemplateLimitExceeded, e.Code);
-        Assert.AreEqual(2, e.Line, e.ToString());
-        StringAssert.Contains(e.Message, "exceeds the limit of 5000 characters");
+        AssertLimit("a\n{% for i in range(100) %}{{ 'x' * 100 }}{% endfor %}", new RenderOptions { MaxOutputChars = 5000 },
+            2, "exceeds the limit of 5000 characters");
         // One oversized intermediate string is caught before it is built.
-        var big = RenderFails("{% set s = 'x' * 100000 %}done", new RenderOptions { MaxOutputChars = 5000 });
-        Assert.AreEqual(ErrorCodes.TemplateLimitExceeded, big.Code);
+        AssertLimit("{% set s = 'x' * 100000 %}done", new RenderOptions { MaxOutputChars = 5000 }, 1, "exceeds the output limit of 5000");
     }
 
     [TestMethod]

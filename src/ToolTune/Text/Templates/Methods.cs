@@ -495,7 +495,8 @@ internal static class Globals
             var b = new ArgBinder("strftime_now", a, k, "format");
             return Format.Strftime(r.Now, Py.Str(b.Get(0)));
         }));
-        s.SetLocal("cycler", new BuiltinFunction("cycler", (r, a, k) => new CyclerValue(a)));
+        // jinja2.utils.Cycler raises on no items (an empty cycler has no current item to return).
+        s.SetLocal("cycler", new BuiltinFunction("cycler", (r, a, k) => a.Count > 0 ? new CyclerValue(a) : throw new PyError("at least one item has to be provided")));
         s.SetLocal("joiner", new BuiltinFunction("joiner", (r, a, k) =>
         {
             var sep = new ArgBinder("joiner", a, k, "sep").Str(0, ", ")!;
