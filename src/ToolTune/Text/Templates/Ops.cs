@@ -295,7 +295,7 @@ internal static class Ops
     private static string Repeat(Renderer r, string s, long n)
     {
         if (n <= 0 || s.Length == 0) return "";
-        r.CheckString(s.Length * n);
+        r.CheckRepeat(s.Length, n);
         var sb = new StringBuilder((int)(s.Length * n));
         for (long i = 0; i < n; i++) sb.Append(s);
         return sb.ToString();
@@ -305,7 +305,7 @@ internal static class Ops
     {
         var res = new List<object?>();
         if (n <= 0) return res;
-        r.CheckString(l.Count * n);
+        r.CheckRepeat(l.Count, n);
         for (long i = 0; i < n; i++) res.AddRange(l);
         return res;
     }
