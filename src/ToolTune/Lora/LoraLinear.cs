@@ -59,14 +59,18 @@ public sealed class LoraLinear : ILinear
     {
         if (Base is null) throw new InvalidOperationException($"{ModulePath}: LoRA layer is not attached to a base layer");
         Base.Forward(x, y, rows);
+        StepProfile.Current?.Lap("gemm_fwd");
         ForwardCore(x, y, rows, [], Keyed);
+        StepProfile.Current?.Lap("lora_fwd");
     }
 
     public void Backward(ReadOnlySpan<float> dy, ReadOnlySpan<float> x, Span<float> dx, int rows, bool accumulateDx)
     {
         if (Base is null) throw new InvalidOperationException($"{ModulePath}: LoRA layer is not attached to a base layer");
         Base.Backward(dy, x, dx, rows, accumulateDx);
+        StepProfile.Current?.Lap("gemm_bwd");
         BackwardCore(dy, x, dx, rows, [], Keyed, accumulateDx: true);
+        StepProfile.Current?.Lap("lora_bwd");
     }
 
     private bool Keyed => DropoutKey is not null && Dropout > 0;

@@ -43,10 +43,7 @@ public static unsafe class Attention
         var qs = hq * d;
         var ks = hkv * d;
         var offset = tk - tq;
-        var s = new float[BlockQ * Math.Min(blockK, tk)];
-        var acc = new float[BlockQ * d];
-        var mrow = new float[BlockQ];
-        var lrow = new float[BlockQ];
+        var (s, acc, mrow, lrow) = ForwardScratch(BlockQ * Math.Min(blockK, tk), BlockQ * d);
         var qSpan = new ReadOnlySpan<float>(q, (tq - 1) * qs + hq * d);
         var kSpan = new ReadOnlySpan<float>(k, (tk - 1) * ks + hkv * d);
         var vSpan = new ReadOnlySpan<float>(v, (tk - 1) * ks + hkv * d);
@@ -88,6 +85,18 @@ public static unsafe class Attention
                 if (lse != null) lse[(long)h * tq + i0 + r] = mrow[r] + MathF.Log(lrow[r]);
             }
         }
+    }
+
+    // Per-thread forward tile scratch, reused by every head, layer and step (it was ≈ 80 KB per head per layer).
+    [ThreadStatic] private static float[]? t_scores, t_acc, t_mrow, t_lrow;
+
+    private static (float[] S, float[] Acc, float[] MRow, float[] LRow) ForwardScratch(int scores, int acc)
+    {
+        if (t_scores is null || t_scores.Length < scores) t_scores = new float[scores];
+        if (t_acc is null || t_acc.Length < acc) t_acc = new float[acc];
+        t_mrow ??= new float[BlockQ];
+        t_lrow ??= new float[BlockQ];
+        return (t_scores, t_acc, t_mrow, t_lrow);
     }
 
     /// <summary>
