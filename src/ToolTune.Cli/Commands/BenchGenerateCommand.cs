@@ -20,21 +20,22 @@ internal static class BenchGenerateCommand
         var prompt = new Option<int>("--prompt") { Description = "Prompt length (random ids).", DefaultValueFactory = _ => 512 };
         var newTokens = new Option<int>("--new") { Description = "Generated tokens (greedy, no stop ids).", DefaultValueFactory = _ => 128 };
         var repeat = new Option<int>("--repeat") { Description = "Timed runs after one warm-up run.", DefaultValueFactory = _ => 3 };
+        var profile = new Option<bool>("--profile") { Description = "Add seconds per kernel section of the timed runs (prefill + decode)." };
         var dtype = new Option<string>("--dtype") { Description = "f32 (owned weights) or bf16 (a BF16 snapshot, memory-mapped).", DefaultValueFactory = _ => "f32" };
         dtype.AcceptOnlyFromAmong("f32", "bf16");
         var cmd = new Command("generate", "KV-cache greedy generation speed: prefill tokens/s and GFLOP/s (% of the SGEMM rate), decode tokens/s; one JSON line.")
         {
-            preset, prompt, newTokens, repeat, dtype,
+            preset, prompt, newTokens, repeat, dtype, profile,
         };
         cmd.SetAction(p => PipelineOptions.Guard(() =>
         {
-            Run(p.GetValue(preset)!, p.GetValue(prompt), p.GetValue(newTokens), Math.Max(1, p.GetValue(repeat)), p.GetValue(dtype)!, Console.Out);
+            Run(p.GetValue(preset)!, p.GetValue(prompt), p.GetValue(newTokens), Math.Max(1, p.GetValue(repeat)), p.GetValue(dtype)!, Console.Out, p.GetValue(profile));
             return 0;
         }));
         return cmd;
     }
 
-    public static void Run(string presetName, int promptLength, int newTokens, int repeat, string dtype, TextWriter output)
+    public static void Run(string presetName, int promptLength, int newTokens, int repeat, string dtype, TextWriter output, bool profile = false)
     {
         var config = ModelConfig.Preset(presetName);
         string? tempDir = null;
@@ -86,6 +87,7 @@ internal static class BenchGenerateCommand
                 ["cores"] = Environment.ProcessorCount,
                 ["loadavg"] = File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : null,
             };
+            if (profile) ProfileRun(lm, ids, newTokens, json);
             output.WriteLine(JsonSerializer.Serialize(json));
         }
         finally
@@ -93,6 +95,26 @@ internal static class BenchGenerateCommand
             weights.Dispose();
             if (tempDir is not null) Directory.Delete(tempDir, recursive: true);
         }
+    }
+
+    /// <summary>One more greedy run, profiled: prefill sections in seconds, decode sections in ms per token.</summary>
+    private static void ProfileRun(CausalLM lm, int[] ids, int newTokens, Dictionary<string, object?> json)
+    {
+        var prof = new StepProfile();
+        var cache = new CausalLM.KvCache(lm.Config, ids.Length + newTokens);
+        StepProfile.Current = prof;
+        try
+        {
+            prof.Reset();
+            var next = Generator.ArgMax(lm.Step(ids, cache));
+            json["profile_prefill_s"] = prof.Seconds.OrderByDescending(kv => kv.Value).ToDictionary(kv => kv.Key, kv => Math.Round(kv.Value, 4));
+            prof.Reset();
+            var steps = Math.Max(1, newTokens - 1);
+            for (var t = 0; t < steps; t++) next = Generator.ArgMax(lm.Step([next], cache));
+            prof.Lap("other");
+            json["profile_decode_ms_per_token"] = prof.Seconds.OrderByDescending(kv => kv.Value).ToDictionary(kv => kv.Key, kv => Math.Round(1000 * kv.Value / steps, 3));
+        }
+        finally { StepProfile.Current = null; }
     }
 
     /// <summary>Multiply-adds ×2 of a prefill: every layer's projections per token, causal attention (QKᵀ and PV over

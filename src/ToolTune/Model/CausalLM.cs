@@ -202,6 +202,7 @@ public sealed class CausalLM
             s.V.AsSpan(0, rows * kvd).CopyTo(cache.V[L.Index].AsSpan(past * kvd));
             var tk = past + rows;
             Attention.Forward(s.Q, cache.K[L.Index].AsSpan(0, tk * kvd), cache.V[L.Index].AsSpan(0, tk * kvd), s.Att, [], rows, tk, hq, hkv, d, _scale);
+            Lap("attention_fwd");
         }
         L.O.Forward(s.Att, s.H1, rows);
         Lap("gemm_fwd");
@@ -476,8 +477,10 @@ public sealed class CausalLM
         var xn = new float[c.HiddenSize];
         RmsNorm.Forward(last, FinalNorm.F32, xn, new float[1], 1, c.HiddenSize, c.RmsNormEps);
         var logits = new float[c.VocabSize];
+        Lap("other");
         Linear.MatMulWT(xn, Head, logits, 1, accumulate: false);
         if (TiedHeadExtra() is { } extra) CrossEntropy.ApplyHeadExtra(extra, xn, logits, 1, c.HiddenSize, c.VocabSize);
+        Lap("lm_head");
         return logits;
     }
 }

@@ -33,7 +33,39 @@ public static unsafe class Attention
         fixed (float* pq = q, pk = k, pv = v, po = o, pl = lse)
         {
             nint aq = (nint)pq, ak = (nint)pk, av = (nint)pv, ao = (nint)po, al = lse.IsEmpty ? 0 : (nint)pl;
-            WorkerPool.Shared.For(hq, h => ForwardHead((float*)aq, (float*)ak, (float*)av, (float*)ao, (float*)al, tq, tk, hq, hkv, d, scale, h, blockK));
+            if (tq <= DecodeRows)
+                WorkerPool.Shared.For(hq, h => DecodeHead((float*)aq, (float*)ak, (float*)av, (float*)ao, (float*)al, tq, tk, hq, hkv, d, scale, h));
+            else
+                WorkerPool.Shared.For(hq, h => ForwardHead((float*)aq, (float*)ak, (float*)av, (float*)ao, (float*)al, tq, tk, hq, hkv, d, scale, h, blockK));
+        }
+    }
+
+    /// <summary>Query rows up to which the forward uses the direct (decoding) path instead of GEMM tiles.</summary>
+    private const int DecodeRows = 4;
+
+    /// <summary>
+    /// KV-cache decoding (a few query rows against a long cache): scores as plain dot products, one softmax, and
+    /// o = Σ p_j·v_j. The tile path's GEMMs would pack K and V per call for a single row, costing more than the math.
+    /// </summary>
+    private static void DecodeHead(float* q, float* k, float* v, float* o, float* lse, int tq, int tk, int hq, int hkv, int d, float scale, int h)
+    {
+        var g = h / (hq / hkv);
+        int qs = hq * d, ks = hkv * d, offset = tk - tq;
+        if (t_scores is null || t_scores.Length < tk) t_scores = new float[Math.Max(tk, BlockQ * DefaultBlockK)];
+        var scores = t_scores;
+        for (var i = 0; i < tq; i++)
+        {
+            var n = offset + i + 1; // keys 0..offset+i are visible
+            var qi = new ReadOnlySpan<float>(q + (long)i * qs + h * d, d);
+            for (var j = 0; j < n; j++) scores[j] = scale * TensorPrimitives.Dot(qi, new ReadOnlySpan<float>(k + (long)j * ks + g * d, d));
+            var row = scores.AsSpan(0, n);
+            var max = FastMath.Max(row);
+            var sum = FastMath.ExpShiftSum(row, max, row);
+            var dst = new Span<float>(o + (long)i * qs + h * d, d);
+            dst.Clear();
+            for (var j = 0; j < n; j++) TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(v + (long)j * ks + g * d, d), scores[j], dst, dst);
+            TensorPrimitives.Multiply(dst, 1f / sum, dst);
+            if (lse != null) lse[(long)h * tq + i] = max + MathF.Log(sum);
         }
     }
 
