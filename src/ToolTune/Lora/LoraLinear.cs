@@ -29,6 +29,10 @@ public sealed class LoraLinear : ILinear
 
     private readonly ulong _pathHash;
     private float[] _h = [], _xd = [], _dh = [];
+    // What _h was computed from by the last Forward: (input address, rows, dropout key). The decoder's backward always
+    // follows the forward (or the checkpointing recompute) of the same layer on the same buffer, so it can reuse h
+    // instead of recomputing x·Aᵀ; anything else (another buffer, row count or key) recomputes it.
+    private (nint Input, int Rows, ulong? Key) _hFrom;
 
     public string ModulePath { get; }
     public string Name => ModulePath;
@@ -61,6 +65,7 @@ public sealed class LoraLinear : ILinear
         Base.Forward(x, y, rows);
         StepProfile.Current?.Lap("gemm_fwd");
         ForwardCore(x, y, rows, [], Keyed);
+        _hFrom = (Address(x), rows, DropoutKey);
         StepProfile.Current?.Lap("lora_fwd");
     }
 
@@ -69,8 +74,14 @@ public sealed class LoraLinear : ILinear
         if (Base is null) throw new InvalidOperationException($"{ModulePath}: LoRA layer is not attached to a base layer");
         Base.Backward(dy, x, dx, rows, accumulateDx);
         StepProfile.Current?.Lap("gemm_bwd");
-        BackwardCore(dy, x, dx, rows, [], Keyed, accumulateDx: true);
+        var hValid = _hFrom == (Address(x), rows, DropoutKey);
+        BackwardCore(dy, x, dx, rows, [], Keyed, accumulateDx: true, hValid);
         StepProfile.Current?.Lap("lora_bwd");
+    }
+
+    private static unsafe nint Address(ReadOnlySpan<float> x)
+    {
+        fixed (float* p = x) return (nint)p;
     }
 
     private bool Keyed => DropoutKey is not null && Dropout > 0;
@@ -109,10 +120,11 @@ public sealed class LoraLinear : ILinear
     /// Given dL/dy: dB += s·dyᵀ·h, dA += (s·dy·B)ᵀ·drop(x), dx (+)= ((s·dy·B)·A) ⊙ mask. h is recomputed.
     /// </summary>
     public void BackwardDelta(ReadOnlySpan<float> dy, ReadOnlySpan<float> x, Span<float> dx, int rows, ReadOnlySpan<float> mask, bool accumulateDx) =>
-        BackwardCore(dy, x, dx, rows, mask, false, accumulateDx);
+        BackwardCore(dy, x, dx, rows, mask, false, accumulateDx, hValid: false);
 
     private void ForwardCore(ReadOnlySpan<float> x, Span<float> y, int rows, ReadOnlySpan<float> mask, bool keyed)
     {
+        _hFrom = default;
         var xd = Dropped(x, mask, keyed, rows);
         if (_h.Length < rows * R) _h = new float[rows * R];
         var h = _h.AsSpan(0, rows * R);
@@ -120,14 +132,16 @@ public sealed class LoraLinear : ILinear
         Gemm.MatMulTransB(h, B.F32, y, rows, R, Out, accumulate: true, alpha: Scale); // y += s·h·Bᵀ
     }
 
-    private void BackwardCore(ReadOnlySpan<float> dy, ReadOnlySpan<float> x, Span<float> dx, int rows, ReadOnlySpan<float> mask, bool keyed, bool accumulateDx)
+    private void BackwardCore(ReadOnlySpan<float> dy, ReadOnlySpan<float> x, Span<float> dx, int rows, ReadOnlySpan<float> mask, bool keyed, bool accumulateDx,
+        bool hValid)
     {
         var xd = Dropped(x, mask, keyed, rows);
-        if (_h.Length < rows * R) _h = new float[rows * R];
+        if (_h.Length < rows * R) { _h = new float[rows * R]; hValid = false; }
         if (_dh.Length < rows * R) _dh = new float[rows * R];
         var h = _h.AsSpan(0, rows * R);
         var dh = _dh.AsSpan(0, rows * R);
-        Gemm.MatMulTransB(xd, A.F32, h, rows, In, R);
+        if (!hValid) Gemm.MatMulTransB(xd, A.F32, h, rows, In, R);                  // h = xd·Aᵀ (same GEMM as the forward's)
+        _hFrom = default;
         Gemm.MatMul(dy, B.F32, dh, rows, Out, R, alpha: Scale);                       // dh = s·dy·B  [rows × r]
         if (B.Grad is { } gB) Gemm.MatMulTransA(dy, h, gB, Out, rows, R, accumulate: true, alpha: Scale); // dB += s·dyᵀ·h
         if (A.Grad is { } gA) Gemm.MatMulTransA(dh, xd, gA, R, rows, In, accumulate: true);               // dA += dhᵀ·xd
