@@ -28,7 +28,10 @@ public sealed class LoraLinear : ILinear
     }
 
     private readonly ulong _pathHash;
-    private float[] _h = [], _xd = [], _dh = [];
+    private float[] _h = [], _dh = [];
+    // drop(x) [rows × in] lives only within one Forward/Backward call, so one buffer per thread serves every module
+    // (per module it was rows × in × 7 × layers: ≈ 6.9 GB for SmolLM3-3B at seq 2048 with dropout on).
+    [ThreadStatic] private static float[]? t_xd;
     // What _h was computed from by the last Forward: (input address, rows, dropout key). The decoder's backward always
     // follows the forward (or the checkpointing recompute) of the same layer on the same buffer, so it can reuse h
     // instead of recomputing x·Aᵀ; anything else (another buffer, row count or key) recomputes it.
@@ -79,6 +82,12 @@ public sealed class LoraLinear : ILinear
         StepProfile.Current?.Lap("lora_bwd");
     }
 
+    private static Span<float> DropScratch(int n)
+    {
+        if (t_xd is null || t_xd.Length < n) t_xd = new float[n];
+        return t_xd.AsSpan(0, n);
+    }
+
     private static unsafe nint Address(ReadOnlySpan<float> x)
     {
         fixed (float* p = x) return (nint)p;
@@ -108,9 +117,9 @@ public sealed class LoraLinear : ILinear
     {
         if (mask.IsEmpty && !keyed) return x;
         var n = rows * In;
-        if (_xd.Length < n) _xd = new float[n];
-        Drop(x[..n], _xd.AsSpan(0, n), mask, keyed);
-        return _xd.AsSpan(0, n);
+        var xd = DropScratch(n);
+        Drop(x[..n], xd, mask, keyed);
+        return xd;
     }
 
     /// <summary><c>y += scale·(drop(x)·Aᵀ)·Bᵀ</c>; x [rows × in], y [rows × out], mask [rows × in] (0 or 1/(1−p)) or empty.</summary>
@@ -148,8 +157,7 @@ public sealed class LoraLinear : ILinear
         if (dx.IsEmpty) return;
         if (mask.IsEmpty && !keyed) { Gemm.MatMul(dh, A.F32, dx, rows, R, In, accumulate: accumulateDx); return; }
         var n = rows * In;
-        if (_xd.Length < n) _xd = new float[n];
-        var t = _xd.AsSpan(0, n);                                                     // xd no longer needed: reuse
+        var t = DropScratch(n);                                                       // xd no longer needed: reuse
         Gemm.MatMul(dh, A.F32, t, rows, R, In);
         Drop(t, t, mask, keyed);
         if (accumulateDx) for (var i = 0; i < n; i++) dx[i] += t[i];
