@@ -19,11 +19,13 @@ FIELDS = {
 }
 
 runs = defaultdict(list)
+raw = defaultdict(list)
 loads = []
 commit = None
 for line in open(sys.argv[1]):
     r = json.loads(line)
     runs[r["label"]].append(r["result"])
+    raw[r["label"]].append(r)
     commit = r.get("commit", commit)
     la = r["result"].get("loadavg") or r["result"].get("load_average")
     if la:
@@ -36,7 +38,7 @@ def med(label, field):
 
 
 print(f"commit {commit}; load average during the runs {min(loads):.1f}–{max(loads):.1f} (median {statistics.median(loads):.1f})" if loads else "")
-print("| benchmark | field | ToolTune median (runs) | oracle median (runs) | ratio (>1 = ToolTune better) |")
+print("| benchmark | field | ToolTune median (runs) | oracle median (runs) | ratio per round, median (rounds); >1 = ToolTune better |")
 print("|---|---|---|---|---|")
 for bench, fields in FIELDS.items():
     mine = f"{bench}.tooltune"
@@ -49,6 +51,11 @@ for bench, fields in FIELDS.items():
         o, os_ = med(oracle, ofield) if oracle else (None, [])
         if m is None and o is None:
             continue
-        ratio = "" if m is None or o is None or m == 0 or o == 0 else f"{(m / o if higher else o / m):.2f}×"
+        # Ratio per round (each pair ran back to back under the same load), then the median of those.
+        rounds = {x["round"]: x["result"].get(field) for x in raw.get(mine, [])}
+        orounds = {x["round"]: x["result"].get(ofield) for x in raw.get(oracle, [])} if oracle else {}
+        per = [(rounds[k] / orounds[k] if higher else orounds[k] / rounds[k]) for k in rounds
+               if isinstance(rounds[k], (int, float)) and isinstance(orounds.get(k), (int, float)) and rounds[k] and orounds[k]]
+        ratio = "" if not per else f"{statistics.median(per):.2f}× ({', '.join(f'{x:.2f}' for x in per)})"
         fmt = lambda v, vs: "—" if v is None else f"{v:g} ({', '.join(f'{x:g}' for x in vs)})"  # noqa: E731
         print(f"| {bench} | {field} | {fmt(m, ms)} | {fmt(o, os_)} {oracle or ''} | {ratio} |")

@@ -64,7 +64,7 @@ internal static class BenchGenerateCommand
                 decode.Add(result.TokensPerSecond);
                 first = result.Ids.Take(8).ToArray();
             }
-            var prefillS = Median(prefill);
+            var prefillS = BenchCommand.Median(prefill);
             var prefillGflops = PrefillFlops(config, promptLength) / prefillS / 1e9;
             var gemmLimit = GemmGflops();
             var json = new Dictionary<string, object?>
@@ -80,7 +80,7 @@ internal static class BenchGenerateCommand
                 ["prefill_gflops"] = Math.Round(prefillGflops, 1),
                 ["gemm_gflops_1024"] = Math.Round(gemmLimit, 1),
                 ["prefill_pct_of_gemm"] = Math.Round(100 * prefillGflops / gemmLimit, 1),
-                ["decode_tokens_per_s"] = Math.Round(Median(decode), 1),
+                ["decode_tokens_per_s"] = Math.Round(BenchCommand.Median(decode), 1),
                 ["decode_tokens_per_s_all"] = decode.Select(d => Math.Round(d, 1)).ToArray(),
                 ["first_ids"] = first,
                 ["peak_rss_mb"] = Math.Round(ModelCommandHelpers.PeakRssMb(), 1),
@@ -143,12 +143,6 @@ internal static class BenchGenerateCommand
             Gemm.MatMul(a, b, c, n, n, n);
             times.Add(sw.Elapsed.TotalSeconds);
         }
-        return 2.0 * n * n * n / Median(times) / 1e9;
-    }
-
-    private static double Median(List<double> xs)
-    {
-        var s = xs.Order().ToArray();
-        return s.Length % 2 == 1 ? s[s.Length / 2] : (s[s.Length / 2 - 1] + s[s.Length / 2]) / 2;
+        return 2.0 * n * n * n / BenchCommand.Median(times) / 1e9;
     }
 }

@@ -146,17 +146,14 @@ public static unsafe class Attention
         dk.Slice(0, tk * hkv * d).Clear();
         dv.Slice(0, tk * hkv * d).Clear();
         if (tq == 0) return;
-        // Per query head private dK/dV ([Tk × d] each), reduced into the shared kv head afterwards.
-        var dkh = new float[hq][];
-        var dvh = new float[hq][];
+        // Per query head private dK/dV ([Tk × d] each), reduced into the shared kv head afterwards; kept per calling
+        // thread and reused by every layer and step (ArrayPool.Shared holds too few arrays per size for hq × 2 of them).
+        var (dkh, dvh) = HeadGradients(hq, tk * d);
         fixed (float* pdo = dO, pq = q, pk = k, pv = v, po = o, pl = lse, pdq = dq)
         {
             nint a0 = (nint)pdo, a1 = (nint)pq, a2 = (nint)pk, a3 = (nint)pv, a4 = (nint)po, a5 = (nint)pl, a6 = (nint)pdq;
             WorkerPool.Shared.For(hq, h =>
             {
-                // Pooled (per layer × head per step otherwise); rented arrays may be longer and dirty.
-                dkh[h] = System.Buffers.ArrayPool<float>.Shared.Rent(tk * d);
-                dvh[h] = System.Buffers.ArrayPool<float>.Shared.Rent(tk * d);
                 dkh[h].AsSpan(0, tk * d).Clear();
                 dvh[h].AsSpan(0, tk * d).Clear();
                 BackwardHead((float*)a0, (float*)a1, (float*)a2, (float*)a3, (float*)a4, (float*)a5, (float*)a6, dkh[h], dvh[h], tq, tk, hq, hkv, d, scale, h, blockK);
@@ -173,9 +170,21 @@ public static unsafe class Attention
                 TensorPrimitives.Add(dkr, dkh[h].AsSpan(j * d, d), dkr);
                 TensorPrimitives.Add(dvr, dvh[h].AsSpan(j * d, d), dvr);
             }
-            System.Buffers.ArrayPool<float>.Shared.Return(dkh[h]);
-            System.Buffers.ArrayPool<float>.Shared.Return(dvh[h]);
         }
+    }
+
+    [ThreadStatic] private static float[][]? t_dkh, t_dvh;
+
+    private static (float[][] Dk, float[][] Dv) HeadGradients(int heads, int length)
+    {
+        static float[][] Grow(ref float[][]? set, int heads, int length)
+        {
+            if (set is null || set.Length < heads) set = new float[heads][];
+            for (var h = 0; h < heads; h++)
+                if (set[h] is null || set[h].Length < length) set[h] = new float[length];
+            return set;
+        }
+        return (Grow(ref t_dkh, heads, length), Grow(ref t_dvh, heads, length));
     }
 
     private static void BackwardHead(float* dO, float* q, float* k, float* v, float* o, float* lse, float* dq,
@@ -191,8 +200,7 @@ public static unsafe class Attention
         var kSpan = new ReadOnlySpan<float>(k, (tk - 1) * ks + hkv * d);
         var vSpan = new ReadOnlySpan<float>(v, (tk - 1) * ks + hkv * d);
         // D_i = rowsum(dO_i ∘ O_i)
-        var pool = System.Buffers.ArrayPool<float>.Shared;
-        var dsum = pool.Rent(tq);
+        var dsum = ThreadScratch(ref t_dsum, tq);
         for (var i = 0; i < tq; i++)
         {
             dsum[i] = TensorPrimitives.Dot(new ReadOnlySpan<float>(dO + (long)i * qs + h * d, d), new ReadOnlySpan<float>(o + (long)i * qs + h * d, d));
@@ -202,8 +210,8 @@ public static unsafe class Attention
         // so each step is one GEMM with a long inner dimension instead of many small tiles.
         var maxRows = tq;
         var pLen = maxRows * Math.Min(blockK, tk);
-        var pArr = pool.Rent(pLen);
-        var dpArr = pool.Rent(pLen);
+        var pArr = ThreadScratch(ref t_p, pLen);
+        var dpArr = ThreadScratch(ref t_dp, pLen);
         var p = new ArraySegment<float>(pArr, 0, pLen);
         var dp = new ArraySegment<float>(dpArr, 0, pLen);
         for (var j0 = 0; j0 < tk; j0 += blockK)
@@ -239,9 +247,15 @@ public static unsafe class Attention
             Gemm.Sgemm(false, false, rows, d, bk, scale, dp, bk, kBlock, ks, dqSpan.Slice(iFirst * qs + h * d), qs, accumulate: true);
             Gemm.Sgemm(true, false, bk, d, rows, scale, dp, bk, qRows, qs, dkh.AsSpan(j0 * d), d, accumulate: true);
         }
-        pool.Return(pArr);
-        pool.Return(dpArr);
-        pool.Return(dsum);
+    }
+
+    // Per-thread backward scratch (rows × block P and dP, row sums D), reused by every head, layer and step.
+    [ThreadStatic] private static float[]? t_p, t_dp, t_dsum;
+
+    private static float[] ThreadScratch(ref float[]? buffer, int length)
+    {
+        if (buffer is null || buffer.Length < length) buffer = new float[length];
+        return buffer;
     }
 
     private static void Validate(int qLen, int kLen, int vLen, int oLen, int tq, int tk, int hq, int hkv, int d)
