@@ -51,8 +51,7 @@ public static unsafe class Attention
     {
         var g = h / (hq / hkv);
         int qs = hq * d, ks = hkv * d, offset = tk - tq;
-        if (t_scores is null || t_scores.Length < tk) t_scores = new float[Math.Max(tk, BlockQ * DefaultBlockK)];
-        var scores = t_scores;
+        var scores = ThreadScratch(ref t_scores, tk);
         for (var i = 0; i < tq; i++)
         {
             var n = offset + i + 1; // keys 0..offset+i are visible
@@ -122,14 +121,8 @@ public static unsafe class Attention
     // Per-thread forward tile scratch, reused by every head, layer and step (it was ≈ 80 KB per head per layer).
     [ThreadStatic] private static float[]? t_scores, t_acc, t_mrow, t_lrow;
 
-    private static (float[] S, float[] Acc, float[] MRow, float[] LRow) ForwardScratch(int scores, int acc)
-    {
-        if (t_scores is null || t_scores.Length < scores) t_scores = new float[scores];
-        if (t_acc is null || t_acc.Length < acc) t_acc = new float[acc];
-        t_mrow ??= new float[BlockQ];
-        t_lrow ??= new float[BlockQ];
-        return (t_scores, t_acc, t_mrow, t_lrow);
-    }
+    private static (float[] S, float[] Acc, float[] MRow, float[] LRow) ForwardScratch(int scores, int acc) =>
+        (ThreadScratch(ref t_scores, scores), ThreadScratch(ref t_acc, acc), ThreadScratch(ref t_mrow, BlockQ), ThreadScratch(ref t_lrow, BlockQ));
 
     /// <summary>
     /// Backward. Overwrites <paramref name="dq"/> [Tq × Hq × d], <paramref name="dk"/> and <paramref name="dv"/>

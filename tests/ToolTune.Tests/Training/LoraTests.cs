@@ -165,6 +165,46 @@ public sealed class LoraTests
     }
 
     [TestMethod]
+    public void BackwardRecomputesHWhenTheLastForwardSawAnotherInput()
+    {
+        // The backward reuses the forward's x·Aᵀ only for the buffer, rows and dropout key it was computed from.
+        const int rows = 9, fin = 12, fout = 7, r = 3;
+        var rnd = new Random(5);
+        float[] Rand(int n) => Enumerable.Range(0, n).Select(_ => (float)(rnd.NextDouble() - 0.5)).ToArray();
+        LoraLinear Make()
+        {
+            var l = new LoraLinear("model.layers.0.self_attn.q_proj", fin, fout, r, 2f, 0.2)
+                { Base = new Linear(new Param("w", [fout, fin], new float[fout * fin])), DropoutKey = 7 };
+            var init = new Random(1);
+            foreach (var p in new[] { l.A, l.B }) for (var i = 0; i < p.Count; i++) p.Data[i] = (float)(init.NextDouble() - 0.5);
+            return l;
+        }
+        var x1 = Rand(rows * fin);
+        var x2 = Rand(rows * fin);
+        var dy = Rand(rows * fout);
+        var y = new float[rows * fout];
+        var (reused, fresh) = (Make(), Make());
+        reused.Forward(x1, y, rows);
+        reused.Forward(x2, y, rows);            // h now belongs to x2
+        var dxReused = new float[rows * fin];
+        reused.Backward(dy, x1, dxReused, rows, accumulateDx: false);
+        fresh.Forward(x1, y, rows);
+        var dxFresh = new float[rows * fin];
+        fresh.Backward(dy, x1, dxFresh, rows, accumulateDx: false);
+        CollectionAssert.AreEqual(dxFresh, dxReused);
+        CollectionAssert.AreEqual(fresh.B.Grad, reused.B.Grad, "dB uses h = drop(x1)·Aᵀ");
+        CollectionAssert.AreEqual(fresh.A.Grad, reused.A.Grad);
+        reused.DropoutKey = 8;                   // same buffer, other mask: recomputed as well
+        var keyed = Make();
+        keyed.DropoutKey = 8;
+        reused.B.Grad!.AsSpan().Clear();
+        reused.Backward(dy, x1, dxReused, rows, accumulateDx: false);
+        keyed.Backward(dy, x1, dxFresh, rows, accumulateDx: false);
+        CollectionAssert.AreEqual(keyed.B.Grad, reused.B.Grad);
+        Assert.IsFalse(fresh.B.Grad!.SequenceEqual(keyed.B.Grad!), "another dropout key gives another dB");
+    }
+
+    [TestMethod]
     public void InitFollowsPeft()
     {
         var a = LoraAdapter.Create(new LoraConfig { R = 4, Alpha = 8, TargetModules = ["q_proj", "embed_tokens"] }, TinyModel(), seed: 1);
