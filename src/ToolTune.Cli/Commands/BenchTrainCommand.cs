@@ -27,24 +27,28 @@ internal static class BenchTrainCommand
         mode.AcceptOnlyFromAmong("lora", "frozen");
         var checkpointing = new Option<bool>("--checkpointing") { Description = "Per-layer gradient checkpointing." };
         var profile = new Option<bool>("--profile") { Description = "Add seconds, share of the step and allocated KB per kernel section (mean over timed steps)." };
+        var modelDir = new Option<string?>("--model") { Description = "Train on this snapshot (memory-mapped, e.g. BF16; `bench open --make-3b` writes a 3B-shaped one) instead of a random-init preset." };
         var save = new Option<string?>("--save-snapshot") { Description = "Also write the random-init model as a BF16 HF snapshot to this folder." };
         var command = new Command("train", "Benchmark a training step (forward + backward) on a random-init preset; one JSON line.")
         {
-            preset, seq, steps, rank, checkpointing, profile, save, mode,
+            preset, seq, steps, rank, checkpointing, profile, save, mode, modelDir,
         };
         command.SetAction(parse =>
         {
             Run(parse.GetValue(preset)!, parse.GetValue(seq), parse.GetValue(steps), parse.GetValue(rank), parse.GetValue(checkpointing), Console.Out,
-                parse.GetValue(profile), parse.GetValue(save), parse.GetValue(mode)!);
+                parse.GetValue(profile), parse.GetValue(save), parse.GetValue(mode)!, parse.GetValue(modelDir));
             return 0;
         });
         return command;
     }
 
-    public static void Run(string presetName, int seq, int steps, int rank, bool checkpointing, TextWriter output, bool profile = false, string? saveSnapshot = null, string mode = "lora")
+    public static void Run(string presetName, int seq, int steps, int rank, bool checkpointing, TextWriter output, bool profile = false, string? saveSnapshot = null, string mode = "lora",
+        string? modelDir = null)
     {
-        var config = ModelConfig.Preset(presetName);
-        var weights = ModelWeights.CreateRandom(config, seed: 1);
+        using var weights = modelDir is null ? ModelWeights.CreateRandom(ModelConfig.Preset(presetName), seed: 1) : ModelWeights.Open(modelDir);
+        var config = weights.Config;
+        var baseKind = weights["model.layers.0.self_attn.q_proj.weight"].IsBF16 ? "bf16 memory-mapped" : "f32";
+        if (modelDir is not null) presetName = Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(modelDir)));
         if (saveSnapshot is not null) weights.Save(saveSnapshot, "BF16");
         var lm = new CausalLM(weights) { GradientCheckpointing = checkpointing };
         var lora = mode == "lora";
@@ -107,8 +111,8 @@ internal static class BenchTrainCommand
             ["gradient_checkpointing"] = checkpointing,
             ["mode"] = mode,
             ["measured"] = lora
-                ? $"LoRA step: r={rank}, alpha={2 * rank} on q,k,v,o,gate,up,down + embed_tokens, frozen f32 base, forward+backward+AdamW"
-                : "forward+backward, frozen f32 base weights, grads for all inputs + RMSNorm weights (LoRA stand-in; no adapters, no optimizer)",
+                ? $"LoRA step: r={rank}, alpha={2 * rank} on q,k,v,o,gate,up,down + embed_tokens, frozen {baseKind} base, forward+backward+AdamW"
+                : $"forward+backward, frozen {baseKind} base weights, grads for all inputs + RMSNorm weights (LoRA stand-in; no adapters, no optimizer)",
             ["trainable_params"] = trained.Sum(p => (long)p.Count),
             ["step_s"] = Math.Round(median, 4),
             ["step_s_all"] = timed.Select(t => Math.Round(t, 4)).ToArray(),
