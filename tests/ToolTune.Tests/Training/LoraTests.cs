@@ -132,18 +132,20 @@ public sealed class LoraTests
         CollectionAssert.AreEqual(got, again);
     }
 
+    /// <summary>A LoRA layer (scale 2, dropout 0.2 under <paramref name="dropoutKey"/>) over a zero base, A and B random.</summary>
+    private static LoraLinear RandomKeyedLayer(string path, int fin, int fout, int r, ulong dropoutKey)
+    {
+        var l = new LoraLinear(path, fin, fout, r, 2f, 0.2) { Base = new Linear(new Param("w", [fout, fin], new float[fout * fin])), DropoutKey = dropoutKey };
+        var rnd = new Random(1);
+        foreach (var p in new[] { l.A, l.B }) for (var i = 0; i < p.Count; i++) p.Data[i] = (float)(rnd.NextDouble() - 0.5);
+        return l;
+    }
+
     [TestMethod]
     public void KeyedDropoutPathEqualsExplicitMaskPath()
     {
         const int rows = 37, fin = 19, fout = 11, r = 3;
-        LoraLinear Make()
-        {
-            var l = new LoraLinear("model.layers.0.mlp.up_proj", fin, fout, r, 2f, 0.2)
-                { Base = new Linear(new Param("w", [fout, fin], new float[fout * fin])), DropoutKey = 99 };
-            var rnd = new Random(1);
-            foreach (var p in new[] { l.A, l.B }) for (var i = 0; i < p.Count; i++) p.Data[i] = (float)(rnd.NextDouble() - 0.5);
-            return l;
-        }
+        LoraLinear Make() => RandomKeyedLayer("model.layers.0.mlp.up_proj", fin, fout, r, dropoutKey: 99);
         var rnd = new Random(2);
         var x = Enumerable.Range(0, rows * fin).Select(_ => (float)(rnd.NextDouble() - 0.5)).ToArray();
         var dy = Enumerable.Range(0, rows * fout).Select(_ => (float)(rnd.NextDouble() - 0.5)).ToArray();
@@ -171,14 +173,7 @@ public sealed class LoraTests
         const int rows = 9, fin = 12, fout = 7, r = 3;
         var rnd = new Random(5);
         float[] Rand(int n) => Enumerable.Range(0, n).Select(_ => (float)(rnd.NextDouble() - 0.5)).ToArray();
-        LoraLinear Make()
-        {
-            var l = new LoraLinear("model.layers.0.self_attn.q_proj", fin, fout, r, 2f, 0.2)
-                { Base = new Linear(new Param("w", [fout, fin], new float[fout * fin])), DropoutKey = 7 };
-            var init = new Random(1);
-            foreach (var p in new[] { l.A, l.B }) for (var i = 0; i < p.Count; i++) p.Data[i] = (float)(init.NextDouble() - 0.5);
-            return l;
-        }
+        LoraLinear Make() => RandomKeyedLayer("model.layers.0.self_attn.q_proj", fin, fout, r, dropoutKey: 7);
         var x1 = Rand(rows * fin);
         var x2 = Rand(rows * fin);
         var dy = Rand(rows * fout);
