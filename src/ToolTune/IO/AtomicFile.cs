@@ -34,7 +34,7 @@ public static class AtomicFile
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             TryDelete(temp);
-            throw new ToolTuneException(ErrorCodes.ArtifactWriteFailed, $"Cannot write {path}: {ex.Message}", path);
+            throw IoFailure.Classify(ex, path) ?? new ToolTuneException(ErrorCodes.ArtifactWriteFailed, $"Cannot write {path}: {ex.Message}", path, inner: ex);
         }
         catch
         {

@@ -1,0 +1,302 @@
+using System.Security.Cryptography;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using ToolTune.Pipeline;
+using ToolTune.Pipeline.Fingerprints;
+using ToolTune.Pipeline.Stages;
+using ToolTune.Tests.Pipeline.Integration;
+using ToolTune.Training;
+
+namespace ToolTune.Tests.Reliability;
+
+/// <summary>How a trial interrupts the process running a stage.</summary>
+internal enum Interruption
+{
+    /// <summary>SIGKILL to <c>tooltune &lt;verb&gt; --config</c>.</summary>
+    CliKill,
+    /// <summary>SIGKILL to the <c>dotnet build Pipeline.proj</c> process and every descendant (TaskHost nodes).</summary>
+    BuildTreeKill,
+    /// <summary>SIGINT to <c>tooltune &lt;verb&gt;</c>.</summary>
+    CliInterrupt,
+    /// <summary>SIGINT to the build's process group, as a terminal's Ctrl+C does (build, TaskHost, all of them).</summary>
+    BuildGroupInterrupt,
+    /// <summary>SIGINT to the <c>dotnet build</c> process only (MSBuild must cancel its TaskHost itself).</summary>
+    BuildProcessInterrupt,
+}
+
+/// <summary>One interrupted run: when it was hit, what the state looked like before the rerun, and whether it survived.</summary>
+internal sealed record TrialResult(string Stage, Interruption How, int Trial, int DelayMs, bool MidStage, bool StaleAfter, bool CheckpointAtKill,
+    bool Resumed, double StopSeconds, string? Failure)
+{
+    public bool Survived => Failure is null;
+    public bool IsKill => How is Interruption.CliKill or Interruption.BuildTreeKill;
+}
+
+/// <summary>
+/// Crash and cancellation harness over a <see cref="PipelineSandbox"/> (a real copy of the repository) and any run config.
+/// <see cref="Prepare"/> runs an uninterrupted <c>dotnet build Pipeline.proj</c> (the reference outputs), then the stages one
+/// by one through the CLI, snapshotting the run folder before each (file timestamps kept, so MSBuild's incremental checks see
+/// what they would have seen). <see cref="Run"/> restores a snapshot, starts the stage, waits for its <c>Stage X: running</c>
+/// line, interrupts it after a seeded random delay within the stage's measured duration, checks that nothing partial looks
+/// valid (every stage <c>status</c> calls up to date has exactly the reference outputs), then reruns the build and compares
+/// every output file with the reference (run records such as train-log.csv timings excepted: <see cref="IStage.RunRecordOutputs"/>).
+/// </summary>
+internal sealed partial class CrashHarness
+{
+    /// <summary>SIGINT must stop a stage within this (issue 10 part 4).</summary>
+    public static readonly TimeSpan StopLimit = TimeSpan.FromSeconds(5);
+
+    private static readonly Dictionary<string, string> Verbs = new(StringComparer.Ordinal)
+    {
+        ["PrepareData"] = "prepare", ["VerifyTokens"] = "verify", ["TrainLora"] = "train", ["MergeAdapter"] = "merge", ["Evaluate"] = "evaluate",
+    };
+
+    private readonly PipelineSandbox _sandbox;
+    private readonly string _config;
+    private readonly string _overrides;
+    private readonly Action<string> _log;
+    private readonly Dictionary<string, double> _stageMs = new(StringComparer.Ordinal);
+
+    public CrashHarness(PipelineSandbox sandbox, string config, string runName, Action<string> log)
+    {
+        _sandbox = sandbox;
+        _config = config;
+        _overrides = $"run.name={runName}";
+        _log = log;
+        RunDir = PipelineApi.RunDir(config, sandbox.Root, _overrides);
+    }
+
+    public string RunDir { get; }
+    public IReadOnlyList<string> Stages => StageRegistry.Wired;
+    public IReadOnlyDictionary<string, string> Reference { get; private set; } = new Dictionary<string, string>();
+    public IReadOnlyDictionary<string, double> StageMilliseconds => _stageMs;
+
+    private string SnapshotDir(string name) => _sandbox.PathOf(Path.Combine(".crash-snapshots", Path.GetFileName(RunDir), name));
+
+    /// <summary>The reference build, the per-stage snapshots, and a check that the CLI chain reproduces the build's outputs.</summary>
+    public void Prepare()
+    {
+        var build = Build();
+        if (!build.Succeeded) throw new AssertFailedException($"reference build failed\n{build}");
+        Reference = OutputHashes();
+        var manifest = PipelineManifest.Load(Path.Combine(RunDir, "pipeline.lock.json"));
+        foreach (var stage in Stages)
+            _stageMs[stage] = Math.Max(20, manifest.Stages[stage].DurationMs);
+        _log($"reference: {Reference.Count} output files; stage ms {JsonSerializer.Serialize(_stageMs)} ({build.Elapsed.TotalSeconds:0.0} s build)");
+
+        DeleteTree(RunDir);
+        foreach (var stage in Stages)
+        {
+            CopyTree(RunDir, SnapshotDir("before-" + stage));
+            using var cli = RunningProcess.Start(CliStartInfo(stage));
+            cli.WaitForExit(TimeSpan.FromMinutes(5));
+            if (cli.ExitCode != 0) throw new AssertFailedException($"tooltune {Verbs[stage]} failed\n{cli.Output}");
+        }
+        CopyTree(RunDir, SnapshotDir("complete"));
+        var chain = OutputHashes();
+        if (Differences(chain) is { Length: > 0 } diff)
+            throw new AssertFailedException($"the CLI stage chain does not reproduce the build's outputs: {diff}");
+    }
+
+    /// <summary>One trial: interrupt <paramref name="stage"/> as <paramref name="how"/> says, check, rerun, compare.</summary>
+    public TrialResult Run(string stage, Interruption how, int trial, Random rng)
+    {
+        var isKill = how is Interruption.CliKill or Interruption.BuildTreeKill;
+        // A kill hits a first run (the hardest case: any output folder left must not pass as complete); an interrupt hits a
+        // rerun of a completed pipeline, whose outputs are the last good state that must survive.
+        Restore(isKill ? "before-" + stage : "complete");
+        if (!isKill)
+        {
+            File.Delete(Path.Combine(RunDir, ".stamps", stage + ".done"));
+            DeleteTree(Path.Combine(RunDir, TrainLoraStage.WorkFolder)); // train again instead of resuming the final checkpoint
+        }
+        var delay = TimeSpan.FromMilliseconds(rng.NextDouble() * _stageMs[stage] * 1.2);
+        var psi = how switch
+        {
+            Interruption.CliKill or Interruption.CliInterrupt => CliStartInfo(stage),
+            Interruption.BuildGroupInterrupt => _sandbox.StartInfo("setsid", ["dotnet", .. BuildArgs()]), // its own process group, like a shell job
+            _ => _sandbox.StartInfo("dotnet", BuildArgs()),
+        };
+        var result = new TrialResult(stage, how, trial, (int)delay.TotalMilliseconds, false, false, false, false, 0, null);
+        using var process = RunningProcess.Start(psi);
+        try
+        {
+            if (!process.WaitForOutput($"Stage {stage}: running", TimeSpan.FromMinutes(3)))
+                return result with { Failure = $"the stage never started\n{process.Output}" };
+            Thread.Sleep(delay);
+            var midStage = !process.HasExited && !process.Output.Contains($"Stage {stage}: done", StringComparison.Ordinal);
+            var checkpoint = Checkpoint.Latest(Path.Combine(RunDir, TrainLoraStage.WorkFolder, "checkpoints")) is not null;
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            switch (how)
+            {
+                case Interruption.CliKill: process.Signal(RunningProcess.SigKill); break;
+                case Interruption.BuildTreeKill: process.KillTree(); break;
+                case Interruption.BuildGroupInterrupt: process.Signal(RunningProcess.SigInt, processGroup: true); break;
+                default: process.Signal(RunningProcess.SigInt); break;
+            }
+            if (!process.WaitForExit(TimeSpan.FromMinutes(1)))
+            {
+                process.KillTree();
+                return result with { Failure = $"still running a minute after the signal\n{process.Output}" };
+            }
+            result = result with { MidStage = midStage, CheckpointAtKill = checkpoint, StopSeconds = clock.Elapsed.TotalSeconds };
+            return Check(result, process);
+        }
+        catch (AssertFailedException ex)
+        {
+            return result with { Failure = ex.Message };
+        }
+    }
+
+    private TrialResult Check(TrialResult result, RunningProcess process)
+    {
+        var stage = result.Stage;
+        // Before any rerun: a stage that status calls up to date must have exactly the reference outputs.
+        var (_, statuses) = PipelineApi.Status(_config, _sandbox.Root, _overrides, Stages);
+        var current = OutputHashes();
+        foreach (var status in statuses.Where(s => !s.Stale))
+        {
+            var folder = StageRegistry.Get(status.Stage).OutputFolder + "/";
+            if (Differences(current, folder) is { Length: > 0 } diff)
+                return result with { Failure = $"after the interruption {status.Stage} looks complete but its outputs differ: {diff}" };
+        }
+        var killed = statuses.Single(s => s.Stage == stage);
+        result = result with { StaleAfter = killed.Stale };
+
+        if (!result.IsKill)
+        {
+            if (result.StopSeconds > StopLimit.TotalSeconds)
+                return result with { Failure = $"stopped {result.StopSeconds:0.00} s after SIGINT (limit {StopLimit.TotalSeconds} s)\n{process.Output}" };
+            if (process.ExitCode == 0 && result.MidStage && !process.Output.Contains($"Stage {stage}: done", StringComparison.Ordinal))
+                return result with { Failure = $"exit code 0 after SIGINT mid-stage\n{process.Output}" };
+            if (result.MidStage && !process.Output.Contains("TT2099", StringComparison.Ordinal))
+                return result with { Failure = $"no TT2099 cancellation message\n{process.Output}" };
+            if (StackTrace(process.Output) is { } trace)
+                return result with { Failure = $"cancellation printed a stack trace or crash ({trace})\n{process.Output}" };
+            if (Directory.EnumerateDirectories(RunDir, ".tmp-*").Concat(Directory.EnumerateDirectories(RunDir, ".old-*")).FirstOrDefault() is { } litter)
+                return result with { Failure = $"cancellation left {litter}" };
+            if (Differences(current) is { Length: > 0 } changed)
+                return result with { Failure = $"the last good outputs were not kept: {changed}" };
+        }
+
+        var rerun = Build();
+        if (!rerun.Succeeded) return result with { Failure = $"the rerun failed\n{rerun}" };
+        if (killed.Stale && !rerun.Ran(stage)) return result with { Failure = $"the rerun did not redo the stale {stage}\n{rerun}" };
+        result = result with { Resumed = rerun.Output.Contains("resumed from", StringComparison.Ordinal) };
+        if (stage == "TrainLora" && result.IsKill && result.CheckpointAtKill && killed.Stale && !result.Resumed)
+            return result with { Failure = $"TrainLora had a checkpoint but the rerun did not resume\n{rerun}" };
+        if (Differences(OutputHashes()) is { Length: > 0 } final)
+            return result with { Failure = $"after the rerun the outputs differ from the uninterrupted build: {final}" };
+        if (Directory.EnumerateDirectories(RunDir, ".tmp-*").Concat(Directory.EnumerateDirectories(RunDir, ".old-*")).FirstOrDefault() is { } left)
+            return result with { Failure = $"the rerun left {left}" };
+        var (_, after) = PipelineApi.Status(_config, _sandbox.Root, _overrides, Stages);
+        if (after.FirstOrDefault(s => s.Stale) is { } stale)
+            return result with { Failure = $"after the rerun {stale.Stage} is still stale: {string.Join("; ", stale.Reasons)}" };
+        return result;
+    }
+
+    /// <summary>A .NET or MSBuild crash report in the output (an unhandled exception, MSB4018 task crash, MSB4166 dead node).</summary>
+    private static string? StackTrace(string output) =>
+        output.Split('\n').FirstOrDefault(l => l.Contains("Unhandled exception", StringComparison.Ordinal) || l.TrimStart().StartsWith("at ", StringComparison.Ordinal)
+            || l.Contains("MSB4018", StringComparison.Ordinal) || l.Contains("MSB4166", StringComparison.Ordinal))?.Trim();
+
+    private BuildRun Build() => _sandbox.Build(_config, $"-p:Override={_overrides}");
+
+    private string[] BuildArgs() => ["build", "Pipeline.proj", .. _sandbox.Common(_config), $"-p:Override={_overrides}"];
+
+    private System.Diagnostics.ProcessStartInfo CliStartInfo(string stage) =>
+        _sandbox.StartInfo("dotnet", [_sandbox.PathOf("src/ToolTune.Cli/bin/Release/net10.0/ToolTune.Cli.dll"), Verbs[stage],
+            "--config", _config, "--root", _sandbox.Root, "--set", _overrides]);
+
+    /// <summary>SHA-256 of every file in the stages' output folders (run-relative path), run records excepted.</summary>
+    public Dictionary<string, string> OutputHashes()
+    {
+        var hashes = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var stage in Stages.Select(StageRegistry.Get))
+        {
+            var dir = Path.Combine(RunDir, stage.OutputFolder);
+            if (!Directory.Exists(dir)) continue;
+            foreach (var file in Directory.EnumerateFiles(dir, "*", SearchOption.AllDirectories))
+            {
+                var relative = Path.GetRelativePath(dir, file).Replace('\\', '/');
+                if (stage.RunRecordOutputs.Contains(relative)) continue;
+                hashes[stage.OutputFolder + "/" + relative] = Convert.ToHexStringLower(SHA256.HashData(WithoutTimings(file)));
+            }
+        }
+        return hashes;
+    }
+
+    /// <summary>
+    /// A file's bytes without what only measures how fast this run went: JSON properties named <c>*_seconds</c> or
+    /// <c>*_per_second</c> (metrics.json's <c>speed</c>) and a Markdown report's <c>## Speed</c> section. Everything else
+    /// must be byte-identical to the uninterrupted build.
+    /// </summary>
+    private static byte[] WithoutTimings(string file)
+    {
+        var bytes = File.ReadAllBytes(file);
+        if (file.EndsWith(".json", StringComparison.OrdinalIgnoreCase))
+        {
+            var node = JsonNode.Parse(bytes);
+            Strip(node);
+            return System.Text.Encoding.UTF8.GetBytes(node?.ToJsonString() ?? "null");
+        }
+        if (file.EndsWith(".md", StringComparison.OrdinalIgnoreCase))
+        {
+            var text = System.Text.Encoding.UTF8.GetString(bytes);
+            return System.Text.Encoding.UTF8.GetBytes(SpeedSection().Replace(text, "## Speed (timings, not compared)\n"));
+        }
+        return bytes;
+
+        static void Strip(JsonNode? node)
+        {
+            if (node is JsonObject obj)
+            {
+                foreach (var key in obj.Select(kv => kv.Key).Where(k => k.EndsWith("_seconds", StringComparison.Ordinal) || k.EndsWith("_per_second", StringComparison.Ordinal)).ToList())
+                    obj.Remove(key);
+                foreach (var (_, child) in obj) Strip(child);
+            }
+            else if (node is JsonArray array)
+            {
+                foreach (var child in array) Strip(child);
+            }
+        }
+    }
+
+    [GeneratedRegex(@"^## Speed\n.*?(?=^## |\z)", RegexOptions.Multiline | RegexOptions.Singleline)]
+    private static partial Regex SpeedSection();
+
+    /// <summary>Files that differ from the reference (restricted to one output folder when <paramref name="prefix"/> is given).</summary>
+    private string Differences(IReadOnlyDictionary<string, string> actual, string prefix = "")
+    {
+        var keys = Reference.Keys.Concat(actual.Keys).Where(k => k.StartsWith(prefix, StringComparison.Ordinal)).Distinct().Order(StringComparer.Ordinal);
+        return string.Join(", ", keys.Where(k => Reference.GetValueOrDefault(k) != actual.GetValueOrDefault(k))
+            .Select(k => !actual.ContainsKey(k) ? k + " missing" : !Reference.ContainsKey(k) ? k + " extra" : k + " changed").Take(8));
+    }
+
+    private void Restore(string snapshot)
+    {
+        DeleteTree(RunDir);
+        CopyTree(SnapshotDir(snapshot), RunDir);
+    }
+
+    /// <summary>Copies a folder keeping file timestamps (MSBuild compares the stamps' and fingerprints' times).</summary>
+    private static void CopyTree(string from, string to)
+    {
+        DeleteTree(to);
+        Directory.CreateDirectory(to);
+        if (!Directory.Exists(from)) return;
+        foreach (var file in Directory.EnumerateFiles(from, "*", SearchOption.AllDirectories))
+        {
+            var target = Path.Combine(to, Path.GetRelativePath(from, file));
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Copy(file, target);
+            File.SetLastWriteTimeUtc(target, File.GetLastWriteTimeUtc(file));
+        }
+    }
+
+    private static void DeleteTree(string dir)
+    {
+        if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
+    }
+}
