@@ -16,8 +16,10 @@ public static partial class IoFailure
     private const int WinDiskFull = unchecked((int)0x80070070), WinHandleDiskFull = unchecked((int)0x80070027), WinWriteProtect = unchecked((int)0x80070013);
 
     /// <summary>The coded error for <paramref name="ex"/>, or null when it is not a storage refusal (e.g. a missing file).</summary>
-    /// <param name="path">The path being written, when the exception's message does not name one.</param>
-    public static ToolTuneException? Classify(Exception ex, string? path = null)
+    /// <param name="path">The path being written, when the caller knows it (it wins over the path in the OS message,
+    /// which may be a temporary file's).</param>
+    /// <param name="fallback">What to name when neither is known (e.g. the stage's output folder).</param>
+    public static ToolTuneException? Classify(Exception ex, string? path = null, string? fallback = null)
     {
         var (code, reason) = ex switch
         {
@@ -27,7 +29,7 @@ public static partial class IoFailure
             _ => (null, null),
         };
         if (code is null) return null;
-        var file = PathInMessage().Match(ex.Message) is { Success: true } m ? m.Groups[1].Value : path;
+        var file = path ?? (PathInMessage().Match(ex.Message) is { Success: true } m ? m.Groups[1].Value : fallback);
         var verb = code == ErrorCodes.OutputAccessDenied ? "access" : "write";
         return new ToolTuneException(code, $"Cannot {verb} {file ?? "the output"}: {reason} ({ex.Message.Trim()}). " +
             "Nothing was committed: the previous outputs are kept; free space or make the folder writable and build again.", file, inner: ex);

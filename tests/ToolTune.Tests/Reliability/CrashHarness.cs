@@ -1,7 +1,4 @@
-using System.Security.Cryptography;
 using System.Text.Json;
-using System.Text.Json.Nodes;
-using System.Text.RegularExpressions;
 using ToolTune.Pipeline;
 using ToolTune.Pipeline.Fingerprints;
 using ToolTune.Pipeline.Stages;
@@ -42,7 +39,7 @@ internal sealed record TrialResult(string Stage, Interruption How, int Trial, in
 /// valid (every stage <c>status</c> calls up to date has exactly the reference outputs), then reruns the build and compares
 /// every output file with the reference (run records such as train-log.csv timings excepted: <see cref="IStage.RunRecordOutputs"/>).
 /// </summary>
-internal sealed partial class CrashHarness
+internal sealed class CrashHarness
 {
     /// <summary>SIGINT must stop a stage within this (issue 10 part 4).</summary>
     public static readonly TimeSpan StopLimit = TimeSpan.FromSeconds(5);
@@ -174,8 +171,8 @@ internal sealed partial class CrashHarness
                 return result with { Failure = $"no TT2099 cancellation message\n{process.Output}" };
             if (StackTrace(process.Output) is { } trace)
                 return result with { Failure = $"cancellation printed a stack trace or crash ({trace})\n{process.Output}" };
-            if (Directory.EnumerateDirectories(RunDir, ".tmp-*").Concat(Directory.EnumerateDirectories(RunDir, ".old-*")).FirstOrDefault() is { } litter)
-                return result with { Failure = $"cancellation left {litter}" };
+            if (RunOutputs.Litter(RunDir) is { Count: > 0 } litter)
+                return result with { Failure = $"cancellation left {string.Join(", ", litter)}" };
             if (Differences(current) is { Length: > 0 } changed)
                 return result with { Failure = $"the last good outputs were not kept: {changed}" };
         }
@@ -188,8 +185,8 @@ internal sealed partial class CrashHarness
             return result with { Failure = $"TrainLora had a checkpoint but the rerun did not resume\n{rerun}" };
         if (Differences(OutputHashes()) is { Length: > 0 } final)
             return result with { Failure = $"after the rerun the outputs differ from the uninterrupted build: {final}" };
-        if (Directory.EnumerateDirectories(RunDir, ".tmp-*").Concat(Directory.EnumerateDirectories(RunDir, ".old-*")).FirstOrDefault() is { } left)
-            return result with { Failure = $"the rerun left {left}" };
+        if (RunOutputs.Litter(RunDir) is { Count: > 0 } left)
+            return result with { Failure = $"the rerun left {string.Join(", ", left)}" };
         var (_, after) = PipelineApi.Status(_config, _sandbox.Root, _overrides, Stages);
         if (after.FirstOrDefault(s => s.Stale) is { } stale)
             return result with { Failure = $"after the rerun {stale.Stage} is still stale: {string.Join("; ", stale.Reasons)}" };
@@ -209,62 +206,8 @@ internal sealed partial class CrashHarness
         _sandbox.StartInfo("dotnet", [_sandbox.PathOf("src/ToolTune.Cli/bin/Release/net10.0/ToolTune.Cli.dll"), Verbs[stage],
             "--config", _config, "--root", _sandbox.Root, "--set", _overrides]);
 
-    /// <summary>SHA-256 of every file in the stages' output folders (run-relative path), run records excepted.</summary>
-    public Dictionary<string, string> OutputHashes()
-    {
-        var hashes = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var stage in Stages.Select(StageRegistry.Get))
-        {
-            var dir = Path.Combine(RunDir, stage.OutputFolder);
-            if (!Directory.Exists(dir)) continue;
-            foreach (var file in Directory.EnumerateFiles(dir, "*", SearchOption.AllDirectories))
-            {
-                var relative = Path.GetRelativePath(dir, file).Replace('\\', '/');
-                if (stage.RunRecordOutputs.Contains(relative)) continue;
-                hashes[stage.OutputFolder + "/" + relative] = Convert.ToHexStringLower(SHA256.HashData(WithoutTimings(file)));
-            }
-        }
-        return hashes;
-    }
-
-    /// <summary>
-    /// A file's bytes without what only measures how fast this run went: JSON properties named <c>*_seconds</c> or
-    /// <c>*_per_second</c> (metrics.json's <c>speed</c>) and a Markdown report's <c>## Speed</c> section. Everything else
-    /// must be byte-identical to the uninterrupted build.
-    /// </summary>
-    private static byte[] WithoutTimings(string file)
-    {
-        var bytes = File.ReadAllBytes(file);
-        if (file.EndsWith(".json", StringComparison.OrdinalIgnoreCase))
-        {
-            var node = JsonNode.Parse(bytes);
-            Strip(node);
-            return System.Text.Encoding.UTF8.GetBytes(node?.ToJsonString() ?? "null");
-        }
-        if (file.EndsWith(".md", StringComparison.OrdinalIgnoreCase))
-        {
-            var text = System.Text.Encoding.UTF8.GetString(bytes);
-            return System.Text.Encoding.UTF8.GetBytes(SpeedSection().Replace(text, "## Speed (timings, not compared)\n"));
-        }
-        return bytes;
-
-        static void Strip(JsonNode? node)
-        {
-            if (node is JsonObject obj)
-            {
-                foreach (var key in obj.Select(kv => kv.Key).Where(k => k.EndsWith("_seconds", StringComparison.Ordinal) || k.EndsWith("_per_second", StringComparison.Ordinal)).ToList())
-                    obj.Remove(key);
-                foreach (var (_, child) in obj) Strip(child);
-            }
-            else if (node is JsonArray array)
-            {
-                foreach (var child in array) Strip(child);
-            }
-        }
-    }
-
-    [GeneratedRegex(@"^## Speed\n.*?(?=^## |\z)", RegexOptions.Multiline | RegexOptions.Singleline)]
-    private static partial Regex SpeedSection();
+    /// <summary>SHA-256 of every file in the stages' output folders, timings and run records excepted (<see cref="RunOutputs"/>).</summary>
+    public Dictionary<string, string> OutputHashes() => RunOutputs.Hashes(RunDir, Stages);
 
     /// <summary>Files that differ from the reference (restricted to one output folder when <paramref name="prefix"/> is given).</summary>
     private string Differences(IReadOnlyDictionary<string, string> actual, string prefix = "")

@@ -46,6 +46,11 @@ public static class StageRunner
             stage.Run(new StageContext(config, layout, temp, log, cancellation, options));
             cancellation.ThrowIfCancellationRequested();
         }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException && IoFailure.Classify(ex, fallback: layout.OutputDir(stage)) is { } error)
+        {
+            TryDeleteDirectory(temp); // a full disk: the coded error names the path (or at least the stage's output folder)
+            throw error;
+        }
         catch
         {
             TryDeleteDirectory(temp);
