@@ -111,9 +111,10 @@ public static class StageRunner
         return new StageRunResult(stageName, finalDir, outputHash, outChanged || previousHash != outputHash, clock.Elapsed);
     }
 
-    /// <summary>Removes temporary folders of this stage left by a crash or a kill.</summary>
+    /// <summary>Removes temporary folders of this stage (and orphaned bookkeeping temporaries) left by a crash or a kill.</summary>
     private static void RemoveLeftovers(RunLayout layout, string stageName)
     {
+        layout.RemoveOrphanedTemporaries();
         foreach (var dir in Directory.EnumerateDirectories(layout.RunDir, $".tmp-{stageName}-*").Concat(
                      Directory.EnumerateDirectories(layout.RunDir, $".old-{stageName}-*")))
             TryDeleteDirectory(dir);
