@@ -125,13 +125,14 @@ internal sealed class CrashHarness
             var midStage = !process.HasExited && !process.Output.Contains($"Stage {stage}: done", StringComparison.Ordinal);
             var checkpoint = Checkpoint.Latest(Path.Combine(RunDir, TrainLoraStage.WorkFolder, "checkpoints")) is not null;
             var clock = System.Diagnostics.Stopwatch.StartNew();
-            switch (how)
+            var delivered = how switch
             {
-                case Interruption.CliKill: process.Signal(RunningProcess.SigKill); break;
-                case Interruption.BuildTreeKill: process.KillTree(); break;
-                case Interruption.BuildGroupInterrupt: process.Signal(RunningProcess.SigInt, processGroup: true); break;
-                default: process.Signal(RunningProcess.SigInt); break;
-            }
+                Interruption.CliKill => process.Signal(RunningProcess.SigKill),
+                Interruption.BuildTreeKill => KillTree(process),
+                Interruption.BuildGroupInterrupt => process.Signal(RunningProcess.SigInt, processGroup: true),
+                _ => process.Signal(RunningProcess.SigInt),
+            };
+            midStage &= delivered; // a process that exited on its own first was not interrupted
             if (!process.WaitForExit(TimeSpan.FromMinutes(1)))
             {
                 process.KillTree();
@@ -140,10 +141,17 @@ internal sealed class CrashHarness
             result = result with { MidStage = midStage, CheckpointAtKill = checkpoint, StopSeconds = clock.Elapsed.TotalSeconds };
             return Check(result, process);
         }
-        catch (AssertFailedException ex)
+        catch (Exception ex) when (ex is AssertFailedException or InvalidOperationException or IOException)
         {
-            return result with { Failure = ex.Message };
+            return result with { Failure = ex.ToString() };
         }
+    }
+
+    private static bool KillTree(RunningProcess process)
+    {
+        if (process.HasExited) return false;
+        process.KillTree();
+        return true;
     }
 
     private TrialResult Check(TrialResult result, RunningProcess process)

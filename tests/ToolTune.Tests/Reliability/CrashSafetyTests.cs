@@ -95,10 +95,13 @@ public sealed class CrashSafetyTests
         foreach (var (group, index) in plan.GroupBy(p => p).SelectMany(g => g.Select((p, i) => (p, i))))
         {
             var result = harness.Run(group.Stage, group.How, index + 1, rng);
-            TestContext.WriteLine($"{result.Stage,-13} {result.How,-21} #{result.Trial,-2} after {result.DelayMs,5} ms: " +
+            var line = ($"{result.Stage,-13} {result.How,-21} #{result.Trial,-2} after {result.DelayMs,5} ms: " +
                 $"{(result.MidStage ? "mid-stage" : "after commit")}, {(result.StaleAfter ? "stale" : "up to date")} before rerun" +
                 $"{(result.IsKill ? "" : $", stopped in {result.StopSeconds:0.000} s")}{(result.Resumed ? ", resumed" : "")}" +
                 $" -> {(result.Survived ? "ok" : "FAILED: " + result.Failure)}");
+            TestContext.WriteLine(line);
+            if (Environment.GetEnvironmentVariable("TOOLTUNE_CRASH_REPORT") is { Length: > 0 } report) // progress of a long by-hand run
+                File.AppendAllText(Path.ChangeExtension(report, ".trials.log"), $"{DateTime.UtcNow:HH:mm:ss} {line}\n");
             results.Add(result);
         }
         return results;

@@ -67,11 +67,15 @@ internal sealed partial class RunningProcess : IDisposable
     /// <summary>SIGKILL to the process and every descendant (a <c>dotnet build</c> and its TaskHost nodes).</summary>
     public void KillTree() => _process.Kill(entireProcessTree: true);
 
-    /// <summary>Sends <paramref name="signal"/> to the process, or to its process group (the process must lead one: <c>setsid</c>).</summary>
-    public void Signal(int signal, bool processGroup = false)
+    /// <summary>Sends <paramref name="signal"/> to the process, or to its process group (the process must lead one: <c>setsid</c>).
+    /// False when it had already exited (ESRCH).</summary>
+    public bool Signal(int signal, bool processGroup = false)
     {
-        if (kill(processGroup ? -_process.Id : _process.Id, signal) != 0)
-            throw new InvalidOperationException($"kill({(processGroup ? -_process.Id : _process.Id)}, {signal}) failed: errno {Marshal.GetLastPInvokeError()}");
+        const int esrch = 3;
+        var target = processGroup ? -_process.Id : _process.Id;
+        if (kill(target, signal) == 0) return true;
+        var errno = Marshal.GetLastPInvokeError();
+        return errno == esrch ? false : throw new InvalidOperationException($"kill({target}, {signal}) failed: errno {errno}");
     }
 
     [LibraryImport("libc", SetLastError = true)]
