@@ -5,7 +5,7 @@
 #     RUNS    SIGKILLs of `tooltune <verb>` per stage (default 10); the build-tree kills and SIGINTs per stage and kind
 #             default to 2 (TOOLTUNE_CRASH_BUILD_RUNS, TOOLTUNE_CRASH_INTERRUPT_RUNS override them)
 #     SEED    trial seed (default 20261121)
-# Builds Release first; results: artifacts/crash/crash-{kill,interrupt}.json and the per-trial lines in the test log.
+# TOOLTUNE_CRASH_ONLY=Killed or =Interrupted runs one half. Builds Release first; results: artifacts/crash/crash-{kill,interrupt}.json and the per-trial lines in the test log.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export TOOLTUNE_CRASH_CONFIG="${1:-configs/default.yaml}"
@@ -16,5 +16,5 @@ export TOOLTUNE_CRASH_INTERRUPT_RUNS="${TOOLTUNE_CRASH_INTERRUPT_RUNS:-2}"
 mkdir -p artifacts/crash
 export TOOLTUNE_CRASH_REPORT="$PWD/artifacts/crash/crash-{kind}.json"
 dotnet build ToolTune.slnx -c Release -nologo -v:q
-dotnet test ToolTune.slnx -c Release --no-build --filter "FullyQualifiedName~Reliability.CrashSafetyTests" \
+dotnet test ToolTune.slnx -c Release --no-build --filter "FullyQualifiedName~Reliability.CrashSafetyTests${TOOLTUNE_CRASH_ONLY:+.$TOOLTUNE_CRASH_ONLY}" \
   --logger "console;verbosity=detailed" 2>&1 | tee artifacts/crash/crash.log
