@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Text;
 
 namespace ToolTune.Tests.Pipeline.Integration;
 
@@ -95,13 +94,27 @@ internal sealed class PipelineSandbox : IDisposable
     /// removes a product stage from the list.</summary>
     public string? ExtraTargets { get; set; }
 
-    private string[] Common(string config) =>
+    /// <summary>The arguments every pipeline build gets (<c>-nodeReuse:false -m:1 -v:m -p:Config=…</c>, the test stage list).</summary>
+    public string[] Common(string config) =>
         ["-nologo", "-nodeReuse:false", "-m:1", "-v:m", $"-p:Config={config}",
          .. (TestStages ? new[] { $"-p:ToolTuneExtraTargets={TestTargets}" } : ExtraTargets is { } x ? [$"-p:ToolTuneExtraTargets={x}"] : [])];
 
     private BuildRun Dotnet(string[] args)
     {
-        var psi = new ProcessStartInfo("dotnet")
+        using var process = RunningProcess.Start(StartInfo("dotnet", args));
+        if (!process.WaitForExit(TimeSpan.FromMinutes(5)))
+        {
+            process.KillTree();
+            Assert.Fail($"dotnet {string.Join(' ', args)} did not finish in 5 minutes.\n{process.Output}");
+        }
+        return new BuildRun("dotnet " + string.Join(' ', args), process.ExitCode, process.Output, process.Elapsed);
+    }
+
+    /// <summary>A process in the sandbox with redirected output and a clean MSBuild environment (<paramref name="file"/>:
+    /// <c>dotnet</c>, or a wrapper such as <c>setsid</c> followed by <c>dotnet</c> in <paramref name="args"/>).</summary>
+    public ProcessStartInfo StartInfo(string file, IEnumerable<string> args)
+    {
+        var psi = new ProcessStartInfo(file)
         {
             WorkingDirectory = Root,
             RedirectStandardOutput = true,
@@ -116,22 +129,7 @@ internal sealed class PipelineSandbox : IDisposable
         psi.Environment["DOTNET_CLI_USE_MSBUILD_SERVER"] = "0";
         psi.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
         psi.Environment["DOTNET_NOLOGO"] = "1";
-
-        var output = new StringBuilder();
-        var clock = Stopwatch.StartNew();
-        using var process = new Process { StartInfo = psi };
-        process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (output) output.AppendLine(e.Data); };
-        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (output) output.AppendLine(e.Data); };
-        process.Start();
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        if (!process.WaitForExit(TimeSpan.FromMinutes(5)))
-        {
-            process.Kill(entireProcessTree: true);
-            Assert.Fail($"dotnet {string.Join(' ', args)} did not finish in 5 minutes.\n{output}");
-        }
-        process.WaitForExit();
-        return new BuildRun("dotnet " + string.Join(' ', args), process.ExitCode, output.ToString(), clock.Elapsed);
+        return psi;
     }
 
     public void Dispose()
