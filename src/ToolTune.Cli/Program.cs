@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Runtime.InteropServices;
 using ToolTune.Cli;
 using ToolTune.Diagnostics;
 
@@ -10,9 +11,23 @@ var root = new Command("tooltune", "ToolTune: LoRA fine-tuning of small chat mod
 foreach (var command in Verbs.All())
     root.Subcommands.Add(command);
 
+// Ctrl+C / SIGTERM cancel the running verb through its token (the stage removes its temporary output and keeps the
+// previous one; PipelineOptions.Guard prints TT2099). A second signal terminates at once, like a terminal expects.
+// System.CommandLine's own handler is off: it gives up after a timeout and exits without the verb's cleanup.
+using var cancel = new CancellationTokenSource();
+void OnSignal(PosixSignalContext context)
+{
+    if (cancel.IsCancellationRequested) return;
+    context.Cancel = true;
+    Console.Error.WriteLine("tooltune: canceling (press Ctrl+C again to terminate at once)...");
+    cancel.Cancel();
+}
+using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+
 try
 {
-    return root.Parse(args).Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+    return await root.Parse(args).InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null }, cancel.Token);
 }
 catch (ToolTuneException ex)
 {

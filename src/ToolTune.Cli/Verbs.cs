@@ -25,6 +25,7 @@ internal static class Verbs
         bench.Subcommands.Add(BenchKernelsCommand.Create());
         bench.Subcommands.Add(BenchTrainCommand.Create());
         bench.Subcommands.Add(BenchOpenCommand.Create());
+        bench.Subcommands.Add(BenchGenerateCommand.Create());
         bench.Subcommands.Add(Commands.EvaluateCommand.Bench());
         yield return bench;
         yield return Commands.InspectCommand.Create();
@@ -32,5 +33,6 @@ internal static class Verbs
         yield return LogitsCommand.Create();
         yield return GenerateCommand.Create();
         yield return MergeCommand.Create();
+        yield return FuzzCommand.Create();
     }
 }

@@ -114,7 +114,7 @@ internal static class BenchCommand
     // Process CPU time: on a shared, overloaded machine wall time says more about the neighbours than about us.
     private static double CpuSeconds() => Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds;
 
-    private static double Median(List<double> xs)
+    internal static double Median(List<double> xs)
     {
         var s = xs.OrderBy(x => x).ToArray();
         return s.Length % 2 == 1 ? s[s.Length / 2] : (s[s.Length / 2 - 1] + s[s.Length / 2]) / 2;

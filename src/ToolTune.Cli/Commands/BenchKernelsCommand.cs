@@ -84,6 +84,22 @@ internal static class BenchKernelsCommand
         var gb = Rand(576 * 1536, 11);
         var gc = new float[512 * 1536];
         Measure("gemm_512x576x1536_ref", 2.0 * 512 * 576 * 1536, () => Gemm.MatMul(ga, gb, gc, 512, 576, 1536));
+        // The LoRA r = 16 products of one gate_proj-sized module (in 576, out 1536) at this seq: the narrow GEMMs
+        // (n or k = r) whose efficiency the training profile's lora_fwd/lora_bwd shares depend on.
+        const int r = 16;
+        var la = Rand(r * hidden, 12);
+        var lb = Rand(inter * r, 13);
+        var lh = new float[t * r];
+        var ldy = Rand(t * inter, 14);
+        var lgA = new float[r * hidden];
+        var lgB = new float[inter * r];
+        var ldx = new float[t * hidden];
+        Measure("lora_h=x·Aᵀ", 2.0 * t * hidden * r, () => Gemm.MatMulTransB(h, la, lh, t, hidden, r));
+        Measure("lora_y+=h·Bᵀ", 2.0 * t * r * inter, () => Gemm.MatMulTransB(lh, lb, ldy, t, r, inter, accumulate: true));
+        Measure("lora_dh=dy·B", 2.0 * t * inter * r, () => Gemm.MatMul(ldy, lb, lh, t, inter, r));
+        Measure("lora_dB+=dyᵀ·h", 2.0 * t * inter * r, () => Gemm.MatMulTransA(ldy, lh, lgB, inter, t, r, accumulate: true));
+        Measure("lora_dA+=dhᵀ·x", 2.0 * t * hidden * r, () => Gemm.MatMulTransA(lh, h, lgA, r, t, hidden, accumulate: true));
+        Measure("lora_dx+=dh·A", 2.0 * t * r * hidden, () => Gemm.MatMul(lh, la, ldx, t, r, hidden, accumulate: true));
         var attnFlops = 2.0 * 2 * hq * d * t * (t + 1) / 2.0; // causal QKᵀ and PV
         Measure("attention_fwd", attnFlops, () => Attention.Forward(q, k, v, o, lse, t, t, hq, hkv, d, scale));
         Measure("attention_bwd", 2.5 * attnFlops, () => Attention.Backward(dO, q, k, v, o, lse, dq, dk, dv, t, t, hq, hkv, d, scale));

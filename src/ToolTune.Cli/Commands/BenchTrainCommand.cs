@@ -26,25 +26,29 @@ internal static class BenchTrainCommand
         var mode = new Option<string>("--mode") { Description = "lora (LoRA step with AdamW, default) or frozen (forward+backward stand-in).", DefaultValueFactory = _ => "lora" };
         mode.AcceptOnlyFromAmong("lora", "frozen");
         var checkpointing = new Option<bool>("--checkpointing") { Description = "Per-layer gradient checkpointing." };
-        var profile = new Option<bool>("--profile") { Description = "Add seconds per section (mean over timed steps)." };
+        var profile = new Option<bool>("--profile") { Description = "Add seconds, share of the step and allocated KB per kernel section (mean over timed steps)." };
+        var modelDir = new Option<string?>("--model") { Description = "Train on this snapshot (memory-mapped, e.g. BF16; `bench open --make-3b` writes a 3B-shaped one) instead of a random-init preset." };
         var save = new Option<string?>("--save-snapshot") { Description = "Also write the random-init model as a BF16 HF snapshot to this folder." };
         var command = new Command("train", "Benchmark a training step (forward + backward) on a random-init preset; one JSON line.")
         {
-            preset, seq, steps, rank, checkpointing, profile, save, mode,
+            preset, seq, steps, rank, checkpointing, profile, save, mode, modelDir,
         };
         command.SetAction(parse =>
         {
             Run(parse.GetValue(preset)!, parse.GetValue(seq), parse.GetValue(steps), parse.GetValue(rank), parse.GetValue(checkpointing), Console.Out,
-                parse.GetValue(profile), parse.GetValue(save), parse.GetValue(mode)!);
+                parse.GetValue(profile), parse.GetValue(save), parse.GetValue(mode)!, parse.GetValue(modelDir));
             return 0;
         });
         return command;
     }
 
-    public static void Run(string presetName, int seq, int steps, int rank, bool checkpointing, TextWriter output, bool profile = false, string? saveSnapshot = null, string mode = "lora")
+    public static void Run(string presetName, int seq, int steps, int rank, bool checkpointing, TextWriter output, bool profile = false, string? saveSnapshot = null, string mode = "lora",
+        string? modelDir = null)
     {
-        var config = ModelConfig.Preset(presetName);
-        var weights = ModelWeights.CreateRandom(config, seed: 1);
+        using var weights = modelDir is null ? ModelWeights.CreateRandom(ModelConfig.Preset(presetName), seed: 1) : ModelWeights.Open(modelDir);
+        var config = weights.Config;
+        var baseKind = weights["model.layers.0.self_attn.q_proj.weight"].IsBF16 ? "bf16 memory-mapped" : "f32";
+        if (modelDir is not null) presetName = Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(modelDir)));
         if (saveSnapshot is not null) weights.Save(saveSnapshot, "BF16");
         var lm = new CausalLM(weights) { GradientCheckpointing = checkpointing };
         var lora = mode == "lora";
@@ -72,19 +76,28 @@ internal static class BenchTrainCommand
         double loss = 0;
         var prof = profile ? new StepProfile() : null;
         long alloc0 = 0;
-        int gc0 = 0;
+        var gc0 = new int[3];
         for (var s = 0; s <= steps; s++)
         {
-            if (s == 1) { alloc0 = GC.GetTotalAllocatedBytes(precise: true); gc0 = GC.CollectionCount(2); }
-            if (s == 1 && prof is not null) { lm.Profile = prof; prof.Reset(); }
+            if (s == 1)
+            {
+                alloc0 = GC.GetTotalAllocatedBytes(precise: true);
+                for (var g = 0; g < 3; g++) gc0[g] = GC.CollectionCount(g);
+                if (prof is not null) { StepProfile.Current = prof; prof.Reset(); }
+            }
             var sw = Stopwatch.StartNew();
             foreach (var p in trained) p.Grad?.AsSpan().Clear();
+            prof?.Lap("other");
             loss = lm.ForwardBackward(ids, labels, 1, seq, dEmb);
+            prof?.Lap("other");
             opt?.Update(1e-4);
+            prof?.Lap("optimizer");
             times.Add(sw.Elapsed.TotalSeconds);
         }
+        StepProfile.Current = null;
         var allocPerStep = steps > 0 ? (GC.GetTotalAllocatedBytes(precise: true) - alloc0) / (double)steps / 1048576.0 : 0;
-        var gen2 = GC.CollectionCount(2) - gc0;
+        // Collections per timed step by generation (gen1 counts include gen2 ones, as GC.CollectionCount does).
+        var gcPerStep = Enumerable.Range(0, 3).Select(g => steps > 0 ? Math.Round((GC.CollectionCount(g) - gc0[g]) / (double)steps, 2) : 0).ToArray();
         var timed = times.Skip(1).ToArray();
         var median = timed.Order().ElementAt(timed.Length / 2);
         var json = new Dictionary<string, object?>
@@ -98,8 +111,8 @@ internal static class BenchTrainCommand
             ["gradient_checkpointing"] = checkpointing,
             ["mode"] = mode,
             ["measured"] = lora
-                ? $"LoRA step: r={rank}, alpha={2 * rank} on q,k,v,o,gate,up,down + embed_tokens, frozen f32 base, forward+backward+AdamW"
-                : "forward+backward, frozen f32 base weights, grads for all inputs + RMSNorm weights (LoRA stand-in; no adapters, no optimizer)",
+                ? $"LoRA step: r={rank}, alpha={2 * rank} on q,k,v,o,gate,up,down + embed_tokens, frozen {baseKind} base, forward+backward+AdamW"
+                : $"forward+backward, frozen {baseKind} base weights, grads for all inputs + RMSNorm weights (LoRA stand-in; no adapters, no optimizer)",
             ["trainable_params"] = trained.Sum(p => (long)p.Count),
             ["step_s"] = Math.Round(median, 4),
             ["step_s_all"] = timed.Select(t => Math.Round(t, 4)).ToArray(),
@@ -107,13 +120,19 @@ internal static class BenchTrainCommand
             ["tokens_per_s"] = Math.Round(seq / median, 1),
             ["peak_rss_mb"] = Math.Round(ModelCommandHelpers.PeakRssMb(), 1),
             ["alloc_mb_per_step"] = Math.Round(allocPerStep, 1),
-            ["gen2_gcs"] = gen2,
+            ["gcs_per_step"] = new Dictionary<string, double> { ["gen0"] = gcPerStep[0], ["gen1"] = gcPerStep[1], ["gen2"] = gcPerStep[2] },
             ["cores"] = Environment.ProcessorCount,
             ["loss"] = Math.Round(loss, 5),
             ["loadavg"] = File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : null,
         };
         if (prof is not null)
-            json["profile_s"] = prof.Seconds.OrderByDescending(kv => kv.Value).ToDictionary(kv => kv.Key, kv => Math.Round(kv.Value / Math.Max(1, steps), 4));
+        {
+            var total = prof.Seconds.Values.Sum();
+            var sections = prof.Seconds.OrderByDescending(kv => kv.Value).ToArray();
+            json["profile_s"] = sections.ToDictionary(kv => kv.Key, kv => Math.Round(kv.Value / Math.Max(1, steps), 4));
+            json["profile_share"] = sections.ToDictionary(kv => kv.Key, kv => Math.Round(kv.Value / Math.Max(1e-12, total), 4));
+            json["profile_alloc_kb_per_step"] = sections.ToDictionary(kv => kv.Key, kv => Math.Round(prof.AllocatedBytes.GetValueOrDefault(kv.Key) / 1024.0 / Math.Max(1, steps), 1));
+        }
         output.WriteLine(JsonSerializer.Serialize(json, new JsonSerializerOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }));
     }
 }

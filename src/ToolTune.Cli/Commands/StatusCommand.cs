@@ -66,7 +66,16 @@ internal static class PipelineOptions
             Console.Error.WriteLine(ex.ToString());
             return 1;
         }
+        catch (OperationCanceledException)
+        {
+            // Ctrl+C / SIGTERM (Program.cs): the stage runner has already removed its temporary output.
+            Console.Error.WriteLine($"error {Diagnostics.ErrorCodes.StageCanceled}: canceled; the previous outputs are kept (a canceled TrainLora resumes from its last checkpoint).");
+            return CanceledExitCode;
+        }
     }
+
+    /// <summary>128 + SIGINT, what shells report for a command stopped by Ctrl+C.</summary>
+    public const int CanceledExitCode = 130;
 
     public static string ResolveRoot(string configFile, string? root)
     {

@@ -48,7 +48,7 @@ public static class DataPreparation
         manifest.Splits["train"] = ShardSetWriter.WriteSplit(outputDir, "train", selection.Train, encoder, report, shardOptions);
         manifest.Splits["val"] = ShardSetWriter.WriteSplit(outputDir, "val", selection.Val, encoder, report, shardOptions);
         if (manifest.Splits["train"].Samples == 0)
-            throw new ToolTuneException(ErrorCodes.DataEmptyDataset, "empty dataset: no training sample survived encoding (see dropped.jsonl)");
+            throw report.EmptyDatasetError("no training sample survived encoding");
 
         manifest.Extra["seed"] = request.Selection.Seed;
         manifest.Extra["tool_fraction"] = request.Selection.ToolFraction;

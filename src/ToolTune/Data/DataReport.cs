@@ -97,4 +97,18 @@ public sealed class DataReport
     }
 
     public int TotalDropped => Sources.Sum(s => s.Dropped);
+
+    /// <summary>The "nothing left to train on" error: located at the first dropped record, with the drop reasons
+    /// counted, so a user sees why every record went instead of a bare "empty dataset".</summary>
+    public ToolTuneException EmptyDatasetError(string what)
+    {
+        var issues = Issues;
+        if (issues.Count == 0) return new ToolTuneException(ErrorCodes.DataEmptyDataset, $"empty dataset: {what}");
+        var reasons = Sources.SelectMany(s => s.DroppedByReason).GroupBy(kv => kv.Key)
+            .Select(g => $"{g.Sum(kv => kv.Value)} {g.Key}");
+        var first = issues[0];
+        return new ToolTuneException(ErrorCodes.DataEmptyDataset,
+            $"empty dataset: {what}; {TotalDropped} record(s) dropped ({string.Join(", ", reasons)}), the first here: {first.Reason}" +
+            (first.Detail is null ? "" : $" ({first.Detail})"), first.File, first.Line, first.Column);
+    }
 }

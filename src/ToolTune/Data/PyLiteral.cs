@@ -22,16 +22,31 @@ public static class PyLiteral
             error = "empty text";
             return false;
         }
+        if (JsonNodeChecks.HasUnpairedSurrogate(text))
+        {
+            node = null;
+            error = "the text holds an unpaired UTF-16 surrogate";
+            return false;
+        }
         try
         {
             node = JsonNode.Parse(text, documentOptions: new JsonDocumentOptions { MaxDepth = 256 });
-            error = "";
-            return true;
+            return Checked(ref node, out error);
         }
         catch (JsonException)
         {
         }
-        return TryParsePython(text, out node, out error);
+        return TryParsePython(text, out node, out error) && Checked(ref node, out error);
+    }
+
+    /// <summary>Rejects what parses but cannot be used (duplicate keys, unpaired surrogates): see <see cref="JsonNodeChecks"/>.</summary>
+    private static bool Checked(ref JsonNode? node, out string error)
+    {
+        var (problem, message) = JsonNodeChecks.Find(node);
+        error = message;
+        if (problem == JsonNodeChecks.Problem.None) return true;
+        node = null;
+        return false;
     }
 
     /// <summary>Parses Python-literal syntax only.</summary>

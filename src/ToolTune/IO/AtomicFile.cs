@@ -34,7 +34,7 @@ public static class AtomicFile
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             TryDelete(temp);
-            throw new ToolTuneException(ErrorCodes.ArtifactWriteFailed, $"Cannot write {path}: {ex.Message}", path);
+            throw IoFailure.Classify(ex, path) ?? new ToolTuneException(ErrorCodes.ArtifactWriteFailed, $"Cannot write {path}: {ex.Message}", path, inner: ex);
         }
         catch
         {
@@ -61,6 +61,37 @@ public static class AtomicFile
         }
         Write(path, bytes);
         return true;
+    }
+
+    /// <summary>
+    /// Deletes the temporaries that a writer killed between create and rename left in <paramref name="dir"/>
+    /// (<c>.name.pid.guid.tmp</c> whose process is gone; a live writer's are kept). Returns how many it removed.
+    /// </summary>
+    public static int RemoveOrphans(string dir)
+    {
+        if (!Directory.Exists(dir)) return 0;
+        var removed = 0;
+        foreach (var file in Directory.EnumerateFiles(dir, ".*.tmp"))
+        {
+            var parts = Path.GetFileName(file).Split('.'); // "", name…, pid, guid, "tmp"
+            if (parts.Length < 5 || parts[^2].Length != 32 || !int.TryParse(parts[^3], out var pid) || IsRunning(pid)) continue;
+            TryDelete(file);
+            removed += File.Exists(file) ? 0 : 1;
+        }
+        return removed;
+    }
+
+    private static bool IsRunning(int pid)
+    {
+        try
+        {
+            using var process = System.Diagnostics.Process.GetProcessById(pid);
+            return !process.HasExited;
+        }
+        catch (Exception ex) when (ex is ArgumentException or InvalidOperationException)
+        {
+            return false;
+        }
     }
 
     private static void TryDelete(string path)

@@ -45,19 +45,27 @@ public sealed class LoraEmbedding : IEmbedding
     {
         if (Base is null) throw new InvalidOperationException("embed_tokens LoRA is not attached to a base embedding");
         Base.Forward(ids, y);
+        StepProfile.Current?.Lap("embedding");
         ForwardDelta(ids, y);
+        StepProfile.Current?.Lap("lora_fwd");
     }
 
     public void Backward(ReadOnlySpan<int> ids, ReadOnlySpan<float> dy)
     {
         Base?.Backward(ids, dy);
+        StepProfile.Current?.Lap("embedding");
         BackwardDelta(ids, dy);
+        StepProfile.Current?.Lap("lora_bwd");
     }
 
+    private float[] _after = [], _dAfter = [];
+
+    /// <summary>A[:, ids]ᵀ [T × r] in a buffer reused across calls (valid until the next call).</summary>
     private float[] AfterA(ReadOnlySpan<int> ids)
     {
         var t = ids.Length;
-        var after = new float[t * R];
+        if (_after.Length != t * R) _after = new float[t * R];
+        var after = _after;
         var a = A.F32;
         for (var i = 0; i < t; i++)
         {
@@ -78,7 +86,8 @@ public sealed class LoraEmbedding : IEmbedding
         var t = ids.Length;
         if (B.Grad is { } gB) Gemm.MatMulTransA(dy, AfterA(ids), gB, Dim, t, R, accumulate: true, alpha: Scale);
         if (A.Grad is not { } gA) return;
-        var dAfter = new float[t * R];
+        if (_dAfter.Length != t * R) _dAfter = new float[t * R];
+        var dAfter = _dAfter;
         Gemm.MatMul(dy, B.F32, dAfter, t, Dim, R, alpha: Scale);
         for (var i = 0; i < t; i++)
             for (var k = 0; k < R; k++) gA[k * Vocab + ids[i]] += dAfter[i * R + k];

@@ -28,7 +28,14 @@ public sealed class LoraLinear : ILinear
     }
 
     private readonly ulong _pathHash;
-    private float[] _h = [], _xd = [], _dh = [];
+    private float[] _h = [], _dh = [];
+    // drop(x) [rows × in] lives only within one Forward/Backward call, so one buffer per thread serves every module
+    // (per module it was rows × in × 7 × layers: ≈ 6.9 GB for SmolLM3-3B at seq 2048 with dropout on).
+    [ThreadStatic] private static float[]? t_xd;
+    // What _h was computed from by the last Forward: (input address, rows, dropout key). The decoder's backward always
+    // follows the forward (or the checkpointing recompute) of the same layer on the same buffer, so it can reuse h
+    // instead of recomputing x·Aᵀ; anything else (another buffer, row count or key) recomputes it.
+    private (nint Input, int Rows, ulong? Key) _hFrom;
 
     public string ModulePath { get; }
     public string Name => ModulePath;
@@ -59,14 +66,31 @@ public sealed class LoraLinear : ILinear
     {
         if (Base is null) throw new InvalidOperationException($"{ModulePath}: LoRA layer is not attached to a base layer");
         Base.Forward(x, y, rows);
+        StepProfile.Current?.Lap("gemm_fwd");
         ForwardCore(x, y, rows, [], Keyed);
+        _hFrom = (Address(x), rows, DropoutKey);
+        StepProfile.Current?.Lap("lora_fwd");
     }
 
     public void Backward(ReadOnlySpan<float> dy, ReadOnlySpan<float> x, Span<float> dx, int rows, bool accumulateDx)
     {
         if (Base is null) throw new InvalidOperationException($"{ModulePath}: LoRA layer is not attached to a base layer");
         Base.Backward(dy, x, dx, rows, accumulateDx);
-        BackwardCore(dy, x, dx, rows, [], Keyed, accumulateDx: true);
+        StepProfile.Current?.Lap("gemm_bwd");
+        var hValid = _hFrom == (Address(x), rows, DropoutKey);
+        BackwardCore(dy, x, dx, rows, [], Keyed, accumulateDx: true, hValid);
+        StepProfile.Current?.Lap("lora_bwd");
+    }
+
+    private static Span<float> DropScratch(int n)
+    {
+        if (t_xd is null || t_xd.Length < n) t_xd = new float[n];
+        return t_xd.AsSpan(0, n);
+    }
+
+    private static unsafe nint Address(ReadOnlySpan<float> x)
+    {
+        fixed (float* p = x) return (nint)p;
     }
 
     private bool Keyed => DropoutKey is not null && Dropout > 0;
@@ -93,9 +117,9 @@ public sealed class LoraLinear : ILinear
     {
         if (mask.IsEmpty && !keyed) return x;
         var n = rows * In;
-        if (_xd.Length < n) _xd = new float[n];
-        Drop(x[..n], _xd.AsSpan(0, n), mask, keyed);
-        return _xd.AsSpan(0, n);
+        var xd = DropScratch(n);
+        Drop(x[..n], xd, mask, keyed);
+        return xd;
     }
 
     /// <summary><c>y += scale·(drop(x)·Aᵀ)·Bᵀ</c>; x [rows × in], y [rows × out], mask [rows × in] (0 or 1/(1−p)) or empty.</summary>
@@ -105,10 +129,11 @@ public sealed class LoraLinear : ILinear
     /// Given dL/dy: dB += s·dyᵀ·h, dA += (s·dy·B)ᵀ·drop(x), dx (+)= ((s·dy·B)·A) ⊙ mask. h is recomputed.
     /// </summary>
     public void BackwardDelta(ReadOnlySpan<float> dy, ReadOnlySpan<float> x, Span<float> dx, int rows, ReadOnlySpan<float> mask, bool accumulateDx) =>
-        BackwardCore(dy, x, dx, rows, mask, false, accumulateDx);
+        BackwardCore(dy, x, dx, rows, mask, false, accumulateDx, hValid: false);
 
     private void ForwardCore(ReadOnlySpan<float> x, Span<float> y, int rows, ReadOnlySpan<float> mask, bool keyed)
     {
+        _hFrom = default;
         var xd = Dropped(x, mask, keyed, rows);
         if (_h.Length < rows * R) _h = new float[rows * R];
         var h = _h.AsSpan(0, rows * R);
@@ -116,22 +141,23 @@ public sealed class LoraLinear : ILinear
         Gemm.MatMulTransB(h, B.F32, y, rows, R, Out, accumulate: true, alpha: Scale); // y += s·h·Bᵀ
     }
 
-    private void BackwardCore(ReadOnlySpan<float> dy, ReadOnlySpan<float> x, Span<float> dx, int rows, ReadOnlySpan<float> mask, bool keyed, bool accumulateDx)
+    private void BackwardCore(ReadOnlySpan<float> dy, ReadOnlySpan<float> x, Span<float> dx, int rows, ReadOnlySpan<float> mask, bool keyed, bool accumulateDx,
+        bool hValid)
     {
         var xd = Dropped(x, mask, keyed, rows);
-        if (_h.Length < rows * R) _h = new float[rows * R];
+        if (_h.Length < rows * R) { _h = new float[rows * R]; hValid = false; }
         if (_dh.Length < rows * R) _dh = new float[rows * R];
         var h = _h.AsSpan(0, rows * R);
         var dh = _dh.AsSpan(0, rows * R);
-        Gemm.MatMulTransB(xd, A.F32, h, rows, In, R);
+        if (!hValid) Gemm.MatMulTransB(xd, A.F32, h, rows, In, R);                  // h = xd·Aᵀ (same GEMM as the forward's)
+        _hFrom = default;
         Gemm.MatMul(dy, B.F32, dh, rows, Out, R, alpha: Scale);                       // dh = s·dy·B  [rows × r]
         if (B.Grad is { } gB) Gemm.MatMulTransA(dy, h, gB, Out, rows, R, accumulate: true, alpha: Scale); // dB += s·dyᵀ·h
         if (A.Grad is { } gA) Gemm.MatMulTransA(dh, xd, gA, R, rows, In, accumulate: true);               // dA += dhᵀ·xd
         if (dx.IsEmpty) return;
         if (mask.IsEmpty && !keyed) { Gemm.MatMul(dh, A.F32, dx, rows, R, In, accumulate: accumulateDx); return; }
         var n = rows * In;
-        if (_xd.Length < n) _xd = new float[n];
-        var t = _xd.AsSpan(0, n);                                                     // xd no longer needed: reuse
+        var t = DropScratch(n);                                                       // xd no longer needed: reuse
         Gemm.MatMul(dh, A.F32, t, rows, R, In);
         Drop(t, t, mask, keyed);
         if (accumulateDx) for (var i = 0; i < n; i++) dx[i] += t[i];

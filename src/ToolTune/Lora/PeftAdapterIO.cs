@@ -82,12 +82,25 @@ public static class PeftAdapterIO
         if (o["layers_to_transform"] is { } lt && lt.GetValueKind() != JsonValueKind.Null) throw Bad("layers_to_transform is not supported");
         foreach (var pat in new[] { "rank_pattern", "alpha_pattern" })
             if (o[pat] is JsonObject po && po.Count > 0) throw Bad($"{pat} is not supported");
+        try
+        {
+            return ReadConfig(o, file, Bad);
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or FormatException)
+        {
+            // GetValue<T> on a value of another JSON type ("r": "two", "target_modules": [1]).
+            throw Bad($"a field has the wrong JSON type: {ex.Message}");
+        }
+    }
+
+    private static LoraConfig ReadConfig(JsonObject o, string file, Func<string, ToolTuneException> Bad)
+    {
         var r = o["r"]?.GetValue<int>() ?? throw Bad("'r' is missing");
         var alpha = o["lora_alpha"]?.GetValue<double>() ?? r;
         var dropout = o["lora_dropout"]?.GetValue<double>() ?? 0;
         var targets = o["target_modules"] switch
         {
-            JsonArray arr => arr.Select(x => (string?)x ?? "").ToArray(),
+            JsonArray arr => arr.Select(x => x?.GetValue<string>() ?? "").ToArray(),
             JsonValue v when v.GetValueKind() == JsonValueKind.String => throw Bad($"target_modules as a pattern ('{(string?)v}') is not supported; use a list"),
             _ => [],
         };

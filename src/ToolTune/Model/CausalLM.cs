@@ -73,8 +73,8 @@ public sealed class CausalLM
     public Rope Rope { get; }
     public bool GradientCheckpointing { get; set; }
 
-    /// <summary>When set, wall time per section (linear_fwd, attention_bwd, lm_head_ce, …) is accumulated into it.</summary>
-    public StepProfile? Profile { get; set; }
+    /// <summary>Charges the time since the previous lap to <paramref name="section"/> when a profile is active.</summary>
+    private static void Lap(string section) => StepProfile.Current?.Lap(section);
 
     /// <summary>
     /// The tied head follows the adapted embedding (issue 5): with tied embeddings, an embedding LoRA adds
@@ -174,26 +174,26 @@ public sealed class CausalLM
     {
         var c = Config;
         int rows = batch * seq, h = c.HiddenSize, hq = c.NumHeads, hkv = c.NumKvHeads, d = c.HeadDim, qd = hq * d, kvd = hkv * d;
-        Profile?.Lap("other");
+        Lap("other");
         // attention block: h1 = x + o_proj(attn(rope(q), rope(k), v)) over xn1 = RMSNorm_in(x)
         RmsNorm.Forward(x, L.InputNorm.F32, s.Xn1, s.Rstd1, rows, h, c.RmsNormEps);
-        Profile?.Lap("norm");
+        Lap("norm");
         L.Q.Forward(s.Xn1, s.Q, rows);
         L.K.Forward(s.Xn1, s.K, rows);
         L.V.Forward(s.Xn1, s.V, rows);
-        Profile?.Lap("linear_fwd");
+        Lap("gemm_fwd");
         if (L.UseRope)
         {
             Rope.Apply(s.Q, rows, hq, positions);
             Rope.Apply(s.K, rows, hkv, positions);
-            Profile?.Lap("rope");
+            Lap("rope");
         }
         if (cache is null)
         {
             for (var b = 0; b < batch; b++)
                 Attention.Forward(s.Q.AsSpan(b * seq * qd, seq * qd), s.K.AsSpan(b * seq * kvd, seq * kvd), s.V.AsSpan(b * seq * kvd, seq * kvd),
                     s.Att.AsSpan(b * seq * qd, seq * qd), s.Lse.Length == 0 ? [] : s.Lse.AsSpan(b * hq * seq, hq * seq), seq, seq, hq, hkv, d, _scale);
-            Profile?.Lap("attention_fwd");
+            Lap("attention_fwd");
         }
         else
         {
@@ -202,21 +202,24 @@ public sealed class CausalLM
             s.V.AsSpan(0, rows * kvd).CopyTo(cache.V[L.Index].AsSpan(past * kvd));
             var tk = past + rows;
             Attention.Forward(s.Q, cache.K[L.Index].AsSpan(0, tk * kvd), cache.V[L.Index].AsSpan(0, tk * kvd), s.Att, [], rows, tk, hq, hkv, d, _scale);
+            Lap("attention_fwd");
         }
         L.O.Forward(s.Att, s.H1, rows);
-        Profile?.Lap("linear_fwd");
+        Lap("gemm_fwd");
         TensorPrimitives.Add(s.H1.AsSpan(0, rows * h), x.Slice(0, rows * h), s.H1);
+        Lap("residual");
         // MLP block: out = h1 + down(silu(gate(xn2)) · up(xn2)), xn2 = RMSNorm_post(h1)
         RmsNorm.Forward(s.H1, L.PostNorm.F32, s.Xn2, s.Rstd2, rows, h, c.RmsNormEps);
-        Profile?.Lap("norm");
+        Lap("norm");
         L.Gate.Forward(s.Xn2, s.G, rows);
         L.Up.Forward(s.Xn2, s.U, rows);
-        Profile?.Lap("linear_fwd");
+        Lap("gemm_fwd");
         Activations.SiluMul(s.G, s.U, s.A);
-        Profile?.Lap("act");
+        Lap("silu");
         L.Down.Forward(s.A, output, rows);
+        Lap("gemm_fwd");
         TensorPrimitives.Add(output.Slice(0, rows * h), s.H1, output);
-        Profile?.Lap("linear_fwd");
+        Lap("residual");
     }
 
     // ---------------------------------------------------------------- one layer, backward
@@ -234,39 +237,39 @@ public sealed class CausalLM
     {
         var c = Config;
         int rows = batch * seq, h = c.HiddenSize, hq = c.NumHeads, hkv = c.NumKvHeads, d = c.HeadDim, qd = hq * d, kvd = hkv * d;
-        Profile?.Lap("other");
+        Lap("other");
         // MLP: out = h1 + down(a); a = silu(g)·u; g, u from xn2 = RMSNorm_post(h1)
         L.Down.Backward(dOut, s.A, w.DA, rows, accumulateDx: false);
-        Profile?.Lap("linear_bwd");
+        Lap("gemm_bwd");
         Activations.SiluMulBackward(w.DA, s.G, s.U, w.DG, w.DU);
-        Profile?.Lap("act");
+        Lap("silu");
         L.Gate.Backward(w.DG, s.Xn2, w.DXn, rows, accumulateDx: false);
         L.Up.Backward(w.DU, s.Xn2, w.DXn, rows, accumulateDx: true);
-        Profile?.Lap("linear_bwd");
+        Lap("gemm_bwd");
         dOut.Slice(0, rows * h).CopyTo(dX);                         // residual: dh1 = dOut + norm backward
         RmsNorm.Backward(w.DXn, s.H1, L.PostNorm.F32, s.Rstd2, dX, L.PostNorm.Grad ?? [], rows, h, accumulateDx: true);
-        Profile?.Lap("norm");
+        Lap("norm");
         // attention: h1 = x + o(att)
         L.O.Backward(dX, s.Att, w.DAtt, rows, accumulateDx: false);
-        Profile?.Lap("linear_bwd");
+        Lap("gemm_bwd");
         for (var b = 0; b < batch; b++)
             Attention.Backward(w.DAtt.AsSpan(b * seq * qd, seq * qd), s.Q.AsSpan(b * seq * qd, seq * qd), s.K.AsSpan(b * seq * kvd, seq * kvd),
                 s.V.AsSpan(b * seq * kvd, seq * kvd), s.Att.AsSpan(b * seq * qd, seq * qd), s.Lse.AsSpan(b * hq * seq, hq * seq),
                 w.DQ.AsSpan(b * seq * qd, seq * qd), w.DK.AsSpan(b * seq * kvd, seq * kvd), w.DV.AsSpan(b * seq * kvd, seq * kvd),
                 seq, seq, hq, hkv, d, _scale);
-        Profile?.Lap("attention_bwd");
+        Lap("attention_bwd");
         if (L.UseRope)
         {
             Rope.Apply(w.DQ, rows, hq, positions, inverse: true);
             Rope.Apply(w.DK, rows, hkv, positions, inverse: true);
-            Profile?.Lap("rope");
+            Lap("rope");
         }
         L.Q.Backward(w.DQ, s.Xn1, w.DXn, rows, accumulateDx: false);
         L.K.Backward(w.DK, s.Xn1, w.DXn, rows, accumulateDx: true);
         L.V.Backward(w.DV, s.Xn1, w.DXn, rows, accumulateDx: true);
-        Profile?.Lap("linear_bwd");
+        Lap("gemm_bwd");
         RmsNorm.Backward(w.DXn, x, L.InputNorm.F32, s.Rstd1, dX, L.InputNorm.Grad ?? [], rows, h, accumulateDx: true);
-        Profile?.Lap("norm");
+        Lap("norm");
     }
 
     // ---------------------------------------------------------------- whole model
@@ -293,6 +296,15 @@ public sealed class CausalLM
     private float[][] _wsXs = [];
     private LayerActs?[] _wsActs = [];
     private Scratch? _wsScratch;
+    private HeadBuffers? _wsHead;
+    private (int Batch, int Seq, int[] Positions) _wsPositions = (0, 0, []);
+
+    /// <summary>Final norm, LM head and residual-gradient buffers of one step ([rows × hidden] unless noted).</summary>
+    private sealed class HeadBuffers(int rows, int h)
+    {
+        public readonly float[] Xn = new float[rows * h], Rstd = new float[rows], DXn = new float[rows * h], Dx = new float[rows * h], DPrev = new float[rows * h];
+        public readonly int[] Shifted = new int[rows];
+    }
 
     private void Workspace(int rows)
     {
@@ -302,6 +314,14 @@ public sealed class CausalLM
         for (var l = 0; l <= Config.NumLayers; l++) _wsXs[l] = new float[rows * Config.HiddenSize];
         _wsActs = new LayerActs?[Config.NumLayers];
         _wsScratch = null;
+        _wsHead = null;
+    }
+
+    /// <summary>Positions 0..seq−1 per sequence, cached for the last (batch, seq) (read-only for callers).</summary>
+    private int[] CachedPositions(int batch, int seq)
+    {
+        if (_wsPositions.Batch != batch || _wsPositions.Seq != seq) _wsPositions = (batch, seq, Positions(batch, seq));
+        return _wsPositions.Positions;
     }
 
     /// <summary>Activations for layer l (kept per layer when the backward needs them, else one shared set).</summary>
@@ -315,6 +335,8 @@ public sealed class CausalLM
         _wsXs = [];
         _wsActs = [];
         _wsScratch = null;
+        _wsHead = null;
+        _wsPositions = (0, 0, []);
     }
 
     /// <summary>Runs embedding + layers. Returns the inputs of every layer plus the final pre-norm hidden (L+1 arrays).</summary>
@@ -326,7 +348,8 @@ public sealed class CausalLM
         var xs = _wsXs;
         if (!inputEmbeds.IsEmpty) inputEmbeds.Slice(0, rows * c.HiddenSize).CopyTo(xs[0]);
         else Embed.Forward(ids, xs[0]);
-        var positions = Positions(batch, seq);
+        Lap("embedding");
+        var positions = CachedPositions(batch, seq);
         for (var l = 0; l < c.NumLayers; l++)
             LayerForward(Layers[l], xs[l], Acts(l, rows, keep), xs[l + 1], batch, seq, positions, null);
         return xs;
@@ -352,10 +375,15 @@ public sealed class CausalLM
     public static int[] ShiftLabels(ReadOnlySpan<int> labels, int batch, int seq)
     {
         var shifted = new int[batch * seq];
+        ShiftLabels(labels, batch, seq, shifted);
+        return shifted;
+    }
+
+    private static void ShiftLabels(ReadOnlySpan<int> labels, int batch, int seq, Span<int> shifted)
+    {
         for (var b = 0; b < batch; b++)
             for (var t = 0; t < seq; t++)
                 shifted[b * seq + t] = t + 1 < seq ? labels[b * seq + t + 1] : CrossEntropy.IgnoreIndex;
-        return shifted;
     }
 
     /// <summary>Mean cross-entropy over labelled tokens (HF <c>ForCausalLMLoss</c>, labels aligned with ids, −100 ignored), no gradients.</summary>
@@ -381,29 +409,31 @@ public sealed class CausalLM
         if (inputEmbeds.IsEmpty) CheckIds(ids, batch, seq);
         else if (inputEmbeds.Length < rows * h) throw new ToolTuneException(ErrorCodes.ModelInputInvalid, "inputs_embeds smaller than batch × seq × hidden");
         if (labels.Length != rows) throw new ToolTuneException(ErrorCodes.ModelInputInvalid, $"{labels.Length} labels for batch {batch} × seq {seq}");
-        var shifted = ShiftLabels(labels, batch, seq);
-        Profile?.Lap("other");
+        Lap("other");
         var keep = backward && !GradientCheckpointing;
         var xs = RunLayers(ids, inputEmbeds, batch, seq, keep);
+        var hb = _wsHead ??= new HeadBuffers(rows, h);
+        var shifted = hb.Shifted;
+        ShiftLabels(labels, batch, seq, shifted);
 
         // final norm + LM head + cross-entropy (fused, chunked)
-        var xn = new float[rows * h];
-        var rstd = new float[rows];
+        var xn = hb.Xn;
+        var rstd = hb.Rstd;
         RmsNorm.Forward(xs[^1], FinalNorm.F32, xn, rstd, rows, h, c.RmsNormEps);
-        var dxn = backward ? new float[rows * h] : [];
+        var dxn = backward ? hb.DXn : [];
         var dHead = backward && Head.Grad is { } hg ? hg.AsSpan() : [];
         var headExtra = TiedHeadExtra();
         if (headExtra is not null && !backward) { headExtra.GradA = headExtra.GradB = headExtra.GradRows = null; }
         double loss = Head.IsBF16
             ? CrossEntropy.LmHeadLoss(xn, Head.BF16, shifted, rows, h, c.VocabSize, dxn, dHead, out _, 1f, 0, normalizer, headExtra)
             : CrossEntropy.LmHeadLoss(xn, Head.F32, shifted, rows, h, c.VocabSize, dxn, dHead, out _, 1f, 0, normalizer, headExtra);
-        Profile?.Lap("lm_head_ce");
+        Lap("lm_head_ce");
         if (!backward) return loss;
 
-        var dx = new float[rows * h];
-        var dPrev = new float[rows * h];
+        var dx = hb.Dx;
+        var dPrev = hb.DPrev;
         RmsNorm.Backward(dxn, xs[^1], FinalNorm.F32, rstd, dx, FinalNorm.Grad ?? [], rows, h);
-        var positions = Positions(batch, seq);
+        var positions = CachedPositions(batch, seq);
         var scratch = _wsScratch ??= new Scratch(c, rows);
         for (var l = c.NumLayers - 1; l >= 0; l--)
         {
@@ -413,8 +443,9 @@ public sealed class CausalLM
             (dx, dPrev) = (dPrev, dx);
         }
         if (!dInputEmbeds.IsEmpty) dx.AsSpan().CopyTo(dInputEmbeds);
+        Lap("other");
         if (inputEmbeds.IsEmpty) Embed.Backward(ids, dx);
-        Profile?.Lap("other");
+        Lap("embedding");
         return loss;
     }
 
@@ -446,29 +477,10 @@ public sealed class CausalLM
         var xn = new float[c.HiddenSize];
         RmsNorm.Forward(last, FinalNorm.F32, xn, new float[1], 1, c.HiddenSize, c.RmsNormEps);
         var logits = new float[c.VocabSize];
+        Lap("other");
         Linear.MatMulWT(xn, Head, logits, 1, accumulate: false);
         if (TiedHeadExtra() is { } extra) CrossEntropy.ApplyHeadExtra(extra, xn, logits, 1, c.HiddenSize, c.VocabSize);
+        Lap("lm_head");
         return logits;
-    }
-}
-
-/// <summary>Wall-clock seconds per section of a step; <see cref="Lap"/> charges the time since the previous lap.</summary>
-public sealed class StepProfile
-{
-    private readonly System.Diagnostics.Stopwatch _clock = System.Diagnostics.Stopwatch.StartNew();
-    private double _last;
-    public Dictionary<string, double> Seconds { get; } = new(StringComparer.Ordinal);
-
-    public void Lap(string section)
-    {
-        var now = _clock.Elapsed.TotalSeconds;
-        Seconds[section] = Seconds.GetValueOrDefault(section) + (now - _last);
-        _last = now;
-    }
-
-    public void Reset()
-    {
-        Seconds.Clear();
-        _last = _clock.Elapsed.TotalSeconds;
     }
 }

@@ -1,3 +1,4 @@
+using ToolTune.IO;
 using ToolTune.Pipeline.Config;
 using ToolTune.Pipeline.Fingerprints;
 using ToolTune.Pipeline.Stages;
@@ -14,17 +15,19 @@ public static class PipelineApi
         ConfigLoader.Load(configFile, rootDir, ConfigLoader.SplitOverrides(overrides));
 
     /// <summary>The ComputeFingerprints step: writes changed <c>.fp</c> files, invalidates stages whose outputs changed.</summary>
-    public static RunLayout ComputeFingerprints(string configFile, string rootDir, string? overrides, IEnumerable<string> stages, IPipelineLog log)
-    {
-        var config = LoadConfig(configFile, rootDir, overrides);
-        FingerprintService.Compute(config, stages, log);
-        return RunLayout.For(config);
-    }
+    public static RunLayout ComputeFingerprints(string configFile, string rootDir, string? overrides, IEnumerable<string> stages, IPipelineLog log) =>
+        IoFailure.Guard(() =>
+        {
+            var config = LoadConfig(configFile, rootDir, overrides);
+            FingerprintService.Compute(config, stages, log);
+            return RunLayout.For(config);
+        });
 
-    /// <summary>Runs one stage by name (see <see cref="StageRunner"/>).</summary>
+    /// <summary>Runs one stage by name (see <see cref="StageRunner"/>). A full disk or read-only output folder is a coded
+    /// error (TT206x, <see cref="IoFailure"/>) naming the path; the stage's temporary output is removed either way.</summary>
     public static StageRunResult RunStage(string configFile, string rootDir, string? overrides, string stage, IPipelineLog log, CancellationToken cancellation,
         StageOptions? options = null) =>
-        StageRunner.Run(LoadConfig(configFile, rootDir, overrides), stage, log, cancellation, options);
+        IoFailure.Guard(() => StageRunner.Run(LoadConfig(configFile, rootDir, overrides), stage, log, cancellation, options));
 
     /// <summary>Which stages are stale and why; writes nothing.</summary>
     public static (LoadedConfig Config, IReadOnlyList<StageStatus> Stages) Status(string configFile, string rootDir, string? overrides, IEnumerable<string> stages)

@@ -33,7 +33,38 @@ public static unsafe class Attention
         fixed (float* pq = q, pk = k, pv = v, po = o, pl = lse)
         {
             nint aq = (nint)pq, ak = (nint)pk, av = (nint)pv, ao = (nint)po, al = lse.IsEmpty ? 0 : (nint)pl;
-            WorkerPool.Shared.For(hq, h => ForwardHead((float*)aq, (float*)ak, (float*)av, (float*)ao, (float*)al, tq, tk, hq, hkv, d, scale, h, blockK));
+            if (tq <= DecodeRows)
+                WorkerPool.Shared.For(hq, h => DecodeHead((float*)aq, (float*)ak, (float*)av, (float*)ao, (float*)al, tq, tk, hq, hkv, d, scale, h));
+            else
+                WorkerPool.Shared.For(hq, h => ForwardHead((float*)aq, (float*)ak, (float*)av, (float*)ao, (float*)al, tq, tk, hq, hkv, d, scale, h, blockK));
+        }
+    }
+
+    /// <summary>Query rows up to which the forward uses the direct (decoding) path instead of GEMM tiles.</summary>
+    private const int DecodeRows = 4;
+
+    /// <summary>
+    /// KV-cache decoding (a few query rows against a long cache): scores as plain dot products, one softmax, and
+    /// o = Σ p_j·v_j. The tile path's GEMMs would pack K and V per call for a single row, costing more than the math.
+    /// </summary>
+    private static void DecodeHead(float* q, float* k, float* v, float* o, float* lse, int tq, int tk, int hq, int hkv, int d, float scale, int h)
+    {
+        var g = h / (hq / hkv);
+        int qs = hq * d, ks = hkv * d, offset = tk - tq;
+        var scores = ThreadScratch(ref t_scores, tk);
+        for (var i = 0; i < tq; i++)
+        {
+            var n = offset + i + 1; // keys 0..offset+i are visible
+            var qi = new ReadOnlySpan<float>(q + (long)i * qs + h * d, d);
+            for (var j = 0; j < n; j++) scores[j] = scale * TensorPrimitives.Dot(qi, new ReadOnlySpan<float>(k + (long)j * ks + g * d, d));
+            var row = scores.AsSpan(0, n);
+            var max = FastMath.Max(row);
+            var sum = FastMath.ExpShiftSum(row, max, row);
+            var dst = new Span<float>(o + (long)i * qs + h * d, d);
+            dst.Clear();
+            for (var j = 0; j < n; j++) TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(v + (long)j * ks + g * d, d), scores[j], dst, dst);
+            TensorPrimitives.Multiply(dst, 1f / sum, dst);
+            if (lse != null) lse[(long)h * tq + i] = max + MathF.Log(sum);
         }
     }
 
@@ -43,10 +74,7 @@ public static unsafe class Attention
         var qs = hq * d;
         var ks = hkv * d;
         var offset = tk - tq;
-        var s = new float[BlockQ * Math.Min(blockK, tk)];
-        var acc = new float[BlockQ * d];
-        var mrow = new float[BlockQ];
-        var lrow = new float[BlockQ];
+        var (s, acc, mrow, lrow) = ForwardScratch(BlockQ * Math.Min(blockK, tk), BlockQ * d);
         var qSpan = new ReadOnlySpan<float>(q, (tq - 1) * qs + hq * d);
         var kSpan = new ReadOnlySpan<float>(k, (tk - 1) * ks + hkv * d);
         var vSpan = new ReadOnlySpan<float>(v, (tk - 1) * ks + hkv * d);
@@ -90,6 +118,12 @@ public static unsafe class Attention
         }
     }
 
+    // Per-thread forward tile scratch, reused by every head, layer and step (it was ≈ 80 KB per head per layer).
+    [ThreadStatic] private static float[]? t_scores, t_acc, t_mrow, t_lrow;
+
+    private static (float[] S, float[] Acc, float[] MRow, float[] LRow) ForwardScratch(int scores, int acc) =>
+        (ThreadScratch(ref t_scores, scores), ThreadScratch(ref t_acc, acc), ThreadScratch(ref t_mrow, BlockQ), ThreadScratch(ref t_lrow, BlockQ));
+
     /// <summary>
     /// Backward. Overwrites <paramref name="dq"/> [Tq × Hq × d], <paramref name="dk"/> and <paramref name="dv"/>
     /// [Tk × Hkv × d]. Needs the forward's output <paramref name="o"/> and <paramref name="lse"/>.
@@ -105,17 +139,14 @@ public static unsafe class Attention
         dk.Slice(0, tk * hkv * d).Clear();
         dv.Slice(0, tk * hkv * d).Clear();
         if (tq == 0) return;
-        // Per query head private dK/dV ([Tk × d] each), reduced into the shared kv head afterwards.
-        var dkh = new float[hq][];
-        var dvh = new float[hq][];
+        // Per query head private dK/dV ([Tk × d] each), reduced into the shared kv head afterwards; kept per calling
+        // thread and reused by every layer and step (ArrayPool.Shared holds too few arrays per size for hq × 2 of them).
+        var (dkh, dvh) = HeadGradients(hq, tk * d);
         fixed (float* pdo = dO, pq = q, pk = k, pv = v, po = o, pl = lse, pdq = dq)
         {
             nint a0 = (nint)pdo, a1 = (nint)pq, a2 = (nint)pk, a3 = (nint)pv, a4 = (nint)po, a5 = (nint)pl, a6 = (nint)pdq;
             WorkerPool.Shared.For(hq, h =>
             {
-                // Pooled (per layer × head per step otherwise); rented arrays may be longer and dirty.
-                dkh[h] = System.Buffers.ArrayPool<float>.Shared.Rent(tk * d);
-                dvh[h] = System.Buffers.ArrayPool<float>.Shared.Rent(tk * d);
                 dkh[h].AsSpan(0, tk * d).Clear();
                 dvh[h].AsSpan(0, tk * d).Clear();
                 BackwardHead((float*)a0, (float*)a1, (float*)a2, (float*)a3, (float*)a4, (float*)a5, (float*)a6, dkh[h], dvh[h], tq, tk, hq, hkv, d, scale, h, blockK);
@@ -132,9 +163,21 @@ public static unsafe class Attention
                 TensorPrimitives.Add(dkr, dkh[h].AsSpan(j * d, d), dkr);
                 TensorPrimitives.Add(dvr, dvh[h].AsSpan(j * d, d), dvr);
             }
-            System.Buffers.ArrayPool<float>.Shared.Return(dkh[h]);
-            System.Buffers.ArrayPool<float>.Shared.Return(dvh[h]);
         }
+    }
+
+    [ThreadStatic] private static float[][]? t_dkh, t_dvh;
+
+    private static (float[][] Dk, float[][] Dv) HeadGradients(int heads, int length)
+    {
+        static float[][] Grow(ref float[][]? set, int heads, int length)
+        {
+            if (set is null || set.Length < heads) set = new float[heads][];
+            for (var h = 0; h < heads; h++)
+                if (set[h] is null || set[h].Length < length) set[h] = new float[length];
+            return set;
+        }
+        return (Grow(ref t_dkh, heads, length), Grow(ref t_dvh, heads, length));
     }
 
     private static void BackwardHead(float* dO, float* q, float* k, float* v, float* o, float* lse, float* dq,
@@ -150,8 +193,7 @@ public static unsafe class Attention
         var kSpan = new ReadOnlySpan<float>(k, (tk - 1) * ks + hkv * d);
         var vSpan = new ReadOnlySpan<float>(v, (tk - 1) * ks + hkv * d);
         // D_i = rowsum(dO_i ∘ O_i)
-        var pool = System.Buffers.ArrayPool<float>.Shared;
-        var dsum = pool.Rent(tq);
+        var dsum = ThreadScratch(ref t_dsum, tq);
         for (var i = 0; i < tq; i++)
         {
             dsum[i] = TensorPrimitives.Dot(new ReadOnlySpan<float>(dO + (long)i * qs + h * d, d), new ReadOnlySpan<float>(o + (long)i * qs + h * d, d));
@@ -161,8 +203,8 @@ public static unsafe class Attention
         // so each step is one GEMM with a long inner dimension instead of many small tiles.
         var maxRows = tq;
         var pLen = maxRows * Math.Min(blockK, tk);
-        var pArr = pool.Rent(pLen);
-        var dpArr = pool.Rent(pLen);
+        var pArr = ThreadScratch(ref t_p, pLen);
+        var dpArr = ThreadScratch(ref t_dp, pLen);
         var p = new ArraySegment<float>(pArr, 0, pLen);
         var dp = new ArraySegment<float>(dpArr, 0, pLen);
         for (var j0 = 0; j0 < tk; j0 += blockK)
@@ -198,9 +240,15 @@ public static unsafe class Attention
             Gemm.Sgemm(false, false, rows, d, bk, scale, dp, bk, kBlock, ks, dqSpan.Slice(iFirst * qs + h * d), qs, accumulate: true);
             Gemm.Sgemm(true, false, bk, d, rows, scale, dp, bk, qRows, qs, dkh.AsSpan(j0 * d), d, accumulate: true);
         }
-        pool.Return(pArr);
-        pool.Return(dpArr);
-        pool.Return(dsum);
+    }
+
+    // Per-thread backward scratch (rows × block P and dP, row sums D), reused by every head, layer and step.
+    [ThreadStatic] private static float[]? t_p, t_dp, t_dsum;
+
+    private static float[] ThreadScratch(ref float[]? buffer, int length)
+    {
+        if (buffer is null || buffer.Length < length) buffer = new float[length];
+        return buffer;
     }
 
     private static void Validate(int qLen, int kLen, int vLen, int oLen, int tq, int tk, int hq, int hkv, int d)

@@ -32,8 +32,9 @@ public static class RmsNorm
         Span<float> dx, Span<float> dWeight, int rows, int d, bool accumulateDx = false)
     {
         Check(x.Length, rows, d, weight.Length, dx.Length, rstd.Length);
-        var g = new float[d];
-        var xh = new float[d];
+        // Row scratch on the stack (d is the hidden size: 8 KB each at 2048); heap only for unusually wide rows.
+        Span<float> g = d <= 4096 ? stackalloc float[d] : new float[d];
+        Span<float> xh = d <= 4096 ? stackalloc float[d] : new float[d];
         for (var r = 0; r < rows; r++)
         {
             var xr = x.Slice(r * d, d);

@@ -109,6 +109,11 @@ public sealed unsafe class SafetensorsFile : IDisposable
     {
         var entries = new Dictionary<string, SafetensorsEntry>(StringComparer.Ordinal);
         var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
+        // JsonDocument defers UTF-8 validation of strings to GetString: check up front so a corrupt name is TT4002, not a crash.
+        if (!System.Text.Unicode.Utf8.IsValid(header))
+        {
+            throw new ToolTuneException(ErrorCodes.SafetensorsHeaderInvalid, $"header is not valid UTF-8 (first bad byte at header offset {Data.Loaders.JsonRecordReader.FirstInvalidUtf8(header)})", path);
+        }
         JsonDocument doc;
         try
         {
@@ -118,7 +123,13 @@ public sealed unsafe class SafetensorsFile : IDisposable
         {
             throw new ToolTuneException(ErrorCodes.SafetensorsHeaderInvalid, $"header is not valid JSON: {ex.Message}", path, inner: ex);
         }
+        catch (InvalidOperationException ex) when (Data.JsonNodeChecks.IsDeferredJsonError(ex))
+        {
+            // The duplicate-name check unescapes names: an escaped unpaired surrogate ("\ud800") fails there.
+            throw new ToolTuneException(ErrorCodes.SafetensorsHeaderInvalid, $"header holds a name that is not valid Unicode: {ex.Message}", path, inner: ex);
+        }
         using (doc)
+        try
         {
             if (doc.RootElement.ValueKind != JsonValueKind.Object)
                 throw new ToolTuneException(ErrorCodes.SafetensorsHeaderInvalid, "header is not a JSON object", path);
@@ -138,6 +149,11 @@ public sealed unsafe class SafetensorsFile : IDisposable
                 }
                 entries.Add(prop.Name, ParseEntry(path, prop.Name, prop.Value));
             }
+        }
+        catch (InvalidOperationException ex) when (Data.JsonNodeChecks.IsDeferredJsonError(ex))
+        {
+            // An escaped unpaired surrogate ("\ud800") parses but cannot become a .NET string.
+            throw new ToolTuneException(ErrorCodes.SafetensorsHeaderInvalid, $"header holds a string that is not valid Unicode: {ex.Message}", path, inner: ex);
         }
         return (entries, metadata);
     }
@@ -161,10 +177,19 @@ public sealed unsafe class SafetensorsFile : IDisposable
             throw Bad("missing data_offsets [begin, end]");
         if (!off[0].TryGetInt64(out var begin) || !off[1].TryGetInt64(out var end) || begin < 0 || end < begin)
             throw new ToolTuneException(ErrorCodes.SafetensorsOffsetMismatch, $"tensor '{name}': invalid data_offsets", path);
-        var numel = shape.Aggregate(1L, (a, b) => checked(a * b));
-        if (end - begin != numel * size)
+        long numel, bytes;
+        try
+        {
+            numel = shape.Aggregate(1L, (a, b) => checked(a * b));
+            bytes = checked(numel * size);
+        }
+        catch (OverflowException)
+        {
+            throw Bad($"shape [{string.Join(", ", shape)}] has more elements than a file can hold");
+        }
+        if (end - begin != bytes)
             throw new ToolTuneException(ErrorCodes.SafetensorsOffsetMismatch,
-                $"tensor '{name}': data_offsets [{begin}, {end}] span {end - begin} bytes but shape [{string.Join(", ", shape)}] of {dtype} needs {numel * size}", path);
+                $"tensor '{name}': data_offsets [{begin}, {end}] span {end - begin} bytes but shape [{string.Join(", ", shape)}] of {dtype} needs {bytes}", path);
         return new SafetensorsEntry(name, dtype, shape.ToArray(), begin, end);
     }
 

@@ -35,6 +35,9 @@ internal sealed class WorkerPool
     /// <summary>Total threads a job can use (workers plus the caller).</summary>
     public int MaxParallelism => _start.Length + 1;
 
+    /// <summary>Whether a parallel job is running now (a <see cref="Run"/> issued now would run inline).</summary>
+    public bool IsBusy => Volatile.Read(ref _busy) != 0;
+
     /// <summary>Thread count: <c>TOOLTUNE_THREADS</c> if set, else the processor count.</summary>
     public static int DefaultThreads()
     {

@@ -8,7 +8,11 @@ namespace ToolTune.Tests.Data;
 [TestClass]
 public sealed class BadInputTests
 {
-    private const string Good = """{"id": "ok", "conversations": [{"from": "human", "value": "hi"}, {"from": "gpt", "value": "<tool_call>\n{\"name\": \"f\", \"arguments\": {}}\n</tool_call>"}]}""";
+    private static int s_goodId;
+
+    // A fresh id per use: a repeated explicit id is itself a skipped record ("duplicate id").
+    private const string GoodRecord = """{"id": "ok", "conversations": [{"from": "human", "value": "hi"}, {"from": "gpt", "value": "<tool_call>\n{\"name\": \"f\", \"arguments\": {}}\n</tool_call>"}]}""";
+    private static string Good => GoodRecord.Replace("\"ok\"", $"\"ok{Interlocked.Increment(ref s_goodId)}\"", StringComparison.Ordinal);
 
     /// <summary>Line 2 of a JSONL file is bad; lines 1 and 3 are good. Lenient: 2 loaded, 1 issue at line 2; strict: throws at line 2.</summary>
     private static void AssertReported(string badLine, string code, string reason, int column = -1, DataFormat format = DataFormat.Hermes)

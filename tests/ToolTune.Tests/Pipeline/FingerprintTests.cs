@@ -153,6 +153,21 @@ public sealed class AtomicFileTests
     }
 
     [TestMethod]
+    public void OrphanedTemporariesOfDeadWritersAreRemovedAndLiveOnesKept()
+    {
+        using var dir = new TempDir();
+        using var exited = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("true") { UseShellExecute = false })!;
+        exited.WaitForExit();
+        var orphan = dir.File($".x.fp.{exited.Id}.{Guid.NewGuid():N}.tmp", "half");
+        var live = dir.File($".y.fp.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp", "being written");
+        var other = dir.File(".notes.tmp", "not ours");
+        Assert.AreEqual(1, AtomicFile.RemoveOrphans(dir.Path));
+        Assert.IsFalse(File.Exists(orphan));
+        Assert.IsTrue(File.Exists(live), "a running writer's temporary is kept");
+        Assert.IsTrue(File.Exists(other), "only AtomicFile's naming is touched");
+    }
+
+    [TestMethod]
     public void FailedWriteLeavesTheOldFileAndNoTemporary()
     {
         using var dir = new TempDir();

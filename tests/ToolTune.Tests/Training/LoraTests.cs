@@ -132,18 +132,20 @@ public sealed class LoraTests
         CollectionAssert.AreEqual(got, again);
     }
 
+    /// <summary>A LoRA layer (scale 2, dropout 0.2 under <paramref name="dropoutKey"/>) over a zero base, A and B random.</summary>
+    private static LoraLinear RandomKeyedLayer(string path, int fin, int fout, int r, ulong dropoutKey)
+    {
+        var l = new LoraLinear(path, fin, fout, r, 2f, 0.2) { Base = new Linear(new Param("w", [fout, fin], new float[fout * fin])), DropoutKey = dropoutKey };
+        var rnd = new Random(1);
+        foreach (var p in new[] { l.A, l.B }) for (var i = 0; i < p.Count; i++) p.Data[i] = (float)(rnd.NextDouble() - 0.5);
+        return l;
+    }
+
     [TestMethod]
     public void KeyedDropoutPathEqualsExplicitMaskPath()
     {
         const int rows = 37, fin = 19, fout = 11, r = 3;
-        LoraLinear Make()
-        {
-            var l = new LoraLinear("model.layers.0.mlp.up_proj", fin, fout, r, 2f, 0.2)
-                { Base = new Linear(new Param("w", [fout, fin], new float[fout * fin])), DropoutKey = 99 };
-            var rnd = new Random(1);
-            foreach (var p in new[] { l.A, l.B }) for (var i = 0; i < p.Count; i++) p.Data[i] = (float)(rnd.NextDouble() - 0.5);
-            return l;
-        }
+        LoraLinear Make() => RandomKeyedLayer("model.layers.0.mlp.up_proj", fin, fout, r, dropoutKey: 99);
         var rnd = new Random(2);
         var x = Enumerable.Range(0, rows * fin).Select(_ => (float)(rnd.NextDouble() - 0.5)).ToArray();
         var dy = Enumerable.Range(0, rows * fout).Select(_ => (float)(rnd.NextDouble() - 0.5)).ToArray();
@@ -162,6 +164,39 @@ public sealed class LoraTests
         CollectionAssert.AreEqual(dxe, dxk);
         CollectionAssert.AreEqual(e.A.Grad, k.A.Grad);
         CollectionAssert.AreEqual(e.B.Grad, k.B.Grad);
+    }
+
+    [TestMethod]
+    public void BackwardRecomputesHWhenTheLastForwardSawAnotherInput()
+    {
+        // The backward reuses the forward's x·Aᵀ only for the buffer, rows and dropout key it was computed from.
+        const int rows = 9, fin = 12, fout = 7, r = 3;
+        var rnd = new Random(5);
+        float[] Rand(int n) => Enumerable.Range(0, n).Select(_ => (float)(rnd.NextDouble() - 0.5)).ToArray();
+        LoraLinear Make() => RandomKeyedLayer("model.layers.0.self_attn.q_proj", fin, fout, r, dropoutKey: 7);
+        var x1 = Rand(rows * fin);
+        var x2 = Rand(rows * fin);
+        var dy = Rand(rows * fout);
+        var y = new float[rows * fout];
+        var (reused, fresh) = (Make(), Make());
+        reused.Forward(x1, y, rows);
+        reused.Forward(x2, y, rows);            // h now belongs to x2
+        var dxReused = new float[rows * fin];
+        reused.Backward(dy, x1, dxReused, rows, accumulateDx: false);
+        fresh.Forward(x1, y, rows);
+        var dxFresh = new float[rows * fin];
+        fresh.Backward(dy, x1, dxFresh, rows, accumulateDx: false);
+        CollectionAssert.AreEqual(dxFresh, dxReused);
+        CollectionAssert.AreEqual(fresh.B.Grad, reused.B.Grad, "dB uses h = drop(x1)·Aᵀ");
+        CollectionAssert.AreEqual(fresh.A.Grad, reused.A.Grad);
+        reused.DropoutKey = 8;                   // same buffer, other mask: recomputed as well
+        var keyed = Make();
+        keyed.DropoutKey = 8;
+        reused.B.Grad!.AsSpan().Clear();
+        reused.Backward(dy, x1, dxReused, rows, accumulateDx: false);
+        keyed.Backward(dy, x1, dxFresh, rows, accumulateDx: false);
+        CollectionAssert.AreEqual(keyed.B.Grad, reused.B.Grad);
+        Assert.IsFalse(fresh.B.Grad!.SequenceEqual(keyed.B.Grad!), "another dropout key gives another dB");
     }
 
     [TestMethod]

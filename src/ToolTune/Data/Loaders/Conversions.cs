@@ -151,6 +151,18 @@ public static partial class ToolFormat
 
     private static RecordException Bad(string detail) => new(ErrorCodes.DataBadTools, DropReasons.BadTools, detail);
 
+    /// <summary>The parts of a tool's JSON Schema the chat template and the evaluator read: an object, whose
+    /// <c>properties</c> is a mapping of schemas and whose <c>required</c> is a list of names.</summary>
+    private static void CheckParametersSchema(string tool, JsonNode schema)
+    {
+        if (schema is not JsonObject s)
+            throw Bad($"tool '{tool}': 'parameters' must be a JSON Schema object, found {schema.GetValueKind()}");
+        if (s["properties"] is { } props && (props is not JsonObject po || po.Any(kv => kv.Value is not JsonObject)))
+            throw Bad($"tool '{tool}': 'parameters.properties' must map each parameter name to a schema object");
+        if (s["required"] is { } req && (req is not JsonArray ra || ra.Any(x => x is not JsonValue xv || xv.GetValueKind() != JsonValueKind.String)))
+            throw Bad($"tool '{tool}': 'parameters.required' must be a list of parameter names");
+    }
+
     public static JsonObject NormalizeTool(JsonNode? t)
     {
         if (t is not JsonObject o) throw Bad($"a tool must be an object, found {(t is null ? "null" : t.GetValueKind().ToString())}");
@@ -160,6 +172,7 @@ public static partial class ToolFormat
         else throw Bad("a tool has neither 'function' nor 'name'");
         if (fn["name"] is not JsonValue nv || !nv.TryGetValue(out string? name) || string.IsNullOrWhiteSpace(name))
             throw Bad("a tool has no string 'name'");
+        if (fn["parameters"] is { } schema) CheckParametersSchema(name, schema);
         var outFn = new JsonObject { ["name"] = name };
         if (fn["description"] is { } d) outFn["description"] = d.DeepClone();
         outFn["parameters"] = fn["parameters"] is { } p ? p.DeepClone() : new JsonObject { ["type"] = "object", ["properties"] = new JsonObject() };

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Text;
 using System.Text.Json.Nodes;
 using ToolTune.Diagnostics;
@@ -50,7 +51,12 @@ public static class HermesConverter
             var from = ToolFormat.Str(turn["from"]) ?? ToolFormat.Str(turn["role"]);
             if (from is null)
                 throw new RecordException(ErrorCodes.DataInvalidRecord, DropReasons.InvalidRecord, $"turn {t + 1} has no 'from'");
-            var value = ToolFormat.Str(turn["value"]) ?? ToolFormat.Str(turn["content"]) ?? "";
+            var valueNode = turn.ContainsKey("value") ? turn["value"] : turn["content"];
+            // A number or object where the turn text belongs is a broken export, not text to train on.
+            if (valueNode is not null && !(valueNode is JsonValue tv && tv.GetValueKind() == JsonValueKind.String))
+                throw new RecordException(ErrorCodes.DataInvalidRecord, DropReasons.InvalidRecord,
+                    $"turn {t + 1}: 'value' must be a string, found {valueNode.GetValueKind()}");
+            var value = ToolFormat.Str(valueNode) ?? "";
             switch (from)
             {
                 case "system":
@@ -111,6 +117,11 @@ public static class HermesConverter
         if (messages.Count == 0 || !hasAssistant)
             throw new RecordException(ErrorCodes.DataInvalidRecord, DropReasons.EmptyConversation,
                 messages.Count == 0 ? "the conversation has no turns" : "the conversation has no assistant turn");
+        // An assistant turn with neither text nor a call would teach the model to answer with nothing.
+        var empty = messages.FindIndex(m => m.Role == Roles.Assistant && m.ToolCalls.Count == 0 && string.IsNullOrWhiteSpace(m.Content));
+        if (empty >= 0)
+            throw new RecordException(ErrorCodes.DataInvalidRecord, DropReasons.EmptyConversation,
+                $"message {empty + 1}: the assistant turn is empty (no text, no tool call)");
     }
 
     internal static string RecordId(JsonObject rec, RecordOrigin origin) =>
@@ -203,7 +214,7 @@ public static class OpenAiConverter
                 var sb = new StringBuilder();
                 foreach (var p in parts)
                 {
-                    var t = p is JsonObject po ? ToolFormat.Str(po["text"]) : ToolFormat.Str(p);
+                    var t = p is JsonObject po ? ToolFormat.Str(po["text"]) : p is JsonValue pv && pv.GetValueKind() == JsonValueKind.String ? ToolFormat.Str(p) : null;
                     if (t is null)
                         throw new RecordException(ErrorCodes.DataInvalidRecord, DropReasons.InvalidRecord, $"message {index + 1}: a content part has no text");
                     sb.Append(t);

@@ -70,6 +70,8 @@ public static class DataLoader
         options ??= new LoadOptions();
         var stats = report.Source(spec.Name, spec.Role);
         var loaded = 0;
+        // Explicit ids must be unique within a source: a repeated id is a duplicated record (concatenated exports).
+        var firstLineOfId = new Dictionary<string, (string File, int Line)>(StringComparer.Ordinal);
         foreach (var file in spec.Files)
         {
             if (spec.Limit is { } cap && loaded >= cap) yield break;
@@ -82,6 +84,12 @@ public static class DataLoader
                     : read with { File = shown, Issue = read.Issue is { } i ? i with { File = shown } : null };
                 lock (stats) stats.RecordsRead++;
                 var conv = Convert(raw, spec, options, out var issue);
+                if (issue is null && raw.Value!["id"] is not null && !firstLineOfId.TryAdd(conv!.Id, (raw.File, raw.Line)))
+                {
+                    var (firstFile, firstLine) = firstLineOfId[conv.Id];
+                    issue = new DataIssue(ErrorCodes.DataInvalidRecord, DropReasons.DuplicateId, raw.File, raw.Line, raw.Column > 1 ? raw.Column : 0, conv.Id,
+                        $"id '{conv.Id}' was already used at {(firstFile == raw.File ? "" : Path.GetFileName(firstFile) + " ")}line {firstLine}");
+                }
                 if (issue is not null)
                 {
                     if (options.Strict) throw issue.ToException();

@@ -24,6 +24,7 @@ public static class DropReasons
     public const string BadToolCall = "bad tool call";
     public const string BadTools = "bad tools";
     public const string InvalidRecord = "invalid record";
+    public const string DuplicateId = "duplicate id";
     public const string EmptyConversation = "empty conversation";
     public const string NoToolCall = "no tool call";
     public const string EncodeFailed = "encode failed";
@@ -49,7 +50,17 @@ public static class JsonRecordReader
     {
         if (!File.Exists(path))
             throw new ToolTuneException(ErrorCodes.DataFileMissing, "data file not found", path);
+        RejectUtf16(path);
         return IsJsonArrayFile(path) ? ReadArray(path) : ReadLines(path);
+    }
+
+    /// <summary>A UTF-16/32 file (Windows "Unicode" export) would otherwise fail on every line; say what it is once.</summary>
+    private static void RejectUtf16(string path)
+    {
+        Span<byte> head = stackalloc byte[2];
+        using var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 16);
+        if (fs.ReadAtLeast(head, 2, throwOnEndOfStream: false) == 2 && (head[0], head[1]) is (0xFF, 0xFE) or (0xFE, 0xFF))
+            throw new ToolTuneException(ErrorCodes.DataInvalidUtf8, "the file is UTF-16 (byte order mark FF FE / FE FF), not UTF-8: re-save it as UTF-8", path, 1, 1);
     }
 
     /// <summary>True when the first non-blank byte (after a BOM) is <c>[</c>.</summary>
@@ -104,8 +115,16 @@ public static class JsonRecordReader
         if (node is not JsonObject obj)
             return new RawRecord(null, path, lineNo, new DataIssue(ErrorCodes.DataInvalidRecord, DropReasons.NotAnObject, path, lineNo, 1,
                 Detail: $"expected a JSON object, found {Kind(node)}"));
-        return new RawRecord(obj, path, lineNo, null);
+        return new RawRecord(obj, path, lineNo, LazyParseIssue(obj, path, lineNo, 1));
     }
+
+    /// <summary>A parsed record's deferred JSON problem (<see cref="JsonNodeChecks"/>) as a located, counted skip.</summary>
+    internal static DataIssue? LazyParseIssue(JsonObject record, string path, int line, int column) => JsonNodeChecks.Find(record) switch
+    {
+        (JsonNodeChecks.Problem.DuplicateKey, var message) => new DataIssue(ErrorCodes.DataMalformedJson, DropReasons.MalformedJson, path, line, column, Detail: message),
+        (JsonNodeChecks.Problem.UnpairedSurrogate, var message) => new DataIssue(ErrorCodes.DataInvalidUtf8, DropReasons.InvalidUtf8, path, line, column, Detail: message),
+        _ => null,
+    };
 
     private static DataIssue ParseIssue(JsonException ex, string path, int lineNo, int contentEnd, int lineLength)
     {
@@ -313,7 +332,7 @@ public static class JsonRecordReader
                     Detail: "invalid UTF-8 byte in this record"), startCol), end, -1);
             }
             var rec = node is JsonObject o
-                ? new RawRecord(o, path, line, null, startCol)
+                ? new RawRecord(o, path, line, LazyParseIssue(o, path, line, startCol), startCol)
                 : new RawRecord(null, path, line, new DataIssue(ErrorCodes.DataInvalidRecord, DropReasons.NotAnObject, path, line, startCol,
                     Detail: $"expected a JSON object, found {Kind(node)}"), startCol);
             return (rec, end, -1);

@@ -220,7 +220,7 @@ public static class DataSelection
         mixed.AddRange(general.Take(nGen));
         SplitMix64.For(options.Seed, "mix").Shuffle(mixed);
         if (mixed.Count == 0)
-            throw new ToolTuneException(ErrorCodes.DataEmptyDataset, "empty dataset: no conversations left after filtering and the tool-eval hold-out");
+            throw report.EmptyDatasetError("no conversations left after filtering and the tool-eval hold-out");
 
         var nVal = (int)Math.Round(mixed.Count * options.ValFraction, MidpointRounding.AwayFromZero);
         if (options.ValFraction > 0 && nVal == 0 && mixed.Count >= 2) nVal = 1;

@@ -108,7 +108,8 @@ public static partial class ConfigLoader
         catch (YamlException ex)
         {
             var inner = ex.InnerException is YamlException i ? $" ({i.Message})" : "";
-            throw new ToolTuneException(ErrorCodes.ConfigSyntax, $"Invalid YAML: {ex.Message}{inner}", file, (int)ex.Start.Line, (int)ex.Start.Column, ex);
+            var (line, column) = SyntaxErrorLocation(ex, yaml);
+            throw new ToolTuneException(ErrorCodes.ConfigSyntax, $"Invalid YAML: {ex.Message}{inner}", file, line, column, ex);
         }
         catch (InvalidOperationException ex) // YamlDotNet 16 throws this on some malformed input (research §1.6)
         {
@@ -209,7 +210,9 @@ public static partial class ConfigLoader
             Name = r.String("name", d.Name, pattern: RunNamePattern(), patternHint: "must be a folder name (letters, digits, '.', '_', '-'; not starting with '.' or '-')"),
             Description = r.OptionalString("description"),
             Seed = r.Int("seed", d.Seed, 0),
-            ArtifactsDir = r.String("artifacts_dir", d.ArtifactsDir),
+            // Stages replace folders under it: a path escaping the project root (absolute, '..') could clobber anything.
+            ArtifactsDir = r.String("artifacts_dir", d.ArtifactsDir, pattern: InsideRootPattern(),
+                patternHint: "must be a relative folder inside the project root (no leading '/', drive letter or '..' segment)"),
         };
         r.Finish();
         return s;
@@ -230,6 +233,26 @@ public static partial class ConfigLoader
         r.Finish();
         return s;
     }
+
+    /// <summary>Where a YAML syntax error is. YamlDotNet reports a tab used as indentation at the enclosing mapping's
+    /// start (1,1): point at the first line indented with a tab instead.</summary>
+    private static (int Line, int Column) SyntaxErrorLocation(YamlException ex, string yaml)
+    {
+        if (ex.Message.Contains("tab", StringComparison.OrdinalIgnoreCase))
+        {
+            var lines = yaml.Split('\n');
+            for (var i = 0; i < lines.Length; i++)
+            {
+                var indent = lines[i].Length - lines[i].TrimStart(' ', '\t').Length;
+                var tab = lines[i].IndexOf('\t', StringComparison.Ordinal);
+                if (tab >= 0 && tab < indent) return (i + 1, tab + 1);
+            }
+        }
+        return ((int)ex.Start.Line, (int)ex.Start.Column);
+    }
+
+    [GeneratedRegex(@"^(?![/\\])(?![A-Za-z]:)(?!(.*[/\\])?\.\.([/\\]|$)).+$")]
+    private static partial Regex InsideRootPattern();
 
     [GeneratedRegex(@"^\d{4}-\d{2}-\d{2}$")]
     private static partial Regex IsoDatePattern();

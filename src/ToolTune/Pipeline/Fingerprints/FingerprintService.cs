@@ -17,6 +17,7 @@ public static class FingerprintService
     public static IReadOnlyList<FingerprintResult> Compute(LoadedConfig config, IEnumerable<string> stageNames, IPipelineLog log, bool write = true)
     {
         var layout = RunLayout.For(config);
+        if (write) layout.RemoveOrphanedTemporaries();
         var hashes = write ? ContentHashCache.Open(layout.HashCachePath) : ContentHashCache.InMemory();
         var manifest = PipelineManifest.Load(layout.ManifestPath);
         var results = new List<FingerprintResult>();

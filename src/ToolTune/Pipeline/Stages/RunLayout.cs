@@ -23,6 +23,13 @@ public sealed class RunLayout(string runDir)
     public string OutStamp(string stage) => Path.Combine(StampDir, stage + ".out");
     public string OutputDir(IStage stage) => Path.Combine(RunDir, stage.OutputFolder);
 
+    /// <summary>Removes <see cref="IO.AtomicFile"/> temporaries of killed processes from the run's bookkeeping folders.</summary>
+    public void RemoveOrphanedTemporaries()
+    {
+        foreach (var dir in new[] { RunDir, FingerprintDir, StampDir })
+            IO.AtomicFile.RemoveOrphans(dir);
+    }
+
     /// <summary>A run-relative path with '/' separators (as recorded in the manifest).</summary>
     public string Relative(string fullPath) => Path.GetRelativePath(RunDir, fullPath).Replace('\\', '/');
 }

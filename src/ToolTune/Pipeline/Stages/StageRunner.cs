@@ -46,6 +46,11 @@ public static class StageRunner
             stage.Run(new StageContext(config, layout, temp, log, cancellation, options));
             cancellation.ThrowIfCancellationRequested();
         }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException && IoFailure.Classify(ex, fallback: layout.OutputDir(stage)) is { } error)
+        {
+            TryDeleteDirectory(temp); // a full disk: the coded error names the path (or at least the stage's output folder)
+            throw error;
+        }
         catch
         {
             TryDeleteDirectory(temp);
@@ -106,9 +111,10 @@ public static class StageRunner
         return new StageRunResult(stageName, finalDir, outputHash, outChanged || previousHash != outputHash, clock.Elapsed);
     }
 
-    /// <summary>Removes temporary folders of this stage left by a crash or a kill.</summary>
+    /// <summary>Removes temporary folders of this stage (and orphaned bookkeeping temporaries) left by a crash or a kill.</summary>
     private static void RemoveLeftovers(RunLayout layout, string stageName)
     {
+        layout.RemoveOrphanedTemporaries();
         foreach (var dir in Directory.EnumerateDirectories(layout.RunDir, $".tmp-{stageName}-*").Concat(
                      Directory.EnumerateDirectories(layout.RunDir, $".old-{stageName}-*")))
             TryDeleteDirectory(dir);

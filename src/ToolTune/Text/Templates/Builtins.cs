@@ -30,7 +30,7 @@ internal readonly struct ArgBinder
     public object? Get(int i, object? dflt = null) => _set[i] ? _values[i] : dflt;
     public string? Str(int i, string? dflt = null) => _set[i] ? (_values[i] is null ? null : Py.Str(_values[i])) : dflt;
     public bool Bool(int i, bool dflt) => _set[i] ? Py.Truthy(_values[i]) : dflt;
-    public long Int(int i, long dflt) => _set[i] ? (Py.IsInt(_values[i]) ? (long)Py.ToBig(_values[i]!) : _values[i] is null ? dflt : throw new PyError($"'{Py.TypeName(_values[i])}' object cannot be interpreted as an integer")) : dflt;
+    public long Int(int i, long dflt) => _set[i] ? (Py.IsInt(_values[i]) ? Py.ToLongSaturating(_values[i]!) : _values[i] is null ? dflt : throw new PyError($"'{Py.TypeName(_values[i])}' object cannot be interpreted as an integer")) : dflt;
 }
 
 internal static class Filters
@@ -144,7 +144,7 @@ internal static class Filters
         if (indent is not null)
         {
             if (indent is string si) o.Indent = si;
-            else if (Py.IsInt(indent)) o.Indent = new string(' ', (int)Math.Max(0, (long)Py.ToBig(indent)));
+            else if (Py.IsInt(indent)) o.Indent = new string(' ', Py.ToPadding(indent, "tojson indent"));
             else throw new PyError("indent must be an int or a string");
             o.ItemSep = ",";
         }
@@ -254,7 +254,7 @@ internal static class Filters
         if (v is Undefined u) throw u.Fail();
         if (v is not string) throw new PyError($"unsupported operand type(s) for +=: '{Py.TypeName(v)}' and 'str'");
         var w = b.Get(0, Py.Int(4));
-        string ind = w is string ws ? ws : new string(' ', (int)Math.Max(0, (long)Py.ToBig(w!)));
+        string ind = w is string ws ? ws : new string(' ', Py.ToPadding(w!, "indent width"));
         var s = Py.Str(v) + "\n";
         var lines = Methods.SplitLines(s, false);
         string rv;

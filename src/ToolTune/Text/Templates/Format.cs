@@ -44,13 +44,13 @@ internal static class Format
             string flags = "";
             while (i < fmt.Length && "-+ #0".Contains(fmt[i])) flags += fmt[i++];
             int? width = null, prec = null;
-            if (i < fmt.Length && fmt[i] == '*') { width = (int)(long)Py.ToBig(NextArg()!); i++; }
-            else { int ws = i; while (i < fmt.Length && char.IsDigit(fmt[i])) i++; if (i > ws) width = int.Parse(fmt[ws..i], CultureInfo.InvariantCulture); }
+            if (i < fmt.Length && fmt[i] == '*') { width = Py.ToPadding(NextArg()!, "format width"); i++; }
+            else { int ws = i; while (i < fmt.Length && char.IsAsciiDigit(fmt[i])) i++; if (i > ws) width = ParsePadding(fmt[ws..i]); }
             if (i < fmt.Length && fmt[i] == '.')
             {
                 i++;
-                if (i < fmt.Length && fmt[i] == '*') { prec = (int)(long)Py.ToBig(NextArg()!); i++; }
-                else { int ps = i; while (i < fmt.Length && char.IsDigit(fmt[i])) i++; prec = i > ps ? int.Parse(fmt[ps..i], CultureInfo.InvariantCulture) : 0; }
+                if (i < fmt.Length && fmt[i] == '*') { prec = Py.ToPadding(NextArg()!, "format precision"); i++; }
+                else { int ps = i; while (i < fmt.Length && char.IsAsciiDigit(fmt[i])) i++; prec = i > ps ? ParsePadding(fmt[ps..i]) : 0; }
             }
             while (i < fmt.Length && fmt[i] is 'h' or 'l' or 'L') i++;
             if (i >= fmt.Length) throw new PyError("incomplete format");
@@ -66,7 +66,7 @@ internal static class Format
                 'X' => FormatInt(ToIntForFormat(value, conv), flags, 16, true),
                 'o' => FormatInt(ToIntForFormat(value, conv), flags, 8, false),
                 'f' or 'F' or 'e' or 'E' or 'g' or 'G' => FormatFloat(ToFloatForFormat(value, conv), conv, prec ?? 6, flags),
-                'c' => value is string cs ? cs : char.ConvertFromUtf32((int)(long)Py.ToBig(value!)),
+                'c' => value is string cs ? cs : CodePoint(value!),
                 _ => throw new PyError($"unsupported format character '{conv}' (0x{(int)conv:x}) at index {i - 1}"),
             };
             if (conv is 's' or 'r' or 'a' && prec is not null && body.Length > prec) body = body[..prec.Value];
@@ -87,9 +87,24 @@ internal static class Format
         return sb.ToString();
     }
 
+    /// <summary>A width/precision written in a format string (ASCII digits, as CPython reads them).</summary>
+    private static int ParsePadding(string digits) =>
+        digits.Length == 0 ? throw new PyError("Format specifier missing precision")
+        : digits.Length > 9 ? throw new LimitError($"width or precision {digits} exceeds the limit of {Py.MaxPadding}")
+        : Py.ToPadding((long)int.Parse(digits, CultureInfo.InvariantCulture), "width or precision");
+
+    private static string CodePoint(object v)
+    {
+        var cp = Py.ToLongSaturating(v);
+        if (cp is < 0 or > 0x10FFFF) throw new PyError("%c arg not in range(0x110000)");
+        return cp is >= 0xD800 and <= 0xDFFF ? ((char)cp).ToString() : char.ConvertFromUtf32((int)cp);
+    }
+
     private static BigInteger ToIntForFormat(object? v, char conv) => v switch
     {
         long or bool or BigInteger => Py.ToBig(v),
+        double d when double.IsNaN(d) => throw new PyError("cannot convert float NaN to integer"),
+        double d when double.IsInfinity(d) => throw new PyError("cannot convert float infinity to integer"),
         double d => new BigInteger(Math.Truncate(d)),
         _ => throw new PyError($"%{conv} format: a real number is required, not {Py.TypeName(v)}"),
     };
@@ -239,12 +254,12 @@ internal static class Format
         string flags = "";
         while (i < spec.Length && spec[i] is '+' or '-' or ' ' or '#') flags += spec[i++];
         if (i < spec.Length && spec[i] == '0') { if (align is null) { fill = '0'; align = '='; } i++; }
-        int ws = i; while (i < spec.Length && char.IsDigit(spec[i])) i++;
-        int width = i > ws ? int.Parse(spec[ws..i], CultureInfo.InvariantCulture) : 0;
+        int ws = i; while (i < spec.Length && char.IsAsciiDigit(spec[i])) i++;
+        int width = i > ws ? ParsePadding(spec[ws..i]) : 0;
         bool comma = false;
         if (i < spec.Length && spec[i] is ',' or '_') { comma = true; i++; }
         int? prec = null;
-        if (i < spec.Length && spec[i] == '.') { i++; int ps = i; while (i < spec.Length && char.IsDigit(spec[i])) i++; prec = int.Parse(spec[ps..i], CultureInfo.InvariantCulture); }
+        if (i < spec.Length && spec[i] == '.') { i++; int ps = i; while (i < spec.Length && char.IsAsciiDigit(spec[i])) i++; prec = ParsePadding(spec[ps..i]); }
         char type = i < spec.Length ? spec[i] : '\0';
         string body;
         bool numeric = Py.IsNumber(value);

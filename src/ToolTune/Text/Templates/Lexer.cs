@@ -312,7 +312,8 @@ internal sealed class Lexer
             if (_pos < _src.Length && char.IsDigit(_src[_pos])) { ReadDigits(); isFloat = true; }
             else _pos = save;
         }
-        string text = _src[start.._pos].Replace("_", "");
+        // Jinja's \d is Unicode-aware (Python re) and int()/float() accept any decimal digit: map them to ASCII.
+        string text = string.Concat(_src[start.._pos].Where(c => c != '_').Select(c => char.IsAsciiDigit(c) || !char.IsDigit(c) ? c : (char)('0' + (int)char.GetNumericValue(c))));
         if (isFloat)
             _tokens.Add(new Token(TokenType.Float, text, start, double.Parse(text, CultureInfo.InvariantCulture)));
         else

@@ -61,7 +61,7 @@ internal static class Methods
             case "pop":
                 {
                     if (l.Count == 0) throw new PyError("pop from empty list");
-                    long i = a.Count > 0 ? (long)Py.ToBig(a[0]!) : -1;
+                    long i = a.Count > 0 ? Py.ToLongSaturating(a[0]!) : -1;
                     if (i < 0) i += l.Count;
                     if (i < 0 || i >= l.Count) throw new PyError("pop index out of range");
                     var v = l[(int)i];
@@ -281,8 +281,8 @@ internal static class Methods
 
     private static (int, int) Range(int len, object? start, object? end)
     {
-        long st = start is null ? 0 : (long)Py.ToBig(start);
-        long en = end is null ? len : (long)Py.ToBig(end);
+        long st = start is null ? 0 : Py.ToLongSaturating(start);
+        long en = end is null ? len : Py.ToLongSaturating(end);
         if (st < 0) st = Math.Max(0, st + len);
         if (en < 0) en = Math.Max(0, en + len);
         en = Math.Min(en, len);
@@ -451,7 +451,7 @@ internal static class Globals
         {
             if (k.Count > 0) throw new PyError("range() takes no keyword arguments");
             long start = 0, stop, step = 1;
-            long I(object? v) => Py.IsInt(v) ? (v is System.Numerics.BigInteger bi ? (bi > long.MaxValue ? long.MaxValue : bi < long.MinValue ? long.MinValue : (long)bi) : (long)Py.ToBig(v!)) : throw new PyError($"'{Py.TypeName(v)}' object cannot be interpreted as an integer");
+            long I(object? v) => Py.IsInt(v) ? Py.ToLongSaturating(v!) : throw new PyError($"'{Py.TypeName(v)}' object cannot be interpreted as an integer");
             switch (a.Count)
             {
                 case 1: stop = I(a[0]); break;
@@ -495,7 +495,8 @@ internal static class Globals
             var b = new ArgBinder("strftime_now", a, k, "format");
             return Format.Strftime(r.Now, Py.Str(b.Get(0)));
         }));
-        s.SetLocal("cycler", new BuiltinFunction("cycler", (r, a, k) => new CyclerValue(a)));
+        // jinja2.utils.Cycler raises on no items (an empty cycler has no current item to return).
+        s.SetLocal("cycler", new BuiltinFunction("cycler", (r, a, k) => a.Count > 0 ? new CyclerValue(a) : throw new PyError("at least one item has to be provided")));
         s.SetLocal("joiner", new BuiltinFunction("joiner", (r, a, k) =>
         {
             var sep = new ArgBinder("joiner", a, k, "sep").Str(0, ", ")!;

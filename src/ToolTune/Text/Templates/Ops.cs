@@ -84,20 +84,20 @@ internal static class Access
                 if (d.TryGetValue(PyDict.Key(key), out var v)) return v;
                 return GetAttrFallback(obj, key);
             case List<object?> l:
-                if (Py.IsInt(key)) { var i = Index((long)Py.ToBig(key!), l.Count); return i < 0 ? Missing(obj, Py.Str(key)) : l[i]; }
+                if (Py.IsInt(key)) { var i = Index(Py.ToLongSaturating(key!), l.Count); return i < 0 ? Missing(obj, Py.Str(key)) : l[i]; }
                 return GetAttrFallback(obj, key);
             case PyTuple t:
-                if (Py.IsInt(key)) { var i = Index((long)Py.ToBig(key!), t.Items.Length); return i < 0 ? Missing(obj, Py.Str(key)) : t.Items[i]; }
+                if (Py.IsInt(key)) { var i = Index(Py.ToLongSaturating(key!), t.Items.Length); return i < 0 ? Missing(obj, Py.Str(key)) : t.Items[i]; }
                 return GetAttrFallback(obj, key);
             case RangeValue rg:
-                if (Py.IsInt(key)) { var i = Index((long)Py.ToBig(key!), (int)Math.Min(int.MaxValue, rg.Count)); return i < 0 ? Missing(obj, Py.Str(key)) : Py.Int(rg.Start + i * rg.Step); }
+                if (Py.IsInt(key)) { var i = Index(Py.ToLongSaturating(key!), (int)Math.Min(int.MaxValue, rg.Count)); return i < 0 ? Missing(obj, Py.Str(key)) : Py.Int(rg.Start + i * rg.Step); }
                 return GetAttrFallback(obj, key);
             case string s:
                 if (Py.IsInt(key))
                 {
-                    if (!Py.HasSurrogates(s)) { var i = Index((long)Py.ToBig(key!), s.Length); return i < 0 ? Missing(obj, Py.Str(key)) : s[i].ToString(); }
+                    if (!Py.HasSurrogates(s)) { var i = Index(Py.ToLongSaturating(key!), s.Length); return i < 0 ? Missing(obj, Py.Str(key)) : s[i].ToString(); }
                     var cps = Py.CodePoints(s);
-                    var j = Index((long)Py.ToBig(key!), cps.Count);
+                    var j = Index(Py.ToLongSaturating(key!), cps.Count);
                     return j < 0 ? Missing(obj, Py.Str(key)) : cps[j];
                 }
                 return GetAttrFallback(obj, key);
@@ -217,10 +217,10 @@ internal static class Ops
             case "*":
                 if (ints) return Norm(Py.ToBig(a!) * Py.ToBig(b!));
                 if (nums) return Py.ToDouble(a) * Py.ToDouble(b);
-                if (a is string s1 && Py.IsInt(b)) return Repeat(r, s1, (long)Py.ToBig(b!));
-                if (b is string s2 && Py.IsInt(a)) return Repeat(r, s2, (long)Py.ToBig(a!));
-                if (a is List<object?> l1 && Py.IsInt(b)) return RepeatList(r, l1, (long)Py.ToBig(b!));
-                if (b is List<object?> l2 && Py.IsInt(a)) return RepeatList(r, l2, (long)Py.ToBig(a!));
+                if (a is string s1 && Py.IsInt(b)) return Repeat(r, s1, Py.ToLongSaturating(b!));
+                if (b is string s2 && Py.IsInt(a)) return Repeat(r, s2, Py.ToLongSaturating(a!));
+                if (a is List<object?> l1 && Py.IsInt(b)) return RepeatList(r, l1, Py.ToLongSaturating(b!));
+                if (b is List<object?> l2 && Py.IsInt(a)) return RepeatList(r, l2, Py.ToLongSaturating(a!));
                 throw new PyError($"can't multiply sequence by non-int of type '{Py.TypeName(b)}'");
             case "/":
                 if (nums)
@@ -295,7 +295,7 @@ internal static class Ops
     private static string Repeat(Renderer r, string s, long n)
     {
         if (n <= 0 || s.Length == 0) return "";
-        r.CheckString(s.Length * n);
+        r.CheckRepeat(s.Length, n);
         var sb = new StringBuilder((int)(s.Length * n));
         for (long i = 0; i < n; i++) sb.Append(s);
         return sb.ToString();
@@ -305,7 +305,7 @@ internal static class Ops
     {
         var res = new List<object?>();
         if (n <= 0) return res;
-        r.CheckString(l.Count * n);
+        r.CheckRepeat(l.Count, n);
         for (long i = 0; i < n; i++) res.AddRange(l);
         return res;
     }

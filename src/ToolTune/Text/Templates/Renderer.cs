@@ -48,6 +48,14 @@ internal sealed class Renderer
             throw new LimitError($"String of {length} characters exceeds the output limit of {Options.MaxOutputChars} characters.");
     }
 
+    /// <summary><paramref name="unit"/> items repeated <paramref name="times"/> times; checked by division, as the
+    /// product of two template-chosen numbers can overflow a long (and would then pass a size check).</summary>
+    public void CheckRepeat(long unit, long times)
+    {
+        if (unit > 0 && times > Options.MaxOutputChars / unit)
+            throw new LimitError($"Repeating {unit} items {times} times exceeds the output limit of {Options.MaxOutputChars} characters.");
+    }
+
     public void CountIteration(int pos)
     {
         if (++_iterations > Options.MaxLoopIterations)

@@ -346,6 +346,24 @@ internal static class Py
         }
     }
 
+    /// <summary>An int as a long, saturating (a huge index or count is then out of range/over a limit, not an overflow).</summary>
+    public static long ToLongSaturating(object v)
+    {
+        var b = ToBig(v);
+        return b > long.MaxValue ? long.MaxValue : b < long.MinValue ? long.MinValue : (long)b;
+    }
+
+    /// <summary>Largest padding/indent/width a template may ask for: beyond it Python would exhaust memory.</summary>
+    public const int MaxPadding = 1 << 24;
+
+    /// <summary>A width or indent (int, negative = 0); over <see cref="MaxPadding"/> is a limit error.</summary>
+    public static int ToPadding(object v, string what)
+    {
+        var n = Math.Max(0, ToLongSaturating(v));
+        if (n > MaxPadding) throw new LimitError($"{what} of {ToBig(v)} exceeds the limit of {MaxPadding}");
+        return (int)n;
+    }
+
     public static BigInteger ToBig(object v) => v switch
     {
         long l => l,

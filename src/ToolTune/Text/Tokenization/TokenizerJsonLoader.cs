@@ -24,7 +24,16 @@ internal static class TokenizerJsonLoader
     {
         try
         {
-            return File.ReadAllBytes(path);
+            var bytes = File.ReadAllBytes(path);
+            // System.Text.Json validates string UTF-8 only when a string is read: reject the file here, located.
+            if (!System.Text.Unicode.Utf8.IsValid(bytes))
+            {
+                var at = Data.Loaders.JsonRecordReader.FirstInvalidUtf8(bytes);
+                var line = 1 + bytes.AsSpan(0, at).Count((byte)'\n');
+                var col = at - bytes.AsSpan(0, at).LastIndexOf((byte)'\n');
+                throw new ToolTuneException(ErrorCodes.TokenizerMalformedJson, $"{what} is not valid UTF-8 (byte 0x{bytes[at]:X2})", path, line, col);
+            }
+            return bytes;
         }
         catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
         {
@@ -94,7 +103,7 @@ internal static class TokenizerJsonLoader
                 {
                     var key = reader.GetString()!;
                     reader.Read();
-                    if (reader.TokenType != JsonTokenType.Number || !reader.TryGetInt32(out var id) || id < 0)
+                    if (reader.TokenType != JsonTokenType.Number || !reader.TryGetInt32(out var id) || id < 0 || id > MaxTokenId)
                         throw Invalid(path, $"vocab entry '{key}' has no valid id");
                     vocab[key] = id;
                 }
@@ -133,6 +142,26 @@ internal static class TokenizerJsonLoader
     }
 
     public static TokenizerComponents Load(string path, int cacheCapacity)
+    {
+        try
+        {
+            return LoadCore(path, cacheCapacity);
+        }
+        catch (InvalidOperationException ex) when (Data.JsonNodeChecks.IsDeferredJsonError(ex))
+        {
+            // An escaped unpaired surrogate ("\ud800") parses as JSON but cannot become a .NET string.
+            throw new ToolTuneException(ErrorCodes.TokenizerMalformedJson, $"tokenizer.json holds a string that is not valid Unicode: {ex.Message}", path, inner: ex);
+        }
+        catch (FormatException ex) when (Data.JsonNodeChecks.IsDeferredJsonError(ex))
+        {
+            throw new ToolTuneException(ErrorCodes.TokenizerInvalidModel, $"tokenizer.json holds a number where an int32 id or count is expected: {ex.Message}", path, inner: ex);
+        }
+    }
+
+    /// <summary>Ids index dense arrays: far above any real vocabulary (≈ 256k) is corruption, not a tokenizer.</summary>
+    private const int MaxTokenId = 1 << 24;
+
+    private static TokenizerComponents LoadCore(string path, int cacheCapacity)
     {
         var bytes = ReadBytes(path, "tokenizer.json");
         var sections = new Dictionary<string, JsonElement>(StringComparer.Ordinal);
@@ -216,6 +245,7 @@ internal static class TokenizerJsonLoader
     internal static AddedToken ParseAddedToken(JsonElement t, string path, int? idOverride = null)
     {
         int id = idOverride ?? (Get(t, "id") is { ValueKind: JsonValueKind.Number } idv ? idv.GetInt32() : throw Invalid(path, "added token without an id"));
+        if (id is < 0 or > MaxTokenId) throw Invalid(path, $"added token id {id} is outside 0..{MaxTokenId}");
         var content = GetString(t, "content") ?? throw Invalid(path, $"added token {id} without content");
         return new AddedToken(id, content, GetBool(t, "single_word", false), GetBool(t, "lstrip", false), GetBool(t, "rstrip", false),
             GetBool(t, "normalized", !GetBool(t, "special", false)), GetBool(t, "special", false));

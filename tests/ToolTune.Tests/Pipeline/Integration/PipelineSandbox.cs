@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Text;
 
 namespace ToolTune.Tests.Pipeline.Integration;
 
@@ -101,13 +100,28 @@ internal sealed class PipelineSandbox : IDisposable
     /// <summary>How long one build may run before the test kills it and fails.</summary>
     public TimeSpan Timeout { get; set; } = TimeSpan.FromMinutes(5);
 
-    private string[] Common(string? config) =>
+    /// <summary>The arguments every pipeline build gets (<c>-nodeReuse:false -m:1 -v:m -p:Config=…</c>, the test stage list);
+    /// a null <paramref name="config"/> passes no <c>-p:Config</c> (Pipeline.proj's default).</summary>
+    public string[] Common(string? config) =>
         ["-nologo", "-nodeReuse:false", "-m:1", "-v:m", .. (config is null ? Array.Empty<string>() : [$"-p:Config={config}"]),
          .. (TestStages ? new[] { $"-p:ToolTuneExtraTargets={TestTargets}" } : ExtraTargets is { } x ? [$"-p:ToolTuneExtraTargets={x}"] : [])];
 
     private BuildRun Dotnet(string[] args)
     {
-        var psi = new ProcessStartInfo("dotnet")
+        using var process = RunningProcess.Start(StartInfo("dotnet", args));
+        if (!process.WaitForExit(Timeout))
+        {
+            process.KillTree();
+            Assert.Fail($"dotnet {string.Join(' ', args)} did not finish in {Timeout.TotalMinutes} minutes.\n{process.Output}");
+        }
+        return new BuildRun("dotnet " + string.Join(' ', args), process.ExitCode, process.Output, process.Elapsed);
+    }
+
+    /// <summary>A process in the sandbox with redirected output and a clean MSBuild environment (<paramref name="file"/>:
+    /// <c>dotnet</c>, or a wrapper such as <c>setsid</c> followed by <c>dotnet</c> in <paramref name="args"/>).</summary>
+    public ProcessStartInfo StartInfo(string file, IEnumerable<string> args)
+    {
+        var psi = new ProcessStartInfo(file)
         {
             WorkingDirectory = Root,
             RedirectStandardOutput = true,
@@ -122,22 +136,7 @@ internal sealed class PipelineSandbox : IDisposable
         psi.Environment["DOTNET_CLI_USE_MSBUILD_SERVER"] = "0";
         psi.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
         psi.Environment["DOTNET_NOLOGO"] = "1";
-
-        var output = new StringBuilder();
-        var clock = Stopwatch.StartNew();
-        using var process = new Process { StartInfo = psi };
-        process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (output) output.AppendLine(e.Data); };
-        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (output) output.AppendLine(e.Data); };
-        process.Start();
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        if (!process.WaitForExit(Timeout))
-        {
-            process.Kill(entireProcessTree: true);
-            Assert.Fail($"dotnet {string.Join(' ', args)} did not finish in {Timeout.TotalMinutes} minutes.\n{output}");
-        }
-        process.WaitForExit();
-        return new BuildRun("dotnet " + string.Join(' ', args), process.ExitCode, output.ToString(), clock.Elapsed);
+        return psi;
     }
 
     public void Dispose()
