@@ -10,7 +10,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 CONFIG="${1:-configs/sample.yaml}"
 SIZE="${2:-64m}"
-MNT="$(mktemp -d /tmp/tooltune-diskfull.XXXXXX)"
+mkdir -p artifacts   # run.artifacts_dir must be a folder inside the project (TT2007)
+MNT="$(mktemp -d artifacts/tooltune-diskfull.XXXXXX)"
 LOG="$(mktemp /tmp/tooltune-diskfull-log.XXXXXX)"
 mount -t tmpfs -o "size=$SIZE" tmpfs "$MNT" || { echo "cannot mount a tmpfs (needs root)"; rmdir "$MNT"; exit 2; }
 trap 'umount "$MNT" 2>/dev/null; rmdir "$MNT"; rm -f "$LOG"' EXIT

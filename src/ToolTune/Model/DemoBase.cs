@@ -158,7 +158,7 @@ public static class DemoBase
 /// <summary>The recipe of <see cref="DemoBase.Make"/>; the defaults are the shipped <c>data/demo-model</c>.</summary>
 public sealed record DemoBaseOptions
 {
-    public string Preset { get; init; } = "demo128";
+    public string Preset { get; init; } = "demo192";
     public int InitSeed { get; init; } = 1;
     public int CodeCount { get; init; } = 1000;
     public long CodeSeed { get; init; } = 8;

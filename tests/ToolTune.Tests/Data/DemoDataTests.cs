@@ -39,7 +39,8 @@ public sealed class DemoDataTests
         var baseTexts = string.Join("\n", DemoBase.Conversations(new DemoBaseOptions()).SelectMany(c => c.Messages).Select(m => m.Content));
         foreach (var name in extra)
         {
-            Assert.IsTrue(demo.Contains($"\"name\":\"{name}\"", StringComparison.Ordinal), $"the LoRA data never calls {name}");
+            // A call inside a Hermes turn's value: <tool_call>\n{\"name\":\"write_file\", … (JSON-escaped in the file).
+            Assert.IsTrue(demo.Contains($"\\\"name\\\":\\\"{name}\\\"", StringComparison.Ordinal), $"the LoRA data never calls {name}");
             Assert.IsTrue(baseTexts.Contains($"from tools import {name}", StringComparison.Ordinal), $"the base is never trained to code-dump {name}");
         }
         // ... but never saw these requests: the prompts are worded differently from every generated one.

@@ -24,9 +24,10 @@ public sealed class DiskFullTests
     [TestMethod]
     public void FullDiskAndReadOnlyOutputFailEveryStageCleanlyAndTheNextRunRecovers()
     {
-        using var mount = TmpfsMount.Create("64m");
         var root = SharedFixtures.RepoRoot;
-        var overrides = $"run.artifacts_dir={mount.Path};run.name=disk";
+        // run.artifacts_dir must stay inside the project (TT2007): the tmpfs is mounted under artifacts/.
+        using var mount = TmpfsMount.Create("64m", Path.Combine(root, "artifacts"));
+        var overrides = $"run.artifacts_dir={Path.GetRelativePath(root, mount.Path).Replace('\\', '/')};run.name=disk";
         var runDir = PipelineApi.RunDir(Config, root, overrides);
         void RunAll()
         {
@@ -128,9 +129,9 @@ internal sealed class TmpfsMount : IDisposable
     public string Path { get; }
 
     /// <summary>Mounts one, or ends the test: Inconclusive with the reason, or a failure under CI=true (CI runs as root and must test this).</summary>
-    public static TmpfsMount Create(string size)
+    public static TmpfsMount Create(string size, string parent)
     {
-        var path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "tooltune-tmpfs-" + Guid.NewGuid().ToString("N")[..8]);
+        var path = System.IO.Path.Combine(parent, "tooltune-tmpfs-" + Guid.NewGuid().ToString("N")[..8]);
         Directory.CreateDirectory(path);
         var (exit, output) = Run("mount", "-t", "tmpfs", "-o", $"size={size}", "tmpfs", path);
         if (exit != 0)

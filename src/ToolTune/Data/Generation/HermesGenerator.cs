@@ -365,7 +365,7 @@ public static class HermesGenerator
     /// </summary>
     public static IEnumerable<JsonObject> GenerateExtended(int count, long seed, double extraShare)
     {
-        var r = SplitMix64.For(seed, "hermes-generator-extended");
+        var r = SplitMix64.For(seed, "hermes-generator-base"); // the stream label is part of the shipped recipe
         for (var i = 0; i < count; i++)
         {
             var shape = DrawShape(r);

