@@ -76,8 +76,8 @@ write("st-gap-between-tensors", "model.safetensors", safetensors({
     "a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]},
     "b": {"dtype": "F32", "shape": [2], "data_offsets": [16, 24]}}, F32_6))
 
-# ---- adapters (for the demo model in data/demo-model: 4 layers, hidden 128, q_proj 128 -> 128) ----
-LAYERS, HIDDEN, R = 4, 128, 2
+# ---- adapters (for the shipped demo model in data/demo-model: 6 layers, hidden 192, q_proj 192 -> 192; regenerate when it changes) ----
+LAYERS, HIDDEN, R = 6, 192, 2
 PREFIX = "base_model.model.model.layers.%d.self_attn.q_proj.lora_%s.weight"
 
 
