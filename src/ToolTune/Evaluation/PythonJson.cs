@@ -300,25 +300,23 @@ public static class PythonJson
                 sb.Append(']');
                 return;
             case JsonValue v:
-                sb.Append(ScalarText(v));
+                WriteScalar(sb, v, canonicalNumbers: true);
                 return;
         }
     }
 
-    private static string ScalarText(JsonValue v)
+    /// <summary>A string, true/false/null or number; numbers as <c>json.dumps</c> prints them, or in the canonical form.</summary>
+    private static void WriteScalar(StringBuilder sb, JsonValue v, bool canonicalNumbers)
     {
         switch (v.GetValueKind())
         {
-            case JsonValueKind.String:
-                var sb = new StringBuilder();
-                PyJson.WriteString(sb, v.GetValue<string>(), ensureAscii: false);
-                return sb.ToString();
-            case JsonValueKind.True: return "true";
-            case JsonValueKind.False: return "false";
-            case JsonValueKind.Null: return "null";
+            case JsonValueKind.String: PyJson.WriteString(sb, v.GetValue<string>(), ensureAscii: false); return;
+            case JsonValueKind.True: sb.Append("true"); return;
+            case JsonValueKind.False: sb.Append("false"); return;
+            case JsonValueKind.Null: sb.Append("null"); return;
         }
         var py = PythonNumber(v);
-        return py is "NaN" or "Infinity" or "-Infinity" ? py : NumberText(py);
+        sb.Append(!canonicalNumbers || py is "NaN" or "Infinity" or "-Infinity" ? py : NumberText(py));
     }
 
     /// <summary>
@@ -446,14 +444,7 @@ public static class PythonJson
                 sb.Append(']');
                 return;
             case JsonValue v:
-                switch (v.GetValueKind())
-                {
-                    case JsonValueKind.String: PyJson.WriteString(sb, v.GetValue<string>(), ensureAscii: false); break;
-                    case JsonValueKind.True: sb.Append("true"); break;
-                    case JsonValueKind.False: sb.Append("false"); break;
-                    case JsonValueKind.Null: sb.Append("null"); break;
-                    default: sb.Append(PythonNumber(v)); break;
-                }
+                WriteScalar(sb, v, canonicalNumbers: false);
                 return;
         }
     }

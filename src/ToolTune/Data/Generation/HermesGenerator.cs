@@ -285,15 +285,7 @@ public static class HermesGenerator
     /// <paramref name="count"/> Hermes-style conversations: mostly single calls, with parallel, multi-turn,
     /// Python-dict, content-before-call and (about 4%) no-call conversations.
     /// </summary>
-    public static IEnumerable<JsonObject> Generate(int count, long seed)
-    {
-        var r = SplitMix64.For(seed, "hermes-generator");
-        for (var i = 0; i < count; i++)
-        {
-            var shape = DrawShape(r);
-            yield return Conversation($"gen-{seed}-{i:D6}", shape, r);
-        }
-    }
+    public static IEnumerable<JsonObject> Generate(int count, long seed) => Generate(count, seed, "hermes-generator", _ => null);
 
     // File, settings, timer and calendar tools: the emission prompts (data/eval/emission_prompts.jsonl) ask for them in words
     // no generated conversation uses, as seed 000 checks SmolLM3 on write_file and save_config.
@@ -363,14 +355,18 @@ public static class HermesGenerator
     /// (first) tool called is one of <see cref="ExtraToolNames"/> (write_file, save_config, delete_file, set_timer,
     /// create_calendar_event). The embedded demo's base and LoRA data.
     /// </summary>
-    public static IEnumerable<JsonObject> GenerateExtended(int count, long seed, double extraShare)
+    public static IEnumerable<JsonObject> GenerateExtended(int count, long seed, double extraShare) =>
+        // The stream label is part of the shipped recipe (data/demo, data/demo-model).
+        Generate(count, seed, "hermes-generator-base", r => r.NextDouble() < extraShare ? Pick(r, ExtraCatalog) : null);
+
+    /// <summary>The bulk loop: a shape, then (<paramref name="firstTool"/>, which may draw nothing) the first tool, per record.</summary>
+    private static IEnumerable<JsonObject> Generate(int count, long seed, string stream, Func<SplitMix64, ToolDef?> firstTool)
     {
-        var r = SplitMix64.For(seed, "hermes-generator-base"); // the stream label is part of the shipped recipe
+        var r = SplitMix64.For(seed, stream);
         for (var i = 0; i < count; i++)
         {
             var shape = DrawShape(r);
-            var first = r.NextDouble() < extraShare ? Pick(r, ExtraCatalog) : null;
-            yield return Conversation($"gen-{seed}-{i:D6}", shape, r, first);
+            yield return Conversation($"gen-{seed}-{i:D6}", shape, r, firstTool(r));
         }
     }
 
