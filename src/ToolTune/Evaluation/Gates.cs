@@ -72,15 +72,16 @@ public static partial class GateEvaluator
     }
 
     /// <summary>
-    /// Throws TT7000 listing every failed (non-warn) gate with metric, threshold, actual value and worst examples;
-    /// returns the warn-only misses as warning lines.
+    /// Throws TT7000 listing every failed (non-warn) gate with metric, threshold, actual value and worst examples, located at
+    /// the first failed gate's line in <paramref name="file"/>; returns the warn-only misses as warning lines.
     /// </summary>
     public static List<string> Enforce(IReadOnlyList<GateResult> results, string? file = null)
     {
         var failures = results.Where(r => r.IsFailure).ToList();
         if (failures.Count > 0)
             throw new ToolTuneException(ErrorCodes.EvalGateFailed,
-                $"{failures.Count} evaluation gate(s) failed: " + string.Join(" | ", failures.Select(f => f.Describe())), file);
+                $"{failures.Count} evaluation gate(s) failed: " + string.Join(" | ", failures.Select(f => f.Describe())), file,
+                failures[0].Gate.Line, failures[0].Gate.Column);
         return results.Where(r => r.IsWarning).Select(r => "warning " + ErrorCodes.EvalGateFailed + ": " + r.Describe()).ToList();
     }
 

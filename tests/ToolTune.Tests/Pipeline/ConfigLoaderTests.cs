@@ -65,6 +65,10 @@ public sealed class ConfigLoaderTests
         Assert.AreEqual(2, c.Eval.Gates.Count);
         Assert.AreEqual("tool_call_f1 >= 0.9", c.Eval.Gates[0].ToString());
         Assert.IsTrue(c.Eval.Gates[1].Warn);
+        // Each gate remembers where it is written: a miss is reported at that line.
+        Assert.AreEqual(c.Eval.Gates[0].Line + 1, c.Eval.Gates[1].Line);
+        Assert.AreEqual(7, c.Eval.Gates[0].Column);
+        Assert.IsTrue(c.Eval.Gates[0].Line > 20);
     }
 
     [TestMethod]

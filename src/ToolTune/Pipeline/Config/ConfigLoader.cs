@@ -419,7 +419,7 @@ public static partial class ConfigLoader
             if (!EvalSection.Metrics.Contains(metric))
                 throw errors.At(at, ErrorCodes.ConfigInvalidValue,
                     $"Gate metric '{metric}' is unknown.{MappingReader.Suggest(metric, EvalSection.Metrics)} Known metrics: {string.Join(", ", EvalSection.Metrics)}.");
-            gates.Add(new Gate { Metric = metric, Op = m.Groups[2].Value, Value = value, Warn = warn });
+            gates.Add(new Gate { Metric = metric, Op = m.Groups[2].Value, Value = value, Warn = warn, Line = (int)at.Start.Line, Column = (int)at.Start.Column });
         }
         var s = new EvalSection
         {

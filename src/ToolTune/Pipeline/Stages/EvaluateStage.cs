@@ -152,15 +152,12 @@ public sealed class EvaluateStage : IStage
                 var failed = Path.Combine(context.Layout.RunDir, FailedFolder);
                 if (Directory.Exists(failed)) Directory.Delete(failed, recursive: true);
                 CopyDirectory(context.OutputDir, failed);
-                throw new ToolTuneException(e.Code, e.Message.TrimEnd() + $" Report: {Path.Combine(failed, EvaluationRun.ReportMd)}", config.File);
+                throw new ToolTuneException(e.Code, e.Message.TrimEnd() + $" Report: {Path.Combine(failed, EvaluationRun.ReportMd)}", config.File, e.Line, e.Column);
             }
             var stale = Path.Combine(context.Layout.RunDir, FailedFolder);
             if (Directory.Exists(stale)) Directory.Delete(stale, recursive: true);
-            foreach (var w in outcome.Warnings)
-            {
-                var msg = w.StartsWith("warning " + ErrorCodes.EvalGateFailed + ": ", StringComparison.Ordinal) ? w[("warning " + ErrorCodes.EvalGateFailed + ": ").Length..] : w;
-                log.Warning(ErrorCodes.EvalGateFailed, msg, config.File);
-            }
+            foreach (var g in outcome.Gates.Where(g => g.IsWarning))
+                log.Warning(ErrorCodes.EvalGateFailed, g.Describe(), config.File, g.Gate.Line, g.Gate.Column);
             log.Message(Summary(outcome), important: true);
             log.Message($"Evaluate: report {Path.Combine(context.Layout.RunDir, OutputFolder, EvaluationRun.ReportMd)}", important: true);
         }

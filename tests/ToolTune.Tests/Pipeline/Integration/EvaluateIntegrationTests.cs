@@ -70,13 +70,16 @@ public sealed class EvaluateIntegrationTests
         foreach (var s in Upstream) Assert.IsFalse(second.Ran(s), $"{s} should be skipped\n{second}");
         StringAssert.Contains(second.Output, "emission_rate >= 0.8");
 
-        // 3. The same gate as a hard gate: it misses (random-init model), the build fails with TT7000 naming the metric.
-        sandbox.Write(config, Yaml("\"emission_rate >= 0.8\""));
+        // 3. The same gate as a hard gate: it misses (random-init model), the build fails with TT7000 naming the metric, at
+        // the gate's line.
+        var hard = Yaml("\"emission_rate >= 0.8\"");
+        var gateLine = hard.Split('\n').ToList().FindIndex(l => l.Contains("emission_rate >= 0.8", StringComparison.Ordinal)) + 1;
+        sandbox.Write(config, hard);
         var third = sandbox.MSBuild(config);
         TestContext.WriteLine(third.ToString());
         Assert.IsFalse(third.Succeeded, third.ToString());
         foreach (var s in Upstream) Assert.IsFalse(third.Ran(s), $"{s} should be skipped\n{third}");
-        StringAssert.Matches(third.Output, new System.Text.RegularExpressions.Regex(@"it-eval\.yaml.*error TT7000: .*emission_rate >= 0\.8.*emission_rate = 0"));
+        StringAssert.Matches(third.Output, new System.Text.RegularExpressions.Regex($@"it-eval\.yaml\({gateLine},\d+\): error TT7000: .*emission_rate >= 0\.8.*emission_rate = 0"));
         Assert.IsTrue(File.Exists(sandbox.PathOf("artifacts/ite/eval-failed/report.md")));
         Assert.IsTrue(File.Exists(sandbox.PathOf("artifacts/ite/eval/report.md")), "the previous eval/ stays");
         TestContext.WriteLine($"builds: {first.Elapsed.TotalSeconds:0.0} s, {second.Elapsed.TotalSeconds:0.0} s, {third.Elapsed.TotalSeconds:0.0} s");
