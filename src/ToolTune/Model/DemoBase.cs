@@ -85,17 +85,24 @@ public static class DemoBase
         return list;
     }
 
-    /// <summary>Rendered (fixed template, <c>enable_thinking: false</c>), tokenized and masked (assistant turns trained).</summary>
+    /// <summary>Rendered (fixed template, <c>enable_thinking: false</c>), tokenized and masked: assistant turns trained, or
+    /// with <see cref="DemoBaseOptions.TrainAllTokens"/> every token but the tool-call delimiters.</summary>
     public static List<(int[] Ids, int[] Labels)> BuildSamples(Tokenizer tok, ChatTemplate template, DemoBaseOptions o)
     {
         var render = new RenderOptions { Now = TemplateDate };
         var kwargs = new JsonObject { ["enable_thinking"] = false };
+        // The system prompt spells out <tool_call>…</tool_call>: as labels they would teach the base the very tokens it must
+        // never produce.
+        int[] neverLabels = [.. new[] { "<tool_call>", "</tool_call>" }.Select(tok.TokenToId).OfType<int>()];
         var samples = new List<(int[], int[])>();
         foreach (var conv in Conversations(o))
         {
             var m = template.BuildMask(tok, conv.ToRenderContext(kwargs: kwargs), render);
             if (m.InputIds.Length > o.MaxLength) continue;
-            samples.Add((m.InputIds, m.Labels));
+            var labels = o.TrainAllTokens
+                ? m.InputIds.Select(id => neverLabels.Contains(id) ? ChatMasking.IgnoreIndex : id).ToArray()
+                : m.Labels;
+            samples.Add((m.InputIds, labels));
         }
         return samples;
     }
@@ -160,16 +167,19 @@ public sealed record DemoBaseOptions
 {
     public string Preset { get; init; } = "demo192";
     public int InitSeed { get; init; } = 1;
-    public int CodeCount { get; init; } = 1000;
+    public int CodeCount { get; init; } = 2000;
     public long CodeSeed { get; init; } = 8;
-    public int GeneralCount { get; init; } = 300;
+    public int GeneralCount { get; init; } = 400;
     /// <summary>Every other pair of code dumps calls <c>name(**{json})</c> instead of <c>name(key=value)</c>.</summary>
     public bool JsonArguments { get; init; } = true;
     /// <summary>Share of code dumps calling one of <see cref="HermesGenerator.ExtraToolNames"/> (write_file, save_config, …).</summary>
     public double ExtraToolShare { get; init; } = 0.25;
     public long GeneralSeed { get; init; } = 7;
     public int MaxLength { get; init; } = 2048;
-    public int Epochs { get; init; } = 5;
+    /// <summary>Train on every token (system prompt, tool schemas, requests: the base learns the language and JSON around
+    /// the calls as a pretrained model has), not only the assistant turns; the tool-call delimiters are never labels.</summary>
+    public bool TrainAllTokens { get; init; } = true;
+    public int Epochs { get; init; } = 3;
     public int? MaxSteps { get; init; }
     public int BatchSize { get; init; } = 8;
     public double LearningRate { get; init; } = 3e-3;

@@ -26,9 +26,9 @@ public static class DemoData
 /// <summary>The recipe of <see cref="DemoData.Write"/>; the defaults are the shipped <c>data/demo/</c>.</summary>
 public sealed record DemoDataOptions
 {
-    public int ToolCount { get; init; } = 360;
-    public int GeneralCount { get; init; } = 150;
+    public int ToolCount { get; init; } = 1000;
+    public int GeneralCount { get; init; } = 430;
     public long Seed { get; init; } = 11;
     /// <summary>Share of conversations calling one of <see cref="HermesGenerator.ExtraToolNames"/> first.</summary>
-    public double ExtraToolShare { get; init; } = 0.25;
+    public double ExtraToolShare { get; init; } = 0.4;
 }

@@ -14,7 +14,7 @@ namespace ToolTune.Data.Generation;
 /// <c>&lt;tools&gt;</c> block, <c>&lt;tool_call&gt;</c> / <c>&lt;tool_response&gt;</c> tags) and of general instruct records.
 /// Same seed → same bytes. Used for the demo sample file, the embedded default and throughput/mix tests.
 /// </summary>
-public static class HermesGenerator
+public static partial class HermesGenerator
 {
     /// <summary>Hermes V1's system prompt, verbatim, around the tools JSON.</summary>
     public const string SystemPrefix =
@@ -35,7 +35,12 @@ public static class HermesGenerator
         JsonObject Parameters,
         Func<SplitMix64, (string Ask, JsonObject Args)> Request,
         Func<JsonObject, SplitMix64, JsonObject> Result,
-        Func<JsonObject, JsonObject, string> Answer);
+        Func<JsonObject, JsonObject, string> Answer)
+    {
+        /// <summary>The demo stream's request: many phrasings and wide value pools (<see cref="VariedRequests"/>); the fixed
+        /// <see cref="Request"/> when the tool has none (the extra tools are varied already).</summary>
+        public (string Ask, JsonObject Args) VariedRequest(SplitMix64 r) => VariedRequests.TryGetValue(Name, out var v) ? v(r) : Request(r);
+    }
 
     private static readonly string[] Cities = ["Paris", "Tokyo", "Zurich", "New York", "Nairobi", "São Paulo", "Oslo", "Mumbai", "Sydney", "Toronto", "Berlin", "Lima"];
     private static readonly string[] Symbols = ["TSLA", "AAPL", "MSFT", "NVDA", "AMZN", "GOOGL", "SAP", "ASML"];
@@ -209,15 +214,19 @@ public static class HermesGenerator
     public enum Shape { Single, Parallel, MultiTurn, PythonDict, ContentBeforeCall, NoCall }
 
     /// <summary>Builds one Hermes record of the given shape.</summary>
-    public static JsonObject Conversation(string id, Shape shape, SplitMix64 r) => Conversation(id, shape, r, null);
+    public static JsonObject Conversation(string id, Shape shape, SplitMix64 r) => Conversation(id, shape, r, null, varied: false);
 
-    private static JsonObject Conversation(string id, Shape shape, SplitMix64 r, ToolDef? firstTool)
+    /// <param name="varied">The demo stream: every tool (the extra ones too) may be offered beside the called one, requests
+    /// are drawn from <see cref="ToolDef.VariedRequest"/> and small talk from a longer list.</param>
+    private static JsonObject Conversation(string id, Shape shape, SplitMix64 r, ToolDef? firstTool, bool varied)
     {
         // 2–4 tools offered, including the ones called.
+        var pool = varied ? [.. Catalog, .. ExtraCatalog] : Catalog;
         var first = firstTool ?? Catalog[r.NextInt(Catalog.Length)];
-        var second = Catalog.Where(t => t.Name != first.Name).ToArray()[r.NextInt(Catalog.Length - 1)];
+        var others = pool.Where(t => t.Name != first.Name).ToArray();
+        var second = others[r.NextInt(others.Length)];
         var offered = new List<ToolDef> { first, second };
-        var extra = Catalog.Where(t => t != first && t != second).ToArray();
+        var extra = pool.Where(t => t != first && t != second).ToArray();
         for (var i = r.NextInt(3); i > 0; i--)
         {
             var t = extra[r.NextInt(extra.Length)];
@@ -229,7 +238,7 @@ public static class HermesGenerator
 
         void CallRound(ToolDef[] defs, bool pyDict, string? preface)
         {
-            var reqs = defs.Select(d => (Def: d, Req: d.Request(r))).ToArray();
+            var reqs = defs.Select(d => (Def: d, Req: varied ? d.VariedRequest(r) : d.Request(r))).ToArray();
             var ask = reqs.Length == 1 ? reqs[0].Req.Ask : string.Join(" Also, ", reqs.Select(x => x.Req.Ask.TrimEnd('.', '?', '!'))) + ".";
             turns.Add(Turn("human", ask));
             var calls = string.Join("\n", reqs.Select(x => pyDict
@@ -252,7 +261,7 @@ public static class HermesGenerator
             case Shape.MultiTurn:
                 CallRound([first], false, null);
                 CallRound([second], false, null);
-                var st = SmallTalk[r.NextInt(SmallTalk.Length)];
+                var st = PickSmallTalk(r, varied);
                 turns.Add(Turn("human", st.Ask));
                 turns.Add(Turn("gpt", st.Answer));
                 break;
@@ -263,7 +272,7 @@ public static class HermesGenerator
                 CallRound([first], false, "Let me check that for you.");
                 break;
             case Shape.NoCall:
-                var s = SmallTalk[r.NextInt(SmallTalk.Length)];
+                var s = PickSmallTalk(r, varied);
                 turns.Add(Turn("human", s.Ask));
                 turns.Add(Turn("gpt", s.Answer));
                 break;
@@ -285,67 +294,36 @@ public static class HermesGenerator
     /// <paramref name="count"/> Hermes-style conversations: mostly single calls, with parallel, multi-turn,
     /// Python-dict, content-before-call and (about 4%) no-call conversations.
     /// </summary>
-    public static IEnumerable<JsonObject> Generate(int count, long seed) => Generate(count, seed, "hermes-generator", _ => null);
+    public static IEnumerable<JsonObject> Generate(int count, long seed) => Generate(count, seed, "hermes-generator", _ => null, varied: false);
 
-    // File, settings, timer and calendar tools: the emission prompts (data/eval/emission_prompts.jsonl) ask for them in words
-    // no generated conversation uses, as seed 000 checks SmolLM3 on write_file and save_config.
-    private static readonly string[] Paths = ["notes/todo.md", "report.txt", "data/results.csv", "docs/intro.md", "backup/list.txt"];
-    private static readonly string[] Snippets = ["buy milk", "all tests pass", "id,score", "Welcome to the project.", "draft v2"];
-    private static readonly string[] ConfigNames = ["prod", "staging", "editor", "ci", "local"];
-
+    // File, settings, timer and calendar tools (requests in HermesGenerator.Varied.cs): the emission prompts
+    // (data/eval/emission_prompts.jsonl) ask for them in words no generated conversation uses, as seed 000 checks SmolLM3 on
+    // write_file and save_config.
     private static readonly ToolDef[] ExtraCatalog =
     [
         new("write_file", "Files", "Write text content to a file, creating or overwriting it.",
             Schema(("path", "string", "File path", null, true), ("content", "string", "Text to write", null, true)),
-            r =>
-            {
-                var path = Pick(r, Paths);
-                var text = Pick(r, Snippets);
-                return (r.NextInt(2) == 0 ? $"Put '{text}' into {path}." : $"Store the line '{text}' in the file {path}.",
-                    new JsonObject { ["path"] = path, ["content"] = text });
-            },
+            WriteFileRequest,
             (a, r) => new JsonObject { ["bytes_written"] = ((string)a["content"]!).Length },
             (a, res) => $"Wrote {res["bytes_written"]} bytes to {a["path"]}."),
         new("save_config", "Settings", "Save a configuration object under a name.",
             Schema(("name", "string", "Configuration name", null, true), ("config", "object", "Key/value settings", null, true)),
-            r =>
-            {
-                var name = Pick(r, ConfigNames);
-                var port = 3000 + 10 * r.NextInt(100);
-                var verbose = r.NextInt(2) == 0;
-                return ($"Keep the settings for '{name}': port {port}, verbose {(verbose ? "on" : "off")}.",
-                    new JsonObject { ["name"] = name, ["config"] = new JsonObject { ["port"] = port, ["verbose"] = verbose } });
-            },
+            SaveConfigRequest,
             (a, r) => new JsonObject { ["saved"] = true },
             (a, res) => $"Saved the '{a["name"]}' configuration."),
         new("delete_file", "Files", "Delete a file.",
             Schema(("path", "string", "File path", null, true)),
-            r =>
-            {
-                var path = Pick(r, Paths);
-                return ($"Remove {path} from disk.", new JsonObject { ["path"] = path });
-            },
+            DeleteFileRequest,
             (a, r) => new JsonObject { ["deleted"] = true },
             (a, res) => $"Deleted {a["path"]}."),
         new("set_timer", "Productivity", "Start a countdown timer.",
             Schema(("minutes", "integer", "Duration in minutes", null, true)),
-            r =>
-            {
-                var m = 5 * (1 + r.NextInt(12));
-                return ($"Start a {m} minute countdown.", new JsonObject { ["minutes"] = m });
-            },
+            SetTimerRequest,
             (a, r) => new JsonObject { ["started"] = true },
             (a, res) => $"Your {a["minutes"]} minute timer is running."),
         new("create_calendar_event", "Productivity", "Create a calendar event.",
             Schema(("title", "string", "Event title", null, true), ("date", "string", "Date, YYYY-MM-DD", null, true), ("time", "string", "Start time, HH:MM", null, true)),
-            r =>
-            {
-                var who = Pick(r, new[] { "Sam", "Priya", "Lee", "the design team" });
-                var date = $"2025-08-{10 + r.NextInt(18):D2}";
-                var time = $"{9 + r.NextInt(8)}:00";
-                return ($"Add a call with {who} on {date} at {time} to my schedule.",
-                    new JsonObject { ["title"] = $"Call with {who}", ["date"] = date, ["time"] = time });
-            },
+            CalendarRequest,
             (a, r) => new JsonObject { ["created"] = true },
             (a, res) => $"Added \"{a["title"]}\" on {a["date"]} at {a["time"]}."),
     ];
@@ -353,20 +331,21 @@ public static class HermesGenerator
     /// <summary>
     /// Like <see cref="Generate"/> (another random stream), but in about <paramref name="extraShare"/> of the conversations the
     /// (first) tool called is one of <see cref="ExtraToolNames"/> (write_file, save_config, delete_file, set_timer,
-    /// create_calendar_event). The embedded demo's base and LoRA data.
+    /// create_calendar_event), any of the thirteen tools may be offered beside it, and requests come in several phrasings
+    /// with wide value pools (<c>HermesGenerator.Varied.cs</c>). The embedded demo's base and LoRA data.
     /// </summary>
     public static IEnumerable<JsonObject> GenerateExtended(int count, long seed, double extraShare) =>
         // The stream label is part of the shipped recipe (data/demo, data/demo-model).
-        Generate(count, seed, "hermes-generator-base", r => r.NextDouble() < extraShare ? Pick(r, ExtraCatalog) : null);
+        Generate(count, seed, "hermes-generator-base", r => r.NextDouble() < extraShare ? Pick(r, ExtraCatalog) : null, varied: true);
 
     /// <summary>The bulk loop: a shape, then (<paramref name="firstTool"/>, which may draw nothing) the first tool, per record.</summary>
-    private static IEnumerable<JsonObject> Generate(int count, long seed, string stream, Func<SplitMix64, ToolDef?> firstTool)
+    private static IEnumerable<JsonObject> Generate(int count, long seed, string stream, Func<SplitMix64, ToolDef?> firstTool, bool varied)
     {
         var r = SplitMix64.For(seed, stream);
         for (var i = 0; i < count; i++)
         {
             var shape = DrawShape(r);
-            yield return Conversation($"gen-{seed}-{i:D6}", shape, r, firstTool(r));
+            yield return Conversation($"gen-{seed}-{i:D6}", shape, r, firstTool(r), varied);
         }
     }
 
