@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 
 namespace ToolTune.Tensors;
 
@@ -23,6 +24,7 @@ public static unsafe class Attention
     public const int DefaultBackwardBlockK = 128;
 
     /// <summary>Forward. <paramref name="lse"/> may be empty when no backward will follow.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Forward(ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v, Span<float> o, Span<float> lse,
         int tq, int tk, int hq, int hkv, int d, float scale, int blockK = 0)
     {
@@ -47,6 +49,7 @@ public static unsafe class Attention
     /// KV-cache decoding (a few query rows against a long cache): scores as plain dot products, one softmax, and
     /// o = Σ p_j·v_j. The tile path's GEMMs would pack K and V per call for a single row, costing more than the math.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void DecodeHead(float* q, float* k, float* v, float* o, float* lse, int tq, int tk, int hq, int hkv, int d, float scale, int h)
     {
         var g = h / (hq / hkv);
@@ -68,6 +71,7 @@ public static unsafe class Attention
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ForwardHead(float* q, float* k, float* v, float* o, float* lse, int tq, int tk, int hq, int hkv, int d, float scale, int h, int blockK)
     {
         var g = h / (hq / hkv);
@@ -128,6 +132,7 @@ public static unsafe class Attention
     /// Backward. Overwrites <paramref name="dq"/> [Tq × Hq × d], <paramref name="dk"/> and <paramref name="dv"/>
     /// [Tk × Hkv × d]. Needs the forward's output <paramref name="o"/> and <paramref name="lse"/>.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Backward(ReadOnlySpan<float> dO, ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v,
         ReadOnlySpan<float> o, ReadOnlySpan<float> lse, Span<float> dq, Span<float> dk, Span<float> dv,
         int tq, int tk, int hq, int hkv, int d, float scale, int blockK = 0)
@@ -180,6 +185,7 @@ public static unsafe class Attention
         return (Grow(ref t_dkh, heads, length), Grow(ref t_dvh, heads, length));
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void BackwardHead(float* dO, float* q, float* k, float* v, float* o, float* lse, float* dq,
         float[] dkh, float[] dvh, int tq, int tk, int hq, int hkv, int d, float scale, int h, int blockK)
     {

@@ -26,7 +26,7 @@ public static class FastMath
     private const float P5 = 5.0000001201E-1f;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> Exp512(Vector512<float> x)
+    internal static Vector512<float> Exp512(Vector512<float> x)
     {
         var c = Vector512.Min(Vector512.Max(x, Vector512.Create(MinX)), Vector512.Create(MaxX));
         var n = Vector512.Round(c * Vector512.Create(Log2E));
@@ -46,7 +46,7 @@ public static class FastMath
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Exp256(Vector256<float> x)
+    internal static Vector256<float> Exp256(Vector256<float> x)
     {
         var c = Vector256.Min(Vector256.Max(x, Vector256.Create(MinX)), Vector256.Create(MaxX));
         var n = Vector256.Round(c * Vector256.Create(Log2E));
@@ -88,6 +88,7 @@ public static class FastMath
     public static void Exp(ReadOnlySpan<float> x, Span<float> y) => ExpShiftSum(x, 0f, y);
 
     /// <summary>y = exp(x − shift); returns Σ y. y may alias x.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float ExpShiftSum(ReadOnlySpan<float> x, float shift, Span<float> y)
     {
         if (y.Length < x.Length) throw new ArgumentException("ExpShiftSum: destination too small");
@@ -130,6 +131,7 @@ public static class FastMath
     }
 
     /// <summary>Maximum of a non-empty span (NaN if any element is NaN).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Max(ReadOnlySpan<float> x)
     {
         if (x.IsEmpty) throw new ArgumentException("Max of an empty span");

@@ -78,6 +78,7 @@ public static unsafe class Gemm
     /// General entry. A is stored m×k (lda ≥ k) or, when <paramref name="transA"/>, k×m (lda ≥ m); B is k×n
     /// (ldb ≥ n) or, when <paramref name="transB"/>, n×k (ldb ≥ k); C is m×n with ldc ≥ n.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Sgemm(bool transA, bool transB, int m, int n, int k, float alpha,
         ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, Span<float> c, int ldc,
         bool accumulate = false, GemmPath path = GemmPath.Auto, int threads = 0)
@@ -188,6 +189,7 @@ public static unsafe class Gemm
         return true;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Execute(Job job, int threads)
     {
         int m = job.M, n = job.N, k = job.K;
@@ -340,6 +342,7 @@ public static unsafe class Gemm
         }
 
         /// <summary>Computes C[m0..m1, n0..n1] over the full K.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public readonly void Run(int m0, int m1, int n0, int n1)
         {
             Geometry(out var mr, out var nr);
@@ -412,6 +415,7 @@ public static unsafe class Gemm
         }
 
         /// <summary>Packs op(A)[ic..ic+mc, pc..pc+kc] × alpha into mr-row strips: strip[p*mr + r].</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private readonly void PackA(float* dst, int stride, int ic, int mc, int pc, int kc, int mr)
         {
             var alpha = Alpha;
@@ -450,6 +454,7 @@ public static unsafe class Gemm
         }
 
         /// <summary>Full 4-row strip of op(A)·alpha: 4×8 AVX transposes (row-major A) or 128-bit copies (transposed A).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private readonly void PackA4Vector(float* d, int i0, int pc, int kc, float alpha)
         {
             var p = 0;
@@ -502,6 +507,7 @@ public static unsafe class Gemm
         }
 
         /// <summary>One nr-column strip of op(B) from bf16/f16 storage, widened to f32.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private readonly void PackB16Strip(float* d, int pc, int kc, int j0, int cols, int nr)
         {
             if (!TransB)
@@ -536,6 +542,7 @@ public static unsafe class Gemm
         }
 
         /// <summary>Packs op(B)[pc..pc+kc, jc..jc+nc] into nr-column strips: strip[p*nr + j].</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public readonly void PackB(float* dst, int stride, int pc, int kc, int jc, int nc, int nr)
         {
             for (var s = 0; s < nc; s += nr)
@@ -591,6 +598,7 @@ public static unsafe class Gemm
     /// <summary>
     /// dst[p*dstStride + r] = src[r*ld + p] for 8 rows r and p &lt; kc: 8×8 AVX transposes, scalar tail.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PackTransposed8(float* src, int ld, int kc, float* dst, int dstStride)
     {
         var p = 0;

@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 
 namespace ToolTune.Tensors;
 
@@ -8,6 +9,7 @@ namespace ToolTune.Tensors;
 public static class RmsNorm
 {
     /// <summary>Forward over <paramref name="rows"/> rows; stores 1/rms per row in <paramref name="rstd"/> for backward.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Forward(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, Span<float> y, Span<float> rstd, int rows, int d, float eps)
     {
         Check(x.Length, rows, d, weight.Length, y.Length, rstd.Length);
@@ -28,6 +30,7 @@ public static class RmsNorm
     /// <paramref name="dWeight"/> (when non-empty). <paramref name="dx"/> is overwritten, or added to when
     /// <paramref name="accumulateDx"/>.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Backward(ReadOnlySpan<float> dy, ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> rstd,
         Span<float> dx, Span<float> dWeight, int rows, int d, bool accumulateDx = false)
     {

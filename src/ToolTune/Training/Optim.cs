@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using ToolTune.Model;
 
 namespace ToolTune.Training;
@@ -35,6 +36,7 @@ public sealed class AdamW
     public float[][] ExpAvg { get; }
     public float[][] ExpAvgSq { get; }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Update(double lr)
     {
         Step++;
