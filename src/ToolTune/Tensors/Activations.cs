@@ -41,67 +41,60 @@ public static class Activations
         }
     }
 
-    // One fused pass per element (σ from FastMath's exp): the separate Sigmoid/Multiply passes read the data three times,
-    // and TensorPrimitives runs unoptimised (tier-0) code for the first training steps since it is called once per layer.
+    // Same operations, element by element, as the single-threaded version (TensorPrimitives.Sigmoid, then the products in
+    // the same order), so the bits do not change; the parts only split the elements between threads.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void SiluMulRange(float* g, float* u, float* h, int start, int end)
     {
-        var i = start;
-        if (Vector512.IsHardwareAccelerated)
-            for (; i + 16 <= end; i += 16)
-            {
-                var gv = Vector512.Load(g + i);
-                var sig = Vector512<float>.One / (Vector512<float>.One + FastMath.Exp512(-gv));
-                (gv * sig * Vector512.Load(u + i)).Store(h + i);
-            }
-        else if (Vector256.IsHardwareAccelerated)
-            for (; i + 8 <= end; i += 8)
-            {
-                var gv = Vector256.Load(g + i);
-                var sig = Vector256<float>.One / (Vector256<float>.One + FastMath.Exp256(-gv));
-                (gv * sig * Vector256.Load(u + i)).Store(h + i);
-            }
-        for (; i < end; i++)
-        {
-            var sig = 1f / (1f + FastMath.Exp(-g[i]));
-            h[i] = g[i] * sig * u[i];
-        }
+        var len = end - start;
+        var gs = new ReadOnlySpan<float>(g + start, len);
+        var hs = new Span<float>(h + start, len);
+        TensorPrimitives.Sigmoid(gs, hs);
+        TensorPrimitives.Multiply(hs, gs, hs);
+        TensorPrimitives.Multiply(hs, new ReadOnlySpan<float>(u + start, len), hs);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void SiluMulBackwardRange(float* dh, float* g, float* u, float* dGate, float* dUp, int start, int end)
     {
-        // dg = d·u·(σ + silu·(1 − σ)), du = d·silu
-        var i = start;
-        if (Vector512.IsHardwareAccelerated)
-            for (; i + 16 <= end; i += 16)
-            {
-                var gv = Vector512.Load(g + i);
-                var uv = Vector512.Load(u + i);
-                var d = Vector512.Load(dh + i);
-                var sig = Vector512<float>.One / (Vector512<float>.One + FastMath.Exp512(-gv));
-                var silu = gv * sig;
-                (d * silu).Store(dUp + i);
-                (d * uv * (sig + silu * (Vector512<float>.One - sig))).Store(dGate + i);
-            }
-        else if (Vector256.IsHardwareAccelerated)
-            for (; i + 8 <= end; i += 8)
-            {
-                var gv = Vector256.Load(g + i);
-                var uv = Vector256.Load(u + i);
-                var d = Vector256.Load(dh + i);
-                var sig = Vector256<float>.One / (Vector256<float>.One + FastMath.Exp256(-gv));
-                var silu = gv * sig;
-                (d * silu).Store(dUp + i);
-                (d * uv * (sig + silu * (Vector256<float>.One - sig))).Store(dGate + i);
-            }
-        for (; i < end; i++)
+        const int Chunk = 1024;
+        var sig = stackalloc float[Chunk];
+        var silu = stackalloc float[Chunk];
+        for (var s = start; s < end; s += Chunk)
         {
-            float gi = g[i], ui = u[i], di = dh[i];
-            var sig = 1f / (1f + FastMath.Exp(-gi));
-            var silu = gi * sig;
-            dUp[i] = di * silu;
-            dGate[i] = di * ui * (sig + silu * (1f - sig));
+            var len = Math.Min(Chunk, end - s);
+            var gs = new ReadOnlySpan<float>(g + s, len);
+            TensorPrimitives.Sigmoid(gs, new Span<float>(sig, len));
+            TensorPrimitives.Multiply(new ReadOnlySpan<float>(sig, len), gs, new Span<float>(silu, len));
+            // dg = d·u·(σ + silu·(1 − σ)), du = d·silu; inputs of an element are read before its outputs are written.
+            float* d = dh + s, uu = u + s, dg = dGate + s, du = dUp + s;
+            var i = 0;
+            if (Vector512.IsHardwareAccelerated)
+                for (; i + 16 <= len; i += 16)
+                {
+                    var di = Vector512.Load(d + i);
+                    var ui = Vector512.Load(uu + i);
+                    var sg = Vector512.Load(sig + i);
+                    var sl = Vector512.Load(silu + i);
+                    (di * sl).Store(du + i);
+                    (di * ui * (sg + sl * (Vector512<float>.One - sg))).Store(dg + i);
+                }
+            else if (Vector256.IsHardwareAccelerated)
+                for (; i + 8 <= len; i += 8)
+                {
+                    var di = Vector256.Load(d + i);
+                    var ui = Vector256.Load(uu + i);
+                    var sg = Vector256.Load(sig + i);
+                    var sl = Vector256.Load(silu + i);
+                    (di * sl).Store(du + i);
+                    (di * ui * (sg + sl * (Vector256<float>.One - sg))).Store(dg + i);
+                }
+            for (; i < len; i++)
+            {
+                float di = d[i], ui = uu[i], sg = sig[i], sl = silu[i];
+                du[i] = di * sl;
+                dg[i] = di * ui * (sg + sl * (1f - sg));
+            }
         }
     }
 

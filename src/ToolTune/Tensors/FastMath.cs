@@ -26,7 +26,7 @@ public static class FastMath
     private const float P5 = 5.0000001201E-1f;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static Vector512<float> Exp512(Vector512<float> x)
+    private static Vector512<float> Exp512(Vector512<float> x)
     {
         var c = Vector512.Min(Vector512.Max(x, Vector512.Create(MinX)), Vector512.Create(MaxX));
         var n = Vector512.Round(c * Vector512.Create(Log2E));
@@ -46,7 +46,7 @@ public static class FastMath
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static Vector256<float> Exp256(Vector256<float> x)
+    private static Vector256<float> Exp256(Vector256<float> x)
     {
         var c = Vector256.Min(Vector256.Max(x, Vector256.Create(MinX)), Vector256.Create(MaxX));
         var n = Vector256.Round(c * Vector256.Create(Log2E));
