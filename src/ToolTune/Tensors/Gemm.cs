@@ -85,10 +85,11 @@ public static unsafe class Gemm
     {
         var auto = path == GemmPath.Auto;
         if (!Prologue(transA, transB, m, n, k, alpha, a.Length, lda, b.Length, ldb, c, ldc, accumulate, ref path)) return;
-        if (auto && !PathForced && n <= 24 && m >= 64 && DefaultPath == GemmPath.Avx512)
+        if (auto && !PathForced && n <= 32 && m >= 64 && DefaultPath == GemmPath.Avx512)
         {
-            // Narrow C (e.g. LoRA rank n = 16): compute Cᵀ = op(B)ᵀ·op(A)ᵀ, whose wide side fills the 64-lane
-            // tile and whose large operand packs with vector copies/transposes, then add it back transposed.
+            // Narrow C (LoRA rank n = 16, attention head_dim 32: the 64-lane tile would be half empty or worse): compute
+            // Cᵀ = op(B)ᵀ·op(A)ᵀ, whose wide side fills the tile and whose large operand packs with vector
+            // copies/transposes, then add it back transposed.
             var tmp = t_narrow is { } buf && buf.Length >= n * m ? buf : (t_narrow = new float[Math.Max(n * m, 4096)]);
             Sgemm(!transB, !transA, n, m, k, alpha, b, ldb, a, lda, tmp, m, accumulate: false, GemmPath.Avx512, threads);
             for (var i = 0; i < m; i++)
