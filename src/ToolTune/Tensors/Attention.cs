@@ -1,5 +1,6 @@
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 
 namespace ToolTune.Tensors;
 
@@ -237,15 +238,31 @@ public static unsafe class Attention
             Gemm.Sgemm(false, true, rows, bk, d, 1f, dORows, qs, vBlock, ks, dp, bk);
             // dS = P ∘ (dP − D)
             for (var r = 0; r < rows; r++)
-            {
-                var dpr = dp.AsSpan(r * bk, bk);
-                TensorPrimitives.Subtract(dpr, dsum[iFirst + r], dpr);
-                TensorPrimitives.Multiply(dpr, p.AsSpan(r * bk, bk), dpr);
-            }
+                SoftmaxGrad(p.AsSpan(r * bk, bk), dp.AsSpan(r * bk, bk), dsum[iFirst + r]);
             // dQ += scale · dS K_j ; dK_j += scale · dSᵀ Q
             Gemm.Sgemm(false, false, rows, d, bk, scale, dp, bk, kBlock, ks, dqSpan.Slice(iFirst * qs + h * d), qs, accumulate: true);
             Gemm.Sgemm(true, false, bk, d, rows, scale, dp, bk, qRows, qs, dkh.AsSpan(j0 * d), d, accumulate: true);
         }
+    }
+
+    /// <summary>dp ← p ∘ (dp − d) in one pass (two TensorPrimitives passes before; same operations, same bits).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void SoftmaxGrad(ReadOnlySpan<float> p, Span<float> dp, float d)
+    {
+        var i = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            var dv = Vector512.Create(d);
+            for (; i + 16 <= dp.Length; i += 16)
+                ((Vector512.Create(dp.Slice(i, 16)) - dv) * Vector512.Create(p.Slice(i, 16))).CopyTo(dp.Slice(i, 16));
+        }
+        else if (Vector256.IsHardwareAccelerated)
+        {
+            var dv = Vector256.Create(d);
+            for (; i + 8 <= dp.Length; i += 8)
+                ((Vector256.Create(dp.Slice(i, 8)) - dv) * Vector256.Create(p.Slice(i, 8))).CopyTo(dp.Slice(i, 8));
+        }
+        for (; i < dp.Length; i++) dp[i] = (dp[i] - d) * p[i];
     }
 
     // Per-thread backward scratch (rows × block P and dP, row sums D), reused by every head, layer and step.
