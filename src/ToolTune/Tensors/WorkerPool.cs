@@ -21,7 +21,7 @@ internal sealed class WorkerPool
     private int _finished;  // helpers of the current job that have joined and finished
     private Exception? _error;
 
-    private WorkerPool(int workers)
+    internal WorkerPool(int workers)
     {
         workers = Math.Max(0, workers);
         _start = new ManualResetEventSlim[workers];
