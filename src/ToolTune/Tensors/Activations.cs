@@ -41,9 +41,9 @@ public static class Activations
         }
     }
 
-    // σ is computed exactly as TensorPrimitives.Sigmoid computes it for spans of 16 or more on AVX-512 (1 / (1 + Vector512.Exp(−g)),
-    // lane by lane), and the products in the same order as the former TensorPrimitives passes: one fused pass, same bits
-    // (Activation tests compare with the TensorPrimitives composition). Without AVX-512 the TensorPrimitives passes run.
+    // σ is computed as TensorPrimitives.Sigmoid computes it on AVX-512 for a span of 16 or more (1 / (1 + Vector512.Exp(−g)),
+    // lane by lane), and the products in the order of the former TensorPrimitives passes: one fused pass, same bits
+    // (SwiGluTests compares with the TensorPrimitives composition). Without AVX-512 the TensorPrimitives passes run.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void SiluMulRange(float* g, float* u, float* h, int start, int end)
     {
@@ -118,6 +118,7 @@ public static class Activations
     }
 
     /// <summary>The TensorPrimitives σ (whatever vector width this machine has), then the products in one vector pass.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void SiluMulBackwardPortable(float* dh, float* g, float* u, float* dGate, float* dUp, int start, int end)
     {
         const int Chunk = 1024;
