@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 
 namespace ToolTune.Lora;
 
@@ -68,6 +69,7 @@ public static class LoraRandom
     /// (k1, k2 = the two halves of <paramref name="key"/>); kept elements are scaled by 1/(1−p). dst = src ⊙ mask
     /// (may alias). Vectorised; identical on every SIMD width.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void ApplyDropout(ReadOnlySpan<float> src, Span<float> dst, ulong key, double p)
     {
         var n = dst.Length;

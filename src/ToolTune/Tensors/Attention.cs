@@ -1,4 +1,6 @@
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 
 namespace ToolTune.Tensors;
 
@@ -23,6 +25,7 @@ public static unsafe class Attention
     public const int DefaultBackwardBlockK = 128;
 
     /// <summary>Forward. <paramref name="lse"/> may be empty when no backward will follow.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Forward(ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v, Span<float> o, Span<float> lse,
         int tq, int tk, int hq, int hkv, int d, float scale, int blockK = 0)
     {
@@ -47,6 +50,7 @@ public static unsafe class Attention
     /// KV-cache decoding (a few query rows against a long cache): scores as plain dot products, one softmax, and
     /// o = Σ p_j·v_j. The tile path's GEMMs would pack K and V per call for a single row, costing more than the math.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void DecodeHead(float* q, float* k, float* v, float* o, float* lse, int tq, int tk, int hq, int hkv, int d, float scale, int h)
     {
         var g = h / (hq / hkv);
@@ -68,6 +72,7 @@ public static unsafe class Attention
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ForwardHead(float* q, float* k, float* v, float* o, float* lse, int tq, int tk, int hq, int hkv, int d, float scale, int h, int blockK)
     {
         var g = h / (hq / hkv);
@@ -128,6 +133,7 @@ public static unsafe class Attention
     /// Backward. Overwrites <paramref name="dq"/> [Tq × Hq × d], <paramref name="dk"/> and <paramref name="dv"/>
     /// [Tk × Hkv × d]. Needs the forward's output <paramref name="o"/> and <paramref name="lse"/>.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Backward(ReadOnlySpan<float> dO, ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v,
         ReadOnlySpan<float> o, ReadOnlySpan<float> lse, Span<float> dq, Span<float> dk, Span<float> dv,
         int tq, int tk, int hq, int hkv, int d, float scale, int blockK = 0)
@@ -180,6 +186,7 @@ public static unsafe class Attention
         return (Grow(ref t_dkh, heads, length), Grow(ref t_dvh, heads, length));
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void BackwardHead(float* dO, float* q, float* k, float* v, float* o, float* lse, float* dq,
         float[] dkh, float[] dvh, int tq, int tk, int hq, int hkv, int d, float scale, int h, int blockK)
     {
@@ -231,15 +238,31 @@ public static unsafe class Attention
             Gemm.Sgemm(false, true, rows, bk, d, 1f, dORows, qs, vBlock, ks, dp, bk);
             // dS = P ∘ (dP − D)
             for (var r = 0; r < rows; r++)
-            {
-                var dpr = dp.AsSpan(r * bk, bk);
-                TensorPrimitives.Subtract(dpr, dsum[iFirst + r], dpr);
-                TensorPrimitives.Multiply(dpr, p.AsSpan(r * bk, bk), dpr);
-            }
+                SoftmaxGrad(p.AsSpan(r * bk, bk), dp.AsSpan(r * bk, bk), dsum[iFirst + r]);
             // dQ += scale · dS K_j ; dK_j += scale · dSᵀ Q
             Gemm.Sgemm(false, false, rows, d, bk, scale, dp, bk, kBlock, ks, dqSpan.Slice(iFirst * qs + h * d), qs, accumulate: true);
             Gemm.Sgemm(true, false, bk, d, rows, scale, dp, bk, qRows, qs, dkh.AsSpan(j0 * d), d, accumulate: true);
         }
+    }
+
+    /// <summary>dp ← p ∘ (dp − d) in one pass (two TensorPrimitives passes before; same operations, same bits).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void SoftmaxGrad(ReadOnlySpan<float> p, Span<float> dp, float d)
+    {
+        var i = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            var dv = Vector512.Create(d);
+            for (; i + 16 <= dp.Length; i += 16)
+                ((Vector512.Create(dp.Slice(i, 16)) - dv) * Vector512.Create(p.Slice(i, 16))).CopyTo(dp.Slice(i, 16));
+        }
+        else if (Vector256.IsHardwareAccelerated)
+        {
+            var dv = Vector256.Create(d);
+            for (; i + 8 <= dp.Length; i += 8)
+                ((Vector256.Create(dp.Slice(i, 8)) - dv) * Vector256.Create(p.Slice(i, 8))).CopyTo(dp.Slice(i, 8));
+        }
+        for (; i < dp.Length; i++) dp[i] = (dp[i] - d) * p[i];
     }
 
     // Per-thread backward scratch (rows × block P and dP, row sums D), reused by every head, layer and step.

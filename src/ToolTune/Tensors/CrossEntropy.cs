@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 
 namespace ToolTune.Tensors;
 
@@ -56,6 +57,7 @@ public static unsafe class CrossEntropy
     /// re-pack the head weight less often).</summary>
     public static int AutoChunk(int vocab) => (int)Math.Clamp(64L * 1024 * 1024 / (4L * Math.Max(1, vocab)), 32, 512);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static double Core(ReadOnlySpan<float> hidden, nint weightPtr, bool bf16, ReadOnlySpan<int> labels,
         int tokens, int hiddenSize, int vocab, Span<float> dHidden, Span<float> dWeight,
         out int count, float gradScale, int chunk, double normalizer, HeadExtra? extra)

@@ -88,6 +88,7 @@ public static class FastMath
     public static void Exp(ReadOnlySpan<float> x, Span<float> y) => ExpShiftSum(x, 0f, y);
 
     /// <summary>y = exp(x − shift); returns Σ y. y may alias x.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float ExpShiftSum(ReadOnlySpan<float> x, float shift, Span<float> y)
     {
         if (y.Length < x.Length) throw new ArgumentException("ExpShiftSum: destination too small");
@@ -130,6 +131,7 @@ public static class FastMath
     }
 
     /// <summary>Maximum of a non-empty span (NaN if any element is NaN).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Max(ReadOnlySpan<float> x)
     {
         if (x.IsEmpty) throw new ArgumentException("Max of an empty span");

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace ToolTune.Tensors;
 
 /// <summary>
@@ -67,6 +69,7 @@ public sealed class Rope
     /// Rotates in place x laid out [T × heads × d] (row t at offset t·rowStride, head h at h·d), token t at
     /// <paramref name="positions"/>[t]. <paramref name="inverse"/> applies the transpose (the backward).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Apply(Span<float> x, int tokens, int heads, ReadOnlySpan<int> positions, bool inverse = false, int rowStride = -1)
     {
         var d = HeadDim;

@@ -4,6 +4,9 @@ namespace ToolTune.Tensors;
 /// A tiny fork/join pool for the compute kernels: a fixed set of background workers that spin briefly
 /// (<see cref="ManualResetEventSlim"/> with a spin count) and then block. One job at a time; a caller that
 /// finds the pool busy (another thread is inside a parallel kernel) runs its work inline instead.
+/// Every job body claims its work items dynamically, so helpers are optional: once the caller has run out of items,
+/// helpers that have not started yet are turned away instead of waited for (on a loaded machine waking a descheduled
+/// worker costs more than the small GEMMs of a training step).
 /// </summary>
 internal sealed class WorkerPool
 {
@@ -12,14 +15,13 @@ internal sealed class WorkerPool
     public static WorkerPool Shared { get; } = new(DefaultThreads() - 1);
 
     private readonly ManualResetEventSlim[] _start;
-    private readonly ManualResetEventSlim _done = new(false, SpinCount);
     private int _busy;      // 0 free, 1 running a job (not reentrant: nested calls run inline)
     private Action<int>? _body;
-    private int _active;   // number of workers taking part in the current job
-    private int _pending;  // workers not yet finished
+    private int _seats;     // helpers that may still join the current job (0 once the caller has closed it)
+    private int _finished;  // helpers of the current job that have joined and finished
     private Exception? _error;
 
-    private WorkerPool(int workers)
+    internal WorkerPool(int workers)
     {
         workers = Math.Max(0, workers);
         _start = new ManualResetEventSlim[workers];
@@ -47,8 +49,9 @@ internal sealed class WorkerPool
     }
 
     /// <summary>
-    /// Runs <paramref name="body"/>(0..parts-1): part 0 on the caller, the others on workers. Falls back
-    /// to running every part inline when the pool is busy or too small.
+    /// Runs <paramref name="body"/>(0) on the caller and <paramref name="body"/>(1..parts-1) on the workers that start
+    /// before the caller's part returns; <paramref name="body"/> must therefore claim its work items itself (any part
+    /// may end up doing all of them). Runs inline when the pool is busy or too small.
     /// </summary>
     public void Run(int parts, Action<int> body)
     {
@@ -62,14 +65,15 @@ internal sealed class WorkerPool
         {
             _body = body;
             _error = null;
-            _active = parts - 1;
-            Volatile.Write(ref _pending, parts - 1);
-            _done.Reset();
+            Volatile.Write(ref _finished, 0);
+            Volatile.Write(ref _seats, parts - 1); // after _body: a helper that takes a seat sees this job's body
             for (var i = 0; i < parts - 1; i++) _start[i].Set();
             Exception? own = null;
             try { body(0); }
             catch (Exception ex) { own = ex; }
-            _done.Wait();
+            var joined = parts - 1 - Interlocked.Exchange(ref _seats, 0);
+            var spin = new SpinWait();
+            while (Volatile.Read(ref _finished) < joined) spin.SpinOnce(sleep1Threshold: -1);
             _body = null;
             if (own is not null) throw own;
             if (_error is not null) throw new AggregateException(_error);
@@ -105,16 +109,20 @@ internal sealed class WorkerPool
         {
             start.Wait();
             start.Reset();
-            var body = _body;
+            // Seats are read after the reset: a job opened meanwhile (its Set lost to the reset) is still joined here.
+            int seat;
+            do seat = Volatile.Read(ref _seats);
+            while (seat > 0 && Interlocked.CompareExchange(ref _seats, seat - 1, seat) != seat);
+            if (seat <= 0) continue; // the caller finished every item before this worker started
             try
             {
-                if (body is not null && index < _active) body(index + 1);
+                _body!(seat);
             }
             catch (Exception ex)
             {
                 _error = ex;
             }
-            if (Interlocked.Decrement(ref _pending) == 0) _done.Set();
+            Interlocked.Increment(ref _finished);
         }
     }
 }

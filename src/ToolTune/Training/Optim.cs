@@ -1,3 +1,5 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
 using ToolTune.Model;
 
 namespace ToolTune.Training;
@@ -49,19 +51,43 @@ public sealed class AdamW
         var eps = (float)Eps;
         for (var i = 0; i < Parameters.Count; i++)
         {
-            var p = Parameters[i].Data;
             var g = Parameters[i].Grad ?? throw new InvalidOperationException($"{Parameters[i].Name} is not trainable");
-            var m = ExpAvg[i];
-            var v = ExpAvgSq[i];
-            for (var j = 0; j < p.Length; j++)
+            UpdateTensor(Parameters[i].Data, g, ExpAvg[i], ExpAvgSq[i], WeightDecay != 0, decay, w1, b2, w2, bc2Sqrt, eps, stepSize);
+        }
+    }
+
+    /// <summary>One tensor's AdamW update; the vector lanes do the scalar tail's operations in the same order (same bits).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void UpdateTensor(Span<float> p, ReadOnlySpan<float> g, Span<float> m, Span<float> v, bool weightDecay, float decay,
+        float w1, float b2, float w2, float bc2Sqrt, float eps, float stepSize)
+    {
+        var j = 0;
+        if (Vector.IsHardwareAccelerated)
+        {
+            var n = Vector<float>.Count;
+            for (; j + n <= p.Length; j += n)
             {
-                if (WeightDecay != 0) p[j] *= decay;
-                var gj = g[j];
-                m[j] += w1 * (gj - m[j]);
-                v[j] = v[j] * b2 + w2 * gj * gj;
-                var denom = MathF.Sqrt(v[j]) / bc2Sqrt + eps;
-                p[j] -= stepSize * (m[j] / denom);
+                var pj = new Vector<float>(p.Slice(j));
+                if (weightDecay) pj *= decay;
+                var gj = new Vector<float>(g.Slice(j));
+                var mj = new Vector<float>(m.Slice(j));
+                mj += w1 * (gj - mj);
+                var vj = new Vector<float>(v.Slice(j)) * b2 + w2 * gj * gj;
+                var denom = Vector.SquareRoot(vj) / bc2Sqrt + new Vector<float>(eps);
+                pj -= stepSize * (mj / denom);
+                mj.CopyTo(m.Slice(j));
+                vj.CopyTo(v.Slice(j));
+                pj.CopyTo(p.Slice(j));
             }
+        }
+        for (; j < p.Length; j++)
+        {
+            if (weightDecay) p[j] *= decay;
+            var gj = g[j];
+            m[j] += w1 * (gj - m[j]);
+            v[j] = v[j] * b2 + w2 * gj * gj;
+            var denom = MathF.Sqrt(v[j]) / bc2Sqrt + eps;
+            p[j] -= stepSize * (m[j] / denom);
         }
     }
 }
