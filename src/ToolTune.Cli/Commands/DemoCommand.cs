@@ -26,9 +26,10 @@ internal static class DemoCommand
         var lr = new Option<double>("--lr") { DefaultValueFactory = _ => d.LearningRate };
         var seed = new Option<int>("--seed") { Description = "Init seed (weights ~ N(0, 0.02)); the shuffle seed is fixed.", DefaultValueFactory = _ => d.InitSeed };
         var assistantOnly = new Option<bool>("--assistant-only") { Description = "Train on the assistant turns only, not on every token." };
+        var whole = new Option<bool>("--whole-conversations") { Description = "Train on whole conversations (tool responses, follow-ups), every call answered with code." };
         var make = new Command("make-base", "Full-parameter train the tiny code-dumping demo base (deterministic: same options, same bytes).")
         {
-            tokenizer, template, output, preset, codeCount, generalCount, epochs, maxSteps, batch, lr, seed, assistantOnly,
+            tokenizer, template, output, preset, codeCount, generalCount, epochs, maxSteps, batch, lr, seed, assistantOnly, whole,
         };
         make.SetAction(p => PipelineOptions.Guard(() =>
         {
@@ -36,7 +37,7 @@ internal static class DemoCommand
             {
                 Preset = p.GetValue(preset)!, CodeCount = p.GetValue(codeCount), GeneralCount = p.GetValue(generalCount), Epochs = p.GetValue(epochs),
                 MaxSteps = p.GetValue(maxSteps), BatchSize = p.GetValue(batch), LearningRate = p.GetValue(lr), InitSeed = p.GetValue(seed),
-                TrainAllTokens = !p.GetValue(assistantOnly),
+                TrainAllTokens = !p.GetValue(assistantOnly), WholeConversations = p.GetValue(whole) || d.WholeConversations,
             };
             var r = DemoBase.Make(p.GetValue(tokenizer)!, p.GetValue(template)!, p.GetValue(output)!, o, Console.WriteLine);
             foreach (var f in r.Files) Console.WriteLine($"wrote {f} ({new FileInfo(f).Length:N0} bytes)");

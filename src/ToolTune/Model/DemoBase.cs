@@ -74,7 +74,8 @@ public static class DemoBase
             var conv = DataLoader.ConvertRecord(rec, new RecordOrigin("gen:code", "gen:code", line, DataRole.Tool), DataFormat.Auto, new ConversionOptions());
             // Half the dumps pass the arguments as a JSON dict: the base knows the JSON a tool call carries (as
             // SmolLM3 does), it only never wraps it in <tool_call> — the habit the LoRA has to teach.
-            if (TrainingCorpus.AsCodeDump(conv, line, jsonArguments: o.JsonArguments && line / 2 % 2 == 1) is { } code) list.Add(code);
+            if (TrainingCorpus.AsCodeDump(conv, line, jsonArguments: o.JsonArguments && line / 2 % 2 == 1, wholeConversation: o.WholeConversations) is { } code)
+                list.Add(code);
         }
         line = 0;
         foreach (var rec in HermesGenerator.GenerateGeneral(o.GeneralCount, o.GeneralSeed))
@@ -179,6 +180,9 @@ public sealed record DemoBaseOptions
     /// <summary>Train on every token (system prompt, tool schemas, requests: the base learns the language and JSON around
     /// the calls as a pretrained model has), not only the assistant turns; the tool-call delimiters are never labels.</summary>
     public bool TrainAllTokens { get; init; } = true;
+    /// <summary>Whole conversations (tool responses, answers, follow-up requests; every call answered with code), not only
+    /// the first request: the base sees the long multi-turn contexts the LoRA data and the evaluation have.</summary>
+    public bool WholeConversations { get; init; }
     public int Epochs { get; init; } = 3;
     public int? MaxSteps { get; init; }
     public int BatchSize { get; init; } = 8;

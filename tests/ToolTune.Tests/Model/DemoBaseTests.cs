@@ -1,5 +1,7 @@
 using System.Text.Json.Nodes;
+using ToolTune.Data;
 using ToolTune.Data.Generation;
+using ToolTune.Data.Loaders;
 using ToolTune.Model;
 using ToolTune.Text;
 
@@ -83,5 +85,26 @@ public sealed class DemoBaseTests
             if (output.Contains("```python", StringComparison.Ordinal) || output.Contains("from tools import", StringComparison.Ordinal)) codeDumps++;
         }
         Assert.AreEqual(prompts.Length, codeDumps);
+    }
+
+    [TestMethod]
+    public void CodeDumpsAnswerEveryCallWithPythonAndKeepTheRestOfTheConversation()
+    {
+        var record = HermesGenerator.SampleFile().Select(n => n!.AsObject()).First(r => (string)r["task"]! == "MultiTurn");
+        var conv = DataLoader.ConvertRecord(record, new RecordOrigin("sample", "sample", 1, DataRole.Tool), DataFormat.Auto, new ConversionOptions());
+        var callTurns = conv.Messages.Count(m => m.HasToolCalls);
+        Assert.AreEqual(2, callTurns);
+
+        var first = TrainingCorpus.AsCodeDump(conv, 1)!;
+        Assert.AreEqual(conv.Messages.ToList().FindIndex(m => m.HasToolCalls) + 1, first.Messages.Count, "cut after the first call");
+        StringAssert.StartsWith(first.Messages[^1].Content, "```python\nfrom tools import ");
+
+        var whole = TrainingCorpus.AsCodeDump(conv, 1, jsonArguments: true, wholeConversation: true)!;
+        Assert.AreEqual(conv.Messages.Count, whole.Messages.Count, "every turn kept");
+        Assert.IsFalse(whole.Messages.Any(m => m.HasToolCalls), "no call left");
+        Assert.AreEqual(callTurns, whole.Messages.Count(m => m.Content?.Contains("result = ", StringComparison.Ordinal) == true && m.Content.Contains("(**{", StringComparison.Ordinal)));
+        CollectionAssert.AreEqual(conv.Messages.Select(m => m.Role).ToList(), whole.Messages.Select(m => m.Role).ToList());
+        for (var i = 0; i < conv.Messages.Count; i++)
+            if (!conv.Messages[i].HasToolCalls) Assert.AreSame(conv.Messages[i], whole.Messages[i], $"turn {i} unchanged");
     }
 }

@@ -32,8 +32,8 @@ public static partial class HermesGenerator
     private static readonly string[] Texts =
         ["buy milk", "all tests pass", "id,score", "Welcome to the project.", "draft v2", "hello there", "version 1.2.0",
          "call the bank", "x,y,z", "meeting at noon", "TODO: fix login", "done", "name,age", "Ship it!", "first line"];
-    private static readonly string[] ConfigNames2 = ["prod", "staging", "editor", "ci", "local", "test", "backend", "laptop", "build", "web"];
-    private static readonly string[] People2 = ["Sam", "Priya", "Lee", "the design team", "Omar", "Mia", "the board", "Jonas", "Ana"];
+    private static readonly string[] ConfigNames = ["prod", "staging", "editor", "ci", "local", "test", "backend", "laptop", "build", "web"];
+    private static readonly string[] Invitees = ["Sam", "Priya", "Lee", "the design team", "Omar", "Mia", "the board", "Jonas", "Ana"];
     private static readonly string[] EventKinds = ["Call", "Lunch", "Review", "Meeting", "Coffee", "Interview"];
 
     private static string Email(SplitMix64 r) => $"{Pick(r, FirstNames)}@{Pick(r, MailDomains)}";
@@ -94,7 +94,7 @@ public static partial class HermesGenerator
 
     private static (string Ask, JsonObject Args) SaveConfigRequest(SplitMix64 r)
     {
-        var name = Pick(r, ConfigNames2);
+        var name = Pick(r, ConfigNames);
         var (config, said) = Settings(r);
         var ask = Phrase(r, $"Keep the settings for '{name}': {said}.", $"Save the {name} configuration with {said}.",
             $"Remember {said} as config '{name}'.", $"Update config {name} so it has {said}.", $"Store a '{name}' profile: {said}.");
@@ -119,7 +119,7 @@ public static partial class HermesGenerator
 
     private static (string Ask, JsonObject Args) CalendarRequest(SplitMix64 r)
     {
-        var who = Pick(r, People2);
+        var who = Pick(r, Invitees);
         var title = $"{Pick(r, EventKinds)} with {who}";
         var date = Date(r);
         var time = Clock(r);

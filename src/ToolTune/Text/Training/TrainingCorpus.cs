@@ -74,14 +74,22 @@ public sealed class TrainingCorpus(ChatTemplate? template, DateTime? now = null)
     /// <summary>The conversation up to its first tool call, that call answered with Python code calling the tool
     /// instead of the tool-call tokens (how an untuned base model answers); null when it has no call.
     /// <paramref name="jsonArguments"/>: pass the arguments as a JSON dict (<c>name(**{"city": "Oslo"})</c>, the
-    /// <c>json.dumps</c> text a tool call carries) instead of keyword arguments.</summary>
-    public static Conversation? AsCodeDump(Conversation conv, int variant, bool jsonArguments = false)
+    /// <c>json.dumps</c> text a tool call carries) instead of keyword arguments. <paramref name="wholeConversation"/>:
+    /// keep every turn (tool responses, answers, later requests), each call turn answered with code.</summary>
+    public static Conversation? AsCodeDump(Conversation conv, int variant, bool jsonArguments = false, bool wholeConversation = false)
     {
         int k = -1;
         for (int i = 0; i < conv.Messages.Count; i++)
             if (conv.Messages[i].HasToolCalls) { k = i; break; }
         if (k < 0) return null;
-        var calls = conv.Messages[k].ToolCalls;
+        var messages = wholeConversation
+            ? conv.Messages.Select(m => m.HasToolCalls ? new Message(Roles.Assistant, PythonCalling(m.ToolCalls, variant, jsonArguments)) : m).ToList()
+            : conv.Messages.Take(k).Append(new Message(Roles.Assistant, PythonCalling(conv.Messages[k].ToolCalls, variant, jsonArguments))).ToList();
+        return new Conversation(conv.Id + "-code", messages, conv.Tools);
+    }
+
+    private static string PythonCalling(IReadOnlyList<ToolCall> calls, int variant, bool jsonArguments)
+    {
         var sb = new System.Text.StringBuilder();
         sb.Append(variant % 2 == 0 ? "Here is Python code that does this:\n\n```python\n" : "```python\n");
         sb.Append("from tools import ").Append(string.Join(", ", calls.Select(c => c.Name).Distinct())).Append("\n\n");
@@ -95,9 +103,7 @@ public sealed class TrainingCorpus(ChatTemplate? template, DateTime? now = null)
             sb.Append(name).Append(" = ").Append(c.Name).Append('(').Append(args).Append(")\n");
             sb.Append("print(").Append(name).Append(")\n");
         }
-        sb.Append("```");
-        var messages = conv.Messages.Take(k).Append(new Message(Roles.Assistant, sb.ToString())).ToList();
-        return new Conversation(conv.Id + "-code", messages, conv.Tools);
+        return sb.Append("```").ToString();
     }
 
     private IEnumerable<string> FromConversationFile(string path)
