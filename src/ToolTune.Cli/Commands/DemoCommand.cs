@@ -37,7 +37,7 @@ internal static class DemoCommand
             {
                 Preset = p.GetValue(preset)!, CodeCount = p.GetValue(codeCount), GeneralCount = p.GetValue(generalCount), Epochs = p.GetValue(epochs),
                 MaxSteps = p.GetValue(maxSteps), BatchSize = p.GetValue(batch), LearningRate = p.GetValue(lr), InitSeed = p.GetValue(seed),
-                TrainAllTokens = !p.GetValue(assistantOnly), WholeConversations = p.GetValue(whole) || d.WholeConversations,
+                TrainAllTokens = !p.GetValue(assistantOnly), WholeConversations = p.GetValue(whole),
             };
             var r = DemoBase.Make(p.GetValue(tokenizer)!, p.GetValue(template)!, p.GetValue(output)!, o, Console.WriteLine);
             foreach (var f in r.Files) Console.WriteLine($"wrote {f} ({new FileInfo(f).Length:N0} bytes)");

@@ -210,7 +210,10 @@ public static partial class HermesGenerator
         ("What is 12 times 12?", "12 times 12 is 144."),
     ];
 
-    private static (string Ask, string Answer) PickSmallTalk(SplitMix64 r, bool varied) =>
-        varied ? r.NextInt(SmallTalk.Length + MoreSmallTalk.Length) is var k && k < SmallTalk.Length ? SmallTalk[k] : MoreSmallTalk[k - SmallTalk.Length]
-               : SmallTalk[r.NextInt(SmallTalk.Length)];
+    private static (string Ask, string Answer) PickSmallTalk(SplitMix64 r, bool varied)
+    {
+        if (!varied) return SmallTalk[r.NextInt(SmallTalk.Length)];
+        var k = r.NextInt(SmallTalk.Length + MoreSmallTalk.Length);
+        return k < SmallTalk.Length ? SmallTalk[k] : MoreSmallTalk[k - SmallTalk.Length];
+    }
 }

@@ -221,7 +221,7 @@ public static partial class HermesGenerator
     private static JsonObject Conversation(string id, Shape shape, SplitMix64 r, ToolDef? firstTool, bool varied)
     {
         // 2–4 tools offered, including the ones called.
-        var pool = varied ? [.. Catalog, .. ExtraCatalog] : Catalog;
+        var pool = varied ? AllTools : Catalog;
         var first = firstTool ?? Catalog[r.NextInt(Catalog.Length)];
         var others = pool.Where(t => t.Name != first.Name).ToArray();
         var second = others[r.NextInt(others.Length)];
@@ -327,6 +327,9 @@ public static partial class HermesGenerator
             (a, r) => new JsonObject { ["created"] = true },
             (a, res) => $"Added \"{a["title"]}\" on {a["date"]} at {a["time"]}."),
     ];
+
+    // After both catalogs: static fields initialise in text order.
+    private static readonly ToolDef[] AllTools = [.. Catalog, .. ExtraCatalog];
 
     /// <summary>
     /// Like <see cref="Generate"/> (another random stream), but in about <paramref name="extraShare"/> of the conversations the
