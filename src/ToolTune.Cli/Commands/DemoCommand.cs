@@ -20,24 +20,25 @@ internal static class DemoCommand
         var preset = new Option<string>("--preset") { Description = "Model shape (DemoModel.Shape).", DefaultValueFactory = _ => d.Preset };
         var codeCount = new Option<int>("--code-count") { Description = "Generated tool requests answered with Python code (seed --code-seed).", DefaultValueFactory = _ => d.CodeCount };
         var generalCount = new Option<int>("--general-count") { Description = "Generated general chat conversations.", DefaultValueFactory = _ => d.GeneralCount };
+        var drillCount = new Option<int>("--drill-count") { Description = $"Copy drills: conversations of {d.DrillTurns} requests answered with code, without tool schemas.", DefaultValueFactory = _ => d.DrillCount };
         var epochs = new Option<int>("--epochs") { DefaultValueFactory = _ => d.Epochs };
         var maxSteps = new Option<int?>("--max-steps") { Description = "Stop after N optimizer steps (the schedule is sized to N)." };
         var batch = new Option<int>("--batch-size") { DefaultValueFactory = _ => d.BatchSize };
         var lr = new Option<double>("--lr") { DefaultValueFactory = _ => d.LearningRate };
         var seed = new Option<int>("--seed") { Description = "Init seed (weights ~ N(0, 0.02)); the shuffle seed is fixed.", DefaultValueFactory = _ => d.InitSeed };
         var assistantOnly = new Option<bool>("--assistant-only") { Description = "Train on the assistant turns only, not on every token." };
-        var whole = new Option<bool>("--whole-conversations") { Description = "Train on whole conversations (tool responses, follow-ups), every call answered with code." };
+        var firstCall = new Option<bool>("--first-call-only") { Description = "Cut each tool conversation after its first call (the default trains whole conversations: tool responses, follow-ups, every call answered with code)." };
         var make = new Command("make-base", "Full-parameter train the tiny code-dumping demo base (deterministic: same options, same bytes).")
         {
-            tokenizer, template, output, preset, codeCount, generalCount, epochs, maxSteps, batch, lr, seed, assistantOnly, whole,
+            tokenizer, template, output, preset, codeCount, generalCount, drillCount, epochs, maxSteps, batch, lr, seed, assistantOnly, firstCall,
         };
         make.SetAction(p => PipelineOptions.Guard(() =>
         {
             var o = d with
             {
-                Preset = p.GetValue(preset)!, CodeCount = p.GetValue(codeCount), GeneralCount = p.GetValue(generalCount), Epochs = p.GetValue(epochs),
+                Preset = p.GetValue(preset)!, CodeCount = p.GetValue(codeCount), GeneralCount = p.GetValue(generalCount), DrillCount = p.GetValue(drillCount), Epochs = p.GetValue(epochs),
                 MaxSteps = p.GetValue(maxSteps), BatchSize = p.GetValue(batch), LearningRate = p.GetValue(lr), InitSeed = p.GetValue(seed),
-                TrainAllTokens = !p.GetValue(assistantOnly), WholeConversations = p.GetValue(whole),
+                TrainAllTokens = !p.GetValue(assistantOnly), WholeConversations = !p.GetValue(firstCall),
             };
             var r = DemoBase.Make(p.GetValue(tokenizer)!, p.GetValue(template)!, p.GetValue(output)!, o, Console.WriteLine);
             foreach (var f in r.Files) Console.WriteLine($"wrote {f} ({new FileInfo(f).Length:N0} bytes)");

@@ -18,7 +18,7 @@ internal static class MakeTokenizerCommand
         var corpus = new Option<string[]>("--corpus")
         {
             Description = "Training source (repeatable): a .txt file, a Hermes/OpenAI/instruct .json/.jsonl file (rendered with the template), " +
-                          "or gen:hermes:COUNT:SEED / gen:general:COUNT:SEED (generated demo conversations, rendered).",
+                          "or gen:KIND:COUNT:SEED with KIND hermes, code, demo, demo-code or general (generated demo conversations, rendered).",
             Required = true,
             AllowMultipleArgumentsPerToken = true,
         };
@@ -29,18 +29,25 @@ internal static class MakeTokenizerCommand
         var reserved = new Option<int>("--reserved-tokens") { Description = "Reserved special tokens after SmolLM3's named added tokens (default 13).", DefaultValueFactory = _ => 13 };
         var maxLen = new Option<int>("--model-max-length") { Description = "model_max_length in tokenizer_config.json (default 8192).", DefaultValueFactory = _ => 8192 };
         var digits = new Option<bool>("--digit-groups") { Description = "Make every 1-3 digit string a token (as Llama-3 / SmolLM3 have), at the lowest merge priority." };
+        var split = new Option<string>("--split")
+        {
+            Description = "Pre-tokenizer split: llama3 (SmolLM3's regex, a word takes the space before it) or words (a word is the same ids wherever it stands; the demo tokenizer's). Default llama3.",
+            DefaultValueFactory = _ => "llama3",
+        };
+        split.AcceptOnlyFromAmong([.. SplitPatterns.Names]);
         var date = new Option<string?>("--date") { Description = "Date strftime_now sees while rendering, YYYY-MM-DD (default 2025-07-01, pinned for reproducibility)." };
 
         var cmd = new Command("make-tokenizer", "Train a SmolLM3-style byte-level BPE tokenizer (tokenizer.json + tokenizer_config.json) on text or rendered conversations.")
         {
-            corpus, vocab, template, output, minFreq, reserved, maxLen, digits, date,
+            corpus, vocab, template, output, minFreq, reserved, maxLen, digits, split, date,
         };
         cmd.SetAction(parse =>
         {
             try
             {
                 return Run(parse.GetValue(corpus)!, parse.GetValue(vocab), parse.GetValue(template)!, parse.GetValue(output)!,
-                    parse.GetValue(minFreq), parse.GetValue(reserved), parse.GetValue(maxLen), parse.GetValue(digits), parse.GetValue(date), Console.Out);
+                    parse.GetValue(minFreq), parse.GetValue(reserved), parse.GetValue(maxLen), parse.GetValue(digits),
+                    SplitPatterns.Named(parse.GetValue(split)!), parse.GetValue(date), Console.Out);
             }
             catch (Exception ex) when (ex is ToolTuneException or ArgumentException or IOException)
             {
@@ -52,12 +59,12 @@ internal static class MakeTokenizerCommand
     }
 
     internal static int Run(IReadOnlyList<string> sources, int vocabSize, string templatePath, string outDir, long minFrequency,
-        int reservedTokens, int modelMaxLength, bool digitGroups, string? date, TextWriter stdout)
+        int reservedTokens, int modelMaxLength, bool digitGroups, string splitPattern, string? date, TextWriter stdout)
     {
         var sw = Stopwatch.StartNew();
         DateTime? now = date is null ? null
             : DateTime.SpecifyKind(DateTime.ParseExact(date, "yyyy-MM-dd", CultureInfo.InvariantCulture), DateTimeKind.Utc);
-        var result = DemoTokenizer.Train(sources, templatePath, vocabSize, minFrequency, reservedTokens, now, digitGroups, out var corpus);
+        var result = DemoTokenizer.Train(sources, templatePath, vocabSize, minFrequency, reservedTokens, now, digitGroups, splitPattern, out var corpus);
         var templateText = File.ReadAllText(templatePath);
         result.Save(outDir, templateText, modelMaxLength: modelMaxLength);
 

@@ -34,6 +34,7 @@ public static class MetricCatalog
         new("stop_rate", "outputs with parsed calls that end the turn right after the last </tool_call>", MetricUnit.Rate, true),
         new("end_of_turn_rate", "outputs ended by an end-of-turn id (not max_new_tokens)", MetricUnit.Rate, true),
         new("emission_rate", "emission prompts whose output vLLM parses into at least one call", MetricUnit.Rate, true),
+        new("emission_tool_match", "emission prompts naming an expected tool whose calls all name one of them", MetricUnit.Rate, true),
         new("eval_loss", "mean validation loss (nats/token)", MetricUnit.Number, false),
         new("perplexity", "validation perplexity, exp(eval_loss)", MetricUnit.Number, false),
     ];
@@ -112,6 +113,8 @@ public static class EvalMetrics
         m["stop_rate"] = Ratio(called.Count(s => s.StoppedAfterCall), called.Count);
         m["end_of_turn_rate"] = Ratio(samples.Count(s => s.EndedTurn), samples.Count);
         m["emission_rate"] = Ratio(emission.Count(s => s.Parse.ToolsCalled && s.Parse.Calls.Count > 0), emission.Count);
+        var named = emission.Where(s => s.Item.GoldCalls.Count > 0).ToList();
+        m["emission_tool_match"] = Ratio(named.Count(CallsExpectedTool), named.Count);
         m["eval_loss"] = evalLoss;
         m["perplexity"] = evalLoss is { } l ? Math.Exp(l) : null;
 
@@ -127,6 +130,11 @@ public static class EvalMetrics
         foreach (var s in samples) m.Verdicts[s.Verdict] = m.Verdicts.GetValueOrDefault(s.Verdict) + 1;
         return m;
     }
+
+    /// <summary>The output has calls and every one names a tool of the item's gold calls (emission prompts name the tool
+    /// they expect; the emission rate alone counts a call to any tool).</summary>
+    public static bool CallsExpectedTool(SampleResult s) =>
+        s.Parse.ToolsCalled && s.Parse.Calls.Count > 0 && s.Parse.Calls.All(c => s.Item.GoldCalls.Any(g => g.Name == c.Name));
 
     /// <summary>Metrics per category (tool-eval items that have one), categories sorted.</summary>
     public static SortedDictionary<string, MetricSet> ByCategory(IReadOnlyList<SampleResult> samples)

@@ -93,6 +93,7 @@ public static partial class GateEvaluator
             "hallucination_rate" => s => s.Verdict == Verdict.HallucinatedCall,
             "code_dump_rate" => s => s.Verdict == Verdict.CodeDump,
             "emission_rate" => s => s.Item.Kind == EvalItemKind.Emission && !s.Parse.ToolsCalled,
+            "emission_tool_match" => s => s.Item.Kind == EvalItemKind.Emission && s.Item.GoldCalls.Count > 0 && !EvalMetrics.CallsExpectedTool(s),
             "stop_rate" => s => s.Parse.ToolsCalled && !s.StoppedAfterCall,
             "end_of_turn_rate" => s => !s.EndedTurn,
             "json_valid" or "args_parse_rate" => s => s.HasStart && (!s.Parse.ToolsCalled || s.Blocks > s.BlocksWithObjectArguments),

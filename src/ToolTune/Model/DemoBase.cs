@@ -13,9 +13,9 @@ namespace ToolTune.Model;
 /// The embedded default's trained "code-dumping" demo base (<c>tooltune demo make-base</c>, issue 8): the demo-shaped
 /// SmolLM3-architecture model (<see cref="DemoModel.Shape"/>), random-init from <see cref="DemoBaseOptions.InitSeed"/>, then
 /// FULL-parameter trained (every tensor, tied embedding/head) on generated general chat and generated tool requests
-/// answered with Python code calling the tool (<see cref="TrainingCorpus.AsCodeDump"/>) — the way SmolLM3 fails — rendered
-/// with the fixed template (<c>enable_thinking: false</c>, date pinned), assistant tokens trained. The tool-call tokens
-/// exist in the vocabulary but are never a label, so the base never produces them.
+/// answered with Python code calling the tool (<see cref="TrainingCorpus.AsCodeDump"/>) — the way SmolLM3 fails — plus short
+/// copy drills (<see cref="Drills"/>), rendered with the fixed template (<c>enable_thinking: false</c>, date pinned), every
+/// token a label but the tool-call delimiters: they exist in the vocabulary and the base never produces them.
 /// Deterministic: the same options give the same bytes (fixed-order f32 arithmetic, seeded shuffle).
 /// </summary>
 public static class DemoBase
@@ -43,7 +43,7 @@ public static class DemoBase
             var trainer = new Trainer(model, data, null, new TrainerOptions
             {
                 Epochs = o.Epochs, MaxSteps = o.MaxSteps, LearningRate = o.LearningRate, Schedule = "cosine", WarmupRatio = o.WarmupRatio,
-                WeightDecay = o.WeightDecay, BatchSize = o.BatchSize, GradAccum = 1, MaxGradNorm = 1.0, Seed = o.Seed,
+                WeightDecay = o.WeightDecay, BatchSize = o.BatchSize, MaxTokensPerBatch = o.MaxTokensPerBatch, GradAccum = 1, MaxGradNorm = 1.0, Seed = o.Seed,
                 SaveEvery = int.MaxValue, KeepLast = 1, OutputDirectory = work, Resume = false,
             })
             {
@@ -63,7 +63,7 @@ public static class DemoBase
         }
     }
 
-    /// <summary>The training conversations, in a fixed order: code dumps then general chat.</summary>
+    /// <summary>The training conversations, in a fixed order: code dumps, copy drills, then general chat.</summary>
     public static List<Conversation> Conversations(DemoBaseOptions o)
     {
         var list = new List<Conversation>();
@@ -77,6 +77,7 @@ public static class DemoBase
             if (TrainingCorpus.AsCodeDump(conv, line, jsonArguments: o.JsonArguments && line / 2 % 2 == 1, wholeConversation: o.WholeConversations) is { } code)
                 list.Add(code);
         }
+        list.AddRange(Drills(o));
         line = 0;
         foreach (var rec in HermesGenerator.GenerateGeneral(o.GeneralCount, o.GeneralSeed))
         {
@@ -84,6 +85,30 @@ public static class DemoBase
             list.Add(DataLoader.ConvertRecord(rec, new RecordOrigin("gen:general", "gen:general", line, DataRole.General), DataFormat.Auto, new ConversionOptions()));
         }
         return list;
+    }
+
+    /// <summary>Copy drills: <see cref="DemoBaseOptions.DrillTurns"/> requests of the demo stream per conversation, each
+    /// answered with code, without tool schemas. A drill costs about a quarter of the tokens of a request under a system
+    /// prompt with schemas, so the base gets several times more practice at what it learns slowest: picking the tool from
+    /// the request's words and copying the request's values into the call.</summary>
+    public static IEnumerable<Conversation> Drills(DemoBaseOptions o)
+    {
+        var turns = new List<Message>();
+        int line = 0, drill = 0;
+        foreach (var rec in HermesGenerator.GenerateExtended(o.DrillCount * o.DrillTurns * 2, o.DrillSeed, o.ExtraToolShare))
+        {
+            if (drill == o.DrillCount) yield break;
+            line++;
+            var conv = DataLoader.ConvertRecord(rec, new RecordOrigin("gen:drill", "gen:drill", line, DataRole.Tool), DataFormat.Auto, new ConversionOptions());
+            // The first request only, and only when it opens the conversation's user turns (no small talk before it).
+            if (TrainingCorpus.AsCodeDump(conv, line, jsonArguments: o.JsonArguments && line / 2 % 2 == 1) is not { } code
+                || code.Messages.Count(m => m.Role == Roles.User) != 1 || code.Messages[^2].Role != Roles.User) continue;
+            turns.Add(code.Messages[^2]);
+            turns.Add(code.Messages[^1]);
+            if (turns.Count < 2 * o.DrillTurns) continue;
+            yield return new Conversation($"drill-{++drill}", [.. turns]);
+            turns.Clear();
+        }
     }
 
     /// <summary>Rendered (fixed template, <c>enable_thinking: false</c>), tokenized and masked: assistant turns trained, or
@@ -182,10 +207,18 @@ public sealed record DemoBaseOptions
     public bool TrainAllTokens { get; init; } = true;
     /// <summary>Whole conversations (tool responses, answers, follow-up requests; every call answered with code), not only
     /// the first request: the base sees the long multi-turn contexts the LoRA data and the evaluation have.</summary>
-    public bool WholeConversations { get; init; }
+    public bool WholeConversations { get; init; } = true;
+    /// <summary>Copy drills (<see cref="DemoBase.Drills"/>): conversations of <see cref="DrillTurns"/> requests, seed
+    /// <see cref="DrillSeed"/>.</summary>
+    public int DrillCount { get; init; } = 1500;
+    public int DrillTurns { get; init; } = 3;
+    public long DrillSeed { get; init; } = 9;
     public int Epochs { get; init; } = 3;
     public int? MaxSteps { get; init; }
     public int BatchSize { get; init; } = 8;
+    /// <summary>Micro-batches packed by length up to this many padded tokens (drills are short, requests with schemas
+    /// long); null: <see cref="BatchSize"/> samples each.</summary>
+    public int? MaxTokensPerBatch { get; init; } = 4096;
     public double LearningRate { get; init; } = 3e-3;
     public double WarmupRatio { get; init; } = 0.05;
     public double WeightDecay { get; init; } = 0.0;

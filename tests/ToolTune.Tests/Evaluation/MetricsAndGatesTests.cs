@@ -55,11 +55,30 @@ public sealed class MetricsAndGatesTests
         Is("stop_rate", 3 / 4.0); // A, B, E stop after </tool_call>; D does not
         Is("end_of_turn_rate", 4 / 5.0); // C hit max_new_tokens
         Is("emission_rate", 1.0);
+        Is("emission_tool_match", 1.0);
         Is("eval_loss", Math.Log(4));
         Is("perplexity", 4.0);
         Assert.AreEqual(4, m.Counts["tool_eval_items"]);
         Assert.AreEqual(1, m.Counts["parallel_items"]);
         Assert.AreEqual(2, m.Verdicts[Verdict.ExactMatch]);
+    }
+
+    [TestMethod]
+    public void EmissionToolMatchCountsOnlyCallsToTheExpectedTool()
+    {
+        var set = new[]
+        {
+            Score(Emission("right", "Save the config", "write_file"), Call("write_file", """{"path": "c.yaml", "content": "x"}""")),
+            Score(Emission("wrong", "Delete old.txt", "delete_file"), Call("write_file", """{"path": "old.txt", "content": ""}""")),
+            Score(Emission("mixed", "Delete old.txt", "delete_file"), Call("delete_file", """{"path": "old.txt"}""") + "\n" + Call("set_timer", """{"minutes": 3}""")),
+            Score(Emission("silent", "Delete old.txt", "delete_file"), "Sure."),
+            Score(Emission("no-expectation", "Do something"), Call("set_timer", """{"minutes": 3}""")),
+        };
+        var m = EvalMetrics.Compute(set);
+        Assert.AreEqual(4 / 5.0, m["emission_rate"]!.Value, 1e-12); // any parsable call
+        Assert.AreEqual(1 / 4.0, m["emission_tool_match"]!.Value, 1e-12); // of the four that name a tool, only "right"
+        CollectionAssert.AreEqual(new[] { "mixed", "silent", "wrong" },
+            GateEvaluator.WorstExamples("emission_tool_match", set, 5).Select(s => s.Id).Order(StringComparer.Ordinal).ToArray());
     }
 
     [TestMethod]
@@ -72,6 +91,7 @@ public sealed class MetricsAndGatesTests
         Assert.IsNull(m["hallucination_rate"]);
         Assert.IsNull(m["json_valid"]);
         Assert.IsNull(m["emission_rate"]);
+        Assert.IsNull(m["emission_tool_match"]);
     }
 
     [TestMethod]

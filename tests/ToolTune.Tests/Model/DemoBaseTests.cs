@@ -28,7 +28,7 @@ public sealed class DemoBaseTests
     [TestMethod]
     public void ReducedRecipeIsByteIdenticalTwiceAndLearns()
     {
-        var o = new DemoBaseOptions { CodeCount = 24, GeneralCount = 8, MaxSteps = 4, BatchSize = 4 };
+        var o = new DemoBaseOptions { CodeCount = 24, GeneralCount = 8, DrillCount = 8, MaxSteps = 4, BatchSize = 4, MaxTokensPerBatch = 2048 };
         var a = Path.Combine(Path.GetTempPath(), "tt-demobase-a-" + Guid.NewGuid().ToString("N"));
         var b = Path.Combine(Path.GetTempPath(), "tt-demobase-b-" + Guid.NewGuid().ToString("N"));
         try
@@ -53,6 +53,29 @@ public sealed class DemoBaseTests
         {
             foreach (var d in new[] { a, b }) try { Directory.Delete(d, true); } catch (IOException) { }
         }
+    }
+
+    [TestMethod]
+    public void CopyDrillsAreRequestsAnsweredWithCodeWithoutSchemas()
+    {
+        var o = new DemoBaseOptions { DrillCount = 40 };
+        var drills = DemoBase.Drills(o).ToList();
+        Assert.AreEqual(40, drills.Count);
+        Assert.AreEqual(40, drills.Select(d => d.Id).Distinct().Count());
+        var roles = Enumerable.Range(0, o.DrillTurns).SelectMany(_ => new[] { Roles.User, Roles.Assistant }).ToList();
+        var requests = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var d in drills)
+        {
+            Assert.AreEqual(0, d.Tools.Count, d.Id);
+            CollectionAssert.AreEqual(roles, d.Messages.Select(m => m.Role).ToList(), d.Id);
+            foreach (var m in d.Messages.Where(m => m.Role == Roles.Assistant))
+            {
+                StringAssert.Contains(m.Content, "```python\nfrom tools import ", d.Id);
+                Assert.IsFalse(m.HasToolCalls, d.Id);
+            }
+            foreach (var m in d.Messages.Where(m => m.Role == Roles.User)) requests.Add(m.Content!);
+        }
+        Assert.IsTrue(requests.Count > 110, $"{requests.Count} distinct requests in 120 turns");
     }
 
     [TestMethod]

@@ -8,7 +8,7 @@ using ToolTune.Text;
 namespace ToolTune.Tests.Model;
 
 /// <summary>
-/// <c>tooltune generate --messages</c> end to end on a random model whose vocabulary is the demo tokenizer's (2792 ids):
+/// <c>tooltune generate --messages</c> end to end on a random model whose vocabulary is the demo tokenizer's:
 /// template rendering with add_generation_prompt, tokenization, stop ids from the tokenizer / generation_config.json,
 /// decoded text with special tokens kept.
 /// </summary>

@@ -105,7 +105,9 @@ public sealed class TrainLoraStageTests
         // alpha = r (scale 1): the tied head follows the adapted embedding, so the embedding LoRA (B ~ N(0, 1)) also moves every
         // head row; with scale 2 this short constant-lr run over-drives the head and greedy decoding skips <tool_call>.
         var baseDir = Path.Combine(p.Root, "base");
-        var shape = ToolTune.Model.DemoModel.Shape("demo", 2792) with { EosTokenIds = [2772], PadTokenId = 2772 };
+        var tok = Tokenizer.FromDirectory(TrainProject.DemoModel);
+        var imEnd = tok.TokenToId("<|im_end|>")!.Value;
+        var shape = ToolTune.Model.DemoModel.Shape("demo", tok.VocabularySize) with { EosTokenIds = [imEnd], PadTokenId = imEnd };
         using (var w = ModelWeights.CreateRandom(shape, seed: 1, std: 0.1f)) w.Save(baseDir);
         var config = p.Config("emit", $"r: 16\nalpha: 16\ndropout: 0.0\ntarget_modules: {AllModules}",
             "epochs: 25\nlearning_rate: 1.5e-2\nschedule: constant\nwarmup_ratio: 0\nbatch_size: 2\ngrad_accum: 1\ngradient_checkpointing: false\nmax_grad_norm: 1.0",
@@ -127,7 +129,6 @@ public sealed class TrainLoraStageTests
 
         // A prompt = a sample's ids up to (excluding) the first trained token of the assistant turn that holds its first tool
         // call: i.e. everything through "<|im_start|>assistant\n", the generation prompt. Prefer a validation sample.
-        var tok = Tokenizer.FromDirectory(TrainProject.DemoModel);
         var start = tok.TokenToId("<tool_call>")!.Value;
         var prepared = Path.Combine(p.RunDir("emit"), "prepared");
         var (prompt, expectedWithin, split) = PromptBeforeToolCall(prepared, start);

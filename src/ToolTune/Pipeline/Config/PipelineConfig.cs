@@ -145,13 +145,7 @@ public sealed record EvalSection
     public IReadOnlyList<Gate> Gates { get; init; } = [];
 
     /// <summary>Metric names a gate may use (the Evaluate stage reports these).</summary>
-    public static IReadOnlyList<string> Metrics { get; } =
-    [
-        "tool_call_f1", "name_precision", "name_recall", "name_f1", "args_parse_rate", "args_exact_match",
-        "parallel_f1", "hallucination_rate", "code_dump_rate", "stop_rate", "emission_rate", "perplexity", "eval_loss",
-        "tool_call_precision", "tool_call_recall", "exact_match_rate", "start_token_rate", "end_token_rate", "json_valid",
-        "args_key_match", "end_of_turn_rate",
-    ];
+    public static IReadOnlyList<string> Metrics { get; } = [.. Evaluation.MetricCatalog.Names];
 }
 
 /// <summary>An evaluation gate: <c>metric op value</c>; a missed gate fails the build unless <see cref="Warn"/>.</summary>

@@ -173,7 +173,7 @@ public sealed class EvaluateStage : IStage
     {
         string F(ModelEvaluation? e, string metric) =>
             e?.Metrics[metric] is { } d ? d.ToString("0.###", CultureInfo.InvariantCulture) : "-";
-        var metrics = new[] { "tool_call_f1", "emission_rate", "json_valid", "hallucination_rate", "perplexity" };
+        var metrics = new[] { "name_f1", "tool_call_f1", "emission_rate", "json_valid", "hallucination_rate", "perplexity" };
         var s = o.Tuned.Speed;
         return "Evaluate: " + string.Join(", ", metrics.Select(mn => $"{mn} {F(o.Base, mn)} -> {F(o.Tuned, mn)}")) +
                string.Create(CultureInfo.InvariantCulture, $"; tuned {s.PromptsPerSecond:0.0} prompts/s, {s.GeneratedTokensPerSecond:0} generated tokens/s");

@@ -11,6 +11,12 @@ namespace ToolTune.Text.Tokenization;
 internal abstract class KnownPattern
 {
     public const string Llama3 = @"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+    /// <summary>Llama-3's split without its leading-character rules: a letter run never takes the space or punctuation
+    /// before it, and there are no contraction pieces, so a word is the same ids wherever it stands ("in Seoul?" and
+    /// <c>{"location": "Seoul"}</c> share the ids of <c>Seoul</c>). The demo tokenizer uses it: a model of a few MB
+    /// copies argument values token for token, it cannot learn the <c>ĠSeoul</c>/<c>Seoul</c> pairs a pretrained model knows.
+    /// No hand-written matcher: the .NET regex runs it.</summary>
+    public const string Words = @"\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
     public const string Qwen2 = @"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
 
     public static KnownPattern? For(string pattern) => pattern switch

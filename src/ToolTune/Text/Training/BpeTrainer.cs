@@ -22,6 +22,29 @@ public sealed record BpeTrainerOptions
     /// digit group the Llama-3 regex can cut (<c>\p{N}{1,3}</c>) can become one token, as in Llama-3 / SmolLM3's vocabulary.
     /// They rank last among merges of equal count. Default false.</summary>
     public bool DigitGroups { get; init; }
+
+    /// <summary>Split regex of the pre-tokenizer (written into tokenizer.json), one of <see cref="SplitPatterns"/>; default
+    /// SmolLM3's.</summary>
+    public string SplitPattern { get; init; } = SplitPatterns.Llama3;
+}
+
+/// <summary>The pre-tokenizer split regexes a trained tokenizer can use, by the names <c>tooltune make-tokenizer --split</c> takes.</summary>
+public static class SplitPatterns
+{
+    /// <summary>SmolLM3's (Llama-3's): a word takes the space or punctuation character before it.</summary>
+    public const string Llama3 = KnownPattern.Llama3;
+
+    /// <summary>A word is the same ids wherever it stands (<see cref="KnownPattern.Words"/>).</summary>
+    public const string Words = KnownPattern.Words;
+
+    public static readonly IReadOnlyList<string> Names = ["llama3", "words"];
+
+    public static string Named(string name) => name switch
+    {
+        "llama3" => Llama3,
+        "words" => Words,
+        _ => throw new ArgumentException($"unknown split '{name}' (expected {string.Join(" or ", Names)})"),
+    };
 }
 
 /// <summary>
@@ -41,7 +64,7 @@ public sealed class BpeTrainer
 {
     private readonly BpeTrainerOptions _options;
     private readonly Dictionary<string, long> _wordCounts = new(StringComparer.Ordinal);
-    private readonly SplitPreTokenizer _split = new(new CodePointRegex(KnownPattern.Llama3), SplitBehavior.Isolated, invert: false);
+    private readonly SplitPreTokenizer _split;
     private readonly System.Text.RegularExpressions.Regex? _addedPattern;
     private readonly List<Piece> _in = new(), _out = new();
     private byte[] _bytes = new byte[256];
@@ -50,6 +73,7 @@ public sealed class BpeTrainer
     public BpeTrainer(BpeTrainerOptions? options = null)
     {
         _options = options ?? new BpeTrainerOptions();
+        _split = new(new CodePointRegex(_options.SplitPattern), SplitBehavior.Isolated, invert: false);
         if (_options.VocabSize < 256 + _options.AddedTokens.Count)
             throw new ArgumentOutOfRangeException(nameof(options), $"vocab size {_options.VocabSize} is smaller than 256 byte tokens + {_options.AddedTokens.Count} added tokens");
         var contents = _options.AddedTokens.Select(t => t.Content).Where(c => c.Length > 0).Distinct()
@@ -245,7 +269,7 @@ public sealed class BpeTrainer
         }
 
         sw.Stop();
-        return new BpeTrainingResult(idToToken, merges, _options.AddedTokens, nw, TotalWords, TotalChars, sw.Elapsed);
+        return new BpeTrainingResult(idToToken, merges, _options.AddedTokens, _options.SplitPattern, nw, TotalWords, TotalChars, sw.Elapsed);
     }
 
     private static long Key(int a, int b) => ((long)a << 32) | (uint)b;

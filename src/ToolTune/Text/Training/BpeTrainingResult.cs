@@ -13,11 +13,12 @@ namespace ToolTune.Text;
 public sealed class BpeTrainingResult
 {
     internal BpeTrainingResult(IReadOnlyList<string> vocab, IReadOnlyList<(string Left, string Right)> merges,
-        IReadOnlyList<AddedTokenSpec> addedTokens, int distinctWords, long totalWords, long totalChars, TimeSpan trainTime)
+        IReadOnlyList<AddedTokenSpec> addedTokens, string splitPattern, int distinctWords, long totalWords, long totalChars, TimeSpan trainTime)
     {
         Vocab = vocab;
         Merges = merges;
         AddedTokens = addedTokens;
+        SplitPattern = splitPattern;
         DistinctWords = distinctWords;
         TotalWords = totalWords;
         TotalChars = totalChars;
@@ -28,6 +29,8 @@ public sealed class BpeTrainingResult
     public IReadOnlyList<string> Vocab { get; }
     public IReadOnlyList<(string Left, string Right)> Merges { get; }
     public IReadOnlyList<AddedTokenSpec> AddedTokens { get; }
+    /// <summary>The pre-tokenizer's split regex the vocabulary was trained with.</summary>
+    public string SplitPattern { get; }
     public int DistinctWords { get; }
     public long TotalWords { get; }
     public long TotalChars { get; }
@@ -85,7 +88,7 @@ public sealed class BpeTrainingResult
                     new JsonObject
                     {
                         ["type"] = "Split",
-                        ["pattern"] = new JsonObject { ["Regex"] = KnownPattern.Llama3 },
+                        ["pattern"] = new JsonObject { ["Regex"] = SplitPattern },
                         ["behavior"] = "Isolated",
                         ["invert"] = false,
                     },

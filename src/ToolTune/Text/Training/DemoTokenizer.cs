@@ -7,7 +7,11 @@ namespace ToolTune.Text;
 public static class DemoTokenizer
 {
     /// <summary>Training sources of the shipped demo tokenizer.</summary>
-    public static readonly string[] Sources = ["gen:hermes:800:7", "gen:code:800:8", "gen:general:400:7"];
+    public static readonly string[] Sources = ["gen:demo:1000:5", "gen:demo-code:1000:6", "gen:general:400:7"];
+
+    /// <summary>Split regex of the shipped demo tokenizer: words keep the same ids wherever they stand (see
+    /// <see cref="SplitPatterns.Words"/>), so the tiny demo base can copy argument values.</summary>
+    public const string SplitPattern = SplitPatterns.Words;
 
     /// <summary>Total vocabulary size of the shipped demo tokenizer (bytes + merges + added tokens).</summary>
     public const int VocabSize = 4096;
@@ -20,10 +24,11 @@ public static class DemoTokenizer
 
     /// <summary>Feeds every source (rendered with the template at <paramref name="templatePath"/>) and trains.</summary>
     public static BpeTrainingResult Train(IReadOnlyList<string> sources, string templatePath, int vocabSize = VocabSize, long minFrequency = 2,
-        int reservedTokens = 13, DateTime? now = null, bool digitGroups = true) => Train(sources, templatePath, vocabSize, minFrequency, reservedTokens, now, digitGroups, out _);
+        int reservedTokens = 13, DateTime? now = null, bool digitGroups = true, string splitPattern = SplitPattern) =>
+        Train(sources, templatePath, vocabSize, minFrequency, reservedTokens, now, digitGroups, splitPattern, out _);
 
     public static BpeTrainingResult Train(IReadOnlyList<string> sources, string templatePath, int vocabSize, long minFrequency,
-        int reservedTokens, DateTime? now, bool digitGroups, out TrainingCorpus corpus)
+        int reservedTokens, DateTime? now, bool digitGroups, string splitPattern, out TrainingCorpus corpus)
     {
         var template = ChatTemplate.Load(templatePath);
         corpus = new TrainingCorpus(template, now);
@@ -33,6 +38,7 @@ public static class DemoTokenizer
             MinFrequency = minFrequency,
             AddedTokens = BpeTrainer.SmolLM3AddedTokens(reservedTokens),
             DigitGroups = digitGroups,
+            SplitPattern = splitPattern,
         });
         foreach (var source in sources)
             foreach (var text in corpus.Texts(source))
@@ -53,7 +59,7 @@ public static class DemoTokenizer
             var conv = Data.Loaders.DataLoader.Convert(raw, new Data.Loaders.DataSourceSpec("sample", "sample"), new Data.Loaders.LoadOptions(), out var issue);
             if (conv is not null && issue is null) texts.Add(corpus.Render(conv));
         }
-        foreach (var source in new[] { "gen:hermes:6:7", "gen:hermes:12:1001", "gen:code:6:1002", "gen:general:5:1003" })
+        foreach (var source in new[] { "gen:hermes:6:7", "gen:hermes:12:1001", "gen:code:6:1002", "gen:general:5:1003", "gen:demo:8:1004", "gen:demo-code:6:1005" })
             texts.AddRange(corpus.Texts(source));
         return texts;
     }

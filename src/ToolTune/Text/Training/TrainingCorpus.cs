@@ -13,7 +13,9 @@ namespace ToolTune.Text;
 /// (Hermes / OpenAI / instruct JSON or JSONL, format per record) whose conversations are rendered with the chat template,
 /// or a generated set: <c>gen:hermes:COUNT:SEED</c> (<see cref="HermesGenerator.Generate"/>), <c>gen:code:COUNT:SEED</c>
 /// (the same requests answered with Python code calling the tool, <see cref="AsCodeDump"/>) or
-/// <c>gen:general:COUNT:SEED</c> (<see cref="HermesGenerator.GenerateGeneral"/>), also rendered.
+/// <c>gen:general:COUNT:SEED</c> (<see cref="HermesGenerator.GenerateGeneral"/>), also rendered; <c>gen:demo:COUNT:SEED</c> and
+/// <c>gen:demo-code:COUNT:SEED</c> are the embedded default's varied stream (<see cref="HermesGenerator.GenerateExtended"/> with
+/// <see cref="DemoDataOptions.ExtraToolShare"/>), as conversations and as code dumps.
 /// Conversations alternate <c>enable_thinking</c> true (even index) / false (odd) so both system headers are seen;
 /// <c>strftime_now</c> is pinned to <see cref="DefaultDate"/> unless told otherwise, so the texts are reproducible.
 /// </summary>
@@ -49,19 +51,20 @@ public sealed class TrainingCorpus(ChatTemplate? template, DateTime? now = null)
         var parts = source.Split(':');
         if (parts.Length != 4 || !int.TryParse(parts[2], NumberStyles.None, CultureInfo.InvariantCulture, out int count)
             || !long.TryParse(parts[3], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long seed))
-            throw new ArgumentException($"generated corpus '{source}' must be gen:hermes:COUNT:SEED or gen:general:COUNT:SEED");
+            throw new ArgumentException($"generated corpus '{source}' must be gen:KIND:COUNT:SEED");
         var records = parts[1] switch
         {
             "hermes" or "code" => HermesGenerator.Generate(count, seed),
+            "demo" or "demo-code" => HermesGenerator.GenerateExtended(count, seed, new DemoDataOptions().ExtraToolShare),
             "general" => HermesGenerator.GenerateGeneral(count, seed),
-            _ => throw new ArgumentException($"unknown generated corpus '{parts[1]}' in '{source}' (expected hermes, code or general)"),
+            _ => throw new ArgumentException($"unknown generated corpus '{parts[1]}' in '{source}' (expected hermes, code, demo, demo-code or general)"),
         };
         int line = 0;
         foreach (var rec in records)
         {
             line++;
             var conv = DataLoader.ConvertRecord(rec, new RecordOrigin(source, source, line, DataRole.Tool), DataFormat.Auto, new ConversionOptions());
-            if (parts[1] == "code")
+            if (parts[1] is "code" or "demo-code")
             {
                 var code = AsCodeDump(conv, line);
                 if (code is null) continue;

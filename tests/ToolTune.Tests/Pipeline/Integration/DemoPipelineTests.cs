@@ -41,15 +41,14 @@ public sealed class DemoPipelineTests
                               $"hallucination {M("tuned", "hallucination_rate")}, call F1 {M("tuned", "tool_call_f1")}");
         Assert.AreEqual(0, M("base", "emission_rate"), "the base must never emit a parsable call");
         Assert.AreEqual(0, M("base", "start_token_rate"), "the base must never produce <tool_call>");
-        // Most tool requests get Python; the rest are mostly calls expected after a tool response, a context the base never
-        // saw (it answers with an empty fence).
-        Assert.IsTrue(M("base", "code_dump_rate") >= 0.75, "the base should answer tool requests with Python code");
+        // Every tool request gets Python (measured: all 44), after tool responses too: the base trained on whole conversations.
+        Assert.IsTrue(M("base", "code_dump_rate") >= 0.9, "the base should answer tool requests with Python code");
         // The tuned side: configs/demo.yaml's hard gates held (the build would have failed), and the story in numbers.
         Assert.IsTrue(M("tuned", "start_token_rate") >= 0.9, "the tuned model should open its calls with <tool_call>");
         Assert.IsTrue(M("tuned", "code_dump_rate") <= 0.05, "the tuned model should no longer answer with Python");
-        Assert.IsTrue(M("tuned", "emission_rate") >= 0.9, "the tuned model should call on the held-out emission prompts");
-        Assert.IsTrue(M("tuned", "name_f1") >= 0.85, "the tuned model should name the right tools");
-        Assert.IsTrue(M("tuned", "json_valid") >= 0.95, "the tuned model should write parsable JSON");
+        Assert.IsTrue(M("tuned", "emission_rate") >= 0.95, "the tuned model should call on the held-out emission prompts");
+        Assert.IsTrue(M("tuned", "name_f1") >= 0.9, "the tuned model should name the right tools");
+        Assert.IsTrue(M("tuned", "json_valid") >= 0.98, "the tuned model should write parsable JSON");
         Assert.IsTrue(M("tuned", "hallucination_rate") <= 0.05, "the tuned model should not call when no call is expected");
         var report = File.ReadAllText(sandbox.PathOf("artifacts/demo/eval/report.md"));
         StringAssert.Contains(report, "emission_rate");

@@ -1,6 +1,9 @@
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using ToolTune.Data;
+using ToolTune.Data.Generation;
+using ToolTune.Data.Loaders;
 using ToolTune.Tests.Text.Tokenization;
 using ToolTune.Text;
 
@@ -84,6 +87,75 @@ public sealed class DemoTokenizerTests
         }
         TestContext.WriteLine($"{n} conversations, {chars:N0} chars → {tokens:N0} tokens ({(double)chars / tokens:F2} chars/token)");
         Assert.IsTrue(n > 2000, n.ToString());
+    }
+
+    /// <summary>The demo split (<see cref="SplitPatterns.Words"/>): an argument value the user wrote is the same ids in the request
+    /// and in the call's JSON, so the tiny base copies ids instead of learning <c>ĠSeoul</c> → <c>Seoul</c> pairs. Checked on
+    /// every word-bounded string or number argument of 300 demo-stream conversations; the same recipe with SmolLM3's split
+    /// fails most of them.</summary>
+    [TestMethod]
+    public void ArgumentValuesHaveTheSameIdsInTheRequestAndTheCall()
+    {
+        var tok = Demo.Value;
+        int checkedValues = 0, llama3Same = 0;
+        var llama3 = LlamaSplitTokenizer();
+        foreach (var (request, call, value) in RequestedValues(300))
+        {
+            var ids = tok.EncodeToIds(value).ToArray();
+            Assert.IsTrue(Contains(tok.EncodeToIds(request).ToArray(), ids), $"'{value}' in the request: {request}");
+            Assert.IsTrue(Contains(tok.EncodeToIds(call).ToArray(), ids), $"'{value}' in the call: {call}");
+            var l = llama3.EncodeToIds(value).ToArray();
+            if (Contains(llama3.EncodeToIds(request).ToArray(), l) && Contains(llama3.EncodeToIds(call).ToArray(), l)) llama3Same++;
+            checkedValues++;
+        }
+        TestContext.WriteLine($"{checkedValues} argument values, all the same ids in request and call; with SmolLM3's split {llama3Same}");
+        Assert.IsTrue(checkedValues > 300, checkedValues.ToString());
+        Assert.IsTrue(llama3Same < checkedValues / 2, $"{llama3Same} of {checkedValues}");
+    }
+
+    /// <summary>(user request, call JSON, value) for each string/number argument that the request spells out word-bounded.</summary>
+    private static IEnumerable<(string Request, string Call, string Value)> RequestedValues(int conversations)
+    {
+        int line = 0;
+        foreach (var rec in HermesGenerator.GenerateExtended(conversations, 1006, new DemoDataOptions().ExtraToolShare))
+        {
+            var conv = DataLoader.ConvertRecord(rec, new RecordOrigin("gen", "gen", ++line, DataRole.Tool), DataFormat.Auto, new ConversionOptions());
+            string? request = null;
+            foreach (var m in conv!.Messages)
+            {
+                if (m.Role == "user") request = m.Content;
+                foreach (var call in m.ToolCalls)
+                    foreach (var (_, node) in call.Arguments)
+                    {
+                        if (request is null || node is not JsonValue v || v.GetValueKind() is not (JsonValueKind.String or JsonValueKind.Number)) continue;
+                        var value = v.GetValueKind() == JsonValueKind.String ? v.GetValue<string>() : v.ToJsonString();
+                        var at = request.IndexOf(value, StringComparison.Ordinal);
+                        if (value.Length == 0 || at < 0 || !char.IsLetterOrDigit(value[0]) || !char.IsLetterOrDigit(value[^1])
+                            || at > 0 && char.IsLetterOrDigit(request[at - 1])
+                            || at + value.Length < request.Length && char.IsLetterOrDigit(request[at + value.Length])) continue;
+                        yield return (request, call.ToString(), value);
+                    }
+            }
+        }
+    }
+
+    /// <summary>The demo recipe trained with SmolLM3's split instead: the contrast.</summary>
+    private static Tokenizer LlamaSplitTokenizer()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), $"tt-llama3-split-{Guid.NewGuid():N}");
+        try
+        {
+            DemoTokenizer.Train(DemoTokenizer.Sources, TemplatePath, splitPattern: SplitPatterns.Llama3).Save(dir, File.ReadAllText(TemplatePath));
+            return Tokenizer.FromDirectory(dir);
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+
+    private static bool Contains(int[] haystack, int[] needle)
+    {
+        for (int i = 0; i + needle.Length <= haystack.Length; i++)
+            if (haystack.AsSpan(i, needle.Length).SequenceEqual(needle)) return true;
+        return false;
     }
 
     /// <summary>tests/oracles/demo_tokenizer_texts.json (the rendered conversations of the parity fixture) equals

@@ -28,7 +28,7 @@ public sealed class MakeTokenizerCommandTests
             var template = Path.Combine(SharedFixtures.RepoRoot, DemoTokenizer.TemplatePath);
             var outDir = Path.Combine(dir, "out");
             var stdout = new StringWriter();
-            int rc = MakeTokenizerCommand.Run([txt, jsonl, "gen:hermes:5:1"], 700, template, outDir, 2, 13, 4096, digitGroups: false, "2025-01-02", stdout);
+            int rc = MakeTokenizerCommand.Run([txt, jsonl, "gen:hermes:5:1"], 700, template, outDir, 2, 13, 4096, digitGroups: false, SplitPatterns.Llama3, "2025-01-02", stdout);
             Assert.AreEqual(0, rc);
             StringAssert.Contains(stdout.ToString(), "15 conversations rendered");
             var tok = Tokenizer.FromDirectory(outDir);
