@@ -49,13 +49,14 @@ public static class SplitPatterns
 
 /// <summary>
 /// Byte-level BPE trainer with the semantics of Hugging Face <c>tokenizers</c>' <c>BpeTrainer</c> for a Llama-3 style
-/// tokenizer: text is cut on the added tokens (they are never learned from), pre-tokenized with the Llama-3 split regex
-/// (the project's <see cref="SplitPreTokenizer"/>/<see cref="KnownPattern"/>, per code point), each piece's UTF-8 bytes
-/// mapped through the ByteLevel table; the initial vocabulary is the 256 byte chars sorted by code point (HF
-/// <c>compute_alphabet</c> with <c>ByteLevel::alphabet()</c>); pair frequencies are counted over distinct words weighted
-/// by their counts; the most frequent pair is merged, ties broken by the smaller (left id, right id) pair (HF's
-/// <c>Merge</c> ordering); a merge whose result already exists reuses its id; training stops at the vocabulary target,
-/// when no pair is left, or when the best pair is below <see cref="BpeTrainerOptions.MinFrequency"/>.
+/// tokenizer: text is cut on the added tokens (they are never learned from), pre-tokenized with the split regex of
+/// <see cref="BpeTrainerOptions.SplitPattern"/>, Llama-3's by default (the project's <see cref="SplitPreTokenizer"/>/
+/// <see cref="KnownPattern"/>, per code point), each piece's UTF-8 bytes mapped through the ByteLevel table; the initial
+/// vocabulary is the 256 byte chars sorted by code point (HF <c>compute_alphabet</c> with <c>ByteLevel::alphabet()</c>);
+/// pair frequencies are counted over distinct words weighted by their counts; the most frequent pair is merged, ties
+/// broken by the smaller (left id, right id) pair (HF's <c>Merge</c> ordering); a merge whose result already exists
+/// reuses its id; training stops at the vocabulary target, when no pair is left, or when the best pair is below
+/// <see cref="BpeTrainerOptions.MinFrequency"/>.
 /// Pair counts are updated incrementally from an index pair → words containing it (no recount per merge).
 /// Differences from HF that do not change a valid file: one heap entry per count change (HF keeps per-entry word sets
 /// and may record a pair twice), and added tokens are removed from the training text.

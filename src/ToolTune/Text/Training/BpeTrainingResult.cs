@@ -48,9 +48,9 @@ public sealed class BpeTrainingResult
         throw new KeyNotFoundException(content);
     }
 
-    /// <summary>tokenizer.json, laid out like <c>tokenizers</c>' <c>save(pretty=true)</c> (SmolLM3-3B's file): Llama-3 split +
-    /// ByteLevel(use_regex=false) pre-tokenizer, BPE with array merges and <c>ignore_merges</c>, TemplateProcessing without
-    /// BOS, ByteLevel decoder, no normalizer.</summary>
+    /// <summary>tokenizer.json, laid out like <c>tokenizers</c>' <c>save(pretty=true)</c> (SmolLM3-3B's file): the trained
+    /// split (<see cref="SplitPattern"/>) + ByteLevel(use_regex=false) pre-tokenizer, BPE with array merges and
+    /// <c>ignore_merges</c>, TemplateProcessing without BOS, ByteLevel decoder, no normalizer.</summary>
     public string ToTokenizerJson()
     {
         var added = new JsonArray();
