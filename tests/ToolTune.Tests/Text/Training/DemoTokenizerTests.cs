@@ -123,7 +123,7 @@ public sealed class DemoTokenizerTests
             string? request = null;
             foreach (var m in conv!.Messages)
             {
-                if (m.Role == "user") request = m.Content;
+                if (m.Role == Roles.User) request = m.Content;
                 foreach (var call in m.ToolCalls)
                     foreach (var (_, node) in call.Arguments)
                     {
@@ -151,12 +151,7 @@ public sealed class DemoTokenizerTests
         finally { Directory.Delete(dir, recursive: true); }
     }
 
-    private static bool Contains(int[] haystack, int[] needle)
-    {
-        for (int i = 0; i + needle.Length <= haystack.Length; i++)
-            if (haystack.AsSpan(i, needle.Length).SequenceEqual(needle)) return true;
-        return false;
-    }
+    private static bool Contains(int[] haystack, int[] needle) => haystack.AsSpan().IndexOf(needle) >= 0;
 
     /// <summary>tests/oracles/demo_tokenizer_texts.json (the rendered conversations of the parity fixture) equals
     /// <see cref="DemoTokenizer.ParityTexts"/>. With TOOLTUNE_WRITE_FIXTURES=1 it is (re)written instead.</summary>
