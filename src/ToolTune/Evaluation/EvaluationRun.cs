@@ -59,8 +59,12 @@ public sealed record EvaluationOutcome(
     ModelEvaluation Tuned,
     ModelEvaluation? Base,
     IReadOnlyList<GateResult> Gates,
-    IReadOnlyList<string> Warnings,
-    IReadOnlyList<string> Files);
+    IReadOnlyList<string> Files)
+{
+    /// <summary>The warn-only misses as <c>warning TT7000: …</c> lines (the Evaluate stage logs them from <see cref="Gates"/>
+    /// with the gate's config line).</summary>
+    public IReadOnlyList<string> Warnings => GateEvaluator.WarningLines(Gates);
+}
 
 /// <summary>The Evaluate stage's entry point (the stage adds loading of models, stamps and MSBuild wiring).</summary>
 public static class EvaluationRun
@@ -97,7 +101,7 @@ public static class EvaluationRun
         var gates = GateEvaluator.Evaluate(request.Config.Gates, tuned.Metrics, tuned.Samples);
 
         var files = EvalOutputs.WriteAll(request, evaluator, tuned, baseEval, gates);
-        var warnings = GateEvaluator.Enforce(gates, request.ConfigFile);
-        return new EvaluationOutcome(tuned, baseEval, gates, warnings, files);
+        GateEvaluator.Enforce(gates, request.ConfigFile);
+        return new EvaluationOutcome(tuned, baseEval, gates, files);
     }
 }

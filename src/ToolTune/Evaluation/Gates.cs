@@ -82,8 +82,12 @@ public static partial class GateEvaluator
             throw new ToolTuneException(ErrorCodes.EvalGateFailed,
                 $"{failures.Count} evaluation gate(s) failed: " + string.Join(" | ", failures.Select(f => f.Describe())), file,
                 failures[0].Gate.Line, failures[0].Gate.Column);
-        return results.Where(r => r.IsWarning).Select(r => "warning " + ErrorCodes.EvalGateFailed + ": " + r.Describe()).ToList();
+        return WarningLines(results);
     }
+
+    /// <summary>The warn-only misses as <c>warning TT7000: …</c> lines.</summary>
+    public static List<string> WarningLines(IEnumerable<GateResult> results) =>
+        results.Where(r => r.IsWarning).Select(r => "warning " + ErrorCodes.EvalGateFailed + ": " + r.Describe()).ToList();
 
     /// <summary>The samples that hurt a metric most (by verdict severity, then id).</summary>
     public static List<SampleResult> WorstExamples(string metric, IReadOnlyList<SampleResult> samples, int count)

@@ -71,10 +71,7 @@ public static class DemoBase
         foreach (var rec in HermesGenerator.GenerateExtended(o.CodeCount, o.CodeSeed, o.ExtraToolShare))
         {
             line++;
-            var conv = DataLoader.ConvertRecord(rec, new RecordOrigin("gen:code", "gen:code", line, DataRole.Tool), DataFormat.Auto, new ConversionOptions());
-            // Half the dumps pass the arguments as a JSON dict: the base knows the JSON a tool call carries (as
-            // SmolLM3 does), it only never wraps it in <tool_call> — the habit the LoRA has to teach.
-            if (TrainingCorpus.AsCodeDump(conv, line, jsonArguments: o.JsonArguments && line / 2 % 2 == 1, wholeConversation: o.WholeConversations) is { } code)
+            if (CodeDump(DataLoader.ConvertGenerated(rec, "gen:code", line), line, o, o.WholeConversations) is { } code)
                 list.Add(code);
         }
         list.AddRange(Drills(o));
@@ -82,7 +79,7 @@ public static class DemoBase
         foreach (var rec in HermesGenerator.GenerateGeneral(o.GeneralCount, o.GeneralSeed))
         {
             line++;
-            list.Add(DataLoader.ConvertRecord(rec, new RecordOrigin("gen:general", "gen:general", line, DataRole.General), DataFormat.Auto, new ConversionOptions()));
+            list.Add(DataLoader.ConvertGenerated(rec, "gen:general", line, DataRole.General));
         }
         return list;
     }
@@ -99,9 +96,8 @@ public static class DemoBase
         {
             if (drill == o.DrillCount) yield break;
             line++;
-            var conv = DataLoader.ConvertRecord(rec, new RecordOrigin("gen:drill", "gen:drill", line, DataRole.Tool), DataFormat.Auto, new ConversionOptions());
             // The first request only, and only when it opens the conversation's user turns (no small talk before it).
-            if (TrainingCorpus.AsCodeDump(conv, line, jsonArguments: o.JsonArguments && line / 2 % 2 == 1) is not { } code
+            if (CodeDump(DataLoader.ConvertGenerated(rec, "gen:drill", line), line, o, wholeConversation: false) is not { } code
                 || code.Messages.Count(m => m.Role == Roles.User) != 1 || code.Messages[^2].Role != Roles.User) continue;
             turns.Add(code.Messages[^2]);
             turns.Add(code.Messages[^1]);
@@ -110,6 +106,12 @@ public static class DemoBase
             turns.Clear();
         }
     }
+
+    /// <summary>Record <paramref name="line"/> answered with code. Half the dumps pass the arguments as a JSON dict: the base
+    /// knows the JSON a tool call carries (as SmolLM3 does), it only never wraps it in &lt;tool_call&gt; — the habit the LoRA
+    /// has to teach.</summary>
+    private static Conversation? CodeDump(Conversation conv, int line, DemoBaseOptions o, bool wholeConversation) =>
+        TrainingCorpus.AsCodeDump(conv, line, jsonArguments: o.JsonArguments && line / 2 % 2 == 1, wholeConversation);
 
     /// <summary>Rendered (fixed template, <c>enable_thinking: false</c>), tokenized and masked: assistant turns trained, or
     /// with <see cref="DemoBaseOptions.TrainAllTokens"/> every token but the tool-call delimiters.</summary>

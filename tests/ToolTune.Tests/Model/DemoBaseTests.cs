@@ -114,7 +114,7 @@ public sealed class DemoBaseTests
     public void CodeDumpsAnswerEveryCallWithPythonAndKeepTheRestOfTheConversation()
     {
         var record = HermesGenerator.SampleFile().Select(n => n!.AsObject()).First(r => (string)r["task"]! == "MultiTurn");
-        var conv = DataLoader.ConvertRecord(record, new RecordOrigin("sample", "sample", 1, DataRole.Tool), DataFormat.Auto, new ConversionOptions());
+        var conv = DataLoader.ConvertGenerated(record, "sample", 1);
         var callTurns = conv.Messages.Count(m => m.HasToolCalls);
         Assert.AreEqual(2, callTurns);
 

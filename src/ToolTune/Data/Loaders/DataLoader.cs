@@ -139,6 +139,11 @@ public static class DataLoader
         }
     }
 
+    /// <summary>A record the project generated (<see cref="Generation.HermesGenerator"/>): format detected, default conversion,
+    /// <paramref name="source"/> as both source name and file.</summary>
+    public static Conversation ConvertGenerated(JsonObject rec, string source, int line, DataRole role = DataRole.Tool) =>
+        ConvertRecord(rec, new RecordOrigin(source, source, line, role), DataFormat.Auto, new ConversionOptions());
+
     public static Conversation ConvertRecord(JsonObject rec, RecordOrigin origin, DataFormat format, ConversionOptions options) => format switch
     {
         DataFormat.Hermes => HermesConverter.Convert(rec, origin, options),

@@ -37,14 +37,12 @@ public static class SplitPatterns
     /// <summary>A word is the same ids wherever it stands (<see cref="KnownPattern.Words"/>).</summary>
     public const string Words = KnownPattern.Words;
 
-    public static readonly IReadOnlyList<string> Names = ["llama3", "words"];
+    private static readonly Dictionary<string, string> ByName = new(StringComparer.Ordinal) { ["llama3"] = Llama3, ["words"] = Words };
 
-    public static string Named(string name) => name switch
-    {
-        "llama3" => Llama3,
-        "words" => Words,
-        _ => throw new ArgumentException($"unknown split '{name}' (expected {string.Join(" or ", Names)})"),
-    };
+    public static IReadOnlyCollection<string> Names => ByName.Keys;
+
+    public static string Named(string name) => ByName.TryGetValue(name, out var pattern) ? pattern
+        : throw new ArgumentException($"unknown split '{name}' (expected {string.Join(" or ", Names)})");
 }
 
 /// <summary>

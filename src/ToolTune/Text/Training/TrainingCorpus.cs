@@ -63,7 +63,7 @@ public sealed class TrainingCorpus(ChatTemplate? template, DateTime? now = null)
         foreach (var rec in records)
         {
             line++;
-            var conv = DataLoader.ConvertRecord(rec, new RecordOrigin(source, source, line, DataRole.Tool), DataFormat.Auto, new ConversionOptions());
+            var conv = DataLoader.ConvertGenerated(rec, source, line);
             if (parts[1] is "code" or "demo-code")
             {
                 var code = AsCodeDump(conv, line);

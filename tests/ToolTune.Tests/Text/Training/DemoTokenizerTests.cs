@@ -119,7 +119,7 @@ public sealed class DemoTokenizerTests
         int line = 0;
         foreach (var rec in HermesGenerator.GenerateExtended(conversations, 1006, new DemoDataOptions().ExtraToolShare))
         {
-            var conv = DataLoader.ConvertRecord(rec, new RecordOrigin("gen", "gen", ++line, DataRole.Tool), DataFormat.Auto, new ConversionOptions());
+            var conv = DataLoader.ConvertGenerated(rec, "gen", ++line);
             string? request = null;
             foreach (var m in conv!.Messages)
             {
