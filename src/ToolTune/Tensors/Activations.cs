@@ -41,114 +41,67 @@ public static class Activations
         }
     }
 
-    // σ is computed as TensorPrimitives.Sigmoid computes it on AVX-512 for a span of 16 or more (1 / (1 + Vector512.Exp(−g)),
-    // lane by lane), and the products in the order of the former TensorPrimitives passes: one fused pass, same bits
-    // (SwiGluTests compares with the TensorPrimitives composition). Without AVX-512 the TensorPrimitives passes run.
+    // σ(g) = 1 / (1 + exp(−g)) with FastMath's exp, whose lanes do the scalar twin's operations, and the products in
+    // one fixed order: every SIMD width (and the scalar tail) gives each element the same bits.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void SiluMulRange(float* g, float* u, float* h, int start, int end)
     {
+        var i = start;
         if (Vector512.IsHardwareAccelerated)
+            for (; i + 16 <= end; i += 16)
+            {
+                var gv = Vector512.Load(g + i);
+                var sig = Vector512<float>.One / (Vector512<float>.One + FastMath.Exp512(-gv));
+                (sig * gv * Vector512.Load(u + i)).Store(h + i);
+            }
+        else if (Vector256.IsHardwareAccelerated)
+            for (; i + 8 <= end; i += 8)
+            {
+                var gv = Vector256.Load(g + i);
+                var sig = Vector256<float>.One / (Vector256<float>.One + FastMath.Exp256(-gv));
+                (sig * gv * Vector256.Load(u + i)).Store(h + i);
+            }
+        for (; i < end; i++)
         {
-            var i = start;
-            for (; i + 16 <= end; i += 16) SiluMul16(g + i, u + i, h + i);
-            if (i == end) return;
-            // Tail: lanes are independent, so a zero-padded vector gives the values an overlapping one would.
-            float* tg = stackalloc float[16], tu = stackalloc float[16], th = stackalloc float[16];
-            var rem = end - i;
-            Pad(g + i, tg, rem);
-            Pad(u + i, tu, rem);
-            SiluMul16(tg, tu, th);
-            new ReadOnlySpan<float>(th, rem).CopyTo(new Span<float>(h + i, rem));
-            return;
+            var sig = 1f / (1f + FastMath.Exp(-g[i]));
+            h[i] = sig * g[i] * u[i];
         }
-        var len = end - start;
-        var gs = new ReadOnlySpan<float>(g + start, len);
-        var hs = new Span<float>(h + start, len);
-        TensorPrimitives.Sigmoid(gs, hs);
-        TensorPrimitives.Multiply(hs, gs, hs);
-        TensorPrimitives.Multiply(hs, new ReadOnlySpan<float>(u + start, len), hs);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe void SiluMul16(float* g, float* u, float* h)
-    {
-        var gv = Vector512.Load(g);
-        var sig = Vector512<float>.One / (Vector512<float>.One + Vector512.Exp(-gv));
-        (sig * gv * Vector512.Load(u)).Store(h);
-    }
-
-    /// <summary>dg = d·u·(σ + silu·(1 − σ)), du = d·silu for 16 lanes; all inputs are loaded before the outputs are stored.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe void SiluMulBackward16(float* d, float* g, float* u, float* dGate, float* dUp)
-    {
-        var gv = Vector512.Load(g);
-        var uv = Vector512.Load(u);
-        var dv = Vector512.Load(d);
-        var sig = Vector512<float>.One / (Vector512<float>.One + Vector512.Exp(-gv));
-        var silu = sig * gv;
-        (dv * silu).Store(dUp);
-        (dv * uv * (sig + silu * (Vector512<float>.One - sig))).Store(dGate);
-    }
-
-    private static unsafe void Pad(float* src, float* dst16, int count)
-    {
-        new Span<float>(dst16, 16).Clear();
-        new ReadOnlySpan<float>(src, count).CopyTo(new Span<float>(dst16, count));
-    }
-
+    /// <summary>dg = d·u·(σ + silu·(1 − σ)), du = d·silu; an element's inputs are read before its outputs are written.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void SiluMulBackwardRange(float* dh, float* g, float* u, float* dGate, float* dUp, int start, int end)
     {
+        var i = start;
         if (Vector512.IsHardwareAccelerated)
-        {
-            var i = start;
-            for (; i + 16 <= end; i += 16) SiluMulBackward16(dh + i, g + i, u + i, dGate + i, dUp + i);
-            if (i == end) return;
-            float* td = stackalloc float[16], tg = stackalloc float[16], tu = stackalloc float[16], tdg = stackalloc float[16], tdu = stackalloc float[16];
-            var rem = end - i;
-            Pad(dh + i, td, rem);
-            Pad(g + i, tg, rem);
-            Pad(u + i, tu, rem);
-            SiluMulBackward16(td, tg, tu, tdg, tdu);
-            new ReadOnlySpan<float>(tdg, rem).CopyTo(new Span<float>(dGate + i, rem));
-            new ReadOnlySpan<float>(tdu, rem).CopyTo(new Span<float>(dUp + i, rem));
-            return;
-        }
-        SiluMulBackwardPortable(dh, g, u, dGate, dUp, start, end);
-    }
-
-    /// <summary>The TensorPrimitives σ (whatever vector width this machine has), then the products in one vector pass.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void SiluMulBackwardPortable(float* dh, float* g, float* u, float* dGate, float* dUp, int start, int end)
-    {
-        const int Chunk = 1024;
-        var sig = stackalloc float[Chunk];
-        var silu = stackalloc float[Chunk];
-        for (var s = start; s < end; s += Chunk)
-        {
-            var len = Math.Min(Chunk, end - s);
-            var gs = new ReadOnlySpan<float>(g + s, len);
-            TensorPrimitives.Sigmoid(gs, new Span<float>(sig, len));
-            TensorPrimitives.Multiply(new ReadOnlySpan<float>(sig, len), gs, new Span<float>(silu, len));
-            // dg = d·u·(σ + silu·(1 − σ)), du = d·silu; inputs of an element are read before its outputs are written.
-            float* d = dh + s, uu = u + s, dg = dGate + s, du = dUp + s;
-            var i = 0;
-            if (Vector256.IsHardwareAccelerated)
-                for (; i + 8 <= len; i += 8)
-                {
-                    var di = Vector256.Load(d + i);
-                    var ui = Vector256.Load(uu + i);
-                    var sg = Vector256.Load(sig + i);
-                    var sl = Vector256.Load(silu + i);
-                    (di * sl).Store(du + i);
-                    (di * ui * (sg + sl * (Vector256<float>.One - sg))).Store(dg + i);
-                }
-            for (; i < len; i++)
+            for (; i + 16 <= end; i += 16)
             {
-                float di = d[i], ui = uu[i], sg = sig[i], sl = silu[i];
-                du[i] = di * sl;
-                dg[i] = di * ui * (sg + sl * (1f - sg));
+                var gv = Vector512.Load(g + i);
+                var uv = Vector512.Load(u + i);
+                var dv = Vector512.Load(dh + i);
+                var sig = Vector512<float>.One / (Vector512<float>.One + FastMath.Exp512(-gv));
+                var silu = sig * gv;
+                (dv * silu).Store(dUp + i);
+                (dv * uv * (sig + silu * (Vector512<float>.One - sig))).Store(dGate + i);
             }
+        else if (Vector256.IsHardwareAccelerated)
+            for (; i + 8 <= end; i += 8)
+            {
+                var gv = Vector256.Load(g + i);
+                var uv = Vector256.Load(u + i);
+                var dv = Vector256.Load(dh + i);
+                var sig = Vector256<float>.One / (Vector256<float>.One + FastMath.Exp256(-gv));
+                var silu = sig * gv;
+                (dv * silu).Store(dUp + i);
+                (dv * uv * (sig + silu * (Vector256<float>.One - sig))).Store(dGate + i);
+            }
+        for (; i < end; i++)
+        {
+            float gi = g[i], ui = u[i], di = dh[i];
+            var sig = 1f / (1f + FastMath.Exp(-gi));
+            var silu = sig * gi;
+            dUp[i] = di * silu;
+            dGate[i] = di * ui * (sig + silu * (1f - sig));
         }
     }
 
@@ -172,7 +125,7 @@ public static class Activations
             var yr = y.Slice(r * cols, cols);
             var dyr = dy.Slice(r * cols, cols);
             var dxr = dx.Slice(r * cols, cols);
-            var dot = TensorPrimitives.Dot(yr, dyr);
+            var dot = Reductions.Dot(yr, dyr);
             TensorPrimitives.Subtract(dyr, dot, dxr);
             TensorPrimitives.Multiply(dxr, yr, dxr);
         }

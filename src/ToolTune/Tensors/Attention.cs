@@ -60,7 +60,7 @@ public static unsafe class Attention
         {
             var n = offset + i + 1; // keys 0..offset+i are visible
             var qi = new ReadOnlySpan<float>(q + (long)i * qs + h * d, d);
-            for (var j = 0; j < n; j++) scores[j] = scale * TensorPrimitives.Dot(qi, new ReadOnlySpan<float>(k + (long)j * ks + g * d, d));
+            for (var j = 0; j < n; j++) scores[j] = scale * Reductions.Dot(qi, new ReadOnlySpan<float>(k + (long)j * ks + g * d, d));
             var row = scores.AsSpan(0, n);
             var max = FastMath.Max(row);
             var sum = FastMath.ExpShiftSum(row, max, row);
@@ -203,7 +203,7 @@ public static unsafe class Attention
         var dsum = ThreadScratch(ref t_dsum, tq);
         for (var i = 0; i < tq; i++)
         {
-            dsum[i] = TensorPrimitives.Dot(new ReadOnlySpan<float>(dO + (long)i * qs + h * d, d), new ReadOnlySpan<float>(o + (long)i * qs + h * d, d));
+            dsum[i] = Reductions.Dot(new ReadOnlySpan<float>(dO + (long)i * qs + h * d, d), new ReadOnlySpan<float>(o + (long)i * qs + h * d, d));
             new Span<float>(dq + (long)i * qs + h * d, d).Clear();
         }
         // Per key block: all query rows that see it at once (rows × blockK scratch, O(T) for a fixed block),

@@ -156,7 +156,7 @@ public static unsafe class CrossEntropy
             {
                 var hr = h.Slice(r * hidden, hidden);
                 for (var i = 0; i < ids.Length; i++)
-                    logits[r * vocab + ids[i]] = TensorPrimitives.Dot(hr, e.Rows!.AsSpan(i * hidden, hidden));
+                    logits[r * vocab + ids[i]] = Reductions.Dot(hr, e.Rows!.AsSpan(i * hidden, hidden));
             }
         if (e.A is null || e.R == 0) return;
         if (u is null || u.Length < n * e.R) u = new float[n * e.R];

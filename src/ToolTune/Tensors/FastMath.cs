@@ -26,7 +26,7 @@ public static class FastMath
     private const float P5 = 5.0000001201E-1f;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> Exp512(Vector512<float> x)
+    internal static Vector512<float> Exp512(Vector512<float> x)
     {
         var c = Vector512.Min(Vector512.Max(x, Vector512.Create(MinX)), Vector512.Create(MaxX));
         var n = Vector512.Round(c * Vector512.Create(Log2E));
@@ -46,7 +46,7 @@ public static class FastMath
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Exp256(Vector256<float> x)
+    internal static Vector256<float> Exp256(Vector256<float> x)
     {
         var c = Vector256.Min(Vector256.Max(x, Vector256.Create(MinX)), Vector256.Create(MaxX));
         var n = Vector256.Round(c * Vector256.Create(Log2E));
@@ -87,47 +87,46 @@ public static class FastMath
     /// <summary>y = exp(x).</summary>
     public static void Exp(ReadOnlySpan<float> x, Span<float> y) => ExpShiftSum(x, 0f, y);
 
-    /// <summary>y = exp(x − shift); returns Σ y. y may alias x.</summary>
+    /// <summary>
+    /// y = exp(x − shift); returns Σ y in the canonical order of <see cref="Reductions"/>. y may alias x. Every
+    /// path computes each lane with the same operations, so y and the sum have the same bits on any SIMD width.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static float ExpShiftSum(ReadOnlySpan<float> x, float shift, Span<float> y)
+    public static unsafe float ExpShiftSum(ReadOnlySpan<float> x, float shift, Span<float> y)
     {
         if (y.Length < x.Length) throw new ArgumentException("ExpShiftSum: destination too small");
-        ref var xs = ref MemoryMarshal.GetReference(x);
-        ref var ys = ref MemoryMarshal.GetReference(y);
         var n = x.Length;
         var i = 0;
-        float sum = 0;
-        if (Vector512.IsHardwareAccelerated && n >= 16)
+        var acc = new Reductions.Accumulator();
+        fixed (float* xs = x, ys = y)
         {
-            var acc = Vector512<float>.Zero;
-            var s = Vector512.Create(shift);
-            for (; i + 16 <= n; i += 16)
+            if (Vector512.IsHardwareAccelerated)
             {
-                var e = Exp512(Vector512.LoadUnsafe(ref xs, (nuint)i) - s);
-                e.StoreUnsafe(ref ys, (nuint)i);
-                acc += e;
+                var s = Vector512.Create(shift);
+                for (; i + 16 <= n; i += 16)
+                {
+                    var e = Exp512(Vector512.Load(xs + i) - s);
+                    e.Store(ys + i);
+                    acc.Add(e);
+                }
             }
-            sum = Vector512.Sum(acc);
-        }
-        else if (Vector256.IsHardwareAccelerated && n >= 8)
-        {
-            var acc = Vector256<float>.Zero;
-            var s = Vector256.Create(shift);
-            for (; i + 8 <= n; i += 8)
+            else if (Vector256.IsHardwareAccelerated)
             {
-                var e = Exp256(Vector256.LoadUnsafe(ref xs, (nuint)i) - s);
-                e.StoreUnsafe(ref ys, (nuint)i);
-                acc += e;
+                var s = Vector256.Create(shift);
+                for (; i + 16 <= n; i += 16)
+                {
+                    var lo = Exp256(Vector256.Load(xs + i) - s);
+                    var hi = Exp256(Vector256.Load(xs + i + 8) - s);
+                    lo.Store(ys + i);
+                    hi.Store(ys + i + 8);
+                    acc.Add(lo, hi);
+                }
             }
-            sum = Vector256.Sum(acc);
+            var tail = i;
+            for (; i < n; i++) ys[i] = Exp(xs[i] - shift);
+            acc.Add(ys + tail, n - tail);
         }
-        for (; i < n; i++)
-        {
-            var e = Exp(Unsafe.Add(ref xs, i) - shift);
-            Unsafe.Add(ref ys, i) = e;
-            sum += e;
-        }
-        return sum;
+        return acc.Total;
     }
 
     /// <summary>Maximum of a non-empty span (NaN if any element is NaN).</summary>

@@ -89,12 +89,23 @@ public static unsafe class Gemm
         {
             // Narrow C (LoRA rank n = 16, attention head_dim 32: the 64-lane tile would be half empty or worse): compute
             // Cᵀ = op(B)ᵀ·op(A)ᵀ, whose wide side fills the tile and whose large operand packs with vector
-            // copies/transposes, then add it back transposed.
+            // copies/transposes, then write it back transposed. Same bits as the direct product: alpha still scales
+            // op(A)'s elements (now the packed B side), and C is loaded into Cᵀ first so that each K block is added to
+            // it in the same order.
             var tmp = t_narrow is { } buf && buf.Length >= n * m ? buf : (t_narrow = new float[Math.Max(n * m, 4096)]);
-            Sgemm(!transB, !transA, n, m, k, alpha, b, ldb, a, lda, tmp, m, accumulate: false, GemmPath.Avx512, threads);
+            fixed (float* pa = a)
+            fixed (float* pb = b)
             fixed (float* pt = tmp)
             fixed (float* pc = c)
-                StoreTransposed(pt, m, n, pc, ldc, accumulate);
+            {
+                if (accumulate) LoadTransposed(pc, ldc, m, n, pt);
+                Execute(new Job
+                {
+                    A = pb, B = pa, C = pt, Lda = ldb, Ldb = lda, Ldc = m, TransA = !transB, TransB = !transA,
+                    M = n, N = m, K = k, Alpha = 1f, AlphaB = alpha, Accumulate = accumulate, Path = GemmPath.Avx512,
+                }, threads);
+                StoreTransposed(pt, m, n, pc, ldc, accumulate: false);
+            }
             return;
         }
         fixed (float* pa = a)
@@ -104,7 +115,7 @@ public static unsafe class Gemm
             Execute(new Job
             {
                 A = pa, B = pb, C = pc, Lda = lda, Ldb = ldb, Ldc = ldc, TransA = transA, TransB = transB,
-                M = m, N = n, K = k, Alpha = alpha, Accumulate = accumulate, Path = path,
+                M = m, N = n, K = k, Alpha = alpha, AlphaB = 1f, Accumulate = accumulate, Path = path,
             }, threads);
         }
     }
@@ -125,7 +136,7 @@ public static unsafe class Gemm
             Execute(new Job
             {
                 A = pa, B16 = pb, C = pc, Lda = lda, Ldb = ldb, Ldc = ldc, TransA = transA, TransB = transB,
-                M = m, N = n, K = k, Alpha = alpha, Accumulate = accumulate, Path = path,
+                M = m, N = n, K = k, Alpha = alpha, AlphaB = 1f, Accumulate = accumulate, Path = path,
             }, threads);
         }
     }
@@ -143,7 +154,7 @@ public static unsafe class Gemm
             Execute(new Job
             {
                 A = pa, B16 = (ushort*)pb, B16IsHalf = true, C = pc, Lda = lda, Ldb = ldb, Ldc = ldc, TransA = transA, TransB = transB,
-                M = m, N = n, K = k, Alpha = alpha, Accumulate = accumulate, Path = path,
+                M = m, N = n, K = k, Alpha = alpha, AlphaB = 1f, Accumulate = accumulate, Path = path,
             }, threads);
         }
     }
@@ -326,7 +337,8 @@ public static unsafe class Gemm
         public bool B16IsHalf;
         public int Lda, Ldb, Ldc, M, N, K;
         public bool TransA, TransB, Accumulate;
-        public float Alpha;
+        public float Alpha;  // scales op(A) while it is packed
+        public float AlphaB; // scales op(B) while it is packed (the narrow path's swapped operands)
         public GemmPath Path;
 
         public readonly void Geometry(out int mr, out int nr)
@@ -335,7 +347,7 @@ public static unsafe class Gemm
             {
                 case GemmPath.Avx512: mr = 4; nr = 64; break;
                 case GemmPath.Avx2: mr = 6; nr = 16; break;
-                default: mr = 4; nr = 2 * System.Numerics.Vector<float>.Count; break;
+                default: mr = 4; nr = 8; break;
             }
         }
 
@@ -408,7 +420,7 @@ public static unsafe class Gemm
             {
                 case GemmPath.Avx512: GemmKernels.Avx512_4x64(a, b, kc, c, ldc, add); break;
                 case GemmPath.Avx2: GemmKernels.Avx2_6x16(a, b, kc, c, ldc, add); break;
-                default: GemmKernels.Portable_4x2v(a, b, kc, c, ldc, add); break;
+                default: GemmKernels.Portable_4x8(a, b, kc, c, ldc, add); break;
             }
         }
 
@@ -547,47 +559,56 @@ public static unsafe class Gemm
             {
                 var d = dst + (s / nr) * (long)stride;
                 var cols = Math.Min(nr, nc - s);
-                if (B16 != null)
+                PackBStrip(d, pc, kc, jc + s, cols, nr);
+                if (AlphaB != 1f)
+                    for (var i = 0; i < kc * nr; i++) d[i] *= AlphaB;
+            }
+        }
+
+        /// <summary>One nr-column strip of op(B)[pc..pc+kc, j0..j0+cols], zero-padded to nr columns.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private readonly void PackBStrip(float* d, int pc, int kc, int j0, int cols, int nr)
+        {
+            if (B16 != null)
+            {
+                PackB16Strip(d, pc, kc, j0, cols, nr);
+            }
+            else if (!TransB)
+            {
+                // B row-major k×n: the nr values for one p are contiguous.
+                for (var p = 0; p < kc; p++)
                 {
-                    PackB16Strip(d, pc, kc, jc + s, cols, nr);
+                    var src = new ReadOnlySpan<float>(B + (long)(pc + p) * Ldb + j0, cols);
+                    var dp = new Span<float>(d + p * nr, nr);
+                    src.CopyTo(dp);
+                    if (cols < nr) dp.Slice(cols).Clear();
                 }
-                else if (!TransB)
+            }
+            else
+            {
+                // B stored n×k: op(B)[p, j] = B[j, p]; row j contiguous in p.
+                if (cols < nr) new Span<float>(d, kc * nr).Clear();
+                var j = 0;
+                if (Avx.IsSupported)
+                    for (; j + 8 <= cols; j += 8)
+                        PackTransposed8(B + (long)(j0 + j) * Ldb + pc, Ldb, kc, d + j, nr);
+                for (; j + 4 <= cols; j += 4)
                 {
-                    // B row-major k×n: the nr values for one p are contiguous.
+                    var s0 = B + (long)(j0 + j) * Ldb + pc;
+                    var s1 = s0 + Ldb;
+                    var s2 = s1 + Ldb;
+                    var s3 = s2 + Ldb;
+                    var dp = d + j;
                     for (var p = 0; p < kc; p++)
                     {
-                        var src = new ReadOnlySpan<float>(B + (long)(pc + p) * Ldb + jc + s, cols);
-                        var dp = new Span<float>(d + p * nr, nr);
-                        src.CopyTo(dp);
-                        if (cols < nr) dp.Slice(cols).Clear();
+                        dp[0] = s0[p]; dp[1] = s1[p]; dp[2] = s2[p]; dp[3] = s3[p];
+                        dp += nr;
                     }
                 }
-                else
+                for (; j < cols; j++)
                 {
-                    // B stored n×k: op(B)[p, j] = B[j, p]; row j contiguous in p.
-                    if (cols < nr) new Span<float>(d, kc * nr).Clear();
-                    var j = 0;
-                    if (Avx.IsSupported)
-                        for (; j + 8 <= cols; j += 8)
-                            PackTransposed8(B + (long)(jc + s + j) * Ldb + pc, Ldb, kc, d + j, nr);
-                    for (; j + 4 <= cols; j += 4)
-                    {
-                        var s0 = B + (long)(jc + s + j) * Ldb + pc;
-                        var s1 = s0 + Ldb;
-                        var s2 = s1 + Ldb;
-                        var s3 = s2 + Ldb;
-                        var dp = d + j;
-                        for (var p = 0; p < kc; p++)
-                        {
-                            dp[0] = s0[p]; dp[1] = s1[p]; dp[2] = s2[p]; dp[3] = s3[p];
-                            dp += nr;
-                        }
-                    }
-                    for (; j < cols; j++)
-                    {
-                        var src = B + (long)(jc + s + j) * Ldb + pc;
-                        for (var p = 0; p < kc; p++) d[p * nr + j] = src[p];
-                    }
+                    var src = B + (long)(j0 + j) * Ldb + pc;
+                    for (var p = 0; p < kc; p++) d[p * nr + j] = src[p];
                 }
             }
         }
@@ -620,6 +641,16 @@ public static unsafe class Gemm
         {
             var dp = dst + (long)p * dstStride;
             for (var r = 0; r < 8; r++) dp[r] = src[r * (long)ld + p];
+        }
+    }
+
+    /// <summary>t[j·m + i] = C[i, j] for C m×n (ldc): the narrow path's Cᵀ, loaded before accumulating into it.</summary>
+    private static void LoadTransposed(float* c, int ldc, int m, int n, float* t)
+    {
+        for (var i = 0; i < m; i++)
+        {
+            var row = c + (long)i * ldc;
+            for (var j = 0; j < n; j++) t[(long)j * m + i] = row[j];
         }
     }
 

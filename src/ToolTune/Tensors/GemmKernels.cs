@@ -177,43 +177,33 @@ internal static unsafe class GemmKernels
         v1.Store(c + 8);
     }
 
-    /// <summary>Portable 4×(2·Vector&lt;float&gt;.Count) kernel (8 accumulators).</summary>
+    /// <summary>
+    /// Portable 4×8 kernel: scalar fused multiply-adds, so every element sees the same rounding as in the vector
+    /// kernels (an unfused multiply and add would round twice). Fast paths exist for AVX2 and AVX-512; this one is the
+    /// reference the others agree with bit for bit, and the path of CPUs without FMA.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Portable_4x2v(float* a, float* b, int kc, float* c, int ldc, bool add)
+    public static void Portable_4x8(float* a, float* b, int kc, float* c, int ldc, bool add)
     {
-        var w = Vector<float>.Count;
-        Vector<float> c00 = default, c01 = default, c10 = default, c11 = default;
-        Vector<float> c20 = default, c21 = default, c30 = default, c31 = default;
+        var acc = stackalloc float[32];
+        new Span<float>(acc, 32).Clear();
         for (var p = 0; p < kc; p++)
         {
-            var b0 = Unsafe.ReadUnaligned<Vector<float>>(b);
-            var b1 = Unsafe.ReadUnaligned<Vector<float>>(b + w);
-            var x = new Vector<float>(a[0]);
-            c00 += x * b0; c01 += x * b1;
-            x = new Vector<float>(a[1]);
-            c10 += x * b0; c11 += x * b1;
-            x = new Vector<float>(a[2]);
-            c20 += x * b0; c21 += x * b1;
-            x = new Vector<float>(a[3]);
-            c30 += x * b0; c31 += x * b1;
+            for (var r = 0; r < 4; r++)
+            {
+                var x = a[r];
+                var row = acc + r * 8;
+                for (var j = 0; j < 8; j++) row[j] = MathF.FusedMultiplyAdd(x, b[j], row[j]);
+            }
             a += 4;
-            b += 2 * w;
+            b += 8;
         }
-        StoreV(c, w, add, c00, c01);
-        StoreV(c + ldc, w, add, c10, c11);
-        StoreV(c + 2 * (long)ldc, w, add, c20, c21);
-        StoreV(c + 3 * (long)ldc, w, add, c30, c31);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void StoreV(float* c, int w, bool add, Vector<float> v0, Vector<float> v1)
-    {
-        if (add)
+        for (var r = 0; r < 4; r++)
         {
-            v0 += Unsafe.ReadUnaligned<Vector<float>>(c);
-            v1 += Unsafe.ReadUnaligned<Vector<float>>(c + w);
+            var crow = c + r * (long)ldc;
+            var row = acc + r * 8;
+            if (add) for (var j = 0; j < 8; j++) crow[j] += row[j];
+            else for (var j = 0; j < 8; j++) crow[j] = row[j];
         }
-        Unsafe.WriteUnaligned(c, v0);
-        Unsafe.WriteUnaligned(c + w, v1);
     }
 }

@@ -32,7 +32,7 @@ public static class RmsNorm
         {
             var xr = new ReadOnlySpan<float>(x + (long)r * d, d);
             var yr = new Span<float>(y + (long)r * d, d);
-            var ms = TensorPrimitives.SumOfSquares(xr) / d;
+            var ms = Reductions.SumOfSquares(xr) / d;
             var inv = 1f / MathF.Sqrt(ms + eps);
             rstd[r] = inv;
             TensorPrimitives.Multiply(xr, inv, yr);
@@ -75,7 +75,7 @@ public static class RmsNorm
             TensorPrimitives.Multiply(xr, inv, xh);
             if (dWeight != null) TensorPrimitives.MultiplyAdd(dyr, xh, dW, dW);
             TensorPrimitives.Multiply(dyr, w, g);
-            var mean = TensorPrimitives.Dot(g, xh) / d;
+            var mean = Reductions.Dot(g, xh) / d;
             // dx = inv * (g - xh * mean)
             TensorPrimitives.MultiplyAdd(xh, -mean, g, g);
             var dxr = new Span<float>(dx + (long)r * d, d);

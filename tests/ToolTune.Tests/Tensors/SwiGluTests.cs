@@ -1,12 +1,11 @@
-using System.Numerics.Tensors;
 using ToolTune.Tensors;
 
 namespace ToolTune.Tests.Tensors;
 
 /// <summary>
-/// The fused SwiGLU kernels keep the bits of the TensorPrimitives composition they replaced (σ, then the products in the
-/// same order), whatever the length: full vectors, padded tails, parallel parts. Training results (and the demo's
-/// byte-identical adapters) then do not move with this optimisation.
+/// The SwiGLU kernels give, on whatever SIMD path this process runs, the bits of the scalar formula
+/// (σ = 1 / (1 + exp(−g)) with FastMath's scalar exp, then the products in the same order), whatever the length: full
+/// vectors, tails, parallel parts. CI runs this class with AVX-512 and AVX2 switched off too.
 /// </summary>
 [TestClass]
 public sealed class SwiGluTests
@@ -23,7 +22,7 @@ public sealed class SwiGluTests
     {
         for (var i = 0; i < expected.Length; i++)
             if (BitConverter.SingleToInt32Bits(expected[i]) != BitConverter.SingleToInt32Bits(actual[i]))
-                Assert.Fail($"{what}[{i}] = {actual[i]:R}, TensorPrimitives composition gives {expected[i]:R}");
+                Assert.Fail($"{what}[{i}] = {actual[i]:R}, the scalar formula gives {expected[i]:R}");
     }
 
     [TestMethod]
@@ -32,7 +31,7 @@ public sealed class SwiGluTests
     [DataRow(1024)]
     [DataRow(16384 + 5)]
     [DataRow(3 * 16384 + 100)]
-    public void ForwardAndBackwardMatchTheTensorPrimitivesComposition(int n)
+    public void ForwardAndBackwardMatchTheScalarFormula(int n)
     {
         // Gate values up to ±20 reach σ's saturated ends; one NaN and infinities go through the same formulas.
         var g = Rand(n, 1, 20f);
@@ -43,15 +42,15 @@ public sealed class SwiGluTests
         g[n / 5] = float.NegativeInfinity;
 
         var sig = new float[n];
-        TensorPrimitives.Sigmoid(g, sig);
         var silu = new float[n];
-        TensorPrimitives.Multiply(sig, g, silu);
         var hExpected = new float[n];
-        TensorPrimitives.Multiply(silu, u, hExpected);
         var dUpExpected = new float[n];
         var dGateExpected = new float[n];
         for (var i = 0; i < n; i++)
         {
+            sig[i] = 1f / (1f + FastMath.Exp(-g[i]));
+            silu[i] = sig[i] * g[i];
+            hExpected[i] = silu[i] * u[i];
             dUpExpected[i] = dh[i] * silu[i];
             dGateExpected[i] = dh[i] * u[i] * (sig[i] + silu[i] * (1f - sig[i]));
         }
