@@ -27,7 +27,7 @@ check() { # name, then one value per setting: passes when all are equal
   else failed=$((failed + 1)); echo "FAIL $name:"; local i=0; for v in "$@"; do echo "  ${settings[$i]%%:*}: ${v:0:200}"; i=$((i + 1)); done; fi
 }
 
-for run in "sample:configs/sample.yaml:8" "demo:configs/demo.yaml:3"; do
+for run in "sample:configs/sample.yaml:4" "demo:configs/demo.yaml:2"; do
   IFS=: read -r name config steps <<<"$run"
   common=(--config "$config" --set "run.name=repro-$name")
   "$tooltune" prepare "${common[@]}" >"$work/$name-prepare.log" 2>&1 || { cat "$work/$name-prepare.log"; exit 1; }
@@ -35,13 +35,13 @@ for run in "sample:configs/sample.yaml:8" "demo:configs/demo.yaml:3"; do
   hashes=() ids=()
   for s in "${settings[@]}"; do
     label=${s%%:*} envs=${s#*:}
-    start=$(date +%s.%N)
+    start=$(date +%s%N)
     env $envs "$tooltune" train "${common[@]}" --set "train.max_steps=$steps" --no-resume >"$work/$name-$label.log" 2>&1 \
       || { cat "$work/$name-$label.log"; exit 1; }
-    secs=$(echo "$(date +%s.%N) - $start" | bc)
+    ms=$(( ($(date +%s%N) - start) / 1000000 ))
     adapter="artifacts/repro-$name/adapter"
     hashes+=("$(sha256sum "$adapter/adapter_model.safetensors" | cut -d' ' -f1)")
-    echo "  $name $label: $steps steps in ${secs:0:6} s, adapter ${hashes[-1]:0:16}"
+    echo "  $name $label: $steps steps in $((ms / 1000)).$(printf %03d $((ms % 1000))) s, adapter ${hashes[-1]:0:16}"
     if [ "$name" = demo ]; then
       merged="$work/merged-$label"
       env $envs "$tooltune" merge --base data/demo-model --adapter "$adapter" --out "$merged" \

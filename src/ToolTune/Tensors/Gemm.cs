@@ -437,6 +437,10 @@ public static unsafe class Gemm
                 {
                     PackA4Vector(d, ic + s, pc, kc, alpha);
                 }
+                else if (mr == 6 && rows == 6 && Avx.IsSupported)
+                {
+                    PackA6Vector(d, ic + s, pc, kc, alpha);
+                }
                 else if (!TransA)
                 {
                     // A row-major m×k: row i contiguous in k.
@@ -508,6 +512,53 @@ public static unsafe class Gemm
                 dp[2] = s2[p] * alpha;
                 dp[3] = s3[p] * alpha;
             }
+        }
+
+        /// <summary>
+        /// Full 6-row strip of op(A)·alpha (the AVX2 tile): 8 values per store, each store's last two spilling into the
+        /// next k step's slot, which that step then overwrites (the strip's 64-byte pad takes the last spill). Row-major A
+        /// goes through 8×8 transposes of the six rows and two zero rows; transposed A copies 6 contiguous values per k.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private readonly void PackA6Vector(float* d, int i0, int pc, int kc, float alpha)
+        {
+            var va = Vector256.Create(alpha);
+            var p = 0;
+            if (TransA)
+            {
+                // Each k step reads 8 floats for the 6 it needs: the 2 extra lie in the same or the next stored row of A,
+                // except in A's last row, which may end right after column i0 + 5.
+                var safe = pc + kc < K || i0 + 8 <= M ? kc : kc - 1;
+                for (; p < safe; p++)
+                    Avx.Store(d + p * 6, Avx.LoadVector256(A + (long)(pc + p) * Lda + i0) * va);
+                for (; p < kc; p++)
+                {
+                    var src = A + (long)(pc + p) * Lda + i0;
+                    for (var r = 0; r < 6; r++) d[p * 6 + r] = src[r] * alpha;
+                }
+                return;
+            }
+            var s0 = A + (long)i0 * Lda + pc;
+            var zero = Vector256<float>.Zero;
+            for (; p + 8 <= kc; p += 8)
+            {
+                Transpose8x8(
+                    Avx.LoadVector256(s0 + p) * va, Avx.LoadVector256(s0 + Lda + p) * va, Avx.LoadVector256(s0 + 2L * Lda + p) * va,
+                    Avx.LoadVector256(s0 + 3L * Lda + p) * va, Avx.LoadVector256(s0 + 4L * Lda + p) * va, Avx.LoadVector256(s0 + 5L * Lda + p) * va,
+                    zero, zero,
+                    out var o0, out var o1, out var o2, out var o3, out var o4, out var o5, out var o6, out var o7);
+                var dp = d + p * 6;
+                Avx.Store(dp, o0);
+                Avx.Store(dp + 6, o1);
+                Avx.Store(dp + 12, o2);
+                Avx.Store(dp + 18, o3);
+                Avx.Store(dp + 24, o4);
+                Avx.Store(dp + 30, o5);
+                Avx.Store(dp + 36, o6);
+                Avx.Store(dp + 42, o7);
+            }
+            for (; p < kc; p++)
+                for (var r = 0; r < 6; r++) d[p * 6 + r] = s0[r * (long)Lda + p] * alpha;
         }
 
         private readonly void Widen(ushort* src, int count, Span<float> dst)
