@@ -362,7 +362,8 @@ public sealed class TorchTrainingBackend(TorchSection settings) : ITrainingBacke
                 _ => new ToolTuneException(ErrorCodes.TorchRankFailed, $"{who} failed ({how}): {msg}. Traceback tail: {tb}.{resume}", file),
             };
         }
+        var stderr = TorchRuntime.Tail(first.StderrTail(20), 4);
         return new ToolTuneException(ErrorCodes.TorchRankFailed,
-            $"{who} died ({how}). Last lines of its stderr: {TorchRuntime.Tail(first.StderrTail(20), 4)}.{resume}", file);
+            $"{who} died ({how}){(stderr.Length > 0 ? $". Last lines of its stderr: {stderr}" : ", nothing on its stderr")}.{resume}", file);
     }
 }

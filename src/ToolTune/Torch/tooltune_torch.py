@@ -426,13 +426,15 @@ def train(job_path):
     else:
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // local_world))
     dtype = torch.bfloat16 if device.startswith("cuda") and job.get("cuda_dtype", "bf16") == "bf16" else torch.float32
+    if os.environ.get("TOOLTUNE_TORCH_CPU_DTYPE") == "float64":
+        dtype = torch.float64
     if world > 1:
         dist.init_process_group("nccl" if device.startswith("cuda") else "gloo", init_method="env://", rank=rank, world_size=world,
                                 timeout=__import__("datetime").timedelta(seconds=job.get("collective_timeout_s", 1800)))
     shape = job["model"]
     names = job["param_names"]
     init = read_safetensors(job["init"])
-    lora = {n: init[n].float().to(device).requires_grad_(True) for n in names}
+    lora = {n: init[n].to(device=device, dtype=torch.float64 if dtype == torch.float64 else torch.float32).requires_grad_(True) for n in names}
     params = [lora[n] for n in names]
     model = Decoder(shape, read_snapshot(job["model_dir"]), device, dtype, lora, job["lora"], job.get("gradient_checkpointing", False))
     train_set = ShardSet(job["shards"], "train")
