@@ -123,6 +123,33 @@ public sealed class TorchBackendTests
     }
 
     /// <summary>
+    /// Ctrl+C while 2 ranks train: both stop within 5 s, the run reports Canceled, the last checkpoint is kept (complete),
+    /// no adapter is written, and the next run resumes from it.
+    /// </summary>
+    [TestMethod]
+    public void CancelStopsEveryRankWithinFiveSecondsAndKeepsTheCheckpoint()
+    {
+        TorchTestEnvironment.Require();
+        var overrides = $"{Short};{Torch};train.torch.nproc_per_node=2;{TorchTestEnvironment.PythonOverride}";
+        using var cts = new CancellationTokenSource();
+        var canceledAt = System.Diagnostics.Stopwatch.StartNew();
+        var result = Demo.Value.Train(overrides, "torch-cancel", cancel: cts.Token, onMessage: m =>
+        {
+            if (m.Contains("checkpoint-2") && !cts.IsCancellationRequested) { canceledAt.Restart(); cts.Cancel(); }
+        });
+        var stop = canceledAt.Elapsed;
+        TestContext.WriteLine($"stopped {stop.TotalSeconds:0.00} s after the cancel, at step {result.Steps}, checkpoint {result.LastCheckpoint}");
+        Assert.IsTrue(result.Canceled);
+        Assert.IsTrue(stop < TimeSpan.FromSeconds(5), $"took {stop}");
+        var checkpoints = Checkpoint.List(Path.Combine(Demo.Value.Dir("torch-cancel"), "checkpoints"));
+        Assert.IsTrue(checkpoints.Count > 0 && checkpoints[^1].Step >= 2 && checkpoints[^1].Step < 6, string.Join(",", checkpoints.Select(c => c.Step)));
+        Assert.IsFalse(File.Exists(Path.Combine(Demo.Value.Dir("torch-cancel"), "adapter_model.safetensors")));
+        var messages = new List<string>();
+        var resumed = Demo.Value.Train(overrides, "torch-cancel", messages: messages);
+        Assert.IsTrue(resumed.Resumed && !resumed.Canceled && resumed.Steps == 6, string.Join("\n", messages));
+    }
+
+    /// <summary>
     /// Must show 4: <c>tooltune train --config configs/sample.yaml --set train.backend=torch --set train.torch.nproc_per_node=2</c>
     /// writes an adapter matching the managed one (relative 1e-4), through the real command line and stage.
     /// </summary>

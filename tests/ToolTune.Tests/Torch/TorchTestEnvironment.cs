@@ -117,7 +117,8 @@ internal sealed class RepoConfigProject : IDisposable
     public string Prepared => Path.Combine(PipelineApi.RunDir(ConfigFile, Root, null), "prepared");
 
     /// <summary>Trains with <paramref name="backend"/> (null: the one the overrides select) into <c>Root/out</c>.</summary>
-    public TrainResult Train(string overrides, string outName, ITrainingBackend? backend = null, List<string>? messages = null, bool resume = true)
+    public TrainResult Train(string overrides, string outName, ITrainingBackend? backend = null, List<string>? messages = null, bool resume = true,
+        CancellationToken cancel = default, Action<string>? onMessage = null)
     {
         var cfg = PipelineApi.LoadConfig(ConfigFile, Root, overrides);
         var tok = Tokenizer.FromDirectory(ModelText.TokenizerDir(cfg));
@@ -129,7 +130,11 @@ internal sealed class RepoConfigProject : IDisposable
             Train = train, Validation = val, TokenToId = tok.TokenToId, PadId = tok.PadTokenId ?? tok.EosTokenId ?? 0, OutputDirectory = Dir(outName),
             Resume = resume,
         };
-        return (backend ?? TrainingBackends.For(cfg.Config.Train)).Train(request, null, m => { lock (messages ?? []) messages?.Add(m); }, default);
+        return (backend ?? TrainingBackends.For(cfg.Config.Train)).Train(request, null, m =>
+        {
+            if (messages is not null) lock (messages) messages.Add(m);
+            onMessage?.Invoke(m);
+        }, cancel);
     }
 
     public void Dispose() => _dir.Dispose();
