@@ -525,12 +525,13 @@ def train(job_path):
         return final
 
     step = start
+    last_saved = start
     clock = time.time()
     while step < len(steps):
         s = steps[step]
         flag = torch.tensor([1.0 if os.path.exists(stop_file) else 0.0])
         if all_sum(flag).item() > 0:
-            if step > start or not job.get("resume_from"):
+            if step > start and step != last_saved:
                 save(step, s["epoch"], s["micro_start"])
             if rank == 0:
                 emit({"event": "canceled", "step": step})
@@ -574,6 +575,7 @@ def train(job_path):
             emit(ev)
         if s.get("save"):
             save(step, s["epoch_end"], s["micro_end"])
+            last_saved = step
     if world > 1:
         dist.barrier()
         dist.destroy_process_group()
