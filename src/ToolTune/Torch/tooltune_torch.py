@@ -48,23 +48,20 @@ def read_safetensors(path, names=None):
     import numpy as np
     import torch
     header, start = _st_header(path)
-    mm = np.memmap(path, dtype=np.uint8, mode="r")
+    kinds = {"F32": np.float32, "F16": np.float16, "BF16": np.int16}
     out = {}
     for k, v in header.items():
         if k == "__metadata__" or (names is not None and k not in names):
             continue
         b, e = v["data_offsets"]
-        raw = mm[start + b:start + e]
-        dt = v["dtype"]
-        if dt == "F32":
-            t = torch.from_numpy(np.array(raw.view(np.float32)))
-        elif dt == "F16":
-            t = torch.from_numpy(np.array(raw.view(np.float16)))
-        elif dt == "BF16":
-            t = torch.from_numpy(np.array(raw.view(np.int16))).view(torch.bfloat16)
-        else:
-            raise ValueError(f"{path}: tensor {k} has dtype {dt} (F32, BF16, F16 are supported)")
-        out[k] = t.reshape(v["shape"])
+        if v["dtype"] not in kinds:
+            raise ValueError(f"{path}: tensor {k} has dtype {v['dtype']} (F32, BF16, F16 are supported)")
+        kind = kinds[v["dtype"]]
+        count = (e - b) // np.dtype(kind).itemsize
+        # copy-on-write map: pages are read when used and the host never holds a second copy of the checkpoint
+        a = np.memmap(path, dtype=kind, mode="c", offset=start + b, shape=(count,)) if count else np.zeros(0, dtype=kind)
+        t = torch.from_numpy(a)
+        out[k] = (t.view(torch.bfloat16) if v["dtype"] == "BF16" else t).reshape(v["shape"])
     return out
 
 
@@ -251,8 +248,7 @@ class Decoder:
         if self.c["tie_word_embeddings"]:
             if self.slot is not None:
                 rows = self.lora["model.embed_tokens.token_adapter.trainable_tokens_delta"].to(x.dtype)
-                out = out.index_copy(-1, self.tok_ids, F.linear(x, rows)) if out.dim() == 2 else \
-                    out.index_copy(out.dim() - 1, self.tok_ids, F.linear(x, rows))
+                out = out.index_copy(out.dim() - 1, self.tok_ids, F.linear(x, rows))
             a = self.lora.get("model.embed_tokens.lora_embedding_A")
             if a is not None:
                 b = self.lora["model.embed_tokens.lora_embedding_B"]
@@ -477,7 +473,7 @@ def train(job_path):
 
     def val_loss():
         model.training = False
-        total, count = torch.zeros(2, dtype=torch.float64), 0
+        total = torch.zeros(2, dtype=torch.float64, device=device)  # NCCL reduces device tensors only
         with torch.no_grad():
             for indices in job["val_plan"]:
                 mine = indices[rank::world]
@@ -529,7 +525,7 @@ def train(job_path):
     clock = time.time()
     while step < len(steps):
         s = steps[step]
-        flag = torch.tensor([1.0 if os.path.exists(stop_file) else 0.0])
+        flag = torch.tensor([1.0 if os.path.exists(stop_file) else 0.0], device=device)
         if all_sum(flag).item() > 0:
             if step > start and step != last_saved:
                 save(step, s["epoch"], s["micro_start"])
