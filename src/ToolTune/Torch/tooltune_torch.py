@@ -449,6 +449,14 @@ def train(job_path):
                 opt.exp_avg[i].copy_(moments["exp_avg." + n])
                 opt.exp_avg_sq[i].copy_(moments["exp_avg_sq." + n])
         opt.step, start, tokens_seen = state["optimizer_step"], state["step"], state["tokens_seen"]
+    if world > 1:
+        # rank 0's state is the run's: nodes without the checkpoint (no shared file system) start from it too
+        pos = torch.tensor([start, opt.step, tokens_seen], dtype=torch.float64, device=device)
+        dist.broadcast(pos, 0)
+        start, opt.step, tokens_seen = int(pos[0]), int(pos[1]), int(pos[2])
+        with torch.no_grad():
+            for t in params + opt.exp_avg + opt.exp_avg_sq:
+                dist.broadcast(t, 0)
     kill_at = os.environ.get("TOOLTUNE_TORCH_KILL_AT")  # "rank:step", tests: this rank SIGKILLs itself before that step
     stop_file = os.path.join(job_dir, "stop")
     if rank == 0:
