@@ -320,7 +320,7 @@ public sealed class TorchTrainingBackend(TorchSection settings) : ITrainingBacke
             if (canceled) return (true, lastCheckpoint);
             var failed = procs.Where(p => p.ExitCode != 0).ToList();
             if (failed.Count > 0) throw Failure(failed, errors, lastCheckpoint, file);
-            if (!done)
+            if (!done && s.NodeRank == 0) // rank 0 (node 0) reports; the other nodes only see their ranks exit cleanly
                 throw new ToolTuneException(ErrorCodes.TorchBackendFailed,
                     $"the torch ranks exited without finishing (no 'done' event); rank 0 stderr: {procs[0].StderrTail(8)}", file);
             return (false, lastCheckpoint);

@@ -95,6 +95,28 @@ public sealed class TorchBackendTests
     }
 
     /// <summary>
+    /// Two "nodes" on this machine (nnodes 2, node_rank 0 and 1, one rank each, separate output folders as on two
+    /// machines) give the 2-rank run's losses and adapter; only node 0 writes the adapter.
+    /// </summary>
+    [TestMethod]
+    public void TwoNodesMatchTwoRanksOnOneNode()
+    {
+        TorchTestEnvironment.Require();
+        var twoRanks = DemoRun("torch-w2", $"{Short};{Torch};train.torch.nproc_per_node=2");
+        var port = TorchRuntime.FreePort();
+        string Node(int rank) => $"{Short};{Torch};train.torch.nnodes=2;train.torch.node_rank={rank};train.torch.master_port={port};{TorchTestEnvironment.PythonOverride}";
+        var node1 = Task.Run(() => Demo.Value.Train(Node(1), "torch-node1"));
+        var node0 = Demo.Value.Train(Node(0), "torch-node0");
+        node1.Wait(TimeSpan.FromMinutes(3));
+        Assert.IsTrue(node1.IsCompletedSuccessfully);
+        var lossRel = TorchTestEnvironment.MaxRelativeLossDifference(node0.Log, twoRanks.Log);
+        var (adapterRel, worst) = TorchTestEnvironment.AdapterDistance(Demo.Value.Dir("torch-node0"), Demo.Value.Dir("torch-w2"));
+        TestContext.WriteLine(string.Create(CultureInfo.InvariantCulture, $"2 nodes vs 2 ranks: loss {lossRel:0.00e+0}, adapter {adapterRel:0.00e+0} ({worst})"));
+        Assert.IsTrue(lossRel <= 1e-5 && adapterRel <= 1e-4, $"loss {lossRel}, adapter {adapterRel}");
+        Assert.IsFalse(File.Exists(Path.Combine(Demo.Value.Dir("torch-node1"), "adapter_model.safetensors")), "node 1 writes no adapter");
+    }
+
+    /// <summary>
     /// Must show 3: rank 1 SIGKILLs itself before step 5 of a 2-rank run: training fails with TT5603 naming rank 1 and
     /// its exit code; the next run resumes from checkpoint-4 and ends with the adapter of the uninterrupted run, byte for byte.
     /// </summary>
