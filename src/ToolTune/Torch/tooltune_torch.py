@@ -457,7 +457,9 @@ def train(job_path):
         with torch.no_grad():
             for t in params + opt.exp_avg + opt.exp_avg_sq:
                 dist.broadcast(t, 0)
-    kill_at = os.environ.get("TOOLTUNE_TORCH_KILL_AT")  # "rank:step", tests: this rank SIGKILLs itself before that step
+    # test hooks: "rank:step" SIGKILLs that rank before that step; "rank:step:message" raises RuntimeError(message) there
+    kill_at = os.environ.get("TOOLTUNE_TORCH_KILL_AT")
+    raise_at = os.environ.get("TOOLTUNE_TORCH_RAISE_AT")
     stop_file = os.path.join(job_dir, "stop")
     if rank == 0:
         emit({"event": "ready", "device": device, "dtype": str(dtype).replace("torch.", ""), "world_size": world, "torch": torch.__version__,
@@ -543,6 +545,8 @@ def train(job_path):
         if kill_at and kill_at == f"{rank}:{step + 1}":
             import signal
             os.kill(os.getpid(), signal.SIGKILL)
+        if raise_at and raise_at.startswith(f"{rank}:{step + 1}:"):
+            raise RuntimeError(raise_at.split(":", 2)[2])
         model.training = True
         n = sum(trained_tokens(materialize(train_set, m, job["pad_id"], job["max_len"])[1]) for m in s["micro"])
         for p in params:
@@ -699,6 +703,10 @@ def main(argv):
         emit({"event": "error", "kind": _classify(e), "rank": int(os.environ.get("RANK", "0")), "message": f"{type(e).__name__}: {e}",
               "traceback": traceback.format_exc()[-4000:]})
         sys.stderr.write(traceback.format_exc())
+        if a.cmd == "train":
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(1)  # as on success: the stdin watcher thread must not be joined at shutdown
         return 1
 
 

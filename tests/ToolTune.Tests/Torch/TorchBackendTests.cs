@@ -279,6 +279,31 @@ public sealed class TorchBackendTests
         finally { busy.Stop(); }
     }
 
+    /// <summary>
+    /// A rank's own failure becomes the matching located error: GPU out of memory → TT5605 with the max_tokens_per_batch
+    /// hint, a collective timeout → TT5606, anything else → TT5603 with the rank, its message and traceback tail.
+    /// (The failures are raised inside rank 1 by the module's test hook; the classification is the real path.)
+    /// </summary>
+    [TestMethod]
+    public void RankErrorsAreClassified()
+    {
+        TorchTestEnvironment.Require();
+        var overrides = $"train.max_steps=2;{Torch};train.torch.nproc_per_node=2;{TorchTestEnvironment.PythonOverride}";
+        var settings = PipelineApi.LoadConfig(Demo.Value.ConfigFile, Demo.Value.Root, overrides).Config.Train.Torch;
+        ToolTuneException Fail(string message, string name) => Assert.ThrowsExactly<ToolTuneException>(() => Demo.Value.Train(overrides, name,
+            new TorchTrainingBackend(settings) { Environment = new Dictionary<string, string> { ["TOOLTUNE_TORCH_RAISE_AT"] = "1:1:" + message } }));
+        var e = Fail("CUDA out of memory. Tried to allocate 2.00 GiB", "err-oom");
+        Assert.AreEqual(ErrorCodes.TorchOutOfMemory, e.Code, e.Message);
+        StringAssert.Contains(e.Message, "rank 1");
+        StringAssert.Contains(e.Message, "max_tokens_per_batch");
+        e = Fail("[Rank 1] Watchdog caught collective operation timeout: WorkNCCL(OpType=ALLREDUCE) ran for 1800000 milliseconds before timing out", "err-timeout");
+        Assert.AreEqual(ErrorCodes.TorchTimeout, e.Code, e.Message);
+        e = Fail("something else broke", "err-other");
+        Assert.AreEqual(ErrorCodes.TorchRankFailed, e.Code, e.Message);
+        StringAssert.Contains(e.Message, "rank 1 failed (exit code 1): RuntimeError: something else broke");
+        StringAssert.Contains(e.Message, "Traceback tail");
+    }
+
     /// <summary>train.backend is fingerprinted (the default adds nothing, so existing runs stay up to date); the launch
     /// plumbing under train.torch is not, the device is.</summary>
     [TestMethod]
