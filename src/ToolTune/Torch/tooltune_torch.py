@@ -257,6 +257,7 @@ class Decoder:
 
     def layer(self, i, h, cos, sin, cache=None):
         import torch
+        import torch.nn.functional as F
         c = self.c
         B, T, _ = h.shape
         nh, nkv, d = c["num_heads"], c["num_kv_heads"], c["head_dim"]
@@ -276,11 +277,9 @@ class Decoder:
         a = _attention(q, k, v, nh // nkv)
         h = h + self.linear(a.transpose(1, 2).reshape(B, T, nh * d), p + "self_attn.o_proj")
         x = self.rms_norm(h, self.w[p + "post_attention_layernorm.weight"])
-        import torch.nn.functional as F
         return h + self.linear(F.silu(self.linear(x, p + "mlp.gate_proj")) * self.linear(x, p + "mlp.up_proj"), p + "mlp.down_proj")
 
     def hidden(self, ids, positions, cache=None):
-        import torch
         h = self.embed(ids)
         cos, sin = self.rope(positions)
         for i in range(self.c["num_layers"]):
