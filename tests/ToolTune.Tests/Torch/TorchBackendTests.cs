@@ -34,6 +34,23 @@ public sealed class TorchBackendTests
         if (Demo.IsValueCreated) Demo.Value.Dispose();
     }
 
+    /// <summary>Demo eval prompts rendered as Evaluate renders them: the first tool-eval items and emission prompts
+    /// (TOOLTUNE_TEST_EVAL_ALL=1: all of them).</summary>
+    private static List<(string Id, IReadOnlyList<int> Prompt)> EvalPrompts(LoadedConfig loaded, int toolItems, int emissionItems)
+    {
+        var text = ModelText.Load(loaded);
+        var all = Environment.GetEnvironmentVariable("TOOLTUNE_TEST_EVAL_ALL") == "1";
+        var items = EvalItem.ReadFile(Path.Combine(Demo.Value.Prepared, "tool_eval.jsonl"), EvalItemKind.ToolEval).Take(all ? int.MaxValue : toolItems)
+            .Concat(EvaluateStage.ReadEmissionPrompts(loaded).Take(all ? int.MaxValue : emissionItems));
+        return items.Select(item =>
+        {
+            var ctx = (JsonObject)text.Kwargs.DeepClone();
+            foreach (var (k, v) in item.RenderContext) ctx[k] = v?.DeepClone();
+            ctx["add_generation_prompt"] = true;
+            return (item.Id, (IReadOnlyList<int>)text.Tokenizer.EncodeToIds(text.Template.Render(ctx, text.RenderOptions).Text, addSpecialTokens: false));
+        }).ToList();
+    }
+
     /// <summary>A demo run, trained once per name (tests share the reference runs).</summary>
     private static TrainResult DemoRun(string name, string overrides, ITrainingBackend? backend = null)
     {
@@ -78,6 +95,23 @@ public sealed class TorchBackendTests
         foreach (var f in TrainLoraStage.OutputFiles) Assert.IsTrue(File.Exists(Path.Combine(Demo.Value.Dir("torch-20"), f)), f);
         Assert.AreEqual(File.ReadAllText(Path.Combine(Demo.Value.Dir("managed-20"), "adapter_config.json")),
             File.ReadAllText(Path.Combine(Demo.Value.Dir("torch-20"), "adapter_config.json")));
+
+        // MergeAdapter on both adapters; the merged models generate the same greedy ids (so the same Evaluate metrics)
+        var loaded = PipelineApi.LoadConfig(Demo.Value.ConfigFile, Demo.Value.Root, null);
+        var baseDir = TrainLoraStage.BaseModelDir(loaded);
+        var ids = new Dictionary<string, List<IReadOnlyList<int>>>();
+        foreach (var run in new[] { "managed-20", "torch-20" })
+        {
+            var merged = Demo.Value.Dir(run + "-merged");
+            if (!Directory.Exists(merged))
+                ToolTune.Lora.Merge.AdapterMerger.Merge(new ToolTune.Lora.Merge.MergeOptions { BaseDir = baseDir, AdapterDir = Demo.Value.Dir(run), OutputDir = merged });
+            using var gen = new ModelGenerator(merged, run);
+            var options = new GenerationOptions(48, 0, ModelGenerator.DefaultStopIds(merged, gen.Config, ModelText.Load(loaded).Tokenizer));
+            ids[run] = EvalPrompts(loaded, 12, 8).Select(p => gen.Generate(p.Prompt, options, default).Ids).ToList();
+        }
+        var same = ids["managed-20"].Zip(ids["torch-20"]).Count(x => x.First.SequenceEqual(x.Second));
+        TestContext.WriteLine($"merged models: greedy ids identical on {same}/{ids["managed-20"].Count} eval prompts");
+        Assert.AreEqual(ids["managed-20"].Count, same, "merged managed vs merged torch adapter: greedy ids");
     }
 
     /// <summary>Must show 2: 2 ranks (gloo) against 1 rank on the same global batches: losses within 1e-5, adapter within 1e-4.</summary>
@@ -212,8 +246,7 @@ public sealed class TorchBackendTests
         var text = ModelText.Load(loaded);
         // a subset in CI; TOOLTUNE_TEST_EVAL_ALL=1 takes the whole demo eval set (by hand: README figures)
         var all = Environment.GetEnvironmentVariable("TOOLTUNE_TEST_EVAL_ALL") == "1";
-        var items = EvalItem.ReadFile(Path.Combine(Demo.Value.Prepared, "tool_eval.jsonl"), EvalItemKind.ToolEval).Take(all ? int.MaxValue : 12)
-            .Concat(EvaluateStage.ReadEmissionPrompts(loaded).Take(all ? int.MaxValue : 8)).ToList();
+        var items = EvalPrompts(loaded, 12, 8);
         var baseDir = TrainLoraStage.BaseModelDir(loaded);
         using var managed = EvaluationModels.Open(loaded.Config with { Eval = loaded.Config.Eval with { Backend = "managed" } }, baseDir, "managed", Demo.Value.Dir("torch-eval"), null);
         using var torch = EvaluationModels.Open(loaded.Config, baseDir, "torch", Demo.Value.Dir("torch-eval"), null);
@@ -222,17 +255,13 @@ public sealed class TorchBackendTests
         var options = new GenerationOptions(all ? loaded.Config.Eval.MaxNewTokens : 48, 0, stops);
         int same = 0, tokens = 0;
         var differences = new List<string>();
-        foreach (var item in items)
+        foreach (var (id, prompt) in items)
         {
-            var ctx = (JsonObject)text.Kwargs.DeepClone();
-            foreach (var (k, v) in item.RenderContext) ctx[k] = v?.DeepClone();
-            ctx["add_generation_prompt"] = true;
-            var prompt = text.Tokenizer.EncodeToIds(text.Template.Render(ctx, text.RenderOptions).Text, addSpecialTokens: false);
             var a = managed.Generate(prompt, options, default).Ids;
             var b = torch.Generate(prompt, options, default).Ids;
             tokens += a.Count;
             if (a.SequenceEqual(b)) same++;
-            else differences.Add($"{item.Id}: managed [{string.Join(",", a)}] torch [{string.Join(",", b)}]");
+            else differences.Add($"{id}: managed [{string.Join(",", a)}] torch [{string.Join(",", b)}]");
         }
         TestContext.WriteLine($"greedy ids identical on {same}/{items.Count} prompts ({tokens} managed tokens)");
         foreach (var d in differences) TestContext.WriteLine(d);
