@@ -38,3 +38,25 @@ public interface IGenerator
 
     GenerationResult Generate(IReadOnlyList<int> promptIds, GenerationOptions options, CancellationToken cancellationToken);
 }
+
+/// <summary>
+/// A model Evaluate runs: generation plus the validation loss and the shape (stop ids are checked against the vocabulary).
+/// <c>eval.backend</c> picks the implementation: <see cref="ModelGenerator"/> (managed) or <c>Torch.TorchGenerator</c>.
+/// </summary>
+public interface IEvaluationModel : IGenerator, IDisposable
+{
+    Model.ModelConfig Config { get; }
+
+    /// <summary>Mean cross-entropy over labelled tokens (labels aligned with ids, −100 ignored); null when nothing is labelled.</summary>
+    double? MeanLoss(IEnumerable<(int[] Ids, int[] Labels)> samples, CancellationToken ct);
+}
+
+public static class EvaluationModels
+{
+    /// <summary>The model folder as an <see cref="IEvaluationModel"/> on the backend <c>eval.backend</c> names; the torch one
+    /// is launched with <c>train.torch</c>'s interpreter and device, its module written into <paramref name="workDirectory"/>.</summary>
+    public static IEvaluationModel Open(Pipeline.Config.PipelineConfig config, string modelDir, string name, string workDirectory, string? configFile) =>
+        config.Eval.Backend == "torch"
+            ? new Torch.TorchGenerator(modelDir, config.Train.Torch, workDirectory, name, configFile)
+            : new ModelGenerator(modelDir, name);
+}

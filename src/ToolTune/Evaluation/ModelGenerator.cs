@@ -10,7 +10,7 @@ namespace ToolTune.Evaluation;
 /// <see cref="IGenerator"/> over the managed model (<see cref="Generator"/>: KV cache, greedy or temperature sampling,
 /// stop ids). Owns the memory-mapped weights: dispose it.
 /// </summary>
-public sealed class ModelGenerator : IGenerator, IDisposable
+public sealed class ModelGenerator : IEvaluationModel
 {
     private readonly ModelWeights _weights;
     private readonly CausalLM _model;

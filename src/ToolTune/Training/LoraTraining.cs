@@ -6,8 +6,10 @@ using ToolTune.Pipeline.Config;
 namespace ToolTune.Training;
 
 /// <summary>
-/// The entry point the TrainLora stage calls: base snapshot + prepared shards + config → PEFT adapter, train-log.csv,
+/// The managed engine's entry point: base snapshot + prepared shards + config → PEFT adapter, train-log.csv,
 /// loss.svg and checkpoints in <paramref name="outputDirectory"/> (resuming automatically from the latest checkpoint).
+/// The set-up (LoRA config, initial adapter, options and their fingerprint) is shared with the other backends, so every
+/// engine starts from the same tensors and the same batch plan.
 /// </summary>
 public static class LoraTraining
 {
@@ -24,23 +26,11 @@ public static class LoraTraining
     {
         using var weights = ModelWeights.Open(snapshotDirectory);
         var lm = new CausalLM(weights) { GradientCheckpointing = config.Train.GradientCheckpointing };
-        var seed = config.Train.Seed ?? config.Run.Seed;
-        var lora = LoraConfig.FromSection(config.Lora, tokenToId, config.Model.BaseModel ?? snapshotDirectory);
-        var adapter = LoraAdapter.Create(lora, lm.Config, (ulong)seed, id =>
-        {
-            var row = new float[lm.Config.HiddenSize];
-            lm.EmbedWeight.CopyRow(id, row);
-            return row;
-        });
+        var lora = LoraFor(config, tokenToId, snapshotDirectory);
+        var adapter = InitialAdapter(config, lora, lm);
         var model = new LoraTrainableModel(lm, adapter);
+        var options = OptionsFor(config, lora, lm.Config, train.Count, outputDirectory, resume, dataIdentity);
         var maxLen = config.Data.MaxSeqLen;
-        static string maxLenKey(PipelineConfig c) => c.Data.MaxSeqLen.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        var options = TrainerOptions.FromSection(config.Train, config.Run.Seed, outputDirectory) with
-        {
-            Resume = resume,
-            ExtraFingerprint = string.Join("|", PeftAdapterIO.ConfigJson(lora).ToJsonString(), lm.Config.NumLayers, lm.Config.HiddenSize, lm.Config.VocabSize,
-                train.Count, maxLenKey(config), dataIdentity ?? ""),
-        };
         var trainer = new Trainer(model, new ShardTrainingData(train, padId, maxLen),
             validation is null || validation.Count == 0 ? null : new ShardTrainingData(validation, padId, maxLen), options)
         {
@@ -49,4 +39,31 @@ public static class LoraTraining
         };
         return trainer.Run(cancel);
     }
+
+    public static LoraConfig LoraFor(PipelineConfig config, Func<string, int?> tokenToId, string snapshotDirectory) =>
+        LoraConfig.FromSection(config.Lora, tokenToId, config.Model.BaseModel ?? snapshotDirectory);
+
+    /// <summary>The PEFT initialisation from the training seed (trainable token rows copied from the base embedding).</summary>
+    public static LoraAdapter InitialAdapter(PipelineConfig config, LoraConfig lora, CausalLM lm)
+    {
+        var seed = config.Train.Seed ?? config.Run.Seed;
+        return LoraAdapter.Create(lora, lm.Config, (ulong)seed, id =>
+        {
+            var row = new float[lm.Config.HiddenSize];
+            lm.EmbedWeight.CopyRow(id, row);
+            return row;
+        });
+    }
+
+    /// <summary>Trainer options with the identity a checkpoint must share to be resumed (<paramref name="extraIdentity"/>:
+    /// what else decides the arithmetic, e.g. another backend and its device).</summary>
+    public static TrainerOptions OptionsFor(PipelineConfig config, LoraConfig lora, ModelConfig model, int trainCount, string outputDirectory,
+        bool resume, string? dataIdentity, string? extraIdentity = null) =>
+        TrainerOptions.FromSection(config.Train, config.Run.Seed, outputDirectory) with
+        {
+            Resume = resume,
+            ExtraFingerprint = string.Join("|", PeftAdapterIO.ConfigJson(lora).ToJsonString(), model.NumLayers, model.HiddenSize, model.VocabSize,
+                trainCount, config.Data.MaxSeqLen.ToString(System.Globalization.CultureInfo.InvariantCulture), dataIdentity ?? "")
+                + (extraIdentity is null ? "" : "|" + extraIdentity),
+        };
 }

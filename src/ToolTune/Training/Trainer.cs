@@ -125,11 +125,21 @@ public sealed class Trainer
         if (train.Count == 0) throw new ToolTuneException(ErrorCodes.TrainOptionsInvalid, "no training samples");
         if (options.BatchSize <= 0 || options.GradAccum <= 0 || options.Epochs <= 0)
             throw new ToolTuneException(ErrorCodes.TrainOptionsInvalid, "batch_size, grad_accum and epochs must be positive");
-        Plans = Enumerable.Range(0, options.Epochs)
-            .Select(e => BatchPlanner.Plan(train, options.Seed, e, options.BatchSize, options.MaxTokensPerBatch, options.Shuffle)).ToArray();
-        var total = Plans.Sum(p => (p.Count + options.GradAccum - 1) / options.GradAccum);
-        TotalSteps = options.MaxSteps is { } m ? Math.Min(m, total) : total;
+        Plans = PlanEpochs(train, options);
+        TotalSteps = CountSteps(Plans, options);
         Schedule = LrSchedule.Create(options.Schedule, options.LearningRate, TotalSteps, options.WarmupRatio);
+    }
+
+    /// <summary>Every epoch's micro-batches (sample indices), deterministic from the options' seed.</summary>
+    public static IReadOnlyList<int[]>[] PlanEpochs(ITrainingData train, TrainerOptions options) =>
+        Enumerable.Range(0, options.Epochs)
+            .Select(e => BatchPlanner.Plan(train, options.Seed, e, options.BatchSize, options.MaxTokensPerBatch, options.Shuffle)).ToArray();
+
+    /// <summary>Optimizer steps of a plan: ⌈micro-batches / grad_accum⌉ per epoch, capped by max_steps.</summary>
+    public static int CountSteps(IReadOnlyList<int[]>[] plans, TrainerOptions options)
+    {
+        var total = plans.Sum(p => (p.Count + options.GradAccum - 1) / options.GradAccum);
+        return options.MaxSteps is { } m ? Math.Min(m, total) : total;
     }
 
     public IReadOnlyList<int[]>[] Plans { get; }

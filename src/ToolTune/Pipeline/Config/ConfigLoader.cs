@@ -195,7 +195,7 @@ public static partial class ConfigLoader
             Data = BindData(new MappingReader(top.Value("data"), "data", errors), errors),
             Tokens = BindTokens(new MappingReader(top.Value("tokens"), "tokens", errors), errors),
             Lora = BindLora(new MappingReader(top.Value("lora"), "lora", errors)),
-            Train = BindTrain(new MappingReader(top.Value("train"), "train", errors)),
+            Train = BindTrain(new MappingReader(top.Value("train"), "train", errors), errors),
             Eval = BindEval(new MappingReader(top.Value("eval"), "eval", errors), errors),
         };
         top.Finish();
@@ -359,7 +359,7 @@ public static partial class ConfigLoader
         return s;
     }
 
-    private static TrainSection BindTrain(MappingReader r)
+    private static TrainSection BindTrain(MappingReader r, ConfigErrors errors)
     {
         var d = new TrainSection();
         var s = new TrainSection
@@ -381,6 +381,26 @@ public static partial class ConfigLoader
             EvalEvery = r.Int("eval_every", d.EvalEvery, 0),
             SaveEvery = r.Int("save_every", d.SaveEvery, 0),
             KeepLast = r.Int("keep_last", d.KeepLast, 1, 1000),
+            Backend = r.String("backend", d.Backend, TrainSection.Backends),
+            Torch = BindTorch(new MappingReader(r.Value("torch"), "train.torch", errors)),
+        };
+        r.Finish();
+        return s;
+    }
+
+    private static TorchSection BindTorch(MappingReader r)
+    {
+        var d = new TorchSection();
+        var s = new TorchSection
+        {
+            Python = r.String("python", d.Python),
+            NprocPerNode = r.Int("nproc_per_node", d.NprocPerNode, 1, 1024),
+            Device = r.String("device", d.Device, TorchSection.Devices),
+            Nnodes = r.Int("nnodes", d.Nnodes, 1, 4096),
+            NodeRank = r.Int("node_rank", d.NodeRank, 0, 4095),
+            MasterAddr = r.String("master_addr", d.MasterAddr),
+            MasterPort = r.Int("master_port", d.MasterPort, 0, 65535),
+            Launcher = r.String("launcher", d.Launcher, TorchSection.Launchers),
         };
         r.Finish();
         return s;
@@ -428,6 +448,7 @@ public static partial class ConfigLoader
             Temperature = r.Double("temperature", d.Temperature, 0, 5),
             Prompts = r.OptionalString("prompts"),
             CompareBase = r.Bool("compare_base", d.CompareBase),
+            Backend = r.String("backend", d.Backend, TrainSection.Backends),
         };
         r.Finish();
         return s;

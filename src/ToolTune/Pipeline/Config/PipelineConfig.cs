@@ -132,7 +132,47 @@ public sealed record TrainSection
     public int SaveEvery { get; init; }
     public int KeepLast { get; init; } = 2;
 
+    /// <summary>Which engine trains: <c>managed</c> (ToolTune's own, the CPU default) or <c>torch</c> (PyTorch ranks
+    /// started by ToolTune: GPUs, several GPUs, several machines). Fingerprinted through <see cref="BackendKey"/>.</summary>
+    [System.Text.Json.Serialization.JsonIgnore] public string Backend { get; init; } = "managed";
+    /// <summary>How the torch backend is launched (<c>train.torch.*</c>).</summary>
+    [System.Text.Json.Serialization.JsonIgnore] public TorchSection Torch { get; init; } = new();
+
+    // Fingerprint view: the default backend adds no key, so configs written before the backend existed keep their
+    // fingerprints; with torch, the device decides the arithmetic (bf16 on CUDA) and is fingerprinted, the launch
+    // plumbing (interpreter, rank count, addresses) is not: 1 or 8 ranks give the same update up to reduction order.
+    [System.Text.Json.Serialization.JsonPropertyName("backend")]
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public string? BackendKey => Backend == "managed" ? null : Backend;
+
+    [System.Text.Json.Serialization.JsonPropertyName("torch_device")]
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public string? TorchDeviceKey => Backend == "torch" ? Torch.Device : null;
+
     public static IReadOnlyList<string> Schedules { get; } = ["cosine", "linear", "constant"];
+    public static IReadOnlyList<string> Backends { get; } = ["managed", "torch"];
+}
+
+/// <summary><c>train.torch</c>: where and how ToolTune starts the PyTorch ranks (<c>src/ToolTune/Torch/</c>).</summary>
+public sealed record TorchSection
+{
+    /// <summary>The interpreter that has torch (≥ 1.13) and numpy.</summary>
+    public string Python { get; init; } = "python3";
+    /// <summary>Ranks on this machine (one per GPU on CUDA).</summary>
+    public int NprocPerNode { get; init; } = 1;
+    /// <summary><c>auto</c> (CUDA when torch sees a GPU), <c>cpu</c> or <c>cuda</c>.</summary>
+    public string Device { get; init; } = "auto";
+    public int Nnodes { get; init; } = 1;
+    public int NodeRank { get; init; }
+    public string MasterAddr { get; init; } = "127.0.0.1";
+    /// <summary>Rendezvous port; 0: a free port on this machine (single node only).</summary>
+    public int MasterPort { get; init; }
+    /// <summary><c>direct</c>: ToolTune starts the local ranks itself (env:// rendezvous); <c>torchrun</c>: one
+    /// <c>python -m torch.distributed.run</c> starts them.</summary>
+    public string Launcher { get; init; } = "direct";
+
+    public static IReadOnlyList<string> Devices { get; } = ["auto", "cpu", "cuda"];
+    public static IReadOnlyList<string> Launchers { get; } = ["direct", "torchrun"];
 }
 
 public sealed record EvalSection
@@ -143,6 +183,13 @@ public sealed record EvalSection
     public string? Prompts { get; init; }
     public bool CompareBase { get; init; } = true;
     public IReadOnlyList<Gate> Gates { get; init; } = [];
+    /// <summary>Which engine generates: <c>managed</c> or <c>torch</c> (launched like <c>train.torch</c>: its interpreter and
+    /// device). Fingerprinted through <see cref="BackendKey"/> only when not the default.</summary>
+    [System.Text.Json.Serialization.JsonIgnore] public string Backend { get; init; } = "managed";
+
+    [System.Text.Json.Serialization.JsonPropertyName("backend")]
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public string? BackendKey => Backend == "managed" ? null : Backend;
 
     /// <summary>Metric names a gate may use (the Evaluate stage reports these).</summary>
     public static IReadOnlyList<string> Metrics { get; } = [.. Evaluation.MetricCatalog.Names];

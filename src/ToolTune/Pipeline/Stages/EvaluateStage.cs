@@ -91,12 +91,14 @@ public sealed class EvaluateStage : IStage
             return tokenizer.EncodeToIds(rendered, addSpecialTokens: false);
         }
 
-        using var tuned = new ModelGenerator(merged, "tuned (" + context.Layout.Relative(merged) + ")");
-        ModelGenerator? baseGen = null;
+        // eval.backend: the managed engine or a torch process per model (its module lives beside the run, not in eval/)
+        var torchWork = Path.Combine(context.Layout.RunDir, "torch-eval");
+        using var tuned = EvaluationModels.Open(config.Config, merged, "tuned (" + context.Layout.Relative(merged) + ")", torchWork, config.File);
+        IEvaluationModel? baseGen = null;
         try
         {
             if (eval.CompareBase && !string.IsNullOrEmpty(config.Config.Model.BaseModel))
-                baseGen = new ModelGenerator(TrainLoraStage.BaseModelDir(config), "base (" + config.Config.Model.BaseModel + ")");
+                baseGen = EvaluationModels.Open(config.Config, TrainLoraStage.BaseModelDir(config), "base (" + config.Config.Model.BaseModel + ")", torchWork, config.File);
             var stops = ModelGenerator.DefaultStopIds(merged, tuned.Config, tokenizer);
             if (config.Config.Tokens.EndOfTurn is { } eot && tokenizer.TokenToId(eot) is { } eotId && !stops.Contains(eotId)) stops = [.. stops, eotId];
 

@@ -105,12 +105,18 @@ public sealed class TrainLoraStage : IStage
         hashes.Save();
 
         var log = context.Log;
-        log.Message($"TrainLora: base {config.Config.Model.BaseModel}, {train.Count} train / {val?.Count ?? 0} val samples, LoRA r={config.Config.Lora.R} alpha={config.Config.Lora.Alpha.ToString(CultureInfo.InvariantCulture)} " +
+        log.Message($"TrainLora: {config.Config.Train.Backend} backend, base {config.Config.Model.BaseModel}, {train.Count} train / {val?.Count ?? 0} val samples, LoRA r={config.Config.Lora.R} alpha={config.Config.Lora.Alpha.ToString(CultureInfo.InvariantCulture)} " +
                     $"on {string.Join(",", config.Config.Lora.TargetModules)}; checkpoints in {checkpoints}", important: true);
-        var result = LoraTraining.Run(config.Config, baseDir, train, val, tokenizer.TokenToId, padId, work,
-            onProgress: p => log.Message("TrainLora: " + p, important: true),
-            onMessage: m => log.Message("TrainLora: " + m, important: true),
-            resume: context.Options.Resume, cancel: context.Cancellation, dataIdentity: identity.ToString());
+        var backend = TrainingBackends.For(config.Config.Train);
+        var request = new TrainingRequest
+        {
+            Config = config.Config, ConfigFile = config.File, SnapshotDirectory = baseDir, PreparedDirectory = prepared, Train = train, Validation = val,
+            TokenToId = tokenizer.TokenToId, PadId = padId, OutputDirectory = work, Resume = context.Options.Resume, DataIdentity = identity.ToString(),
+        };
+        var result = backend.Train(request,
+            p => log.Message("TrainLora: " + p, important: true),
+            m => log.Message("TrainLora: " + m, important: true),
+            context.Cancellation);
         if (result.Canceled)
         {
             log.Message($"TrainLora: canceled at step {result.Steps}/{result.TotalSteps}; checkpoint {result.LastCheckpoint} (the next run resumes there); previous adapter kept.", important: true);
