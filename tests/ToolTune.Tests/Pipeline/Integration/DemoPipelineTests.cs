@@ -46,9 +46,9 @@ public sealed class DemoPipelineTests
         // The tuned side: configs/demo.yaml's hard gates held (the build would have failed), and the story in numbers.
         Assert.IsTrue(M("tuned", "start_token_rate") >= 0.9, "the tuned model should open its calls with <tool_call>");
         Assert.IsTrue(M("tuned", "code_dump_rate") <= 0.05, "the tuned model should no longer answer with Python");
-        Assert.IsTrue(M("tuned", "emission_rate") >= 0.95, "the tuned model should call on the held-out emission prompts");
-        Assert.IsTrue(M("tuned", "name_f1") >= 0.9, "the tuned model should name the right tools");
-        Assert.IsTrue(M("tuned", "json_valid") >= 0.98, "the tuned model should write parsable JSON");
+        Assert.IsTrue(M("tuned", "emission_rate") >= 0.9, "the tuned model should call on the held-out emission prompts");
+        Assert.IsTrue(M("tuned", "name_f1") >= 0.85, "the tuned model should name the right tools");
+        Assert.IsTrue(M("tuned", "json_valid") >= 0.95, "the tuned model should write parsable JSON");
         Assert.IsTrue(M("tuned", "hallucination_rate") <= 0.05, "the tuned model should not call when no call is expected");
         var report = File.ReadAllText(sandbox.PathOf("artifacts/demo/eval/report.md"));
         StringAssert.Contains(report, "emission_rate");
