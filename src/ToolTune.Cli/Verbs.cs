@@ -33,6 +33,7 @@ internal static class Verbs
         yield return LogitsCommand.Create();
         yield return GenerateCommand.Create();
         yield return MergeCommand.Create();
+        yield return ServeCommand.Create();
         yield return FuzzCommand.Create();
     }
 }
