@@ -27,6 +27,7 @@ internal static class Verbs
         bench.Subcommands.Add(BenchOpenCommand.Create());
         bench.Subcommands.Add(BenchGenerateCommand.Create());
         bench.Subcommands.Add(Commands.EvaluateCommand.Bench());
+        bench.Subcommands.Add(BenchServeCommand.Create());
         yield return bench;
         yield return Commands.InspectCommand.Create();
         yield return Commands.MakeTokenizerCommand.Create();

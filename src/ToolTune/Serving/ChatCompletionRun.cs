@@ -31,7 +31,7 @@ public sealed class ChatCompletionRun
             // prompt from the start delimiter (and, for a named tool, the call's opening up to its arguments).
             forced.Add(model.Parser.StartId);
             if (request.ToolChoice == ToolChoiceMode.Named)
-                forced.AddRange(model.Encode("{\"name\": " + PythonJson.Dumps(JsonValue.Create(request.NamedTool)) + ", \"arguments\": "));
+                forced.AddRange(model.Encode(model.ToolCallOpening(request.NamedTool!)));
         }
         _forcedPrefix = forced.Count;
         _prompt = [.. prompt, .. forced];

@@ -134,6 +134,42 @@ public sealed class ServedModel : IDisposable
         }
     }
 
+    /// <summary>
+    /// The text the template writes between <c>&lt;tool_call&gt;</c> and a call's arguments for tool <paramref name="name"/>
+    /// (e.g. <c>\n{"name": "get_weather", "arguments": </c>), found by rendering one assistant call: a forced call then
+    /// starts exactly as the model was trained to write one.
+    /// </summary>
+    public string ToolCallOpening(string name)
+    {
+        var fallback = "\n{\"name\": " + PythonJson.Dumps(JsonValue.Create(name)) + ", \"arguments\": ";
+        var ctx = (JsonObject)_kwargs.DeepClone();
+        ctx["messages"] = new JsonArray(
+            new JsonObject { ["role"] = "user", ["content"] = "x" },
+            new JsonObject
+            {
+                ["role"] = "assistant",
+                ["content"] = "",
+                ["tool_calls"] = new JsonArray(new JsonObject { ["type"] = "function", ["function"] = new JsonObject { ["name"] = name, ["arguments"] = new JsonObject() } }),
+            });
+        string text;
+        try
+        {
+            lock (_textLock) text = _template.Render(ctx, _renderOptions).Text;
+        }
+        catch (ToolTuneException)
+        {
+            return fallback;
+        }
+        var start = text.LastIndexOf(HermesToolCallParser.StartToken, StringComparison.Ordinal);
+        if (start < 0) return fallback;
+        start += HermesToolCallParser.StartToken.Length;
+        var args = text.IndexOf("\"arguments\":", start, StringComparison.Ordinal);
+        if (args < 0) return fallback;
+        var end = args + "\"arguments\":".Length;
+        while (end < text.Length && text[end] == ' ') end++;
+        return text[start..end];
+    }
+
     public int[] Encode(string text)
     {
         lock (_textLock) return Tokenizer.EncodeToIds(text, addSpecialTokens: false).ToArray();
