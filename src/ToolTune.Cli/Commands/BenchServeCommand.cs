@@ -149,7 +149,8 @@ internal static class BenchServeCommand
                 ["sent"] = outcomes.Count,
                 ["wall_s"] = Math.Round(hostileWall.Elapsed.TotalSeconds, 3),
                 ["statuses"] = statusJson,
-                ["server_errors"] = outcomes.Count(o => o.Status >= 500 && o.Status != 503),
+                // 503 is capacity and 505 Kestrel's answer to an unsupported HTTP version; any other 5xx would be a failure.
+                ["server_errors"] = outcomes.Count(o => o.Status >= 500 && o.Status is not (503 or 505)),
                 ["answering_after"] = health && chatAfter,
                 ["rss_before_mb"] = rssBefore,
                 ["rss_peak_mb"] = peakRss,
