@@ -287,7 +287,18 @@ public sealed class OpenAiServer : IAsyncDisposable
     {
         var max = _options.MaxBodyBytes;
         if (ctx.Request.ContentLength is { } declared && declared > max)
+        {
+            // A body a little over the limit is read and dropped, so an ordinary client sees the 400 instead of a reset
+            // connection; a huge one is refused at once and the connection closed.
+            if (declared <= 4 * max && ctx.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
+            {
+                limit.MaxRequestBodySize = declared;
+                var sink = new byte[16 * 1024];
+                while (await ctx.Request.Body.ReadAsync(sink, ctx.RequestAborted) > 0) { }
+            }
+            else ctx.Response.Headers.Connection = "close";
             throw OpenAiError.BadRequest($"The request body is {declared} bytes; the limit is {max}.");
+        }
         using var buffer = new MemoryStream();
         var chunk = new byte[16 * 1024];
         while (true)
