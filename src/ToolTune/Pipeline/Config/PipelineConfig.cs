@@ -143,7 +143,9 @@ public sealed record EvalSection
     public string? Prompts { get; init; }
     public bool CompareBase { get; init; } = true;
     public IReadOnlyList<Gate> Gates { get; init; } = [];
-    /// <summary>Evaluate through an OpenAI-compatible server (vLLM, <c>tooltune serve</c>) instead of in-process generation.</summary>
+    /// <summary>Evaluate through an OpenAI-compatible server (vLLM, <c>tooltune serve</c>) instead of in-process generation.
+    /// Left out of the fingerprint when unset, so configs without it keep their stamps.</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
     public EndpointSection? Endpoint { get; init; }
 
     /// <summary>Metric names a gate may use (the Evaluate stage reports these).</summary>
