@@ -46,7 +46,7 @@ public sealed class EndpointRawGenerator(OpenAiEndpoint endpoint, string label) 
             throw new ToolTuneException(ErrorCodes.EndpointRequestFailed, $"{endpoint}: the completions answer has no choices.");
         if (choice["token_ids"] is not JsonArray ids)
             throw new ToolTuneException(ErrorCodes.EndpointRequestFailed,
-                $"{endpoint}: the completions answer has no 'token_ids': the raw path needs a server that returns generated ids (vLLM ≥ 0.10.2 with return_token_ids, or tooltune serve); set eval.endpoint.raw: false for servers that cannot.");
+                $"{endpoint}: the completions answer has no 'token_ids': the raw path needs a server that returns generated ids (a vLLM release that supports return_token_ids, or tooltune serve); set eval.endpoint.raw: false for servers that cannot.");
         var list = new List<int>(ids.Count);
         foreach (var n in ids)
             list.Add(n is JsonValue v && v.GetValueKind() == JsonValueKind.Number && v.TryGetValue<int>(out var id) ? id
