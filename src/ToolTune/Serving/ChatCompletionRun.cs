@@ -95,7 +95,8 @@ public sealed class ChatCompletionRun
     public void Stream(Action<JsonObject> chunk, CancellationToken ct)
     {
         chunk(Chunk(new JsonObject { ["role"] = "assistant", ["content"] = "" }, null));
-        var streamer = new ToolCallStreamer(_model, ToolsActive, d => chunk(Chunk(d, null)));
+        var holdBack = _request.Sampling.Stop.Count == 0 ? 0 : _request.Sampling.Stop.Max(x => x.Length) - 1;
+        var streamer = new ToolCallStreamer(_model, ToolsActive, holdBack, d => chunk(Chunk(d, null)));
         var forced = _prompt[^_forcedPrefix..];
         foreach (var id in forced) streamer.Add(id);
         var seen = 0;
@@ -160,7 +161,9 @@ public sealed class ChatCompletionRun
 /// as a call: a delta with index, id, type and name, then its <c>json.dumps</c> arguments in fragments. A block that
 /// does not parse is sent as content (delimiters included), as the non-streaming parser returns unparsable output as text.
 /// </summary>
-internal sealed class ToolCallStreamer(ServedModel model, bool toolsActive, Action<JsonObject> delta)
+/// <param name="holdBack">Characters held back from content deltas until the end (the longest stop string less one), so
+/// text that a stop string will cut is never sent.</param>
+internal sealed class ToolCallStreamer(ServedModel model, bool toolsActive, int holdBack, Action<JsonObject> delta)
 {
     private const int ArgumentFragmentChars = 16;
     private readonly List<int> _text = [];
@@ -213,8 +216,9 @@ internal sealed class ToolCallStreamer(ServedModel model, bool toolsActive, Acti
         if (_text.Count == 0) return;
         var full = model.Decode(_text, skipSpecialTokens: !toolsActive);
         if (!final && full.EndsWith('\uFFFD')) return;
-        if (full.Length > _emitted) delta(new JsonObject { ["content"] = full[_emitted..] });
-        _emitted = full.Length;
+        var upTo = final ? full.Length : full.Length - holdBack;
+        if (upTo > _emitted) delta(new JsonObject { ["content"] = full[_emitted..upTo] });
+        _emitted = Math.Max(_emitted, upTo);
     }
 
     private void CloseBlock(bool closed)

@@ -26,6 +26,7 @@ public sealed class CompletionRun
         _request = request;
         _prompt = request.PromptIds is { } ids ? [.. ids] : model.Encode(request.PromptText!);
         if (_prompt.Length == 0) throw OpenAiError.BadRequest("The prompt encodes to no tokens.", "prompt");
+        model.CheckPromptIds(_prompt);
         _maxTokens = model.ResolveMaxTokens(_prompt.Length, request.Sampling.MaxTokens, DefaultMaxTokens);
     }
 

@@ -177,6 +177,15 @@ public sealed class ServedModel : IDisposable
 
     public string Decode(IReadOnlyList<int> ids, bool skipSpecialTokens) => Tokenizer.Decode(ids, skipSpecialTokens);
 
+    /// <summary>400 unless every id is in the vocabulary (checked before a stream starts, so the refusal is a status).</summary>
+    public void CheckPromptIds(IReadOnlyList<int> prompt)
+    {
+        if (prompt.Count == 0) throw OpenAiError.BadRequest("The prompt is empty.", "prompt");
+        foreach (var id in prompt)
+            if (id < 0 || id >= Config.VocabSize)
+                throw OpenAiError.BadRequest($"Token id {id} is out of vocabulary (vocabulary size {Config.VocabSize}).", "prompt");
+    }
+
     /// <summary>The <c>max_tokens</c> a request gets: its own, or the rest of the context; 400 past the context (vLLM's message).</summary>
     public int ResolveMaxTokens(int promptTokens, int? requested, int defaultMax)
     {
@@ -197,10 +206,7 @@ public sealed class ServedModel : IDisposable
     public ServedGeneration Generate(int[] prompt, SamplingRequest sampling, int maxTokens, bool skipSpecialTokens,
         Action<IReadOnlyList<int>>? onProgress, CancellationToken ct)
     {
-        foreach (var id in prompt)
-            if (id < 0 || id >= Config.VocabSize)
-                throw OpenAiError.BadRequest($"Token id {id} is out of vocabulary (vocabulary size {Config.VocabSize}).", "prompt");
-        if (prompt.Length == 0) throw OpenAiError.BadRequest("The prompt is empty.", "prompt");
+        CheckPromptIds(prompt);
         var stops = new HashSet<int>(StopIds);
         foreach (var s in sampling.StopTokenIds) stops.Add(s);
         var generated = new List<int>();
