@@ -34,6 +34,8 @@ public sealed record SamplingRequest
     public bool IncludeUsage { get; init; }
     /// <summary>vLLM's <c>return_token_ids</c>: the prompt and generated ids come back with the text.</summary>
     public bool ReturnTokenIds { get; init; }
+    /// <summary>vLLM's <c>ignore_eos</c>: the model's end-of-sequence ids do not stop generation (benchmarks).</summary>
+    public bool IgnoreEos { get; init; }
 }
 
 /// <summary>A validated <c>POST /v1/chat/completions</c> body.</summary>
@@ -213,6 +215,7 @@ public static class OpenAiRequests
             Stream = stream,
             IncludeUsage = includeUsage,
             ReturnTokenIds = OptionalBool(o, "return_token_ids") ?? false,
+            IgnoreEos = OptionalBool(o, "ignore_eos") ?? false,
         };
     }
 

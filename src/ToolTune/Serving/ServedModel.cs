@@ -207,7 +207,7 @@ public sealed class ServedModel : IDisposable
         Action<IReadOnlyList<int>>? onProgress, CancellationToken ct)
     {
         CheckPromptIds(prompt);
-        var stops = new HashSet<int>(StopIds);
+        var stops = new HashSet<int>(sampling.IgnoreEos ? [] : StopIds);
         foreach (var s in sampling.StopTokenIds) stops.Add(s);
         var generated = new List<int>();
         string? matched = null;
