@@ -399,5 +399,4 @@ public static class OpenAiRequests
         return (int)l;
     }
 
-    internal static string Utf8(ReadOnlySpan<byte> b) => Encoding.UTF8.GetString(b);
 }

@@ -136,4 +136,33 @@ public sealed class ServeHostileTests
         TestContext.WriteLine($"RSS growth over the burst: {grownMb:0.0} MB");
         Assert.IsTrue(grownMb < 256, $"RSS grew {grownMb:0} MB over 60 hostile requests");
     }
+
+    /// <summary>A body trickled at 2 bytes/s (far under Kestrel's 240 B/s minimum after a 5 s grace) is dropped by the
+    /// server within seconds, and other clients are served meanwhile.</summary>
+    [TestMethod]
+    public async Task TrickledBodyIsDropped()
+    {
+        await using var host = await ServedTestHost.StartAsync(DemoModel, name: "demo");
+        using var tcp = new System.Net.Sockets.TcpClient();
+        await tcp.ConnectAsync(host.Server.Address.Host, host.Server.Address.Port);
+        var stream = tcp.GetStream();
+        await stream.WriteAsync(Encoding.ASCII.GetBytes($"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n"));
+        var clock = Stopwatch.StartNew();
+        var dropped = false;
+        using var http = new HttpClient();
+        while (clock.Elapsed < TimeSpan.FromSeconds(15))
+        {
+            try
+            {
+                await stream.WriteAsync(" "u8.ToArray());
+                if (tcp.Available > 0 || (tcp.Client.Poll(0, System.Net.Sockets.SelectMode.SelectRead) && tcp.Available == 0)) { dropped = true; break; }
+            }
+            catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException) { dropped = true; break; }
+            using (var health = await http.GetAsync(host.BaseUrl + "/health")) Assert.AreEqual(HttpStatusCode.OK, health.StatusCode);
+            await Task.Delay(500);
+        }
+        TestContext.WriteLine($"dropped after {clock.Elapsed.TotalSeconds:0.0} s");
+        Assert.IsTrue(dropped, "the trickled body is still being accepted after 15 s");
+        Assert.IsTrue(clock.Elapsed < TimeSpan.FromSeconds(12));
+    }
 }
