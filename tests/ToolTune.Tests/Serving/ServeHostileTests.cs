@@ -89,23 +89,31 @@ public sealed class ServeHostileTests
             Assert.AreEqual(3 + ids.Length, j["usage"]!["total_tokens"]!.GetValue<int>());
         }
 
-        // One slot, no queue: while a long generation runs, the next request is refused at once with 429.
-        var longRequest = http.PostAsync(host.BaseUrl + "/v1/completions", Json("{\"prompt\": \"Once upon a time\", \"max_tokens\": 400, \"stop_token_ids\": [], \"temperature\": 0.9, \"seed\": 1}"));
-        var clock = Stopwatch.StartNew();
-        HttpResponseMessage? refused = null;
-        while (clock.Elapsed < TimeSpan.FromSeconds(20) && !longRequest.IsCompleted)
+        // One slot, no queue: while a long generation holds the slot (its stream has started), the next request is refused
+        // at once with 429.
+        var longRequest = new HttpRequestMessage(HttpMethod.Post, host.BaseUrl + "/v1/completions")
         {
-            var r = await http.PostAsync(host.BaseUrl + "/v1/completions", Json("{\"prompt\": \"hi\", \"max_tokens\": 1}"));
-            if (r.StatusCode == HttpStatusCode.TooManyRequests) { refused = r; break; }
-            r.Dispose();
+            Content = Json("{\"prompt\": \"Once upon a time\", \"max_tokens\": 6000, \"ignore_eos\": true, \"stream\": true}"),
+        };
+        using var running = await http.SendAsync(longRequest, HttpCompletionOption.ResponseHeadersRead);
+        Assert.AreEqual(HttpStatusCode.OK, running.StatusCode);
+        using (var refused = await http.PostAsync(host.BaseUrl + "/v1/completions", Json("{\"prompt\": \"hi\", \"max_tokens\": 1}")))
+        {
+            Assert.AreEqual(HttpStatusCode.TooManyRequests, refused.StatusCode);
+            var err = JsonNode.Parse(await refused.Content.ReadAsStringAsync())!["error"]!;
+            Assert.AreEqual("rate_limit_error", err["type"]!.GetValue<string>());
         }
-        if (refused is null)
-            Assert.Inconclusive("the long generation ended before a second request could overlap it");
-        var err = JsonNode.Parse(await refused.Content.ReadAsStringAsync())!["error"]!;
-        Assert.AreEqual("rate_limit_error", err["type"]!.GetValue<string>());
-        refused.Dispose();
-        using var done = await longRequest;
-        Assert.AreEqual(HttpStatusCode.OK, done.StatusCode);
+        // The client goes away: its generation is cancelled and the slot freed.
+        running.Dispose();
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            using var r = await http.PostAsync(host.BaseUrl + "/v1/completions", Json("{\"prompt\": \"hi\", \"max_tokens\": 1}"));
+            if (r.StatusCode == HttpStatusCode.OK) break;
+            Assert.AreEqual(HttpStatusCode.TooManyRequests, r.StatusCode);
+            Assert.IsTrue(clock.Elapsed < TimeSpan.FromSeconds(5), "the abandoned generation still holds the slot after 5 s");
+            await Task.Delay(50);
+        }
     }
 
     [TestMethod]
