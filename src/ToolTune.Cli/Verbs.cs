@@ -27,12 +27,14 @@ internal static class Verbs
         bench.Subcommands.Add(BenchOpenCommand.Create());
         bench.Subcommands.Add(BenchGenerateCommand.Create());
         bench.Subcommands.Add(Commands.EvaluateCommand.Bench());
+        bench.Subcommands.Add(BenchServeCommand.Create());
         yield return bench;
         yield return Commands.InspectCommand.Create();
         yield return Commands.MakeTokenizerCommand.Create();
         yield return LogitsCommand.Create();
         yield return GenerateCommand.Create();
         yield return MergeCommand.Create();
+        yield return ServeCommand.Create();
         yield return FuzzCommand.Create();
     }
 }

@@ -34,9 +34,16 @@ internal static class EvaluateCommand
         var output = new Option<string?>("--out") { Description = "Output folder (default: eval-<model folder name>)." };
         var maxNew = new Option<int>("--max-new-tokens") { DefaultValueFactory = _ => 256 };
         var gates = new Option<string[]>("--gate") { Description = "A gate like 'tool_call_f1 >= 0.9' (repeatable).", AllowMultipleArgumentsPerToken = false };
+        var endpoint = new Option<string?>("--endpoint") { Description = "With --model: generate through this OpenAI-compatible server (e.g. http://127.0.0.1:8000/v1): raw and served paths." };
+        var endpointModel = new Option<string?>("--endpoint-model") { Description = "The tuned model's name on --endpoint (default: the --model folder's name)." };
+        var endpointBase = new Option<string?>("--endpoint-base-model") { Description = "The base model's name on --endpoint (base and tuned on one server)." };
+        var apiKeyEnv = new Option<string?>("--api-key-env") { Description = "Environment variable holding the endpoint's API key." };
+        var concurrency = new Option<int>("--concurrency") { Description = "Endpoint requests in flight.", DefaultValueFactory = _ => 4 };
+        var rawPath = new Option<bool>("--no-raw") { Description = "Only the served path (for servers that cannot return token ids)." };
+        var templateDate = new Option<string?>("--template-date") { Description = "Date the template's strftime_now sees (yyyy-MM-dd; default today)." };
         var cmd = new Command("evaluate", "Evaluate tool-call quality (vLLM hermes parsing on token ids), base vs tuned, with gates and a report.")
         {
-            config, root, set, model, baseModel, prompts, output, maxNew, gates,
+            config, root, set, model, baseModel, prompts, output, maxNew, gates, endpoint, endpointModel, endpointBase, apiKeyEnv, concurrency, rawPath, templateDate,
         };
         cmd.SetAction((p, ct) => Task.FromResult(PipelineOptions.Guard(() =>
         {
@@ -63,6 +70,16 @@ internal static class EvaluateCommand
                 OutputDir = outDir,
                 Eval = new EvalSection { MaxNewTokens = p.GetValue(maxNew), Gates = gateList },
                 TemplateKwargs = new JsonObject { ["enable_thinking"] = false },
+                TemplateDate = p.GetValue(templateDate) is { } td ? DateTime.ParseExact(td, "yyyy-MM-dd", CultureInfo.InvariantCulture) : null,
+                Endpoint = p.GetValue(endpoint) is { } url ? new EndpointSection
+                {
+                    Url = url,
+                    Model = p.GetValue(endpointModel) ?? Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(dir))),
+                    BaseModel = p.GetValue(endpointBase),
+                    ApiKeyEnv = p.GetValue(apiKeyEnv),
+                    Concurrency = Math.Max(1, p.GetValue(concurrency)),
+                    Raw = !p.GetValue(rawPath),
+                } : null,
             };
             var outcome = run.Run(ct);
             foreach (var w in outcome.Warnings) Console.Error.WriteLine(w);

@@ -16,11 +16,20 @@ public sealed record EvaluationRequest
     /// <summary>Chat template: an item's <c>messages</c> + <c>tools</c> with <c>add_generation_prompt=True</c> → prompt ids.</summary>
     public required Func<EvalItem, IReadOnlyList<int>> RenderPrompt { get; init; }
 
-    /// <summary>The merged (fine-tuned) model.</summary>
-    public required IGenerator Tuned { get; init; }
+    /// <summary>The merged (fine-tuned) model: in-process, or an endpoint's raw path. Null: only the served path runs
+    /// (<see cref="ServedTuned"/>; an endpoint that cannot return token ids), and gates apply to it.</summary>
+    public required IGenerator? Tuned { get; init; }
 
     /// <summary>The base model, for the before/after comparison (null: <c>compare_base: false</c>).</summary>
     public IGenerator? Base { get; init; }
+
+    /// <summary>The tuned / base model behind an OpenAI-compatible endpoint: the served path (chat completions, the server's
+    /// tool-call parse) is evaluated beside the raw one and reported side by side.</summary>
+    public Endpoint.OpenAiEndpoint? ServedTuned { get; init; }
+    public Endpoint.OpenAiEndpoint? ServedBase { get; init; }
+
+    /// <summary>The run's chat-template variables, sent as vLLM's <c>chat_template_kwargs</c> on the served path.</summary>
+    public System.Text.Json.Nodes.JsonObject TemplateKwargs { get; init; } = [];
 
     /// <summary>Tool-eval items (PrepareData's <c>tool_eval.jsonl</c>, <see cref="EvalItem.ReadFile"/>).</summary>
     public required IReadOnlyList<EvalItem> ToolEvalItems { get; init; }
@@ -61,6 +70,10 @@ public sealed record EvaluationOutcome(
     IReadOnlyList<GateResult> Gates,
     IReadOnlyList<string> Files)
 {
+    /// <summary>The served path (chat completions through an endpoint), when one was evaluated.</summary>
+    public ModelEvaluation? ServedTuned { get; init; }
+    public ModelEvaluation? ServedBase { get; init; }
+
     /// <summary>The warn-only misses as <c>warning TT7000: …</c> lines (the Evaluate stage logs them from <see cref="Gates"/>
     /// with the gate's config line).</summary>
     public IReadOnlyList<string> Warnings => GateEvaluator.WarningLines(Gates);
@@ -96,12 +109,19 @@ public static class EvaluationRun
         var parser = HermesToolCallParser.FromTokenizer(request.Tokenizer, delimiters[0], delimiters[1]);
         var scorer = new SampleScorer(parser, stops, ids => request.Tokenizer.Decode(ids, skipSpecialTokens: false));
         var evaluator = new Evaluator(scorer, request.RenderPrompt, options);
-        var baseEval = request.Base is null ? null : evaluator.Run("base", request.Base, items, request.BaseEvalLoss, cancellationToken);
-        var tuned = evaluator.Run("tuned", request.Tuned, items, request.TunedEvalLoss, cancellationToken);
+        var servedBase = request.ServedBase is null ? null : Endpoint.ServedEvaluation.Run("base", request.ServedBase, items, options, request.TemplateKwargs, cancellationToken);
+        var servedTuned = request.ServedTuned is null ? null : Endpoint.ServedEvaluation.Run("tuned", request.ServedTuned, items, options, request.TemplateKwargs, cancellationToken);
+        var baseEval = request.Base is null ? servedBase : evaluator.Run("base", request.Base, items, request.BaseEvalLoss, cancellationToken);
+        var tuned = request.Tuned is null
+            ? servedTuned ?? throw new ToolTuneException(ErrorCodes.EvalNoItems, "Nothing generates: no tuned model and no endpoint.", request.ConfigFile)
+            : evaluator.Run("tuned", request.Tuned, items, request.TunedEvalLoss, cancellationToken);
+        // The served evaluations are reported beside the primary ones only when those come from another path.
+        if (ReferenceEquals(tuned, servedTuned)) servedTuned = null;
+        if (ReferenceEquals(baseEval, servedBase)) servedBase = null;
         var gates = GateEvaluator.Evaluate(request.Config.Gates, tuned.Metrics, tuned.Samples);
 
-        var files = EvalOutputs.WriteAll(request, evaluator, tuned, baseEval, gates);
+        var files = EvalOutputs.WriteAll(request, evaluator, tuned, baseEval, gates, servedTuned, servedBase);
         GateEvaluator.Enforce(gates, request.ConfigFile);
-        return new EvaluationOutcome(tuned, baseEval, gates, files);
+        return new EvaluationOutcome(tuned, baseEval, gates, files) { ServedTuned = servedTuned, ServedBase = servedBase };
     }
 }

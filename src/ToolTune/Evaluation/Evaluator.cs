@@ -23,7 +23,11 @@ public sealed record ModelEvaluation(
     IReadOnlyList<SampleResult> Samples,
     MetricSet Metrics,
     SortedDictionary<string, MetricSet> Categories,
-    EvalSpeed Speed);
+    EvalSpeed Speed)
+{
+    /// <summary>Where the verdicts come from (reports name it next to each metric).</summary>
+    public string Path { get; init; } = "in-process: generated token ids, vLLM's Hermes parser on ids";
+}
 
 /// <summary>
 /// Runs a generator over the eval items: renders each prompt (chat template with the tools and the generation
@@ -76,37 +80,63 @@ public sealed class Evaluator
         var prefill = TimeSpan.Zero;
         var decode = TimeSpan.Zero;
         var wall = Stopwatch.StartNew();
-        foreach (var item in items)
+        var prompts = new IReadOnlyList<int>[items.Count];
+        var results = new GenerationResult[items.Count];
+        for (var i = 0; i < items.Count; i++)
         {
             ct.ThrowIfCancellationRequested();
-            IReadOnlyList<int> prompt;
             try
             {
-                prompt = _render(item);
+                prompts[i] = _render(items[i]);
             }
             catch (ToolTuneException) { throw; }
             catch (Exception e) when (e is not OperationCanceledException)
             {
-                throw new ToolTuneException(ErrorCodes.EvalTemplateFailed, $"Rendering eval item '{item.Id}' failed: {e.Message}", inner: e);
+                throw new ToolTuneException(ErrorCodes.EvalTemplateFailed, $"Rendering eval item '{items[i].Id}' failed: {e.Message}", inner: e);
             }
-            GenerationResult gen;
+        }
+        void Generate(int i)
+        {
             try
             {
-                gen = generator.Generate(prompt, _options, ct);
+                results[i] = generator.Generate(prompts[i], _options, ct);
             }
             catch (ToolTuneException) { throw; }
             catch (Exception e) when (e is not OperationCanceledException)
             {
-                throw new ToolTuneException(ErrorCodes.EvalGenerationFailed, $"{label} model '{generator.Name}' failed on eval item '{item.Id}': {e.Message}", inner: e);
+                throw new ToolTuneException(ErrorCodes.EvalGenerationFailed, $"{label} model '{generator.Name}' failed on eval item '{items[i].Id}': {e.Message}", inner: e);
             }
-            promptTokens += prompt.Count;
+        }
+        // A server takes several requests at once; the managed model generates one prompt at a time.
+        if (generator is Endpoint.IConcurrentGenerator { Concurrency: > 1 } concurrent)
+        {
+            try
+            {
+                Parallel.For(0, items.Count, new ParallelOptions { MaxDegreeOfParallelism = concurrent.Concurrency, CancellationToken = ct }, Generate);
+            }
+            catch (AggregateException e) when (e.InnerExceptions.FirstOrDefault(x => x is ToolTuneException) is { } first)
+            {
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(first).Throw();
+            }
+        }
+        else
+            for (var i = 0; i < items.Count; i++)
+            {
+                ct.ThrowIfCancellationRequested();
+                Generate(i);
+            }
+        for (var i = 0; i < items.Count; i++)
+        {
+            var gen = results[i];
+            promptTokens += prompts[i].Count;
             generated += gen.Ids.Count;
             prefill += gen.PrefillTime;
             decode += gen.DecodeTime;
-            samples.Add(Scorer.Score(label, item, prompt, gen));
+            samples.Add(Scorer.Score(label, items[i], prompts[i], gen));
         }
         wall.Stop();
-        return new ModelEvaluation(label, generator.Name, samples, EvalMetrics.Compute(samples, evalLoss), EvalMetrics.ByCategory(samples),
+        var result = new ModelEvaluation(label, generator.Name, samples, EvalMetrics.Compute(samples, evalLoss), EvalMetrics.ByCategory(samples),
             new EvalSpeed(items.Count, promptTokens, generated, prefill, decode, wall.Elapsed));
+        return generator is Endpoint.EndpointRawGenerator ? result with { Path = Endpoint.EndpointRawGenerator.PathDescription } : result;
     }
 }

@@ -119,6 +119,17 @@ public sealed class SampleScorer(HermesToolCallParser parser, IReadOnlyCollectio
             stoppedAfterCall = string.IsNullOrWhiteSpace(tail);
         }
 
+        return Judge(model, item, promptIds, ids, gen.Reason, text, parse, endedTurn, stoppedAfterCall, gen.Total);
+    }
+
+    /// <summary>
+    /// The verdict and counts for one output, from its parse. The raw and in-process paths parse token ids
+    /// (<see cref="Score"/>); the served path builds the parse from what an endpoint returned (<c>message.tool_calls</c>,
+    /// <c>content</c>, <c>finish_reason</c>) and is judged by the same rules.
+    /// </summary>
+    public static SampleResult Judge(string model, EvalItem item, IReadOnlyList<int> promptIds, IReadOnlyList<int> ids, FinishReason reason, string text,
+        HermesParseResult parse, bool endedTurn, bool stoppedAfterCall, TimeSpan elapsed)
+    {
         var toolNames = item.ToolNames;
         var preds = parse.ToolsCalled ? parse.Calls : [];
         var gold = item.GoldCalls;
@@ -189,7 +200,7 @@ public sealed class SampleScorer(HermesToolCallParser parser, IReadOnlyCollectio
             Item = item,
             PromptIds = promptIds,
             GeneratedIds = ids,
-            Reason = gen.Reason,
+            Reason = reason,
             Text = text,
             Parse = parse,
             Verdict = verdict,
@@ -207,7 +218,7 @@ public sealed class SampleScorer(HermesToolCallParser parser, IReadOnlyCollectio
             KeyTotal = keyTotal,
             Blocks = blocks,
             BlocksWithObjectArguments = objBlocks,
-            Elapsed = gen.Total,
+            Elapsed = elapsed,
         };
     }
 

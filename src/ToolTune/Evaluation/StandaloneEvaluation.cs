@@ -20,6 +20,11 @@ public sealed record StandaloneEvaluation
     public IReadOnlyList<string> ToolCallDelimiters { get; init; } = [HermesToolCallParser.StartToken, HermesToolCallParser.EndToken];
     /// <summary>Template kwargs (e.g. <c>enable_thinking: false</c>).</summary>
     public JsonObject TemplateKwargs { get; init; } = [];
+    /// <summary>The date <c>strftime_now</c> sees (null: today), as a run config's <c>model.template_date</c>.</summary>
+    public DateTime? TemplateDate { get; init; }
+    /// <summary>Generate through an OpenAI-compatible server instead of in-process: the raw and served paths of the model
+    /// served as <see cref="EndpointSection.Model"/> (the local <see cref="ModelDir"/> supplies tokenizer, template and stop ids).</summary>
+    public EndpointSection? Endpoint { get; init; }
 
     /// <summary>Runs it; the outputs are written to <see cref="OutputDir"/> (created), gates enforced as in the stage.</summary>
     public EvaluationOutcome Run(CancellationToken ct)
@@ -36,24 +41,31 @@ public sealed record StandaloneEvaluation
             var ctx = (JsonObject)kwargs.DeepClone();
             foreach (var (k, v) in item.RenderContext) ctx[k] = v?.DeepClone();
             ctx["add_generation_prompt"] = true;
-            return tokenizer.EncodeToIds(template.Render(ctx).Text, addSpecialTokens: false);
+            return tokenizer.EncodeToIds(template.Render(ctx, RenderOptions.Default with { Now = TemplateDate }).Text, addSpecialTokens: false);
         }
         var items = SetFiles.SelectMany(f => EvalItem.ReadFile(f, EvalItemKind.ToolEval)).ToList();
         var emission = PromptsFile is null ? [] : EvalItem.ReadFile(PromptsFile, EvalItemKind.Emission);
         Directory.CreateDirectory(OutputDir);
-        using var tuned = new ModelGenerator(ModelDir, "tuned (" + Path.GetFileName(Path.TrimEndingDirectorySeparator(ModelDir)) + ")");
-        using var baseGen = BaseDir is null ? null : new ModelGenerator(BaseDir, "base (" + Path.GetFileName(Path.TrimEndingDirectorySeparator(BaseDir)) + ")");
+        var ep = Endpoint;
+        using var tunedEndpoint = ep is null ? null : ToolTune.Evaluation.Endpoint.OpenAiEndpoint.Create(ep.Url, ep.Model, ep.ApiKeyEnv, ep.TimeoutS, ep.Concurrency);
+        using var baseEndpoint = ep?.BaseModel is { } bm ? ToolTune.Evaluation.Endpoint.OpenAiEndpoint.Create(ep.BaseUrl ?? ep.Url, bm, ep.ApiKeyEnv, ep.TimeoutS, ep.Concurrency) : null;
+        using var tuned = ep is null ? new ModelGenerator(ModelDir, "tuned (" + Path.GetFileName(Path.TrimEndingDirectorySeparator(ModelDir)) + ")") : null;
+        using var baseGen = BaseDir is null || baseEndpoint is not null ? null : new ModelGenerator(BaseDir, "base (" + Path.GetFileName(Path.TrimEndingDirectorySeparator(BaseDir)) + ")");
+        IGenerator? Raw(ToolTune.Evaluation.Endpoint.OpenAiEndpoint? e, string label) => e is null || !ep!.Raw ? null : new ToolTune.Evaluation.Endpoint.EndpointRawGenerator(e, $"{label} ({e})");
         return EvaluationRun.Execute(new EvaluationRequest
         {
             OutputDirectory = OutputDir,
             Tokenizer = tokenizer,
             RenderPrompt = Render,
-            Tuned = tuned,
-            Base = baseGen,
+            Tuned = tunedEndpoint is null ? tuned : Raw(tunedEndpoint, "tuned"),
+            Base = baseEndpoint is null ? baseGen : Raw(baseEndpoint, "base"),
+            ServedTuned = tunedEndpoint,
+            ServedBase = baseEndpoint,
+            TemplateKwargs = kwargs,
             ToolEvalItems = items,
             EmissionItems = emission,
             Config = Eval,
-            StopIds = ModelGenerator.DefaultStopIds(ModelDir, tuned.Config, tokenizer),
+            StopIds = ModelGenerator.DefaultStopIds(ModelDir, tuned?.Config ?? Model.ModelConfig.Load(ModelDir), tokenizer),
             ToolCallDelimiters = ToolCallDelimiters,
             MergedModelDirectory = ModelDir,
             ChatTemplatePath = File.Exists(Path.Combine(ModelDir, "chat_template.jinja")) ? Path.Combine(ModelDir, "chat_template.jinja") : "<chat template>",

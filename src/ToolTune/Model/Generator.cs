@@ -26,7 +26,15 @@ public sealed record GenerationResult(int[] Ids, string StopReason, double Prefi
 /// <summary>Autoregressive generation with a KV cache: prefill the prompt once, then one token per step.</summary>
 public static class Generator
 {
-    public static GenerationResult Generate(CausalLM model, ReadOnlySpan<int> prompt, GenerationOptions options)
+    public static GenerationResult Generate(CausalLM model, ReadOnlySpan<int> prompt, GenerationOptions options) =>
+        Generate(model, prompt, options, null, CancellationToken.None);
+
+    /// <summary>
+    /// Generation that reports each id as it is produced (a server streams them) and can be ended early: when
+    /// <paramref name="onToken"/> returns false (a stop string matched) generation ends with reason "stop"; a cancelled
+    /// token ends it between steps with <see cref="OperationCanceledException"/>.
+    /// </summary>
+    public static GenerationResult Generate(CausalLM model, ReadOnlySpan<int> prompt, GenerationOptions options, Func<int, bool>? onToken, CancellationToken cancellationToken)
     {
         if (prompt.Length == 0) throw new ToolTuneException(ErrorCodes.ModelInputInvalid, "empty prompt");
         if (options.MaxNewTokens < 0) throw new ToolTuneException(ErrorCodes.ModelInputInvalid, "max new tokens must be ≥ 0");
@@ -35,6 +43,7 @@ public static class Generator
         var output = new List<int>();
         var steps = new List<double>();
         var sw = Stopwatch.StartNew();
+        cancellationToken.ThrowIfCancellationRequested();
         if (options.MaxNewTokens == 0) return new GenerationResult([], "length", 0, []);
         var logits = model.Step(prompt, cache);
         var prefill = sw.Elapsed.TotalSeconds;
@@ -43,8 +52,10 @@ public static class Generator
         {
             var next = Sample(logits, options.Temperature, options.TopP, rng);
             output.Add(next);
-            if (options.StopIds.Contains(next)) { reason = "stop"; break; }
+            if (options.StopIds.Contains(next)) { reason = "stop"; onToken?.Invoke(next); break; }
+            if (onToken is not null && !onToken(next)) { reason = "stop"; break; }
             if (output.Count >= options.MaxNewTokens) break;
+            cancellationToken.ThrowIfCancellationRequested();
             sw.Restart();
             logits = model.Step([next], cache);
             steps.Add(sw.Elapsed.TotalSeconds);

@@ -15,16 +15,28 @@ public static class EvalOutputs
     private static readonly JsonSerializerOptions Pretty = new() { WriteIndented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
     private static readonly JsonSerializerOptions Line = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
-    public static List<string> WriteAll(EvaluationRequest request, Evaluator evaluator, ModelEvaluation tuned, ModelEvaluation? baseEval, IReadOnlyList<GateResult> gates)
+    public static List<string> WriteAll(EvaluationRequest request, Evaluator evaluator, ModelEvaluation tuned, ModelEvaluation? baseEval, IReadOnlyList<GateResult> gates,
+        ModelEvaluation? servedTuned = null, ModelEvaluation? servedBase = null)
     {
         var dir = request.OutputDirectory;
         Directory.CreateDirectory(dir);
         var files = new List<string>();
         string P(string name) { var p = Path.Combine(dir, name); files.Add(p); return p; }
 
-        Write(P(EvaluationRun.MetricsJson), MetricsJson(tuned, baseEval, gates, evaluator.Options).ToJsonString(Pretty) + "\n");
+        var metricsJson = MetricsJson(tuned, baseEval, gates, evaluator.Options);
+        if (servedTuned is not null || servedBase is not null)
+            metricsJson["served"] = new JsonObject
+            {
+                ["path"] = servedTuned?.Path ?? servedBase!.Path,
+                ["tuned"] = servedTuned is null ? null : ModelJson(servedTuned),
+                ["base"] = servedBase is null ? null : ModelJson(servedBase),
+            };
+        Write(P(EvaluationRun.MetricsJson), metricsJson.ToJsonString(Pretty) + "\n");
         Write(P(EvaluationRun.MetricsCsv), MetricsCsv(tuned, baseEval));
-        Write(P(EvaluationRun.SamplesJsonl), SamplesJsonl(baseEval is null ? tuned.Samples : baseEval.Samples.Concat(tuned.Samples), request.Tokenizer));
+        var samples = (baseEval is null ? tuned.Samples : baseEval.Samples.Concat(tuned.Samples)).Select(s => (s, "")).ToList();
+        foreach (var served in new[] { servedBase, servedTuned })
+            if (served is not null) samples.AddRange(served.Samples.Select(s => (s, "served")));
+        Write(P(EvaluationRun.SamplesJsonl), SamplesJsonl(samples, request.Tokenizer));
         SvgBarChart.ForMetrics(tuned.Metrics, baseEval?.Metrics).Save(P(EvaluationRun.MetricsSvg));
         var report = ReportWriter.Render(new ReportInput
         {
@@ -34,6 +46,8 @@ public static class EvalOutputs
             Options = evaluator.Options,
             MetricsSvg = EvaluationRun.MetricsSvg,
             LossSvg = request.LossCurveSvg is { } l && File.Exists(l) ? Path.GetRelativePath(dir, l).Replace('\\', '/') : null,
+            ServedTuned = servedTuned,
+            ServedBase = servedBase,
             MergedModel = request.MergedModelDirectory,
             ChatTemplate = request.ChatTemplatePath,
         });
@@ -201,11 +215,20 @@ public static class EvalOutputs
         };
     }
 
-    public static string SamplesJsonl(IEnumerable<SampleResult> samples, ToolTune.Text.Tokenizer? tokenizer)
+    public static string SamplesJsonl(IEnumerable<SampleResult> samples, ToolTune.Text.Tokenizer? tokenizer) =>
+        SamplesJsonl(samples.Select(s => (s, "")), tokenizer);
+
+    /// <summary>Samples with the path they came from (<c>"served"</c> adds <c>"path": "served"</c>; id-level samples have no such field).</summary>
+    public static string SamplesJsonl(IEnumerable<(SampleResult Sample, string Path)> samples, ToolTune.Text.Tokenizer? tokenizer)
     {
         Func<IReadOnlyList<int>, string>? decode = tokenizer is null ? null : ids => tokenizer.Decode(ids, skipSpecialTokens: false);
         var sb = new StringBuilder();
-        foreach (var s in samples) sb.Append(SampleJson(s, decode).ToJsonString(Line)).Append('\n');
+        foreach (var (s, path) in samples)
+        {
+            var json = SampleJson(s, decode);
+            if (path.Length > 0) json["path"] = path;
+            sb.Append(json.ToJsonString(Line)).Append('\n');
+        }
         return sb.ToString();
     }
 }

@@ -17,6 +17,10 @@ public sealed record ReportInput
     /// <summary>Loss curve path relative to the report (TrainLora's <c>loss.svg</c>), when it exists.</summary>
     public string? LossSvg { get; init; }
 
+    /// <summary>The served path through an endpoint, shown beside the primary (raw or in-process) path.</summary>
+    public ModelEvaluation? ServedTuned { get; init; }
+    public ModelEvaluation? ServedBase { get; init; }
+
     public string MergedModel { get; init; } = "<merged>";
     public string ChatTemplate { get; init; } = "<template>";
 }
@@ -78,6 +82,9 @@ public static class ReportWriter
             else sb.AppendLine(CultureInfo.InvariantCulture, $"| {name} | {Value(bv, m.Unit)} | {Value(tv, m.Unit)} | {Delta(bv, tv, m)} |");
         }
         sb.AppendLine();
+        sb.AppendLine(CultureInfo.InvariantCulture, $"Path of these metrics: {t.Path}.");
+        sb.AppendLine();
+        if (r.ServedTuned is not null || r.ServedBase is not null) ServedSection(sb, r);
         sb.AppendLine("↓: lower is better. Rates are percentages of the items each metric counts (see `metrics.json` → `definitions`); n/a: nothing to count.");
         sb.AppendLine();
         if (r.MetricsSvg is not null)
@@ -172,6 +179,34 @@ public static class ReportWriter
     }
 
     /// <summary>The vLLM command that serves the merged model with Hermes tool calling.</summary>
+    /// <summary>Raw and served paths side by side: the same items, verdicts from token ids vs from the server's parse.</summary>
+    private static void ServedSection(StringBuilder sb, ReportInput r)
+    {
+        sb.AppendLine("## Raw vs served (endpoint)");
+        sb.AppendLine();
+        sb.AppendLine(CultureInfo.InvariantCulture, $"- **raw**: {r.Tuned.Path} (`{r.Tuned.ModelName}`{(r.Base is null ? "" : $", base `{r.Base.ModelName}`")})");
+        var served = r.ServedTuned ?? r.ServedBase!;
+        sb.AppendLine(CultureInfo.InvariantCulture, $"- **served**: {served.Path} (`{served.ModelName}`{(r.ServedBase is null || r.ServedTuned is null ? "" : $", base `{r.ServedBase.ModelName}`")})");
+        sb.AppendLine("- `–` on the served path: the API does not show it (whether every block was closed, what followed the last call).");
+        sb.AppendLine();
+        sb.AppendLine("| metric | base raw | base served | tuned raw | tuned served |");
+        sb.AppendLine("|---|---:|---:|---:|---:|");
+        foreach (var m in MetricCatalog.All)
+        {
+            double? Get(ModelEvaluation? e) => e?.Metrics[m.Name];
+            var values = new[] { Get(r.Base), Get(r.ServedBase), Get(r.Tuned), Get(r.ServedTuned) };
+            if (values.All(v => v is null)) continue;
+            sb.AppendLine(CultureInfo.InvariantCulture, $"| `{m.Name}`{(m.HigherIsBetter ? "" : " ↓")} | {string.Join(" | ", values.Select(v => Value(v, m.Unit)))} |");
+        }
+        sb.AppendLine();
+        var disagree = r.ServedTuned is null ? 0 : r.ServedTuned.Samples.Zip(r.Tuned.Samples).Count(p => p.First.Verdict != p.Second.Verdict);
+        if (r.ServedTuned is not null)
+        {
+            sb.AppendLine(CultureInfo.InvariantCulture, $"Tuned verdicts that differ between the paths: {disagree} of {r.Tuned.Samples.Count}.");
+            sb.AppendLine();
+        }
+    }
+
     public static string ServingCommand(string mergedModel, string chatTemplate) =>
         $"vllm serve {Quote(mergedModel)} --enable-auto-tool-choice --tool-call-parser hermes --chat-template {Quote(chatTemplate)}";
 

@@ -47,6 +47,9 @@ public sealed record MergeOptions
     public Action<string>? Log { get; init; }
     /// <summary>The folder as it will be served (serving.md); default <see cref="OutputDir"/> (the stage writes into a temp folder).</summary>
     public string? PublishedDir { get; init; }
+    /// <summary>serving.md names folders relative to this one (the project root for the stage; default: the current
+    /// directory), so the same inputs give the same bytes in any checkout folder.</summary>
+    public string? PathBase { get; init; }
 }
 
 public sealed record MergeResult(string OutputDir, int MergedTensors, int CopiedTensors, bool Untied, IReadOnlyList<int> StopIds,
@@ -236,7 +239,7 @@ public static class AdapterMerger
 
         // ---- serving.md ----
         var serving = Path.Combine(outDir, ServingFileName);
-        File.WriteAllText(serving, ServingMarkdown(options, adapter, plan, template is not null, stopIds, outDir));
+        File.WriteAllText(serving, ServingMarkdown(options, adapter, plan, template, stopIds, outDir));
         files.Add(serving);
 
         options.Log?.Invoke($"merged {merged} tensor(s), copied {copied} unchanged; largest tensor {largest:N0} bytes");
@@ -573,26 +576,46 @@ public static class AdapterMerger
     /// <summary>vLLM's <c>--max-lora-rank</c> must be one of its supported sizes ≥ r.</summary>
     public static int VllmMaxLoraRank(int r) => new[] { 1, 8, 16, 32, 64, 128, 256, 320, 512 }.FirstOrDefault(x => x >= r, r);
 
-    private static string ServingMarkdown(MergeOptions o, LoraAdapter adapter, MergePlan plan, bool hasTemplate, IReadOnlyList<int> stopIds, string outDir)
+    /// <summary>True when the template has a thinking mode (SmolLM3's <c>enable_thinking</c>, <c>&lt;think&gt;</c> blocks).</summary>
+    public static bool TemplateHasThinkingMode(string? template) =>
+        template is not null && (template.Contains("enable_thinking", StringComparison.Ordinal) || template.Contains("<think>", StringComparison.Ordinal));
+
+    /// <summary>A folder as serving.md shows it: relative to <paramref name="pathBase"/>, '/' separated, never absolute.</summary>
+    internal static string DisplayPath(string path, string pathBase)
     {
-        // paths as the user will see them (the stage writes into a temp folder that becomes the output)
-        var final = Path.GetFullPath(o.PublishedDir ?? outDir);
-        var baseDir = Path.GetFullPath(o.BaseDir);
-        var adapterDir = Path.GetFullPath(o.AdapterDir);
+        var rel = Path.GetRelativePath(pathBase, Path.GetFullPath(path));
+        if (Path.IsPathRooted(rel)) rel = Path.GetFileName(Path.TrimEndingDirectorySeparator(rel));
+        rel = rel.Replace('\\', '/');
+        return rel.Length == 0 || rel == "." ? "." : rel;
+    }
+
+    private static string ServingMarkdown(MergeOptions o, LoraAdapter adapter, MergePlan plan, string? template, IReadOnlyList<int> stopIds, string outDir)
+    {
+        // Paths as the user will see them (the stage writes into a temp folder that becomes the output), relative to the
+        // project root: serving.md is an output, and the same inputs give the same bytes in any checkout folder.
+        var pathBase = Path.GetFullPath(o.PathBase ?? Directory.GetCurrentDirectory());
+        var final = DisplayPath(o.PublishedDir ?? outDir, pathBase);
+        var baseDir = DisplayPath(o.BaseDir, pathBase);
+        var adapterDir = DisplayPath(o.AdapterDir, pathBase);
+        var hasTemplate = template is not null;
+        var thinkingMode = TemplateHasThinkingMode(template);
         var common = new StringBuilder();
         common.Append(" \\\n  --enable-auto-tool-choice --tool-call-parser hermes");
+        // Content given as a list of parts is joined into one string before rendering: the template expects strings.
+        common.Append(" \\\n  --chat-template-content-format string");
         if (o.Thinking) common.Append(" \\\n  --reasoning-parser deepseek_r1");
         var sb = new StringBuilder();
         sb.AppendLine("# Serving this model");
         sb.AppendLine();
         sb.AppendLine("Written by `tooltune merge` (ToolTune MergeAdapter). Tool calls are emitted as native `<tool_call>…</tool_call>` tokens");
         sb.AppendLine("and parsed by vLLM's Hermes parser; the chat template is the one the model was trained with.");
+        sb.AppendLine("Paths are relative to the project root (the folder the pipeline ran in).");
         sb.AppendLine();
         sb.AppendLine("## Merged model (this folder)");
         sb.AppendLine();
         sb.AppendLine("```bash");
         sb.Append($"vllm serve {final}");
-        if (hasTemplate) sb.Append($" \\\n  --chat-template {Path.Combine(final, TemplateFileName)}");
+        if (hasTemplate) sb.Append($" \\\n  --chat-template {final}/{TemplateFileName}");
         sb.Append(common);
         sb.AppendLine();
         sb.AppendLine("```");
@@ -601,7 +624,7 @@ public static class AdapterMerger
         sb.AppendLine();
         sb.AppendLine("```bash");
         sb.Append($"vllm serve {baseDir}");
-        if (hasTemplate) sb.Append($" \\\n  --chat-template {Path.Combine(final, TemplateFileName)}");
+        if (hasTemplate) sb.Append($" \\\n  --chat-template {final}/{TemplateFileName}");
         sb.Append(common);
         sb.Append($" \\\n  --enable-lora --lora-modules {o.AdapterName}={adapterDir} --max-lora-rank {VllmMaxLoraRank(adapter.Config.R)}");
         sb.AppendLine();
@@ -630,7 +653,20 @@ public static class AdapterMerger
         else if (adapter.Model.TieWordEmbeddings && (adapter.Tokens is not null || adapter.Embedding is not null))
             sb.AppendLine("- Tied head: kept tied; the head follows the merged embedding, exactly as ToolTune trained it.");
         if (o.Thinking) sb.AppendLine("- Thinking was used in training: `--reasoning-parser deepseek_r1` splits `<think>…</think>` from the content.");
+        else if (thinkingMode)
+            sb.AppendLine("- The template has a thinking mode, which training did not use: serve without a reasoning parser and send " +
+                          "`\"chat_template_kwargs\": {\"enable_thinking\": false}`; to serve with thinking on, add `--reasoning-parser deepseek_r1`.");
         sb.AppendLine("- transformers: `AutoModelForCausalLM.from_pretrained(dir)` + `AutoTokenizer.from_pretrained(dir)`; ToolTune: `tooltune generate --model dir`.");
+        sb.AppendLine();
+        sb.AppendLine("## Without a GPU: `tooltune serve`");
+        sb.AppendLine();
+        sb.AppendLine("The same OpenAI API (chat completions with `tool_calls`, streaming, completions with token ids) on ToolTune's CPU engine, for agent code and CI tests:");
+        sb.AppendLine();
+        sb.AppendLine("```bash");
+        sb.Append($"tooltune serve --model {final} --port 8000");
+        if (thinkingMode && !o.Thinking) sb.Append(" --chat-template-kwargs '{\"enable_thinking\": false}'");
+        sb.AppendLine();
+        sb.AppendLine("```");
         return sb.ToString();
     }
 

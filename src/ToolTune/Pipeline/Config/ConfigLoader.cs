@@ -449,6 +449,33 @@ public static partial class ConfigLoader
             Prompts = r.OptionalString("prompts"),
             CompareBase = r.Bool("compare_base", d.CompareBase),
             Backend = r.String("backend", d.Backend, TrainSection.Backends),
+            Endpoint = r.Value("endpoint") is { } ep ? BindEndpoint(new MappingReader(ep, "eval.endpoint", errors), errors) : null,
+        };
+        r.Finish();
+        return s;
+    }
+
+    private static EndpointSection BindEndpoint(MappingReader r, ConfigErrors errors)
+    {
+        var d = new EndpointSection();
+        var url = r.String("url", "");
+        if (!Uri.TryCreate(url, UriKind.Absolute, out var u) || (u.Scheme != "http" && u.Scheme != "https"))
+            throw errors.At(r.Value("url") ?? r.Node, ErrorCodes.ConfigInvalidValue, $"eval.endpoint.url must be an http(s) URL such as http://127.0.0.1:8000/v1, got '{url}'.");
+        var baseUrl = r.OptionalString("base_url");
+        if (baseUrl is not null && (!Uri.TryCreate(baseUrl, UriKind.Absolute, out var bu) || (bu.Scheme != "http" && bu.Scheme != "https")))
+            throw errors.At(r.Value("base_url")!, ErrorCodes.ConfigInvalidValue, $"eval.endpoint.base_url must be an http(s) URL, got '{baseUrl}'.");
+        var model = r.String("model", "");
+        if (model.Length == 0) throw errors.At(r.Value("model") ?? r.Node, ErrorCodes.ConfigInvalidValue, "eval.endpoint.model is required: the tuned model's name on the server.");
+        var s = new EndpointSection
+        {
+            Url = url,
+            Model = model,
+            BaseUrl = baseUrl,
+            BaseModel = r.OptionalString("base_model"),
+            ApiKeyEnv = r.OptionalString("api_key_env"),
+            Concurrency = r.Int("concurrency", d.Concurrency, 1, 256),
+            TimeoutS = r.Double("timeout_s", d.TimeoutS, 0, 86_400, minExclusive: true),
+            Raw = r.Bool("raw", d.Raw),
         };
         r.Finish();
         return s;

@@ -91,20 +91,34 @@ public sealed class EvaluateStage : IStage
             return tokenizer.EncodeToIds(rendered, addSpecialTokens: false);
         }
 
-        // eval.backend: the managed engine or a torch process per model (its module lives beside the run, not in eval/)
+        var endpoint = eval.Endpoint;
+        // Through an endpoint nothing generates here: the merged folder supplies only the stop ids (its config and
+        // generation_config.json, as the server reads them), and no validation loss is computed. Otherwise eval.backend
+        // picks the managed engine or a torch process per model (its module lives beside the run, not in eval/).
         var torchWork = Path.Combine(context.Layout.RunDir, "torch-eval");
-        using var tuned = EvaluationModels.Open(config.Config, merged, "tuned (" + context.Layout.Relative(merged) + ")", torchWork, config.File);
-        IEvaluationModel? baseGen = null;
+        using var tuned = endpoint is null
+            ? EvaluationModels.Open(config.Config, merged, "tuned (" + context.Layout.Relative(merged) + ")", torchWork, config.File)
+            : null;
+        IGenerator? baseGen = null;
+        Evaluation.Endpoint.OpenAiEndpoint? tunedEndpoint = null, baseEndpoint = null;
         try
         {
-            if (eval.CompareBase && !string.IsNullOrEmpty(config.Config.Model.BaseModel))
+            if (endpoint is not null)
+            {
+                tunedEndpoint = Evaluation.Endpoint.OpenAiEndpoint.Create(endpoint.Url, endpoint.Model, endpoint.ApiKeyEnv, endpoint.TimeoutS, endpoint.Concurrency, config.File);
+                if (eval.CompareBase && endpoint.BaseModel is { } bm)
+                    baseEndpoint = Evaluation.Endpoint.OpenAiEndpoint.Create(endpoint.BaseUrl ?? endpoint.Url, bm, endpoint.ApiKeyEnv, endpoint.TimeoutS, endpoint.Concurrency, config.File);
+            }
+            if (baseEndpoint is not null)
+                baseGen = endpoint!.Raw ? new Evaluation.Endpoint.EndpointRawGenerator(baseEndpoint, "base (" + baseEndpoint + ")") : null;
+            else if (eval.CompareBase && !string.IsNullOrEmpty(config.Config.Model.BaseModel))
                 baseGen = EvaluationModels.Open(config.Config, TrainLoraStage.BaseModelDir(config), "base (" + config.Config.Model.BaseModel + ")", torchWork, config.File);
-            var stops = ModelGenerator.DefaultStopIds(merged, tuned.Config, tokenizer);
+            var stops = ModelGenerator.DefaultStopIds(merged, tuned?.Config ?? Model.ModelConfig.Load(merged), tokenizer);
             if (config.Config.Tokens.EndOfTurn is { } eot && tokenizer.TokenToId(eot) is { } eotId && !stops.Contains(eotId)) stops = [.. stops, eotId];
 
             double? valLoss = null;
             var manifest = ShardManifest.Read(prepared);
-            if (manifest.Splits.ContainsKey("val"))
+            if (tuned is not null && manifest.Splits.ContainsKey("val"))
             {
                 using var val = ShardSet.Open(prepared, "val");
                 var clock = System.Diagnostics.Stopwatch.StartNew();
@@ -121,7 +135,8 @@ public sealed class EvaluateStage : IStage
                 File.Copy(lossSvg, lossCopy, overwrite: true);
             }
 
-            log.Message($"Evaluate: {toolEval.Count} tool-eval items + {emission.Count} emission prompts, {(baseGen is null ? "tuned only" : "base and tuned")}, " +
+            log.Message($"Evaluate: {toolEval.Count} tool-eval items + {emission.Count} emission prompts, {(baseGen is null && baseEndpoint is null ? "tuned only" : "base and tuned")}, " +
+                        (tunedEndpoint is null ? "" : $"through {tunedEndpoint} ({(endpoint!.Raw ? "raw and served paths" : "served path")}), ") +
                         $"max_new_tokens {eval.MaxNewTokens}, temperature {eval.Temperature.ToString(CultureInfo.InvariantCulture)}", important: true);
             var relMerged = Path.GetRelativePath(config.RootDir, Path.Combine(context.Layout.RunDir, OutputFolderOf("MergeAdapter", "merged"))).Replace('\\', '/');
             var request = new EvaluationRequest
@@ -129,8 +144,11 @@ public sealed class EvaluateStage : IStage
                 OutputDirectory = context.OutputDir,
                 Tokenizer = tokenizer,
                 RenderPrompt = Render,
-                Tuned = tuned,
+                Tuned = tunedEndpoint is null ? tuned : endpoint!.Raw ? new Evaluation.Endpoint.EndpointRawGenerator(tunedEndpoint, "tuned (" + tunedEndpoint + ")") : null,
                 Base = baseGen,
+                ServedTuned = tunedEndpoint,
+                ServedBase = baseEndpoint,
+                TemplateKwargs = text.Kwargs,
                 ToolEvalItems = toolEval,
                 EmissionItems = emission,
                 Config = eval,
@@ -165,7 +183,9 @@ public sealed class EvaluateStage : IStage
         }
         finally
         {
-            baseGen?.Dispose();
+            (baseGen as IDisposable)?.Dispose();
+            tunedEndpoint?.Dispose();
+            baseEndpoint?.Dispose();
         }
     }
 

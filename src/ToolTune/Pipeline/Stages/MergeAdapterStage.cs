@@ -55,6 +55,7 @@ public sealed class MergeAdapterStage : IStage
             AdapterDir = AdapterDir(context),
             OutputDir = context.OutputDir,
             PublishedDir = Path.Combine(context.Layout.RunDir, OutputFolder),
+            PathBase = config.RootDir,
             TokenizerDir = ModelText.TokenizerDir(config),
             ChatTemplateText = text.Template.Source, // exactly the template the run trained with
             Thinking = thinking,

@@ -311,7 +311,7 @@ public sealed class AdapterMergerTests
         var adapter = RandomAdapter(model, 41, ["q_proj", "v_proj"], [], r: 12);
         var adapterDir = SaveAdapter(adapter);
         var outDir = Path.Combine(_work, "out");
-        var result = AdapterMerger.Merge(new MergeOptions { BaseDir = baseDir, AdapterDir = adapterDir, OutputDir = outDir, ChatTemplateFile = tpl, Thinking = true });
+        var result = AdapterMerger.Merge(new MergeOptions { BaseDir = baseDir, AdapterDir = adapterDir, OutputDir = outDir, ChatTemplateFile = tpl, Thinking = true, PathBase = _work });
 
         CollectionAssert.AreEqual(new[] { 9, 2 }, result.StopIds.ToArray());
         var gen = JsonNode.Parse(File.ReadAllText(Path.Combine(outDir, "generation_config.json")))!;
@@ -320,11 +320,14 @@ public sealed class AdapterMergerTests
         Assert.AreEqual(File.ReadAllText(tpl), (string?)JsonNode.Parse(File.ReadAllText(Path.Combine(outDir, "tokenizer_config.json")))!["chat_template"]);
         Assert.IsTrue(File.Exists(Path.Combine(outDir, "tokenizer.json")) && File.Exists(Path.Combine(outDir, "special_tokens_map.json")));
         var serving = File.ReadAllText(Path.Combine(outDir, "serving.md"));
-        StringAssert.Contains(serving, $"vllm serve {outDir}");
-        StringAssert.Contains(serving, $"--chat-template {Path.Combine(outDir, "chat_template.jinja")}");
+        StringAssert.Contains(serving, "vllm serve out");
+        StringAssert.Contains(serving, "--chat-template out/chat_template.jinja");
         StringAssert.Contains(serving, "--enable-auto-tool-choice --tool-call-parser hermes");
+        StringAssert.Contains(serving, "--chat-template-content-format string");
         StringAssert.Contains(serving, "--reasoning-parser deepseek_r1");
-        StringAssert.Contains(serving, $"--enable-lora --lora-modules tooltune={Path.GetFullPath(adapterDir)} --max-lora-rank 16");
+        StringAssert.Contains(serving, $"--enable-lora --lora-modules tooltune={Path.GetRelativePath(_work, adapterDir).Replace('\\', '/')} --max-lora-rank 16");
+        StringAssert.Contains(serving, "tooltune serve --model out --port 8000");
+        Assert.IsFalse(serving.Contains(_work), "serving.md has no absolute path of this machine");
         Assert.IsFalse(serving.Contains(".merge-"), "serving.md names the final folder, not the temp one");
         // config.json keeps every base field (architecture unchanged), linear-only: still tied
         var baseCfg = JsonNode.Parse(File.ReadAllText(Path.Combine(baseDir, "config.json")))!.AsObject();

@@ -59,8 +59,13 @@ public sealed class MergeAdapterStageTests
         var gen = JsonNode.Parse(File.ReadAllText(Path.Combine(temp, "generation_config.json")))!;
         CollectionAssert.Contains(gen["eos_token_id"]!.AsArray().Select(x => (int)x!).ToArray(), imEnd);
         var serving = File.ReadAllText(Path.Combine(temp, "serving.md"));
-        StringAssert.Contains(serving, $"vllm serve {Path.Combine(layout.RunDir, "merged")}");
-        Assert.IsFalse(serving.Contains("--reasoning-parser"), "default config: enable_thinking false");
+        StringAssert.Contains(serving, $"vllm serve artifacts/{config.Config.Run.Name}/merged");
+        StringAssert.Contains(serving, "--chat-template-content-format string");
+        Assert.IsFalse(serving.Contains(dir.Path), "serving.md has no absolute path of this machine");
+        // The fixed SmolLM3 template has a thinking mode that training did not use: the reasoning parser is only a note.
+        Assert.IsFalse(serving.Contains(" \\\n  --reasoning-parser"), "default config: enable_thinking false");
+        StringAssert.Contains(serving, "add `--reasoning-parser deepseek_r1`");
+        StringAssert.Contains(serving, $"tooltune serve --model artifacts/{config.Config.Run.Name}/merged --port 8000 --chat-template-kwargs '{{\"enable_thinking\": false}}'");
 
         // merged == base + adapter
         int[] ids = [1, imEnd, 40, 7];
