@@ -4,8 +4,11 @@ using ToolTune.Data;
 using ToolTune.Data.Generation;
 using ToolTune.Data.Loaders;
 using ToolTune.Data.Shards;
-using ToolTune.Text;
 using ToolTune.Training;
+using ToolTune.Text.Masks;
+using ToolTune.Text.Templates;
+using ToolTune.Text.Tokenization;
+using ToolTune.Text.Training;
 
 namespace ToolTune.Model;
 

@@ -131,7 +131,7 @@ public sealed class DataStagesTests
         Assert.IsTrue(log.Warnings.Any(w => w.StartsWith("data/hermes_sample.json(", StringComparison.Ordinal) && w.Contains("TT3006")), string.Join("\n", log.Warnings));
         Assert.IsTrue(dropped.Any(d => d.ToJsonString().Contains("sample-no-call")), "the conversation without a call is filtered and counted");
 
-        var tok = ToolTune.Text.Tokenizer.FromDirectory(p.Tokenizer);
+        var tok = ToolTune.Text.Tokenization.Tokenizer.FromDirectory(p.Tokenizer);
         using (var set = ShardSet.Open(prepared, "train"))
         {
             var ids = Enumerable.Range(0, set.Count).Select(i => set.Meta(i).Id).ToList();
@@ -376,7 +376,7 @@ public sealed class VerifyTokensSampleChecksTests
         using var p = new StageProject();
         p.File("data/x.jsonl", "{}\n");
         var config = p.Load(p.Config("v", "- path: data/x.jsonl"));
-        var tok = ToolTune.Text.Tokenizer.FromDirectory(p.Tokenizer);
+        var tok = ToolTune.Text.Tokenization.Tokenizer.FromDirectory(p.Tokenizer);
         int[] Enc(string s) => tok.EncodeToIds(s).ToArray();
         var header = Enc("<|im_start|>user\nq<|im_end|>\n<|im_start|>assistant\n");
         (int[] Ids, int[] Labels) Sample(string assistant, bool train = true)

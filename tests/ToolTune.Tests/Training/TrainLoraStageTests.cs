@@ -7,8 +7,8 @@ using ToolTune.Pipeline;
 using ToolTune.Pipeline.Config;
 using ToolTune.Pipeline.Stages;
 using ToolTune.Tests.Pipeline;
-using ToolTune.Text;
 using ToolTune.Training;
+using ToolTune.Text.Tokenization;
 
 namespace ToolTune.Tests.Training;
 

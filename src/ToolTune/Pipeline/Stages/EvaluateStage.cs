@@ -4,7 +4,7 @@ using ToolTune.Data.Shards;
 using ToolTune.Diagnostics;
 using ToolTune.Evaluation;
 using ToolTune.Pipeline.Config;
-using ToolTune.Text;
+using ToolTune.Text.Tokenization;
 
 namespace ToolTune.Pipeline.Stages;
 

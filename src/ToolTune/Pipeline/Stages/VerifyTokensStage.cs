@@ -4,8 +4,9 @@ using System.Text.Json.Nodes;
 using ToolTune.Data.Shards;
 using ToolTune.Diagnostics;
 using ToolTune.Pipeline.Config;
-using ToolTune.Text;
 using ToolTune.IO;
+using ToolTune.Text.Masks;
+using ToolTune.Text.Tokenization;
 
 namespace ToolTune.Pipeline.Stages;
 

@@ -1,7 +1,7 @@
 using System.Text.Json.Nodes;
 using ToolTune.Diagnostics;
 
-namespace ToolTune.Text;
+namespace ToolTune.Text.Masks;
 
 public enum LintSeverity { Warning, Error }
 

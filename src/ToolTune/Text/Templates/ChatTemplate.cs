@@ -3,7 +3,7 @@ using System.Text.Json.Nodes;
 using ToolTune.Diagnostics;
 using ToolTune.Text.Templates;
 
-namespace ToolTune.Text;
+namespace ToolTune.Text.Templates;
 
 /// <summary>Limits and clock for one render.</summary>
 public sealed record RenderOptions

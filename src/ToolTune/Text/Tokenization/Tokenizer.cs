@@ -3,8 +3,9 @@ using System.Runtime.InteropServices;
 using System.Text;
 using ToolTune.Diagnostics;
 using ToolTune.Text.Tokenization;
+using ToolTune.Text.Templates;
 
-namespace ToolTune.Text;
+namespace ToolTune.Text.Tokenization;
 
 /// <summary>
 /// A Hugging Face <c>tokenizer.json</c> byte-level BPE tokenizer that encodes and decodes exactly like HF
