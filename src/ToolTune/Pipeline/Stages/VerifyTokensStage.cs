@@ -6,7 +6,6 @@ using ToolTune.Diagnostics;
 using ToolTune.Pipeline.Config;
 using ToolTune.IO;
 using ToolTune.Text.Masks;
-using ToolTune.Text.Tokenization;
 
 namespace ToolTune.Pipeline.Stages;
 

@@ -1,7 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using ToolTune.Diagnostics;
-using ToolTune.Text.Templates;
 
 namespace ToolTune.Text.Templates;
 

@@ -2,8 +2,6 @@ using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Text;
 using ToolTune.Diagnostics;
-using ToolTune.Text.Tokenization;
-using ToolTune.Text.Templates;
 
 namespace ToolTune.Text.Tokenization;
 

@@ -1,7 +1,5 @@
 using System.Text.Json;
 using ToolTune.Diagnostics;
-using ToolTune.Text.Tokenization;
-using ToolTune.Text.Templates;
 
 namespace ToolTune.Text.Tokenization;
 
