@@ -13,7 +13,7 @@ using ToolTune.Text.Training;
 namespace ToolTune.Model;
 
 /// <summary>
-/// The embedded default's trained "code-dumping" demo base (<c>tooltune demo make-base</c>, issue 8): the demo-shaped
+/// The embedded default's trained "code-dumping" demo base (<c>tooltune demo make-base</c>): the demo-shaped
 /// SmolLM3-architecture model (<see cref="DemoModel.Shape"/>), random-init from <see cref="DemoBaseOptions.InitSeed"/>, then
 /// FULL-parameter trained (every tensor, tied embedding/head) on generated general chat and generated tool requests
 /// answered with Python code calling the tool (<see cref="TrainingCorpus.AsCodeDump"/>) — the way SmolLM3 fails — plus short

@@ -10,7 +10,7 @@ using ToolTune.Text.Training;
 namespace ToolTune.Tests.Model;
 
 /// <summary>
-/// The trained code-dumping demo base (<see cref="DemoBase"/>, <c>tooltune demo make-base</c>, issue 8): the recipe is
+/// The trained code-dumping demo base (<see cref="DemoBase"/>, <c>tooltune demo make-base</c>): the recipe is
 /// deterministic (a reduced run twice gives the same bytes) and the shipped <c>data/demo-model</c> answers held-out tool
 /// requests with Python code, never with the tool-call token.
 /// </summary>

@@ -104,7 +104,7 @@ public sealed class DataStagesTests
         CollectionAssert.AreEqual(File.ReadAllBytes(fresh), File.ReadAllBytes(path), "data/samples/general_sample.jsonl is stale");
     }
 
-    /// <summary>Must show 2: the Hermes sample prepares into shards whose labelled regions hold 128015/128016 as single
+    /// <summary>The Hermes sample prepares into shards whose labelled regions hold 128015/128016 as single
     /// tokens, with the broken record reported (file + line) and skipped; VerifyTokens passes; preview shows the mask.</summary>
     [TestMethod]
     public void HermesSamplePreparesWithSingleTokenDelimitersInTheLabelsAndVerifies()
@@ -203,7 +203,7 @@ public sealed class DataStagesTests
         Assert.IsFalse(Directory.EnumerateDirectories(p.RunDir("orig"), ".tmp-*").Any());
     }
 
-    /// <summary>Must show 3: the 70/30 mix within ±1 on 1,000 records; the same seed gives byte-identical shards (even
+    /// <summary>The 70/30 mix within ±1 on 1,000 records; the same seed gives byte-identical shards (even
     /// from another checkout folder); a different seed a different order — all through the PrepareData stage.</summary>
     [TestMethod]
     public void MixIsSeventyThirtyAndShardsDependOnlyOnTheSeed()
@@ -252,7 +252,7 @@ public sealed class DataStagesTests
         CollectionAssert.AreNotEqual(o1, o2, "another seed gives another order");
     }
 
-    /// <summary>Must show 4: bad input reported with file and line; lenient skips with counts, strict fails; an empty
+    /// <summary>Bad input reported with file and line; lenient skips with counts, strict fails; an empty
     /// dataset and a YAML typo fail; a failed run leaves no half-written output and keeps the previous good one.</summary>
     [TestMethod]
     public void BadInputIsLocatedSkippedWhenLenientAndFatalWhenStrict()
