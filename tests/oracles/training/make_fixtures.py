@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """PyTorch oracle fixtures for ToolTune LoRA / optimizer / schedules.
 
 Run with Debian's torch:  /usr/bin/python3 tests/oracles/training/make_fixtures.py
