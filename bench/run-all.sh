@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Interleaved ToolTune-vs-oracle benchmarks (issue 9). Each round runs every pair back to back, ToolTune first, so
+# Interleaved ToolTune-vs-oracle benchmarks. Each round runs every pair back to back, ToolTune first, so
 # machine-load drift hits both sides alike; every result is one JSON line appended to the output file, tagged with
 # its label and round. Summarise with bench/summarize.py and append a row to bench/results.md (bench/README.md).
 #

@@ -3,7 +3,10 @@ using ToolTune.Cli.Commands;
 
 namespace ToolTune.Cli;
 
-/// <summary>The CLI verbs; each lives in its own file under <c>Commands/</c>.</summary>
+/// <summary>
+/// The CLI verbs, under <c>Commands/</c>: most in a file of their own; <c>StageCommands</c> holds the stage verbs
+/// (prepare, verify, train, make-model, bench prepare) and <c>EvaluateCommand</c> both <c>evaluate</c> and <c>bench eval</c>.
+/// </summary>
 internal static class Verbs
 {
     public static IEnumerable<Command> All()

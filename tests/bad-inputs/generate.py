@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Writes the binary cases of the bad-input corpus (invalid UTF-8, BOMs, NUL bytes, safetensors, adapters).
 
 Run from anywhere: python3 tests/bad-inputs/generate.py. Deterministic: the committed files are its output.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# By-hand disk-full / read-only check (issue 10 part 5) with real OS conditions and real `dotnet build Pipeline.proj`
+# By-hand disk-full / read-only check with real OS conditions and real `dotnet build Pipeline.proj`
 # (root only: the run's artifacts go to a small tmpfs through run.artifacts_dir).
 #   tests/crash/disk-full.sh [CONFIG] [SIZE]     (default configs/sample.yaml, 64m)
 # 1. builds on the empty tmpfs; 2. removes every .done stamp (all stages rerun), fills the disk, builds: must fail with

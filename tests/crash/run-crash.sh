@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# By-hand crash-safety and cancellation run (issue 10 parts 3 and 4): the CrashSafetyTests harness with full counts.
+# By-hand crash-safety and cancellation run: the CrashSafetyTests harness with full counts.
 #   tests/crash/run-crash.sh [CONFIG] [RUNS] [SEED]
 #     CONFIG  run config, relative to the repository root (default configs/sample.yaml); the harness is config-agnostic
 #     RUNS    SIGKILLs of `tooltune <verb>` per stage (default 10); the build-tree kills and SIGINTs per stage and kind

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Device check for the torch backend (one script, <= 8 minutes, prints ONE JSON line on stdout).
 
 Run from the repository root on a CUDA machine with torch (and, for part C, transformers + peft):

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Writes tests/ToolTune.Tests/Fixtures/tokenizers/nfc.jsonl: random strings rich in composable characters with
 Python unicodedata's NFC and NFD (same Unicode version as NfcData.g.cs). Run: python3 make_nfc_fixture.py"""
 import json, random, unicodedata as u

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Writes tokenizer_corpus.json (the hard corpus for tokenizer parity). Run: python3 make_tokenizer_corpus.py"""
 import json, unicodedata
 C = []

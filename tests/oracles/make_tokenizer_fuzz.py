@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Writes tokenizer_fuzz.json: seeded random strings built from the character classes byte-level BPE ports get wrong
 (apostrophe contractions in mixed case, whitespace runs, \\r\\n, digits incl. non-ASCII, combining marks, astral letters,
 emoji with ZWJ/skin tones, special-token fragments). Run: python3 make_tokenizer_fuzz.py"""

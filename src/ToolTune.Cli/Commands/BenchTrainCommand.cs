@@ -22,7 +22,7 @@ internal static class BenchTrainCommand
         var preset = new Option<string>("--preset") { Description = "smol135m or tiny.", DefaultValueFactory = _ => "smol135m" };
         var seq = new Option<int>("--seq") { Description = "Sequence length.", DefaultValueFactory = _ => 512 };
         var steps = new Option<int>("--steps") { Description = "Timed steps (after one warm-up step).", DefaultValueFactory = _ => 4 };
-        var rank = new Option<int>("--rank") { Description = "LoRA rank (recorded; LoRA arrives with issue 5).", DefaultValueFactory = _ => 16 };
+        var rank = new Option<int>("--rank") { Description = "LoRA rank of the adapters in lora mode (alpha = 2 × rank); recorded in the JSON.", DefaultValueFactory = _ => 16 };
         var mode = new Option<string>("--mode") { Description = "lora (LoRA step with AdamW, default) or frozen (forward+backward stand-in).", DefaultValueFactory = _ => "lora" };
         mode.AcceptOnlyFromAmong("lora", "frozen");
         var checkpointing = new Option<bool>("--checkpointing") { Description = "Per-layer gradient checkpointing." };

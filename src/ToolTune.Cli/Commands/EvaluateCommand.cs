@@ -7,7 +7,8 @@ using ToolTune.Evaluation;
 using ToolTune.Model;
 using ToolTune.Pipeline;
 using ToolTune.Pipeline.Config;
-using ToolTune.Text;
+using ToolTune.Text.Templates;
+using ToolTune.Text.Tokenization;
 
 namespace ToolTune.Cli.Commands;
 

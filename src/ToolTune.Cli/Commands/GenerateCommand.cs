@@ -4,7 +4,8 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using ToolTune.Diagnostics;
 using ToolTune.Model;
-using ToolTune.Text;
+using ToolTune.Text.Templates;
+using ToolTune.Text.Tokenization;
 
 namespace ToolTune.Cli.Commands;
 

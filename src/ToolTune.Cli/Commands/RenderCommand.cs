@@ -5,7 +5,7 @@ using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using ToolTune.Diagnostics;
-using ToolTune.Text;
+using ToolTune.Text.Templates;
 
 namespace ToolTune.Cli.Commands;
 

@@ -34,7 +34,7 @@ internal static class StatusCommand
     }
 }
 
-/// <summary>Options shared by the pipeline verbs (status now; prepare and verify join with their stages).</summary>
+/// <summary>Options shared by the verbs that read a run config (<c>--config</c>, <c>--root</c>, <c>--set</c>) and the guard that prints their coded errors.</summary>
 internal static class PipelineOptions
 {
     public static Option<string> Config() => new("--config", "-c")

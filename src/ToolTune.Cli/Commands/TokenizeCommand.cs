@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using ToolTune.Diagnostics;
-using ToolTune.Text;
+using ToolTune.Text.Tokenization;
 
 namespace ToolTune.Cli.Commands;
 

@@ -1,6 +1,6 @@
 namespace ToolTune.Diagnostics;
 
-// TT29xx: reliability tooling (bad-input corpus, fuzzing). Own file so parallel branches merge cleanly.
+// TT29xx: reliability tooling (bad-input corpus, fuzzing), in their own file beside the other ranges.
 public static partial class ErrorCodes
 {
     /// <summary><c>tooltune fuzz --target</c> names no known target (the message lists them).</summary>

@@ -1,6 +1,6 @@
 namespace ToolTune.Diagnostics;
 
-// TT4xxx: tensors and model (issue 4). Kept in its own file so the text-layer and engine branches merge cleanly.
+// TT4xxx: tensors and model, in their own file beside the other ranges.
 public static partial class ErrorCodes
 {
     // Safetensors

@@ -1,7 +1,7 @@
 using ToolTune.Diagnostics;
 using ToolTune.Evaluation.Reporting;
 using ToolTune.Pipeline.Config;
-using ToolTune.Text;
+using ToolTune.Text.Tokenization;
 
 namespace ToolTune.Evaluation;
 

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using ToolTune.Diagnostics;
-using ToolTune.Text;
+using ToolTune.Text.Tokenization;
 
 namespace ToolTune.Evaluation;
 

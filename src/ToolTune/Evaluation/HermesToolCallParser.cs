@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using ToolTune.Diagnostics;
-using ToolTune.Text;
+using ToolTune.Text.Tokenization;
 
 namespace ToolTune.Evaluation;
 

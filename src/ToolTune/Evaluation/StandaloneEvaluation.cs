@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using ToolTune.Pipeline.Config;
-using ToolTune.Text;
+using ToolTune.Text.Templates;
+using ToolTune.Text.Tokenization;
 
 namespace ToolTune.Evaluation;
 

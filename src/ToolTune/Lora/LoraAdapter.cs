@@ -5,7 +5,7 @@ namespace ToolTune.Lora;
 /// <summary>
 /// All LoRA parameters for one model: a <see cref="LoraLinear"/> per targeted projection and layer, an optional
 /// <see cref="LoraEmbedding"/> and optional <see cref="TrainableTokens"/>. Parameter names are the PEFT saved keys
-/// without the <c>base_model.model.</c> prefix (formats.md §D.6).
+/// without the <c>base_model.model.</c> prefix (PEFT's <c>get_peft_model_state_dict</c>).
 /// </summary>
 public sealed class LoraAdapter
 {

@@ -76,7 +76,7 @@ public sealed record LoraConfig
         _ => throw new ArgumentOutOfRangeException(nameof(module), module, null),
     };
 
-    /// <summary>(in, out) features of a linear module for a model shape (formats.md §D.4); embed_tokens: (vocab, hidden).</summary>
+    /// <summary>(in, out) features of a linear module for a model shape (nn.Linear's in/out as transformers builds it); embed_tokens: (vocab, hidden).</summary>
     public static (int In, int Out) Features(string module, ModelConfig c) => module switch
     {
         "q_proj" => (c.HiddenSize, c.NumHeads * c.HeadDim),

@@ -7,7 +7,7 @@ using ToolTune.Tensors;
 namespace ToolTune.Lora;
 
 /// <summary>
-/// PEFT-format adapter files (formats.md §D.6, anchors.md §2.2–§3): <c>adapter_config.json</c> with the fields
+/// PEFT-format adapter files (as PEFT's <c>save_pretrained</c> writes them): <c>adapter_config.json</c> with the fields
 /// PEFT 0.13 writes for a LoraConfig (the set quoted in vllm#9280), and <c>adapter_model.safetensors</c>
 /// (F32, <c>{"format": "pt"}</c>) with keys <c>base_model.model.&lt;module&gt;.lora_A.weight</c> / <c>.lora_B.weight</c>,
 /// <c>base_model.model.model.embed_tokens.lora_embedding_A</c> / <c>_B</c> and

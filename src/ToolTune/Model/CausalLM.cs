@@ -5,7 +5,7 @@ using ToolTune.Tensors;
 
 namespace ToolTune.Model;
 
-/// <summary>One decoder layer's modules (formats.md §D.3). The linear layers are settable so LoRA can wrap them.</summary>
+/// <summary>One decoder layer's modules (transformers' LlamaDecoderLayer / SmolLM3DecoderLayer). The linear layers are settable so LoRA can wrap them.</summary>
 public sealed class DecoderLayer
 {
     public required int Index { get; init; }
@@ -77,7 +77,7 @@ public sealed class CausalLM
     private static void Lap(string section) => StepProfile.Current?.Lap(section);
 
     /// <summary>
-    /// The tied head follows the adapted embedding (issue 5): with tied embeddings, an embedding LoRA adds
+    /// The tied head follows the adapted embedding: with tied embeddings, an embedding LoRA adds
     /// <c>scale·(xn·B)·A</c> to the logits and trainable tokens replace their head rows (the wrappers' order: rows
     /// replaced, then the LoRA delta), i.e. the head is exactly the embedding the input side reads, E' = E + ΔE, which is
     /// what merging into the tied tensor produces. Null when untied or the embedding is not adapted (base path unchanged).

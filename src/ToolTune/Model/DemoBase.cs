@@ -4,13 +4,16 @@ using ToolTune.Data;
 using ToolTune.Data.Generation;
 using ToolTune.Data.Loaders;
 using ToolTune.Data.Shards;
-using ToolTune.Text;
 using ToolTune.Training;
+using ToolTune.Text.Masks;
+using ToolTune.Text.Templates;
+using ToolTune.Text.Tokenization;
+using ToolTune.Text.Training;
 
 namespace ToolTune.Model;
 
 /// <summary>
-/// The embedded default's trained "code-dumping" demo base (<c>tooltune demo make-base</c>, issue 8): the demo-shaped
+/// The embedded default's trained "code-dumping" demo base (<c>tooltune demo make-base</c>): the demo-shaped
 /// SmolLM3-architecture model (<see cref="DemoModel.Shape"/>), random-init from <see cref="DemoBaseOptions.InitSeed"/>, then
 /// FULL-parameter trained (every tensor, tied embedding/head) on generated general chat and generated tool requests
 /// answered with Python code calling the tool (<see cref="TrainingCorpus.AsCodeDump"/>) — the way SmolLM3 fails — plus short

@@ -1,13 +1,13 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using ToolTune.Diagnostics;
-using ToolTune.Text;
+using ToolTune.Text.Tokenization;
 
 namespace ToolTune.Model;
 
 /// <summary>
-/// Random-init SmolLM3-architecture base models sized to a tokenizer (<c>tooltune make-model</c>): the embedded default's
-/// <c>data/demo-model/</c> until issue 8 replaces it with a small trained base. Deterministic from the seed
+/// Random-init SmolLM3-architecture base models sized to a tokenizer (<c>tooltune make-model</c>), and the shapes
+/// <see cref="DemoBase"/> starts from before training (<c>demo192</c> for <c>data/demo-model/</c>). Deterministic from the seed
 /// (<see cref="ModelWeights.CreateRandom"/>, F32 <see cref="ModelWeights.WriteSnapshot"/>).
 /// </summary>
 public static class DemoModel
@@ -22,14 +22,14 @@ public static class DemoModel
             RopeTheta = 100000, RmsNormEps = 1e-6f, TieWordEmbeddings = true, MaxPositionEmbeddings = 8192,
             UseRope = ModelConfig.DefaultUseRope(4, 4), NoRopeLayerInterval = 4,
         },
-        // The trained demo base (DemoBase, issue 8): the same layout at hidden 128, 4 heads of 32, 2 KV heads: ≈ 1.2 M parameters.
+        // The previous trained demo base's shape: the same layout at hidden 128, 4 heads of 32, 2 KV heads: ≈ 1.2 M parameters.
         "demo128" => new ModelConfig
         {
             VocabSize = vocab, HiddenSize = 128, IntermediateSize = 384, NumLayers = 4, NumHeads = 4, NumKvHeads = 2, HeadDim = 32,
             RopeTheta = 100000, RmsNormEps = 1e-6f, TieWordEmbeddings = true, MaxPositionEmbeddings = 8192,
             UseRope = ModelConfig.DefaultUseRope(4, 4), NoRopeLayerInterval = 4,
         },
-        // Wider and deeper (6 layers, the 4th NoPE, 6 heads of 32, 3 KV heads): ≈ 3.2 M parameters.
+        // The trained demo base's shape (DemoBase's default), wider and deeper (6 layers, the 4th NoPE, 6 heads of 32, 3 KV heads): ≈ 3.2 M parameters.
         "demo192" => new ModelConfig
         {
             VocabSize = vocab, HiddenSize = 192, IntermediateSize = 576, NumLayers = 6, NumHeads = 6, NumKvHeads = 3, HeadDim = 32,

@@ -4,7 +4,7 @@ namespace ToolTune.Model;
 
 /// <summary>
 /// A bias-free linear map <c>y = x·Wᵀ</c> (W [out × in], nn.Linear layout). The decoder only talks to this
-/// interface, so LoRA (issue 5) wraps the frozen base: <c>y = base(x) + scale·(x·Aᵀ)·Bᵀ</c>, with its own
+/// interface, so LoRA wraps the frozen base: <c>y = base(x) + scale·(x·Aᵀ)·Bᵀ</c>, with its own
 /// backward adding into A/B gradients and into dx.
 /// </summary>
 public interface ILinear
@@ -59,7 +59,7 @@ public sealed class Linear(Param weight) : ILinear
     }
 }
 
-/// <summary>Token embedding lookup; LoRA on <c>embed_tokens</c> (issue 5) implements this interface around it.</summary>
+/// <summary>Token embedding lookup; LoRA on <c>embed_tokens</c> implements this interface around it.</summary>
 public interface IEmbedding
 {
     int Vocab { get; }

@@ -6,7 +6,7 @@ using ToolTune.Tensors;
 namespace ToolTune.Model;
 
 /// <summary>
-/// CausalLM shape read from a Hugging Face <c>config.json</c> (LlamaForCausalLM, SmolLM3ForCausalLM; formats.md §D.1–D.2).
+/// CausalLM shape read from a Hugging Face <c>config.json</c> (LlamaForCausalLM, SmolLM3ForCausalLM).
 /// <see cref="UseRope"/>[i] is SmolLM3's <c>no_rope_layers[i]</c>: 1 (true) = the layer applies RoPE, 0 = NoPE.
 /// </summary>
 public sealed record ModelConfig
@@ -177,7 +177,7 @@ public sealed record ModelConfig
         return o;
     }
 
-    /// <summary>Every weight the decoder reads, with its HF name and shape (formats.md §D.4; nn.Linear weight = [out, in]).</summary>
+    /// <summary>Every weight the decoder reads, with its HF name and shape (nn.Linear weight = [out, in]).</summary>
     public IReadOnlyList<(string Name, long[] Shape)> ExpectedTensors(bool includeTiedHead = false)
     {
         long h = HiddenSize, q = (long)NumHeads * HeadDim, kv = (long)NumKvHeads * HeadDim, i = IntermediateSize;
@@ -240,7 +240,7 @@ public sealed record ModelConfig
             RopeTheta = 100000, RmsNormEps = 1e-5f, TieWordEmbeddings = true, MaxPositionEmbeddings = 8192,
             UseRope = DefaultUseRope(4, 4), NoRopeLayerInterval = 4,
         },
-        // SmolLM3-3B's shape (formats.md §D.1): for open/mmap benchmarks with sparse header-only checkpoints.
+        // SmolLM3-3B's shape (its config.json): for open/mmap benchmarks with sparse header-only checkpoints.
         "smol3b" => new ModelConfig
         {
             VocabSize = 128256, HiddenSize = 2048, IntermediateSize = 11008, NumLayers = 36, NumHeads = 16, NumKvHeads = 4, HeadDim = 128,

@@ -4,7 +4,8 @@ using ToolTune.Diagnostics;
 using ToolTune.Evaluation;
 using ToolTune.Lora.Merge;
 using ToolTune.Model;
-using ToolTune.Text;
+using ToolTune.Text.Templates;
+using ToolTune.Text.Tokenization;
 
 namespace ToolTune.Serving;
 

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """ToolTune's PyTorch backend: LoRA training (data parallel, one process per rank) and greedy generation.
 
 ToolTune (C#) starts this module; nothing else should need to. It needs only torch (>= 1.13) and numpy: the model,

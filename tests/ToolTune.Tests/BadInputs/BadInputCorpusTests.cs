@@ -10,8 +10,9 @@ using ToolTune.Model;
 using ToolTune.Pipeline;
 using ToolTune.Tensors;
 using ToolTune.Tests.Pipeline;
-using ToolTune.Text;
 using YamlDotNet.RepresentationModel;
+using ToolTune.Text.Templates;
+using ToolTune.Text.Tokenization;
 
 namespace ToolTune.Tests.BadInputs;
 

@@ -1,7 +1,9 @@
 using System.CommandLine;
 using ToolTune.Cli.Commands;
 using ToolTune.Diagnostics;
-using ToolTune.Text;
+using ToolTune.Text.Masks;
+using ToolTune.Text.Templates;
+using ToolTune.Text.Tokenization;
 
 namespace ToolTune.Tests.Cli;
 

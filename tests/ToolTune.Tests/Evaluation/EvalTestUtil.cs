@@ -1,7 +1,7 @@
 using System.Text;
 using System.Text.Json.Nodes;
 using ToolTune.Evaluation;
-using ToolTune.Text;
+using ToolTune.Text.Tokenization;
 
 namespace ToolTune.Tests.Evaluation;
 

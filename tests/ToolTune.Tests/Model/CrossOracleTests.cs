@@ -5,9 +5,9 @@ using ToolTune.Tensors;
 namespace ToolTune.Tests.Model;
 
 /// <summary>
-/// A second, independent oracle: the engine branch's snapshots (tests/oracles/engine/make_model_fixtures.py, fp32 torch,
-/// batch 1, labels on the second half) under Fixtures/engine/models. Inconclusive until that branch is merged
-/// (or TOOLTUNE_ENGINE_MODELS points at a copy).
+/// A second, independent oracle: the snapshots of tests/oracles/engine/make_model_fixtures.py (fp32 torch, batch 1,
+/// labels on the second half) under Fixtures/engine/models, or where TOOLTUNE_ENGINE_MODELS points; Inconclusive
+/// when they are absent.
 /// </summary>
 [TestClass]
 public sealed class CrossOracleTests
@@ -23,7 +23,7 @@ public sealed class CrossOracleTests
     {
         var root = Environment.GetEnvironmentVariable("TOOLTUNE_ENGINE_MODELS") is { Length: > 0 } env ? env : SharedFixtures.Fixture("engine", "models");
         var dir = Path.Combine(root, name);
-        if (!File.Exists(Path.Combine(dir, "expected.safetensors"))) Assert.Inconclusive($"{dir} not present (engine branch fixtures)");
+        if (!File.Exists(Path.Combine(dir, "expected.safetensors"))) Assert.Inconclusive($"{dir} not present (tests/oracles/engine/make_model_fixtures.py writes it)");
         using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "expected.json")));
         var ids = doc.RootElement.GetProperty("input_ids").EnumerateArray().Select(e => e.GetInt32()).ToArray();
         var labels = doc.RootElement.GetProperty("labels").EnumerateArray().Select(e => e.GetInt32()).ToArray();

@@ -3,12 +3,14 @@ using ToolTune.Data;
 using ToolTune.Data.Generation;
 using ToolTune.Data.Loaders;
 using ToolTune.Model;
-using ToolTune.Text;
+using ToolTune.Text.Templates;
+using ToolTune.Text.Tokenization;
+using ToolTune.Text.Training;
 
 namespace ToolTune.Tests.Model;
 
 /// <summary>
-/// The trained code-dumping demo base (<see cref="DemoBase"/>, <c>tooltune demo make-base</c>, issue 8): the recipe is
+/// The trained code-dumping demo base (<see cref="DemoBase"/>, <c>tooltune demo make-base</c>): the recipe is
 /// deterministic (a reduced run twice gives the same bytes) and the shipped <c>data/demo-model</c> answers held-out tool
 /// requests with Python code, never with the tool-call token.
 /// </summary>

@@ -3,7 +3,8 @@ using System.Text.Json.Nodes;
 using ToolTune.Cli.Commands;
 using ToolTune.Diagnostics;
 using ToolTune.Model;
-using ToolTune.Text;
+using ToolTune.Text.Templates;
+using ToolTune.Text.Tokenization;
 
 namespace ToolTune.Tests.Model;
 

@@ -2,7 +2,7 @@ using ToolTune.Model;
 
 namespace ToolTune.Tests.Model;
 
-/// <summary>Central finite differences of the loss, per module type (issue 4 Must show 1).</summary>
+/// <summary>Central finite differences of the loss, per module type.</summary>
 [TestClass]
 public sealed class ModelFiniteDifferenceTests
 {

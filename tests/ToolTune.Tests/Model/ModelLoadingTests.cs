@@ -5,7 +5,7 @@ using ToolTune.Model;
 
 namespace ToolTune.Tests.Model;
 
-/// <summary>Snapshot reading/writing and bad input (issue 4 Must show 5).</summary>
+/// <summary>Snapshot reading/writing and bad input.</summary>
 [TestClass]
 public sealed class ModelLoadingTests
 {

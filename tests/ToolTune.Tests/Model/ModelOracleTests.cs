@@ -2,7 +2,7 @@ using ToolTune.Model;
 
 namespace ToolTune.Tests.Model;
 
-/// <summary>Parity with the float64 PyTorch reference (issue 4 Must show 1 and 4).</summary>
+/// <summary>Parity with the float64 PyTorch reference (logits, loss, every gradient), bf16 against f32, and KV-cache decoding against the full sequence.</summary>
 [TestClass]
 public sealed class ModelOracleTests
 {

@@ -104,7 +104,7 @@ public sealed class DataStagesTests
         CollectionAssert.AreEqual(File.ReadAllBytes(fresh), File.ReadAllBytes(path), "data/samples/general_sample.jsonl is stale");
     }
 
-    /// <summary>Must show 2: the Hermes sample prepares into shards whose labelled regions hold 128015/128016 as single
+    /// <summary>The Hermes sample prepares into shards whose labelled regions hold 128015/128016 as single
     /// tokens, with the broken record reported (file + line) and skipped; VerifyTokens passes; preview shows the mask.</summary>
     [TestMethod]
     public void HermesSamplePreparesWithSingleTokenDelimitersInTheLabelsAndVerifies()
@@ -131,7 +131,7 @@ public sealed class DataStagesTests
         Assert.IsTrue(log.Warnings.Any(w => w.StartsWith("data/hermes_sample.json(", StringComparison.Ordinal) && w.Contains("TT3006")), string.Join("\n", log.Warnings));
         Assert.IsTrue(dropped.Any(d => d.ToJsonString().Contains("sample-no-call")), "the conversation without a call is filtered and counted");
 
-        var tok = ToolTune.Text.Tokenizer.FromDirectory(p.Tokenizer);
+        var tok = ToolTune.Text.Tokenization.Tokenizer.FromDirectory(p.Tokenizer);
         using (var set = ShardSet.Open(prepared, "train"))
         {
             var ids = Enumerable.Range(0, set.Count).Select(i => set.Meta(i).Id).ToList();
@@ -203,7 +203,7 @@ public sealed class DataStagesTests
         Assert.IsFalse(Directory.EnumerateDirectories(p.RunDir("orig"), ".tmp-*").Any());
     }
 
-    /// <summary>Must show 3: the 70/30 mix within ±1 on 1,000 records; the same seed gives byte-identical shards (even
+    /// <summary>The 70/30 mix within ±1 on 1,000 records; the same seed gives byte-identical shards (even
     /// from another checkout folder); a different seed a different order — all through the PrepareData stage.</summary>
     [TestMethod]
     public void MixIsSeventyThirtyAndShardsDependOnlyOnTheSeed()
@@ -252,7 +252,7 @@ public sealed class DataStagesTests
         CollectionAssert.AreNotEqual(o1, o2, "another seed gives another order");
     }
 
-    /// <summary>Must show 4: bad input reported with file and line; lenient skips with counts, strict fails; an empty
+    /// <summary>Bad input reported with file and line; lenient skips with counts, strict fails; an empty
     /// dataset and a YAML typo fail; a failed run leaves no half-written output and keeps the previous good one.</summary>
     [TestMethod]
     public void BadInputIsLocatedSkippedWhenLenientAndFatalWhenStrict()
@@ -376,7 +376,7 @@ public sealed class VerifyTokensSampleChecksTests
         using var p = new StageProject();
         p.File("data/x.jsonl", "{}\n");
         var config = p.Load(p.Config("v", "- path: data/x.jsonl"));
-        var tok = ToolTune.Text.Tokenizer.FromDirectory(p.Tokenizer);
+        var tok = ToolTune.Text.Tokenization.Tokenizer.FromDirectory(p.Tokenizer);
         int[] Enc(string s) => tok.EncodeToIds(s).ToArray();
         var header = Enc("<|im_start|>user\nq<|im_end|>\n<|im_start|>assistant\n");
         (int[] Ids, int[] Labels) Sample(string assistant, bool train = true)
@@ -429,7 +429,7 @@ public sealed class DefaultConfigTests
     {
         var repo = SharedFixtures.RepoRoot;
         if (!File.Exists(Path.Combine(repo, "data", "demo-model", "tokenizer.json")))
-            Assert.Inconclusive("data/demo-model is not on this branch yet.");
+            Assert.Inconclusive("data/demo-model/tokenizer.json is missing.");
         using var dir = new TempDir();
         dir.File("Pipeline.proj", "<Project />");
         foreach (var f in new[] { "configs/sample.yaml", "configs/templates/smollm3-tool-fixed.jinja", "data/samples/hermes_sample.json",

@@ -41,7 +41,7 @@ internal sealed record TrialResult(string Stage, Interruption How, int Trial, in
 /// </summary>
 internal sealed class CrashHarness
 {
-    /// <summary>SIGINT must stop a stage within this (issue 10 part 4).</summary>
+    /// <summary>SIGINT must stop a stage within this.</summary>
     public static readonly TimeSpan StopLimit = TimeSpan.FromSeconds(5);
 
     private static readonly Dictionary<string, string> Verbs = new(StringComparer.Ordinal)

@@ -4,7 +4,7 @@ using ToolTune.Tests.Pipeline.Integration;
 namespace ToolTune.Tests.Reliability;
 
 /// <summary>
-/// Issue 10 parts 3 and 4 on a real copy of the repository (<see cref="CrashHarness"/>): every stage SIGKILLed at seeded random
+/// Crash safety and cancellation on a real copy of the repository (<see cref="CrashHarness"/>): every stage SIGKILLed at seeded random
 /// points (as <c>tooltune &lt;verb&gt;</c> and as a <c>dotnet build</c> process tree) is redone or resumed by the next build and
 /// ends with the uninterrupted build's outputs; SIGINT (process group and process) stops a stage within 5 s with a TT2099
 /// message and the last good state. CI runs a few seeded trials; by hand, <c>tests/crash/run-crash.sh</c> sets the counts:

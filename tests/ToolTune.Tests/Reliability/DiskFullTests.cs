@@ -7,7 +7,7 @@ using ToolTune.Pipeline.Stages;
 namespace ToolTune.Tests.Reliability;
 
 /// <summary>
-/// Issue 10 part 5: a full disk or a read-only output file system fails every stage with a coded error naming the path
+/// A full disk or a read-only output file system fails every stage with a coded error naming the path
 /// and the OS reason (TT2060 ENOSPC, TT2061 EROFS), leaves every earlier file byte-identical and no temporaries behind,
 /// and the next run after space is freed (or the file system is writable again) succeeds with the same outputs. The
 /// artifacts live on a real tmpfs (root only); where mounting is impossible the test is inconclusive, or fails under CI=true.

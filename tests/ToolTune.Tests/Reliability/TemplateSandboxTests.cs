@@ -1,6 +1,6 @@
 using System.Text.Json.Nodes;
 using ToolTune.Diagnostics;
-using ToolTune.Text;
+using ToolTune.Text.Templates;
 
 namespace ToolTune.Tests.Reliability;
 

@@ -4,8 +4,9 @@ using System.Text;
 using System.Text.Json.Nodes;
 using ToolTune.Evaluation;
 using ToolTune.Model;
+using ToolTune.Text.Templates;
+using ToolTune.Text.Tokenization;
 using GenerationOptions = ToolTune.Evaluation.GenerationOptions;
-using ToolTune.Text;
 
 namespace ToolTune.Tests.Serving;
 

@@ -1,6 +1,8 @@
 using System.Text.Json.Nodes;
 using ToolTune.Diagnostics;
-using ToolTune.Text;
+using ToolTune.Text.Masks;
+using ToolTune.Text.Templates;
+using ToolTune.Text.Tokenization;
 
 namespace ToolTune.Tests.Text;
 

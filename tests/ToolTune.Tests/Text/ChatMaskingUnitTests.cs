@@ -1,7 +1,7 @@
 using System.Text;
 using System.Text.Json.Nodes;
 using ToolTune.Diagnostics;
-using ToolTune.Text;
+using ToolTune.Text.Masks;
 
 namespace ToolTune.Tests.Text;
 

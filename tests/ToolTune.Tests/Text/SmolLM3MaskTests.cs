@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
-using ToolTune.Text;
+using ToolTune.Text.Masks;
+using ToolTune.Text.Tokenization;
 
 namespace ToolTune.Tests.Text;
 

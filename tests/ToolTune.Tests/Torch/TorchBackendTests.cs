@@ -66,7 +66,7 @@ public sealed class TorchBackendTests
     private const string Short = "train.max_steps=6;train.save_every=2";
 
     /// <summary>
-    /// Must show 1: 20 steps of configs/demo.yaml (its dropout is 0): the torch backend's per-step losses against the
+    /// 20 steps of configs/demo.yaml (its dropout is 0): the torch backend's per-step losses against the
     /// managed engine's, and the final adapter (every tensor, relative Frobenius distance) within 1e-4, same PEFT keys.
     /// Measured: losses 1e-7 on the first steps, at most 0.96–1.02e-5 (step 15), adapter 5.7–6.3e-5. The loss bound is
     /// 2e-5, not 1e-5: the demo's lr 3e-3 run amplifies f32 rounding, and the managed engine's own f32 trajectory is
@@ -114,7 +114,7 @@ public sealed class TorchBackendTests
         Assert.AreEqual(ids["managed-20"].Count, same, "merged managed vs merged torch adapter: greedy ids");
     }
 
-    /// <summary>Must show 2: 2 ranks (gloo) against 1 rank on the same global batches: losses within 1e-5, adapter within 1e-4.</summary>
+    /// <summary>2 ranks (gloo) against 1 rank on the same global batches: losses within 1e-5, adapter within 1e-4.</summary>
     [TestMethod]
     public void TwoRanksMatchOneRank()
     {
@@ -151,7 +151,7 @@ public sealed class TorchBackendTests
     }
 
     /// <summary>
-    /// Must show 3: rank 1 SIGKILLs itself before step 5 of a 2-rank run: training fails with TT5603 naming rank 1 and
+    /// Rank 1 SIGKILLs itself before step 5 of a 2-rank run: training fails with TT5603 naming rank 1 and
     /// its exit code; the next run resumes from checkpoint-4 and ends with the adapter of the uninterrupted run, byte for byte.
     /// </summary>
     [TestMethod]
@@ -206,7 +206,7 @@ public sealed class TorchBackendTests
     }
 
     /// <summary>
-    /// Must show 4: <c>tooltune train --config configs/sample.yaml --set train.backend=torch --set train.torch.nproc_per_node=2</c>
+    /// <c>tooltune train --config configs/sample.yaml --set train.backend=torch --set train.torch.nproc_per_node=2</c>
     /// writes an adapter matching the managed one (relative 1e-4), through the real command line and stage.
     /// </summary>
     [TestMethod]
@@ -235,7 +235,7 @@ public sealed class TorchBackendTests
     }
 
     /// <summary>
-    /// Must show 5: greedy generation on the torch backend returns the managed engine's token ids on the demo eval set's
+    /// Greedy generation on the torch backend returns the managed engine's token ids on the demo eval set's
     /// first tool-eval items and emission prompts (demo base model, rendered as Evaluate renders them).
     /// </summary>
     [TestMethod]

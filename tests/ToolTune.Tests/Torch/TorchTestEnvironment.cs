@@ -5,8 +5,8 @@ using ToolTune.Pipeline;
 using ToolTune.Pipeline.Stages;
 using ToolTune.Tensors;
 using ToolTune.Tests.Pipeline;
-using ToolTune.Text;
 using ToolTune.Training;
+using ToolTune.Text.Tokenization;
 
 namespace ToolTune.Tests.Torch;
 

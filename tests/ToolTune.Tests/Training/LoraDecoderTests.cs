@@ -85,7 +85,7 @@ public sealed class LoraDecoderTests
     }
 
     /// <summary>
-    /// Issue 5: the tied head follows the adapted embedding. With embedding LoRA + trainable tokens, the logits (full,
+    /// The tied head follows the adapted embedding. With embedding LoRA + trainable tokens, the logits (full,
     /// and incremental through the KV cache) equal those of the base model whose tied embedding is E' = replace(E) + ΔE.
     /// </summary>
     [TestMethod]
@@ -149,7 +149,7 @@ public sealed class LoraDecoderTests
         }
     }
 
-    /// <summary>Must show 5 (ToolTune side): a saved adapter reloaded onto a fresh base reproduces the logits exactly.</summary>
+    /// <summary>A saved adapter reloaded onto a fresh base reproduces the logits exactly.</summary>
     [TestMethod]
     public void ReloadedAdapterReproducesLogits()
     {

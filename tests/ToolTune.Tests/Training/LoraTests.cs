@@ -228,7 +228,7 @@ public sealed class LoraTests
     }
 
     /// <summary>The key set PEFT saves for a 2-layer model with all modules + embed_tokens + trainable tokens
-    /// (formats.md §D.6, anchors.md §2.2), hand-derived.</summary>
+    /// (PEFT's get_peft_model_state_dict), hand-derived.</summary>
     [TestMethod]
     public void KeySetMatchesPeft()
     {

@@ -7,7 +7,7 @@ using ToolTune.Training;
 namespace ToolTune.Tests.Training;
 
 /// <summary>
-/// Issue 5 Must show 1: the PyTorch oracle run (tests/oracles/training/make_oracle_run.py, float64): same tiny checkpoint,
+/// The PyTorch oracle run (tests/oracles/training/make_oracle_run.py, float64): same tiny checkpoint,
 /// same data order, LoRA init read from a PEFT folder, AdamW + cosine warmup + clipping, 20 steps, no dropout.
 /// </summary>
 [TestClass]

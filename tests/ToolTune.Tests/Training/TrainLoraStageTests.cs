@@ -7,8 +7,8 @@ using ToolTune.Pipeline;
 using ToolTune.Pipeline.Config;
 using ToolTune.Pipeline.Stages;
 using ToolTune.Tests.Pipeline;
-using ToolTune.Text;
 using ToolTune.Training;
+using ToolTune.Text.Tokenization;
 
 namespace ToolTune.Tests.Training;
 
@@ -91,9 +91,9 @@ public sealed class TrainLoraStageTests
     private const string AllModules = "[q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj, embed_tokens]";
 
     /// <summary>
-    /// Must show 2: on the Hermes sample (through PrepareData), training loss falls and the trained model greedily emits the
+    /// On the Hermes sample (through PrepareData), training loss falls and the trained model greedily emits the
     /// tool-call start id after the generation prompt, where the base model does not. Deterministic (fixed seeds, fixed-order
-    /// f32 arithmetic). Must show 5 (stage side): the exported PEFT adapter reloaded onto the base reproduces exactly the
+    /// f32 arithmetic). The exported PEFT adapter reloaded onto the base reproduces exactly the
     /// logits of the trained parameters (read from the final checkpoint), with PEFT key names and config fields.
     /// </summary>
     [TestMethod]
@@ -160,7 +160,7 @@ public sealed class TrainLoraStageTests
         TestContext.WriteLine($"<tool_call> logit {next[start]:0.00}, runner-up {runnerUp:0.00}");
         Assert.IsTrue(next[start] - runnerUp > 1f, $"<tool_call> leads the runner-up by {next[start] - runnerUp:0.00} logits");
 
-        // Must show 5, stage side: the PEFT export = the trained parameters (final checkpoint), logits bit-identical.
+        // The PEFT export = the trained parameters (final checkpoint), logits bit-identical.
         var checkpoint = Checkpoint.Latest(Path.Combine(p.RunDir("emit"), TrainLoraStage.WorkFolder, "checkpoints"))!;
         using var w3 = ModelWeights.Open(baseDir);
         var lora = PeftAdapterIO.LoadConfig(result.OutputDir);
@@ -243,7 +243,7 @@ public sealed class TrainLoraStageTests
     }
 
     /// <summary>
-    /// Must show 3: a real <c>tooltune train</c> process (<c>dotnet ToolTune.Cli.dll</c>) SIGKILLed three times at seeded
+    /// A real <c>tooltune train</c> process (<c>dotnet ToolTune.Cli.dll</c>) SIGKILLed three times at seeded
     /// random steps (each after a checkpoint exists), then run to the end: the final adapter is byte-identical to an
     /// uninterrupted run's.
     /// </summary>

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Runs `tooltune bench gemm` and the numpy (OpenBLAS) oracle alternately, ROUNDS times each, then prints
-per shape/variant the median GFLOP/s of each over all rounds and the ratio tooltune/numpy (issue 4 asks
-for >= 0.9). Usage (after `dotnet build -c Release`):
+per shape/variant the median GFLOP/s of each over all rounds and the ratio tooltune/numpy (the target
+is >= 0.9). Usage (after `dotnet build -c Release`):
   /usr/bin/python3 tests/oracles/engine/compare_gemm.py [--rounds 5] [--reps 5] [--threads N] [--tooltune PATH]
 numpy must use OpenBLAS: Debian `libopenblas0-pthread` provides the libblas.so.3 alternative."""
 import json, os, statistics, subprocess, sys

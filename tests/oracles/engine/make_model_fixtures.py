@@ -1,9 +1,9 @@
 #!/usr/bin/python3
 """Random tiny SmolLM3/Llama checkpoints as Hugging Face snapshot folders, with PyTorch oracle outputs, for the
-model parity tests of issue 4 (logits, loss, every weight gradient, input-embedding gradient).
+model parity tests (logits, loss, every weight gradient, input-embedding gradient).
 
 transformers is not installable offline here, so the forward below re-implements HF's LlamaForCausalLM /
-SmolLM3ForCausalLM exactly as formats.md §D.3 describes (RMSNorm cast order, half-split RoPE with fp32
+SmolLM3ForCausalLM exactly as modeling_llama.py / modeling_smollm3.py compute it (RMSNorm cast order, half-split RoPE with fp32
 angles, repeat_kv GQA, causal softmax in fp32, SwiGLU, tied/untied head, ForCausalLMLoss shift with -100).
 
 Writes tests/ToolTune.Tests/Fixtures/engine/models/<name>/:

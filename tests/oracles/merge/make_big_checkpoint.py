@@ -1,6 +1,6 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Writes a generated bf16 SmolLM3-shaped checkpoint (>= 1 GB) and a random PEFT adapter for it, for the
-MergeAdapter peak-memory check (issue 6, Must show 4). Pure stdlib; data = a random block tiled.
+MergeAdapter peak-memory check. Pure stdlib; data = a random block tiled.
 usage: make_big_checkpoint.py OUT_DIR [layers=4]"""
 import json, os, random, struct, sys
 

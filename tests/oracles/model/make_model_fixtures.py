@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""PyTorch oracle for the managed decoder (issue 4, Model half).
+"""PyTorch oracle for the managed decoder.
 
 Writes tiny random checkpoints as Hugging Face snapshot folders under tests/ToolTune.Tests/Fixtures/model/:
   smol_tied/       SmolLM3ForCausalLM, tied embeddings, no_rope_layers [1,0,1] (layer 1 NoPE), GQA 4/2, F32, model.safetensors
@@ -7,8 +7,7 @@ Writes tiny random checkpoints as Hugging Face snapshot folders under tests/Tool
   smol_tied_bf16/  smol_tied's weights rounded to BF16
 and, beside each, expected.json (ids, labels, loss, greedy continuation) + expected.safetensors (logits, the gradient of
 every weight, and of the input embeddings), all computed in float64 by the reference model below, which follows
-formats.md §D.3 line by line (transformers is not installable here; this is the same math as modeling_smollm3.py /
-modeling_llama.py). The BF16 fixture's expectations are the float64 forward of the bf16-rounded weights.
+modeling_smollm3.py / modeling_llama.py line by line (transformers is not installable here). The BF16 fixture's expectations are the float64 forward of the bf16-rounded weights.
 Run: /usr/bin/python3 tests/oracles/model/make_model_fixtures.py
 """
 import json, os, struct
@@ -68,7 +67,7 @@ def random_weights(c, gen):
     return {n: t.float() for n, t in w.items()}
 
 
-# ---------------------------------------------------------------- reference model (formats.md §D.3)
+# ---------------------------------------------------------------- reference model (modeling_smollm3.py)
 
 def rms_norm(x, w, eps):
     return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps) * w

@@ -3,7 +3,8 @@
 templates that try to reach Python internals, files or mutation. Writes
 tests/ToolTune.Tests/Fixtures/sandbox/probes.json: per probe either {"text": ...} or {"error": exception type}.
 
-Usage: python3 tests/oracles/sandbox/make_sandbox_probes.py   (jinja2 3.1.x)
+Usage: tests/oracles/sandbox/make_sandbox_probes.py   (a python3 with jinja2 3.1.6, as the committed fixture: the
+one script not on /usr/bin/python3, whose Debian jinja2 3.1.2 lets list.pop/clear through where 3.1.6 refuses them)
 """
 import json
 import os

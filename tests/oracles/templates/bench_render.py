@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Oracle speed for `tooltune bench render`: renders the same conversation with Python Jinja2 in transformers'
 configuration (../shared/parity/render_chat_template.py, generation spans tracked), single thread.
 

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Random conversations (roles, tool calls with dict/str arguments, tool messages, tools with floats/bools/None,
 enable_thinking, xml_tools, documents, Unicode, shuffled role orders) rendered through every real template with Python
 Jinja2 (transformers configuration): text, generation spans, or the error (raise_exception → TemplateError).

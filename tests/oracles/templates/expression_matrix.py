@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Expression matrix: values x filters/tests/methods/operators rendered by Python Jinja2 (transformers configuration).
 
 Writes tests/ToolTune.Tests/Fixtures/template-expressions/expression_matrix.json = {"ctx", "cases": [{"t", "ok", "text" | "err"}]}.

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Hand-written feature cases (macros: late binding, arity/keyword errors, caller; recursive loops, loop.changed, cycler,
 joiner, namespace, unpacking, block set/filter, scoping, literals and escapes, precedence, filters incl. groupby/slice/
 truncate/xmlattr/filesizeformat, number formatting and rounding, big ints, Unicode, sandbox rules, whitespace) rendered by

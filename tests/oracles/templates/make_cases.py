@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Write the render-case inputs in cases/ (run once by hand; the outputs are committed).
 
 Builds conversation contexts (tools, assistant tool_calls, tool responses, thinking on/off, /think and

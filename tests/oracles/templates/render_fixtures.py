@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Render ToolTune's chat-template golden fixtures with the Python-Jinja2 reference renderer.
 
 Usage (from the repository root):

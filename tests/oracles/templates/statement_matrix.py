@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Random statement templates (if/for/else/break/set/namespace/macro/raw/comments/{% generation %} with every whitespace-control variant:
 {%- -%} {%+ +%} {{- -}} {#- -#}, trim_blocks/lstrip_blocks interplay) rendered by Python Jinja2 (transformers configuration).
 

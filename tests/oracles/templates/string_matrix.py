@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Random strings (whitespace variants, CRLF, U+2028, NBSP, astral and special-case letters ß İ ǅ) through str methods
 and string filters with random arguments, rendered by Python Jinja2. Writes
 tests/ToolTune.Tests/Fixtures/template-expressions/string_matrix.json.

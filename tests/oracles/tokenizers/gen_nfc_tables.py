@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Generates src/ToolTune/Text/Tokenization/NfcData.g.cs (canonical decomposition, combining classes and
 primary composites) from Python's unicodedata, so NFC works under InvariantGlobalization (where .NET's
 string.Normalize only handles ASCII). Run: python3 gen_nfc_tables.py > ../../../src/ToolTune/Text/Tokenization/NfcData.g.cs"""

@@ -1,11 +1,10 @@
-#!/usr/bin/env python3
-"""PyTorch oracle fixtures for ToolTune LoRA / optimizer / schedules (issue 5).
+#!/usr/bin/python3
+"""PyTorch oracle fixtures for ToolTune LoRA / optimizer / schedules.
 
 Run with Debian's torch:  /usr/bin/python3 tests/oracles/training/make_fixtures.py
 Writes tests/ToolTune.Tests/Fixtures/training/training_fixtures.json.
 
-PEFT is not installable offline; its formulas are reproduced here (peft 5d602fd, see
-../shared/research/formats.md §D.6 and anchors.md §2.2):
+PEFT is not installable offline; its formulas are reproduced here (peft 5d602fd):
   * Linear (tuners/lora/layer.py Linear.forward): result = base(x) + lora_B(lora_A(dropout(x))) * scaling,
     lora_A.weight [r, in], lora_B.weight [out, r], scaling = lora_alpha / r.
   * Embedding (layer.py Embedding.forward / _embed): after_A = F.embedding(x, lora_embedding_A.T);

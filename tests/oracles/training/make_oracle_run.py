@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""PyTorch oracle run for TrainLora (issue 5 Must show 1).
+"""PyTorch oracle run for TrainLora.
 
 Same tiny checkpoint as the decoder fixtures (tests/ToolTune.Tests/Fixtures/model/smol_tied, SmolLM3 tied, NoPE layer 1),
 LoRA r=4 alpha=8 on q,k,v,o,gate,up,down + embed_tokens, init written as a PEFT adapter folder (adapter_init/), 80 samples
@@ -8,7 +8,7 @@ weight decay 0.01), cosine schedule with warmup ratio 0.1 (transformers formula)
 Loss per step = sum of token NLL over the 4 sequences / trained tokens in them (transformers num_items_in_batch).
 Everything in float64. LoRA math as PEFT (tuners/lora/layer.py): linear y = xW^T + s*(xA^T)B^T; embedding
 y = E[ids] + s*(A^T[ids])B^T. The tied head is the ADAPTED embedding E' = E + s*(B@A)^T (what merge_and_unload writes
-into the tied tensor; ToolTune issue 5 "tied head follows the adapted embedding"). This deliberately differs from PEFT's
+into the tied tensor; in ToolTune the tied head follows the adapted embedding). This deliberately differs from PEFT's
 runtime forward, which adapts only the input path: ToolTune trains the model that the merge produces.
 Writes tests/ToolTune.Tests/Fixtures/training/oracle_run/{adapter_init/, data.json, expected.json, expected_adapter.safetensors}.
 Run: /usr/bin/python3 tests/oracles/training/make_oracle_run.py

@@ -4,8 +4,8 @@ using ToolTune.Data;
 using ToolTune.Data.Loaders;
 using ToolTune.Evaluation;
 using ToolTune.Tensors;
-using ToolTune.Text;
 using ToolTune.Text.Tokenization;
+using ToolTune.Text.Templates;
 
 namespace ToolTune.Diagnostics.Fuzzing;
 

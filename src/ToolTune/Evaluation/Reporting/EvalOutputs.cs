@@ -215,11 +215,11 @@ public static class EvalOutputs
         };
     }
 
-    public static string SamplesJsonl(IEnumerable<SampleResult> samples, ToolTune.Text.Tokenizer? tokenizer) =>
+    public static string SamplesJsonl(IEnumerable<SampleResult> samples, ToolTune.Text.Tokenization.Tokenizer? tokenizer) =>
         SamplesJsonl(samples.Select(s => (s, "")), tokenizer);
 
     /// <summary>Samples with the path they came from (<c>"served"</c> adds <c>"path": "served"</c>; id-level samples have no such field).</summary>
-    public static string SamplesJsonl(IEnumerable<(SampleResult Sample, string Path)> samples, ToolTune.Text.Tokenizer? tokenizer)
+    public static string SamplesJsonl(IEnumerable<(SampleResult Sample, string Path)> samples, ToolTune.Text.Tokenization.Tokenizer? tokenizer)
     {
         Func<IReadOnlyList<int>, string>? decode = tokenizer is null ? null : ids => tokenizer.Decode(ids, skipSpecialTokens: false);
         var sb = new StringBuilder();

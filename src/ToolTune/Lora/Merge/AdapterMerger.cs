@@ -14,7 +14,7 @@ public enum TiedHeadMode
 {
     /// <summary>
     /// Default. Keep the tie: the embedding delta is merged into the one tied tensor and the head follows it. This is what
-    /// ToolTune trains (the tied head follows the adapted embedding, issue 5), so the merged logits equal base + adapter.
+    /// ToolTune trains (the tied head follows the adapted embedding), so the merged logits equal base + adapter.
     /// </summary>
     KeepTied,
     /// <summary>
@@ -56,7 +56,7 @@ public sealed record MergeResult(string OutputDir, int MergedTensors, int Copied
     long LargestTensorBytes, IReadOnlyList<string> Files, IReadOnlyList<string> Warnings);
 
 /// <summary>
-/// Folds a PEFT LoRA adapter into its base and writes a complete Hugging Face snapshot (DESIGN §7, issue 6):
+/// Folds a PEFT LoRA adapter into its base and writes a complete Hugging Face snapshot:
 /// <c>W' = W + scale·B·A</c> (<c>scale</c> = alpha/r, alpha/√r with rsLoRA) in f32 via SGEMM, stored back in the tensor's
 /// own dtype (BF16 round-to-nearest-even, F16, F32); embedding LoRA <c>+ scale·(B·A)ᵀ</c> into <c>embed_tokens</c>;
 /// trainable-token rows written in (replaced first, then the embedding delta added, the order of the runtime wrappers).

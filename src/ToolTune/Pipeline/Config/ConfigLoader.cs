@@ -111,7 +111,7 @@ public static partial class ConfigLoader
             var (line, column) = SyntaxErrorLocation(ex, yaml);
             throw new ToolTuneException(ErrorCodes.ConfigSyntax, $"Invalid YAML: {ex.Message}{inner}", file, line, column, ex);
         }
-        catch (InvalidOperationException ex) // YamlDotNet 16 throws this on some malformed input (research §1.6)
+        catch (InvalidOperationException ex) // YamlDotNet 16 throws this on some malformed input
         {
             throw new ToolTuneException(ErrorCodes.ConfigSyntax, $"Invalid YAML: {ex.Message}", file, 0, 0, ex);
         }

@@ -4,7 +4,6 @@ using ToolTune.Data.Shards;
 using ToolTune.Diagnostics;
 using ToolTune.Evaluation;
 using ToolTune.Pipeline.Config;
-using ToolTune.Text;
 
 namespace ToolTune.Pipeline.Stages;
 

@@ -4,7 +4,9 @@ using ToolTune.Data;
 using ToolTune.Data.Shards;
 using ToolTune.Diagnostics;
 using ToolTune.Pipeline.Config;
-using ToolTune.Text;
+using ToolTune.Text.Masks;
+using ToolTune.Text.Templates;
+using ToolTune.Text.Tokenization;
 
 namespace ToolTune.Pipeline.Stages;
 

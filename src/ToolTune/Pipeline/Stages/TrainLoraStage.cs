@@ -6,8 +6,8 @@ using ToolTune.Diagnostics;
 using ToolTune.Model;
 using ToolTune.Pipeline.Config;
 using ToolTune.Pipeline.Fingerprints;
-using ToolTune.Text;
 using ToolTune.Training;
+using ToolTune.Text.Tokenization;
 
 namespace ToolTune.Pipeline.Stages;
 

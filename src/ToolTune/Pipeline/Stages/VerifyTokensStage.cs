@@ -4,8 +4,8 @@ using System.Text.Json.Nodes;
 using ToolTune.Data.Shards;
 using ToolTune.Diagnostics;
 using ToolTune.Pipeline.Config;
-using ToolTune.Text;
 using ToolTune.IO;
+using ToolTune.Text.Masks;
 
 namespace ToolTune.Pipeline.Stages;
 
@@ -32,7 +32,7 @@ public sealed record VerifyViolation(string Code, string Message, string? File, 
 /// <c>tokens.expect_ids</c>); in every sample of every split, the labelled (trained) region must hold the start and end
 /// ids of each of its tool calls, balanced and in order, with JSON carrying <c>name</c> and <c>arguments</c> between
 /// them; no sample may have zero trained tokens; every trained run must end with the end-of-turn token. The configured
-/// template is linted (DESIGN §4). Writes <c>verify/report.json</c> + <c>report.md</c>; any violation fails the stage
+/// template is linted (<see cref="TemplateLint"/>). Writes <c>verify/report.json</c> + <c>report.md</c>; any violation fails the stage
 /// with one located error per violation (the sample id and its source file/line, or the template/config file).
 /// </summary>
 public sealed class VerifyTokensStage : IStage

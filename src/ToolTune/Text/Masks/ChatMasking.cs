@@ -1,7 +1,7 @@
 using System.Text.Json.Nodes;
 using ToolTune.Diagnostics;
 
-namespace ToolTune.Text;
+namespace ToolTune.Text.Masks;
 
 /// <summary>
 /// Assistant-only labels for a conversation: render the whole conversation ONCE (with tools and kwargs), tokenize it

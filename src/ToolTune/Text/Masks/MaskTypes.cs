@@ -1,6 +1,6 @@
 using System.Text.Json.Nodes;
 
-namespace ToolTune.Text;
+namespace ToolTune.Text.Masks;
 
 /// <summary>How the assistant spans of a conversation were found.</summary>
 public enum MaskMethod

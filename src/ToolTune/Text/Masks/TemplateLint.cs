@@ -1,7 +1,7 @@
 using System.Text.Json.Nodes;
 using ToolTune.Diagnostics;
 
-namespace ToolTune.Text;
+namespace ToolTune.Text.Masks;
 
 public enum LintSeverity { Warning, Error }
 
@@ -27,7 +27,7 @@ public sealed record TemplateLintOptions
 }
 
 /// <summary>
-/// Template lint (DESIGN §4): renders probe conversations and checks that (1) the assistant's tool-call text survives
+/// Template lint (run by VerifyTokens): renders probe conversations and checks that (1) the assistant's tool-call text survives
 /// rendering, inside the tool-call delimiters; (2) tool responses are wrapped in the tool-response delimiters, not
 /// rendered as bare user turns; (3) <c>messages[:k]</c> + generation prompt is a prefix of <c>messages[:k+1]</c>, which
 /// is a prefix of the whole conversation (training format == serving format); (4) the end-of-turn token of every

@@ -1,6 +1,8 @@
 using System.Text.Json.Nodes;
+using ToolTune.Text.Templates;
+using ToolTune.Text.Tokenization;
 
-namespace ToolTune.Text;
+namespace ToolTune.Text.Masks;
 
 /// <summary><see cref="IChatRenderer"/> over the project's Jinja <see cref="ChatTemplate"/> engine.</summary>
 public sealed class TemplateRenderer(ChatTemplate template, RenderOptions? options = null) : IChatRenderer

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 
-namespace ToolTune.Text;
+namespace ToolTune.Text.Masks;
 
 /// <summary>Text helpers for showing tokens: whitespace and control characters made visible.</summary>
 public static class TokenText

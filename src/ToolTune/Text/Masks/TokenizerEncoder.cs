@@ -1,4 +1,6 @@
-namespace ToolTune.Text;
+using ToolTune.Text.Tokenization;
+
+namespace ToolTune.Text.Masks;
 
 /// <summary><see cref="ITokenOffsetEncoder"/> over the project's <see cref="Tokenizer"/> (no special tokens added, as apply_chat_template).</summary>
 public sealed class TokenizerEncoder(Tokenizer tokenizer) : ITokenOffsetEncoder

@@ -1,9 +1,8 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using ToolTune.Diagnostics;
-using ToolTune.Text.Templates;
 
-namespace ToolTune.Text;
+namespace ToolTune.Text.Templates;
 
 /// <summary>Limits and clock for one render.</summary>
 public sealed record RenderOptions

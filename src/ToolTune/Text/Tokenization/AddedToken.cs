@@ -1,4 +1,4 @@
-namespace ToolTune.Text;
+namespace ToolTune.Text.Tokenization;
 
 /// <summary>An entry of tokenizer.json <c>added_tokens</c> (or tokenizer_config.json <c>added_tokens_decoder</c>).</summary>
 public sealed record AddedToken(int Id, string Content, bool SingleWord = false, bool LStrip = false, bool RStrip = false,

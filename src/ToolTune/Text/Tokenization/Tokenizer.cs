@@ -2,9 +2,8 @@ using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Text;
 using ToolTune.Diagnostics;
-using ToolTune.Text.Tokenization;
 
-namespace ToolTune.Text;
+namespace ToolTune.Text.Tokenization;
 
 /// <summary>
 /// A Hugging Face <c>tokenizer.json</c> byte-level BPE tokenizer that encodes and decodes exactly like HF

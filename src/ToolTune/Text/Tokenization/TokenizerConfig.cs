@@ -1,8 +1,7 @@
 using System.Text.Json;
 using ToolTune.Diagnostics;
-using ToolTune.Text.Tokenization;
 
-namespace ToolTune.Text;
+namespace ToolTune.Text.Tokenization;
 
 /// <summary>Values of tokenizer_config.json (transformers), exposed raw for the chat-template loader.</summary>
 public sealed class TokenizerConfig

@@ -1,7 +1,7 @@
 using System.Text;
 using ToolTune.Text.Tokenization;
 
-namespace ToolTune.Text;
+namespace ToolTune.Text.Training;
 
 /// <summary>An added token of a trained tokenizer (tokenizer.json <c>added_tokens</c> entry, without the id).</summary>
 public sealed record AddedTokenSpec(string Content, bool Special, bool SingleWord = false, bool Lstrip = false, bool Rstrip = false, bool Normalized = false);

@@ -6,7 +6,7 @@ using System.Text.Json.Nodes;
 using ToolTune.Text.Tokenization;
 using ToolTune.IO;
 
-namespace ToolTune.Text;
+namespace ToolTune.Text.Training;
 
 /// <summary>A trained byte-level BPE: the model vocabulary (id order), the merges (rank order) and the added tokens,
 /// which take the ids after the model vocabulary. Writes a SmolLM3-shaped <c>tokenizer.json</c> / <c>tokenizer_config.json</c>.</summary>

@@ -1,4 +1,6 @@
-namespace ToolTune.Text;
+using ToolTune.Text.Templates;
+
+namespace ToolTune.Text.Training;
 
 /// <summary>
 /// The recipe of the embedded default's tokenizer (<c>data/demo-model/</c>) and the training entry point shared by

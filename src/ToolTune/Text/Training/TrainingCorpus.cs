@@ -5,8 +5,9 @@ using ToolTune.Data.Generation;
 using ToolTune.Data.Loaders;
 using ToolTune.Diagnostics;
 using ToolTune.Evaluation;
+using ToolTune.Text.Templates;
 
-namespace ToolTune.Text;
+namespace ToolTune.Text.Training;
 
 /// <summary>
 /// Training texts for <see cref="BpeTrainer"/>. A source is a <c>.txt</c> file (its whole text), a conversation file

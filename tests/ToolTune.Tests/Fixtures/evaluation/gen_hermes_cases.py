@@ -1,7 +1,7 @@
 """Generates hermes_cases.jsonl: Python's json.loads and vLLM's Hermes extract_tool_calls on sample outputs.
 
-The reference below is vLLM's Hermes2ProToolParser.extract_tool_calls (non-streaming), as described in
-../shared/research/anchors.md §4: regex `<tool_call>(.*?)</tool_call>|<tool_call>(.*)` with DOTALL, json.loads
+The reference below is vLLM's Hermes2ProToolParser.extract_tool_calls (non-streaming):
+regex `<tool_call>(.*?)</tool_call>|<tool_call>(.*)` with DOTALL, json.loads
 per match, `name` (a str: pydantic FunctionCall) and `arguments` required, arguments re-dumped with
 json.dumps(ensure_ascii=False), content = text before the first <tool_call> (None when empty), any exception →
 tools_called False and the whole text as content.

@@ -8,7 +8,7 @@ using ToolTune.Tensors;
 namespace ToolTune.Tests.Lora.Merge;
 
 /// <summary>
-/// Issue 6: merged snapshot == base + adapter (logits, greedy tokens), all-zero adapter bit for bit, shards like the
+/// MergeAdapter: merged snapshot == base + adapter (logits, greedy tokens), all-zero adapter bit for bit, shards like the
 /// base, text files, and coded errors that leave nothing behind.
 /// </summary>
 [TestClass]
@@ -89,7 +89,7 @@ public sealed class AdapterMergerTests
         Console.WriteLine($"{fixture}: max |merged - (base+adapter)| = {diff:E3}; adapter effect max |Δlogit| = {MaxAbsDiff(runtime, baseOnly):E3}");
         Assert.IsTrue(diff <= 1e-4f, $"{fixture}: {diff}");
         Assert.IsTrue(MaxAbsDiff(runtime, baseOnly) > 0.05f, "the adapter must change the logits (non-zero test)");
-        Assert.IsFalse(result.Untied, "the tied head follows the merged embedding, as trained (issue 5/6)");
+        Assert.IsFalse(result.Untied, "the tied head follows the merged embedding, as trained");
         var cfg = JsonNode.Parse(File.ReadAllText(Path.Combine(result.OutputDir, "config.json")))!;
         Assert.AreEqual(model.TieWordEmbeddings, (bool)cfg["tie_word_embeddings"]!);
         using (var ck = SafetensorsCheckpoint.Open(result.OutputDir))

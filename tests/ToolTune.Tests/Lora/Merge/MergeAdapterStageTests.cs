@@ -9,9 +9,8 @@ namespace ToolTune.Tests.Lora.Merge;
 
 /// <summary>
 /// The MergeAdapter stage class on the embedded default config (demo tokenizer + fixed template) with a tiny random bf16 base
-/// of the demo vocabulary. TrainLora is not on this branch: the adapter is placed where TrainLora writes it
-/// (<c>artifacts/&lt;run&gt;/adapter/</c>) and the stage is run directly (the MSBuild target runs it through RunStage once
-/// the branches are merged).
+/// of the demo vocabulary, without training: the adapter is placed where TrainLora writes it
+/// (<c>artifacts/&lt;run&gt;/adapter/</c>) and the stage is run directly (the pipeline runs it through RunStage).
 /// </summary>
 [TestClass]
 public sealed class MergeAdapterStageTests
@@ -21,7 +20,7 @@ public sealed class MergeAdapterStageTests
     {
         var repo = SharedFixtures.RepoRoot;
         if (!File.Exists(Path.Combine(repo, "data", "demo-model", "tokenizer.json")))
-            Assert.Inconclusive("data/demo-model is not on this branch.");
+            Assert.Inconclusive("data/demo-model is missing.");
         using var dir = new TempDir();
         dir.File("Pipeline.proj", "<Project />");
         foreach (var f in new[] { "configs/sample.yaml", "configs/templates/smollm3-tool-fixed.jinja", "data/samples/hermes_sample.json",

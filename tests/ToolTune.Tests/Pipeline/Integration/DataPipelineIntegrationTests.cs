@@ -3,7 +3,7 @@ using System.Text.Json;
 namespace ToolTune.Tests.Pipeline.Integration;
 
 /// <summary>
-/// Must show 1: real <c>dotnet build Pipeline.proj</c> / <c>dotnet msbuild</c> processes on a temporary copy of the
+/// Real <c>dotnet build Pipeline.proj</c> / <c>dotnet msbuild</c> processes on a temporary copy of the
 /// repository running the PRODUCT stages (PrepareData → VerifyTokens) on the Hermes sample, with the real SmolLM3-3B
 /// tokenizer from ../shared (absolute path in a generated config, so data/demo-model is not needed). One sequence,
 /// few builds: first build runs both; a second skips both; touch skips both; an eval-only edit skips both; a

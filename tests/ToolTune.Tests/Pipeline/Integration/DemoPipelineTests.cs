@@ -3,7 +3,7 @@ using System.Text.Json.Nodes;
 namespace ToolTune.Tests.Pipeline.Integration;
 
 /// <summary>
-/// Issue 8's Must shows through real <c>dotnet build Pipeline.proj</c> processes on a temporary copy of the repository,
+/// The embedded default through real <c>dotnet build Pipeline.proj</c> processes on a temporary copy of the repository,
 /// exactly the README's main job (no <c>-p:Config</c>: the embedded default, configs/demo.yaml):
 /// 1. all five stages run and the report tells the story: the base code-dumps and never emits <c>&lt;tool_call&gt;</c>,
 ///    the tuned model passes the config's hard gates on held-out prompts (the build itself fails when a gate misses);
@@ -27,7 +27,7 @@ public sealed class DemoPipelineTests
         using var sandbox = PipelineSandbox.Create(testStages: false, "data");
         sandbox.Timeout = TimeSpan.FromMinutes(15);
 
-        // Must show 1: the whole default, gates enforced by the build.
+        // 1. The whole default, gates enforced by the build.
         var first = sandbox.BuildDefault();
         TestContext.WriteLine(first.ToString());
         Assert.IsTrue(first.Succeeded, first.ToString());
@@ -53,13 +53,13 @@ public sealed class DemoPipelineTests
         var report = File.ReadAllText(sandbox.PathOf("artifacts/demo/eval/report.md"));
         StringAssert.Contains(report, "emission_rate");
 
-        // Must show 2: nothing to do.
+        // 2. Nothing to do.
         var second = sandbox.BuildDefault();
         TestContext.WriteLine(second.ToString());
         Assert.IsTrue(second.Succeeded, second.ToString());
         foreach (var s in Stages) Assert.IsTrue(second.Skipped(s) && !second.Ran(s), $"{s} should be skipped\n{second}");
 
-        // Must show 3a: the same records with trailing blank lines (every record keeps its line): PrepareData reruns (its
+        // 3a. The same records with trailing blank lines (every record keeps its line): PrepareData reruns (its
         // input file changed), its shards are the same bytes, so nothing downstream reruns.
         File.AppendAllText(sandbox.PathOf(ToolData), "\n\n");
         var third = sandbox.BuildDefault();
@@ -68,7 +68,7 @@ public sealed class DemoPipelineTests
         Assert.IsTrue(third.Ran("PrepareData"), third.ToString());
         foreach (var s in Stages.Skip(1)) Assert.IsFalse(third.Ran(s), $"{s} should not rerun: the shards did not change\n{third}");
 
-        // Must show 3b: one conversation's answer edited: PrepareData's shards change, so TrainLora onward is stale
+        // 3b. One conversation's answer edited: PrepareData's shards change, so TrainLora onward is stale
         // because of that (checked without paying for the retraining: -t:VerifyTokens, then the Status target).
         var records = JsonNode.Parse(File.ReadAllText(sandbox.PathOf(ToolData)))!.AsArray();
         var edited = records.Select(r => r!["conversations"]!.AsArray()).First(c => c.Count > 4);

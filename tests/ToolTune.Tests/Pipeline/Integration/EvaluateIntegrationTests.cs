@@ -1,7 +1,7 @@
 namespace ToolTune.Tests.Pipeline.Integration;
 
 /// <summary>
-/// Evaluate Must show 2 (issue 7) through real <c>dotnet build Pipeline.proj</c> / <c>dotnet msbuild</c> processes on a temporary
+/// The Evaluate stage and its gates through real <c>dotnet build Pipeline.proj</c> / <c>dotnet msbuild</c> processes on a temporary
 /// copy of the repository (demo base + tokenizer, demo data, the emission prompts). One sequence, three builds: the full
 /// chain runs all five stages and writes <c>eval/</c>; changing a (warn-only) gate threshold reruns only Evaluate; a missed
 /// non-warn gate fails the build with <c>error TT7000</c> naming the metric, threshold and actual value, at the config file.

@@ -1,7 +1,7 @@
 namespace ToolTune.Tests.Pipeline.Integration;
 
 /// <summary>
-/// TrainLora Must show 4 (incrementality) through real <c>dotnet build Pipeline.proj</c> / <c>dotnet msbuild</c> processes on
+/// TrainLora's incrementality through real <c>dotnet build Pipeline.proj</c> / <c>dotnet msbuild</c> processes on
 /// a temporary copy of the repository with the demo base model and tokenizer (data/demo-model). One sequence, few builds:
 /// the first build runs PrepareData → VerifyTokens → TrainLora (progress lines in the build output); editing <c>eval:</c>
 /// retrains nothing; editing a data record that PrepareData filters out anyway (plus trailing whitespace) reruns

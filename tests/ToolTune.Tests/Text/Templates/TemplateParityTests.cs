@@ -1,5 +1,5 @@
 using System.Text.Json.Nodes;
-using ToolTune.Text;
+using ToolTune.Text.Templates;
 
 namespace ToolTune.Tests.Text.Templates;
 

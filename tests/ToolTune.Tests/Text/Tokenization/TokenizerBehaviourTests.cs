@@ -1,6 +1,5 @@
 using System.Text;
 using ToolTune.Diagnostics;
-using ToolTune.Text;
 using ToolTune.Text.Tokenization;
 
 namespace ToolTune.Tests.Text.Tokenization;

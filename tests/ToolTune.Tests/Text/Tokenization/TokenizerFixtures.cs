@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
-using ToolTune.Text;
+using ToolTune.Text.Tokenization;
 
 namespace ToolTune.Tests.Text.Tokenization;
 

@@ -1,7 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using ToolTune.Diagnostics;
-using ToolTune.Text;
 using ToolTune.Text.Tokenization;
 
 namespace ToolTune.Tests.Text.Tokenization;

@@ -1,5 +1,6 @@
 using System.Text.Json;
-using ToolTune.Text;
+using ToolTune.Text.Tokenization;
+using ToolTune.Text.Training;
 
 namespace ToolTune.Tests.Text.Training;
 

@@ -5,7 +5,9 @@ using ToolTune.Data;
 using ToolTune.Data.Generation;
 using ToolTune.Data.Loaders;
 using ToolTune.Tests.Text.Tokenization;
-using ToolTune.Text;
+using ToolTune.Text.Templates;
+using ToolTune.Text.Tokenization;
+using ToolTune.Text.Training;
 
 namespace ToolTune.Tests.Text.Training;
 

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using ToolTune.Cli.Commands;
-using ToolTune.Text;
+using ToolTune.Text.Tokenization;
+using ToolTune.Text.Training;
 
 namespace ToolTune.Tests.Text.Training;
 
