@@ -98,13 +98,15 @@ public static unsafe class Gemm
             fixed (float* pt = tmp)
             fixed (float* pc = c)
             {
-                if (accumulate) LoadTransposed(pc, ldc, m, n, pt);
+                // Within one K block, C + Σ is one addition either way; over several, C must be added to first.
+                var preload = accumulate && k > KC;
+                if (preload) LoadTransposed(pc, ldc, m, n, pt);
                 Execute(new Job
                 {
                     A = pb, B = pa, C = pt, Lda = ldb, Ldb = lda, Ldc = m, TransA = !transB, TransB = !transA,
-                    M = n, N = m, K = k, Alpha = 1f, AlphaB = alpha, Accumulate = accumulate, Path = GemmPath.Avx512,
+                    M = n, N = m, K = k, Alpha = 1f, AlphaB = alpha, Accumulate = preload, Path = GemmPath.Avx512,
                 }, threads);
-                StoreTransposed(pt, m, n, pc, ldc, accumulate: false);
+                StoreTransposed(pt, m, n, pc, ldc, accumulate: accumulate && !preload);
             }
             return;
         }
@@ -612,7 +614,10 @@ public static unsafe class Gemm
                 var cols = Math.Min(nr, nc - s);
                 PackBStrip(d, pc, kc, jc + s, cols, nr);
                 if (AlphaB != 1f)
-                    for (var i = 0; i < kc * nr; i++) d[i] *= AlphaB;
+                {
+                    var strip = new Span<float>(d, kc * nr);
+                    System.Numerics.Tensors.TensorPrimitives.Multiply(strip, AlphaB, strip); // elementwise: the same product on every width
+                }
             }
         }
 
@@ -695,10 +700,36 @@ public static unsafe class Gemm
         }
     }
 
-    /// <summary>t[j·m + i] = C[i, j] for C m×n (ldc): the narrow path's Cᵀ, loaded before accumulating into it.</summary>
+    /// <summary>t[j·m + i] = C[i, j] for C m×n (ldc): the narrow path's Cᵀ, loaded before accumulating into it (8×8 AVX transposes).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void LoadTransposed(float* c, int ldc, int m, int n, float* t)
     {
-        for (var i = 0; i < m; i++)
+        var i = 0;
+        if (Avx.IsSupported)
+            for (; i + 8 <= m; i += 8)
+            {
+                var j = 0;
+                for (; j + 8 <= n; j += 8)
+                {
+                    var s = c + (long)i * ldc + j;
+                    Transpose8x8(
+                        Avx.LoadVector256(s), Avx.LoadVector256(s + ldc), Avx.LoadVector256(s + 2L * ldc), Avx.LoadVector256(s + 3L * ldc),
+                        Avx.LoadVector256(s + 4L * ldc), Avx.LoadVector256(s + 5L * ldc), Avx.LoadVector256(s + 6L * ldc), Avx.LoadVector256(s + 7L * ldc),
+                        out var o0, out var o1, out var o2, out var o3, out var o4, out var o5, out var o6, out var o7);
+                    var d = t + (long)j * m + i;
+                    Avx.Store(d, o0);
+                    Avx.Store(d + m, o1);
+                    Avx.Store(d + 2L * m, o2);
+                    Avx.Store(d + 3L * m, o3);
+                    Avx.Store(d + 4L * m, o4);
+                    Avx.Store(d + 5L * m, o5);
+                    Avx.Store(d + 6L * m, o6);
+                    Avx.Store(d + 7L * m, o7);
+                }
+                for (; j < n; j++)
+                    for (var r = i; r < i + 8; r++) t[(long)j * m + r] = c[(long)r * ldc + j];
+            }
+        for (; i < m; i++)
         {
             var row = c + (long)i * ldc;
             for (var j = 0; j < n; j++) t[(long)j * m + i] = row[j];
