@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using ToolTune.Diagnostics;
 using ToolTune.Model;
+using ToolTune.Tensors;
 using ToolTune.Text.Tokenization;
 
 namespace ToolTune.Evaluation;
@@ -66,7 +67,7 @@ public sealed class ModelGenerator : IEvaluationModel
         {
             ct.ThrowIfCancellationRequested();
             var n = 0;
-            for (var t = 1; t < labels.Length; t++) if (labels[t] != -100) n++;
+            for (var t = 1; t < labels.Length; t++) if (labels[t] != CrossEntropy.IgnoreIndex) n++;
             if (n == 0) continue;
             sum += _model.Loss(ids, labels, 1, ids.Length) * n;
             count += n;

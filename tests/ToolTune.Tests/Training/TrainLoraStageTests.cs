@@ -6,6 +6,7 @@ using ToolTune.Model;
 using ToolTune.Pipeline;
 using ToolTune.Pipeline.Config;
 using ToolTune.Pipeline.Stages;
+using ToolTune.Tensors;
 using ToolTune.Tests.Pipeline;
 using ToolTune.Training;
 using ToolTune.Text.Tokenization;
@@ -189,10 +190,10 @@ public sealed class TrainLoraStageTests
             {
                 var ids = set.InputIds(i).ToArray();
                 var labels = set.LabelIds(i).ToArray();
-                var call = Enumerable.Range(0, ids.Length).FirstOrDefault(t => ids[t] == start && labels[t] != Labels.Ignore, -1);
+                var call = Enumerable.Range(0, ids.Length).FirstOrDefault(t => ids[t] == start && labels[t] != CrossEntropy.IgnoreIndex, -1);
                 if (call < 0) continue;
                 var turnStart = call;
-                while (turnStart > 0 && labels[turnStart - 1] != Labels.Ignore) turnStart--;
+                while (turnStart > 0 && labels[turnStart - 1] != CrossEntropy.IgnoreIndex) turnStart--;
                 return (ids[..turnStart], call - turnStart, split);
             }
         }
