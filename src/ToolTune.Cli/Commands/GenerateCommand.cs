@@ -121,7 +121,7 @@ internal static class GenerateCommand
                 request.MessagesFile);
 
         var options = request.Options;
-        if (options.StopIds is null) options = options with { StopIds = DefaultStopIds(request.ModelDir, weights.Config, tokenizer) };
+        if (options.StopIds is null) options = options with { StopIds = new ModelSnapshot(request.ModelDir).StopIds(weights.Config, tokenizer) };
         var lm = new CausalLM(weights);
         var r = Generator.Generate(lm, prompt, options);
         var json = new Dictionary<string, object?>
@@ -176,10 +176,6 @@ internal static class GenerateCommand
         context["add_generation_prompt"] = true;
         return context;
     }
-
-    /// <summary>config.json eos ids ∪ generation_config.json eos ids ∪ the tokenizer's eos token ∪ &lt;|im_end|&gt;.</summary>
-    public static int[] DefaultStopIds(string modelDir, ModelConfig config, Tokenizer? tokenizer) =>
-        ToolTune.Evaluation.ModelGenerator.DefaultStopIds(modelDir, config, tokenizer);
 
     private static DateTime? ParseDate(string? date)
     {

@@ -76,33 +76,4 @@ public sealed class ModelGenerator : IEvaluationModel
     }
 
     public void Dispose() => _weights.Dispose();
-
-    /// <summary>
-    /// Stop ids as the generate CLI and vLLM use them: config.json and generation_config.json <c>eos_token_id</c>, the
-    /// tokenizer's eos token and <c>&lt;|im_end|&gt;</c>, within the vocabulary.
-    /// </summary>
-    public static int[] DefaultStopIds(string modelDir, ModelConfig config, Tokenizer? tokenizer)
-    {
-        var ids = new SortedSet<int>(config.EosTokenIds);
-        var gen = Path.Combine(modelDir, "generation_config.json");
-        if (File.Exists(gen))
-        {
-            try
-            {
-                switch (JsonNode.Parse(File.ReadAllText(gen))?["eos_token_id"])
-                {
-                    case JsonValue v when v.TryGetValue<int>(out var one): ids.Add(one); break;
-                    case JsonArray a: foreach (var x in a) if (x is JsonValue xv && xv.TryGetValue<int>(out var i)) ids.Add(i); break;
-                }
-            }
-            catch (JsonException e)
-            {
-                throw new ToolTuneException(ErrorCodes.ModelInputInvalid, $"invalid JSON: {e.Message}", gen, inner: e);
-            }
-        }
-        if (tokenizer?.EosTokenId is { } eos) ids.Add(eos);
-        if (tokenizer?.TokenToId("<|im_end|>") is { } imEnd) ids.Add(imEnd);
-        ids.RemoveWhere(i => i < 0 || i >= config.VocabSize);
-        return [.. ids];
-    }
 }

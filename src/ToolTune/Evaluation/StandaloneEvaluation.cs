@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using ToolTune.Model;
 using ToolTune.Pipeline.Config;
 using ToolTune.Text.Templates;
 using ToolTune.Text.Tokenization;
@@ -66,7 +67,7 @@ public sealed record StandaloneEvaluation
             ToolEvalItems = items,
             EmissionItems = emission,
             Config = Eval,
-            StopIds = ModelGenerator.DefaultStopIds(ModelDir, tuned?.Config ?? Model.ModelConfig.Load(ModelDir), tokenizer),
+            StopIds = new ModelSnapshot(ModelDir).StopIds(tuned?.Config ?? Model.ModelConfig.Load(ModelDir), tokenizer),
             ToolCallDelimiters = ToolCallDelimiters,
             MergedModelDirectory = ModelDir,
             ChatTemplatePath = File.Exists(Path.Combine(ModelDir, "chat_template.jinja")) ? Path.Combine(ModelDir, "chat_template.jinja") : "<chat template>",

@@ -68,7 +68,7 @@ public sealed class ServedModel : IDisposable
             _pool.Add(new CausalLM(w));
         }
         Config = _weights[0].Config;
-        StopIds = ModelGenerator.DefaultStopIds(modelDir, Config, Tokenizer);
+        StopIds = new ModelSnapshot(modelDir).StopIds(Config, Tokenizer);
         Parser = HermesToolCallParser.FromTokenizer(Tokenizer);
         Name = options.ServedModelName ?? Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(options.ModelDir)));
         _kwargs = (JsonObject)options.TemplateKwargs.DeepClone();

@@ -69,7 +69,7 @@ public static partial class AdapterMerger
 {
     public const string ServingFileName = "serving.md";
     public const string TemplateFileName = "chat_template.jinja";
-    public const string GenerationConfigFileName = "generation_config.json";
+    public const string GenerationConfigFileName = ModelSnapshot.GenerationConfigFileName;
     public static readonly string[] TokenizerFiles = ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"];
     private const string EmbedName = "model.embed_tokens.weight";
     private const string HeadName = "lm_head.weight";
@@ -225,7 +225,7 @@ public static partial class AdapterMerger
         else Warn("no chat template found (tokenizer folder or --chat-template): chat_template.jinja not written");
 
         // ---- generation_config.json: end-of-turn stop ids ----
-        var stopIds = StopIds(model, rawConfig, tokDir);
+        var stopIds = ModelSnapshot.MergedStopIds(model, tokDir);
         var gen = File.Exists(Path.Combine(baseDir, GenerationConfigFileName))
             ? JsonNode.Parse(File.ReadAllText(Path.Combine(baseDir, GenerationConfigFileName))) as JsonObject ?? new JsonObject()
             : new JsonObject();
@@ -268,43 +268,6 @@ public static partial class AdapterMerger
         if (File.Exists(tc) && JsonNode.Parse(File.ReadAllText(tc))?["chat_template"] is JsonValue tv && tv.GetValueKind() == JsonValueKind.String)
             return (string?)tv;
         return null;
-    }
-
-    /// <summary>The end-of-turn stop ids: config eos ids, <c>&lt;|im_end|&gt;</c> and the tokenizer's eos token (ordered, distinct).</summary>
-    internal static IReadOnlyList<int> StopIds(ModelConfig model, JsonObject rawConfig, string tokDir)
-    {
-        var ids = new List<int>();
-        void Add(int? id) { if (id is { } i && i >= 0 && !ids.Contains(i)) ids.Add(i); }
-        var vocab = TokenIds(tokDir);
-        Add(vocab.GetValueOrDefault("<|im_end|>", -1));
-        var tc = Path.Combine(tokDir, "tokenizer_config.json");
-        if (File.Exists(tc) && JsonNode.Parse(File.ReadAllText(tc)) is JsonObject tco)
-        {
-            var eos = tco["eos_token"] switch
-            {
-                JsonObject o => (string?)o["content"],
-                JsonValue v when v.GetValueKind() == JsonValueKind.String => (string?)v,
-                _ => null,
-            };
-            if (eos is not null && vocab.TryGetValue(eos, out var eid)) Add(eid);
-        }
-        foreach (var e in model.EosTokenIds) Add(e);
-        return ids;
-    }
-
-    private static Dictionary<string, int> TokenIds(string tokDir)
-    {
-        var map = new Dictionary<string, int>(StringComparer.Ordinal);
-        var tj = Path.Combine(tokDir, "tokenizer.json");
-        if (!File.Exists(tj)) return map;
-        using var doc = JsonDocument.Parse(File.ReadAllBytes(tj));
-        if (doc.RootElement.TryGetProperty("model", out var m) && m.TryGetProperty("vocab", out var v) && v.ValueKind == JsonValueKind.Object)
-            foreach (var p in v.EnumerateObject())
-                if (p.Value.TryGetInt32(out var id)) map[p.Name] = id;
-        if (doc.RootElement.TryGetProperty("added_tokens", out var added) && added.ValueKind == JsonValueKind.Array)
-            foreach (var t in added.EnumerateArray())
-                if (t.TryGetProperty("content", out var c) && t.TryGetProperty("id", out var id) && id.TryGetInt32(out var i)) map[c.GetString()!] = i;
-        return map;
     }
 
 

@@ -112,7 +112,7 @@ public sealed class EvaluateStage : IStage
                 baseGen = endpoint!.Raw ? new Evaluation.Endpoint.EndpointRawGenerator(baseEndpoint, "base (" + baseEndpoint + ")") : null;
             else if (eval.CompareBase && !string.IsNullOrEmpty(config.Config.Model.BaseModel))
                 baseGen = EvaluationModels.Open(config.Config, TrainLoraStage.BaseModelDir(config), "base (" + config.Config.Model.BaseModel + ")", torchWork, config.File);
-            var stops = ModelGenerator.DefaultStopIds(merged, tuned?.Config ?? Model.ModelConfig.Load(merged), tokenizer);
+            var stops = new Model.ModelSnapshot(merged).StopIds(tuned?.Config ?? Model.ModelConfig.Load(merged), tokenizer);
             if (config.Config.Tokens.EndOfTurn is { } eot && tokenizer.TokenToId(eot) is { } eotId && !stops.Contains(eotId)) stops = [.. stops, eotId];
 
             double? valLoss = null;
