@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using ToolTune.Data.Selection;
 using ToolTune.Diagnostics;
+using ToolTune.Python;
 
 namespace ToolTune.Evaluation;
 

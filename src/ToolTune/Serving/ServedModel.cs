@@ -4,6 +4,7 @@ using ToolTune.Diagnostics;
 using ToolTune.Evaluation;
 using ToolTune.Lora.Merge;
 using ToolTune.Model;
+using ToolTune.Python;
 using ToolTune.Text.Templates;
 using ToolTune.Text.Tokenization;
 

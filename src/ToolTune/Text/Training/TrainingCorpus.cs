@@ -5,6 +5,7 @@ using ToolTune.Data.Generation;
 using ToolTune.Data.Loaders;
 using ToolTune.Diagnostics;
 using ToolTune.Evaluation;
+using ToolTune.Python;
 using ToolTune.Text.Templates;
 
 namespace ToolTune.Text.Training;
