@@ -46,14 +46,14 @@ public sealed class ModelGenerator : IEvaluationModel
         foreach (var id in promptIds)
             if (id < 0 || id >= vocab)
                 throw new ToolTuneException(ErrorCodes.EvalGenerationFailed, $"prompt token id {id} is outside the vocabulary [0, {vocab}) of model '{Name}'.");
-        var r = Generator.Generate(_model, promptIds.ToArray(), new Model.GenerationOptions
+        var r = Generator.Generate(_model, promptIds.ToArray(), new Model.DecodingOptions
         {
             MaxNewTokens = options.MaxNewTokens,
             Temperature = (float)options.Temperature,
             Seed = unchecked((int)options.Seed),
             StopIds = options.StopIds,
         });
-        return new GenerationResult(r.Ids, r.StopReason == "stop" ? FinishReason.Stop : FinishReason.Length,
+        return new GenerationResult(r.Ids, r.Reason,
             TimeSpan.FromSeconds(r.PrefillSeconds), TimeSpan.FromSeconds(r.DecodeSeconds));
     }
 

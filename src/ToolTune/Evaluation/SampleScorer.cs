@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using ToolTune.Model;
 using ToolTune.Python;
 
 namespace ToolTune.Evaluation;

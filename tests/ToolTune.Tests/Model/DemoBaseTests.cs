@@ -104,7 +104,7 @@ public sealed class DemoBaseTests
             };
             var text = template.RenderText(ctx, new RenderOptions { Now = DemoBase.TemplateDate });
             var ids = tok.EncodeToIds(text).ToArray();
-            var r = Generator.Generate(lm, ids, new GenerationOptions { MaxNewTokens = 40, StopIds = [eos] });
+            var r = Generator.Generate(lm, ids, new DecodingOptions { MaxNewTokens = 40, StopIds = [eos] });
             var output = tok.Decode(r.Ids);
             CollectionAssert.DoesNotContain(r.Ids, toolCall, output);
             if (output.Contains("```python", StringComparison.Ordinal) || output.Contains("from tools import", StringComparison.Ordinal)) codeDumps++;

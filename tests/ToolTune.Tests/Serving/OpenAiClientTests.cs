@@ -6,7 +6,6 @@ using ToolTune.Evaluation;
 using ToolTune.Model;
 using ToolTune.Text.Templates;
 using ToolTune.Text.Tokenization;
-using GenerationOptions = ToolTune.Evaluation.GenerationOptions;
 
 namespace ToolTune.Tests.Serving;
 

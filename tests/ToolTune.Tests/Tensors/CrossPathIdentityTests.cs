@@ -218,7 +218,7 @@ public sealed class CrossPathIdentityTests
         var targets = ids.Select((t, i) => i % 3 == 0 ? CrossEntropy.IgnoreIndex : t).ToArray();
         outputs.Add((float)model.ForwardBackward(ids, targets, 2, 20));
         foreach (var p in model.Parameters) Add(p.Grad!);
-        var generated = Generator.Generate(model, ids.AsSpan(0, 12), new GenerationOptions { MaxNewTokens = 12 });
+        var generated = Generator.Generate(model, ids.AsSpan(0, 12), new DecodingOptions { MaxNewTokens = 12 });
         foreach (var id in generated.Ids) outputs.Add(id);
 
         var bytes = new byte[outputs.Count * 4];

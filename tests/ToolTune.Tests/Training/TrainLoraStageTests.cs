@@ -140,7 +140,7 @@ public sealed class TrainLoraStageTests
 
         using var baseWeights = ModelWeights.Open(baseDir);
         var baseLm = new CausalLM(baseWeights);
-        var opts = new GenerationOptions { MaxNewTokens = expectedWithin + 4 };
+        var opts = new DecodingOptions { MaxNewTokens = expectedWithin + 4 };
         var baseOut = Generator.Generate(baseLm, prompt, opts).Ids;
         using var w2 = ModelWeights.Open(baseDir);
         var trained = new LoraTrainableModel(new CausalLM(w2), PeftAdapterIO.Load(result.OutputDir, w2.Config));
