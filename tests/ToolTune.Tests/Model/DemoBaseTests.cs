@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using ToolTune.Data;
 using ToolTune.Data.Generation;
 using ToolTune.Data.Loaders;
+using ToolTune.Demo;
 using ToolTune.Model;
 using ToolTune.Text.Templates;
 using ToolTune.Text.Tokenization;

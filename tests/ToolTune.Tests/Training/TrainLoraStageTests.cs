@@ -111,7 +111,7 @@ public sealed class TrainLoraStageTests
         var baseDir = Path.Combine(p.Root, "base");
         var tok = Tokenizer.FromDirectory(TrainProject.DemoModel);
         var imEnd = tok.TokenToId("<|im_end|>")!.Value;
-        var shape = ToolTune.Model.DemoModel.Shape("demo", tok.VocabularySize) with { EosTokenIds = [imEnd], PadTokenId = imEnd };
+        var shape = ToolTune.Demo.DemoModel.Shape("demo", tok.VocabularySize) with { EosTokenIds = [imEnd], PadTokenId = imEnd };
         using (var w = ModelWeights.CreateRandom(shape, seed: 1, std: 0.1f)) w.Save(baseDir);
         var config = p.Config("emit", $"r: 16\nalpha: 16\ndropout: 0.0\ntarget_modules: {AllModules}\ntrainable_tokens: [\"<tool_call>\", \"</tool_call>\"]",
             "epochs: 40\nlearning_rate: 1e-2\nschedule: cosine\nwarmup_ratio: 0.05\nbatch_size: 2\ngrad_accum: 1\ngradient_checkpointing: false\nmax_grad_norm: 1.0",

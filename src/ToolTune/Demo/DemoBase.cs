@@ -4,6 +4,7 @@ using ToolTune.Data;
 using ToolTune.Data.Generation;
 using ToolTune.Data.Loaders;
 using ToolTune.Data.Shards;
+using ToolTune.Model;
 using ToolTune.Tensors;
 using ToolTune.Training;
 using ToolTune.Text.Masks;
@@ -11,7 +12,7 @@ using ToolTune.Text.Templates;
 using ToolTune.Text.Tokenization;
 using ToolTune.Text.Training;
 
-namespace ToolTune.Model;
+namespace ToolTune.Demo;
 
 /// <summary>
 /// The embedded default's trained "code-dumping" demo base (<c>tooltune demo make-base</c>): the demo-shaped
