@@ -119,6 +119,21 @@ public sealed class ModelSnapshot(string dir)
     }
 
     /// <summary>
+    /// Template kwargs for a snapshot used on its own (<c>tooltune serve</c>, <c>tooltune evaluate</c>): the given kwargs,
+    /// plus the tokenizer's <c>bos_token</c>, <c>eos_token</c> and <c>pad_token</c> where they are not given. (A pipeline
+    /// run's kwargs come from its config instead: <c>Pipeline/Stages/ModelText</c>.)
+    /// </summary>
+    public static JsonObject TemplateKwargs(JsonObject given, Tokenizer tokenizer)
+    {
+        var kwargs = (JsonObject)given.DeepClone();
+        void Special(string key, string? value) { if (value is not null && !kwargs.ContainsKey(key)) kwargs[key] = value; }
+        Special("bos_token", tokenizer.BosToken);
+        Special("eos_token", tokenizer.EosToken);
+        Special("pad_token", tokenizer.PadToken);
+        return kwargs;
+    }
+
+    /// <summary>
     /// End-of-turn ids from a tokenizer alone: its eos plus <c>&lt;|im_end|&gt;</c>, <c>&lt;|end_of_text|&gt;</c>,
     /// <c>&lt;|endoftext|&gt;</c> when present (SmolLM3: 128012, 128001 — its generation eos list). Callers with a snapshot
     /// pass <see cref="StopIds"/> instead.

@@ -72,11 +72,7 @@ public sealed class ServedModel : IDisposable
         StopIds = new ModelSnapshot(modelDir).StopIds(Config, Tokenizer);
         Parser = HermesToolCallParser.FromTokenizer(Tokenizer);
         Name = options.ServedModelName ?? Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(options.ModelDir)));
-        _kwargs = (JsonObject)options.TemplateKwargs.DeepClone();
-        void Special(string key, string? value) { if (value is not null && !_kwargs.ContainsKey(key)) _kwargs[key] = value; }
-        Special("bos_token", Tokenizer.BosToken);
-        Special("eos_token", Tokenizer.EosToken);
-        Special("pad_token", Tokenizer.PadToken);
+        _kwargs = ModelSnapshot.TemplateKwargs(options.TemplateKwargs, Tokenizer);
         _renderOptions = RenderOptions.Default with { Now = options.TemplateDate };
     }
 

@@ -81,14 +81,7 @@ public sealed class EvaluateStage : IStage
         }
 
         var tokenizer = text.Tokenizer;
-        IReadOnlyList<int> Render(EvalItem item)
-        {
-            var ctx = (JsonObject)text.Kwargs.DeepClone();
-            foreach (var (k, v) in item.RenderContext) ctx[k] = v?.DeepClone();
-            ctx["add_generation_prompt"] = true;
-            var rendered = text.Template.Render(ctx, text.RenderOptions).Text;
-            return tokenizer.EncodeToIds(rendered, addSpecialTokens: false);
-        }
+        var renderPrompt = EvalItem.PromptRenderer(text.Template, text.RenderOptions, text.Kwargs, tokenizer);
 
         var endpoint = eval.Endpoint;
         // Through an endpoint nothing generates here: the merged folder supplies only the stop ids (its config and
@@ -142,7 +135,7 @@ public sealed class EvaluateStage : IStage
             {
                 OutputDirectory = context.OutputDir,
                 Tokenizer = tokenizer,
-                RenderPrompt = Render,
+                RenderPrompt = renderPrompt,
                 Tuned = tunedEndpoint is null ? tuned : endpoint!.Raw ? new Evaluation.Endpoint.EndpointRawGenerator(tunedEndpoint, "tuned (" + tunedEndpoint + ")") : null,
                 Base = baseGen,
                 ServedTuned = tunedEndpoint,
