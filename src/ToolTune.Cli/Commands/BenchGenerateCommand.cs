@@ -52,7 +52,7 @@ internal static class BenchGenerateCommand
             var lm = new CausalLM(weights);
             var rng = new Random(2);
             var ids = Enumerable.Range(0, promptLength).Select(_ => rng.Next(config.VocabSize)).ToArray();
-            var options = new GenerationOptions { MaxNewTokens = newTokens };
+            var options = new DecodingOptions { MaxNewTokens = newTokens };
             var prefill = new List<double>();
             var decode = new List<double>();
             int[] first = [];

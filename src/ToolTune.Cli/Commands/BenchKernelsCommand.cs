@@ -43,7 +43,7 @@ internal static class BenchKernelsCommand
         var h = Rand(t * hidden, 5);
         var w = Rand(vocab * hidden, 6);
         for (var i = 0; i < w.Length; i++) w[i] *= 0.05f;
-        var labels = Enumerable.Range(0, t).Select(i => i < t / 2 ? -100 : (i * 7919) % vocab).ToArray();
+        var labels = Enumerable.Range(0, t).Select(i => i < t / 2 ? CrossEntropy.IgnoreIndex : (i * 7919) % vocab).ToArray();
         var dh = new float[h.Length];
         var dw = new float[w.Length];
         var nw = Rand(hidden, 7);

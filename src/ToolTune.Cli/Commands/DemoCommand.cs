@@ -1,5 +1,6 @@
 using System.CommandLine;
 using ToolTune.Data.Generation;
+using ToolTune.Demo;
 using ToolTune.Model;
 
 namespace ToolTune.Cli.Commands;

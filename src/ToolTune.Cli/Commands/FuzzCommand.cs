@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using ToolTune.Diagnostics.Fuzzing;
+using ToolTune.Fuzzing;
 
 namespace ToolTune.Cli.Commands;
 

@@ -54,7 +54,7 @@ internal static class GenerateCommand
                     TokenizerDir = parse.GetValue(tokenizer),
                     TemplatePath = parse.GetValue(template),
                     Date = ParseDate(parse.GetValue(date)),
-                    Options = new GenerationOptions
+                    Options = new DecodingOptions
                     {
                         MaxNewTokens = parse.GetValue(maxNew),
                         Temperature = parse.GetValue(temperature),
@@ -79,14 +79,14 @@ internal static class GenerateCommand
         public string? TokenizerDir { get; init; }
         public string? TemplatePath { get; init; }
         public DateTime? Date { get; init; }
-        public GenerationOptions Options { get; init; } = new();
+        public DecodingOptions Options { get; init; } = new();
     }
 
     /// <summary>Back-compatible entry point: prompt ids, stop ids from the model folder when <c>options.StopIds</c> is null.</summary>
-    public static GenerationResult Run(string modelDir, int[] prompt, GenerationOptions options, TextWriter output) =>
+    public static DecodingResult Run(string modelDir, int[] prompt, DecodingOptions options, TextWriter output) =>
         Run(new GenerateRequest { ModelDir = modelDir, PromptIds = prompt, Options = options }, output);
 
-    public static GenerationResult Run(GenerateRequest request, TextWriter output)
+    public static DecodingResult Run(GenerateRequest request, TextWriter output)
     {
         if ((request.PromptIds is null) == (request.MessagesFile is null))
             throw new ToolTuneException(ErrorCodes.ModelInputInvalid, "generate: give exactly one of --prompt-ids or --messages");
@@ -121,14 +121,14 @@ internal static class GenerateCommand
                 request.MessagesFile);
 
         var options = request.Options;
-        if (options.StopIds is null) options = options with { StopIds = DefaultStopIds(request.ModelDir, weights.Config, tokenizer) };
+        if (options.StopIds is null) options = options with { StopIds = new ModelSnapshot(request.ModelDir).StopIds(weights.Config, tokenizer) };
         var lm = new CausalLM(weights);
         var r = Generator.Generate(lm, prompt, options);
         var json = new Dictionary<string, object?>
         {
             ["ids"] = r.Ids,
             ["text"] = tokenizer?.Decode(r.Ids.Where(id => tokenizer.IdToToken(id) is not null), skipSpecialTokens: false),
-            ["stop_reason"] = r.StopReason,
+            ["stop_reason"] = r.Reason.ToWireName(),
             ["stop_ids"] = options.StopIds.Order().ToArray(),
             ["prompt_tokens"] = prompt.Length,
             ["prompt_ids"] = request.MessagesFile is not null ? prompt : null,
@@ -176,10 +176,6 @@ internal static class GenerateCommand
         context["add_generation_prompt"] = true;
         return context;
     }
-
-    /// <summary>config.json eos ids ∪ generation_config.json eos ids ∪ the tokenizer's eos token ∪ &lt;|im_end|&gt;.</summary>
-    public static int[] DefaultStopIds(string modelDir, ModelConfig config, Tokenizer? tokenizer) =>
-        ToolTune.Evaluation.ModelGenerator.DefaultStopIds(modelDir, config, tokenizer);
 
     private static DateTime? ParseDate(string? date)
     {

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
+using ToolTune.Demo;
 using ToolTune.Diagnostics;
 using ToolTune.Text.Tokenization;
 using ToolTune.Text.Training;

@@ -132,7 +132,7 @@ internal static class StageCommands
         };
         cmd.SetAction(p => PipelineOptions.Guard(() =>
         {
-            var files = ToolTune.Model.DemoModel.Write(p.GetValue(preset)!, p.GetValue(tokenizer)!, p.GetValue(output)!, p.GetValue(seed));
+            var files = ToolTune.Demo.DemoModel.Write(p.GetValue(preset)!, p.GetValue(tokenizer)!, p.GetValue(output)!, p.GetValue(seed));
             foreach (var f in files) Console.WriteLine($"wrote {f} ({new FileInfo(f).Length:N0} bytes)");
             return 0;
         }));

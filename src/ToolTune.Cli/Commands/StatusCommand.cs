@@ -14,7 +14,7 @@ internal static class StatusCommand
         var set = PipelineOptions.Set();
         var stages = new Option<string[]>("--stage")
         {
-            Description = $"Stages to report (repeatable; default: {string.Join(", ", StageRegistry.Wired)}).",
+            Description = $"Stages to report (repeatable; default: {string.Join(", ", StageRegistry.PipelineStages)}).",
             AllowMultipleArgumentsPerToken = true,
         };
         var command = new Command("status", "Show which pipeline stages are stale and why, without running anything.")
@@ -25,7 +25,7 @@ internal static class StatusCommand
         {
             var configFile = parse.GetValue(config)!;
             var rootDir = PipelineOptions.ResolveRoot(configFile, parse.GetValue(root));
-            var names = parse.GetValue(stages) is { Length: > 0 } s ? s : StageRegistry.Wired.ToArray();
+            var names = parse.GetValue(stages) is { Length: > 0 } s ? s : StageRegistry.PipelineStages.ToArray();
             var (loaded, statuses) = PipelineApi.Status(configFile, rootDir, string.Join(';', parse.GetValue(set) ?? []), names);
             Console.Write(PipelineStatus.Format(loaded, statuses));
             return 0;

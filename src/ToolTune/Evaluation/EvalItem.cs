@@ -3,6 +3,9 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using ToolTune.Data.Selection;
 using ToolTune.Diagnostics;
+using ToolTune.Python;
+using ToolTune.Text.Templates;
+using ToolTune.Text.Tokenization;
 
 namespace ToolTune.Evaluation;
 
@@ -27,6 +30,19 @@ public sealed record EvalItem
 
     /// <summary><c>{"messages": [...], "tools": [...]}</c>, the context the chat template renders.</summary>
     public required JsonObject RenderContext { get; init; }
+
+    /// <summary>
+    /// Prompt ids for an item: <paramref name="kwargs"/> (cloned per item) overlaid with the item's
+    /// <see cref="RenderContext"/> and <c>add_generation_prompt: true</c>, rendered and tokenized without added specials.
+    /// </summary>
+    public static Func<EvalItem, IReadOnlyList<int>> PromptRenderer(ChatTemplate template, RenderOptions options, JsonObject kwargs, Tokenizer tokenizer) =>
+        item =>
+        {
+            var ctx = (JsonObject)kwargs.DeepClone();
+            foreach (var (k, v) in item.RenderContext) ctx[k] = v?.DeepClone();
+            ctx["add_generation_prompt"] = true;
+            return tokenizer.EncodeToIds(template.Render(ctx, options).Text, addSpecialTokens: false);
+        };
 
     public IReadOnlyList<GoldCall> GoldCalls { get; init; } = [];
 

@@ -1,5 +1,6 @@
 using ToolTune.Diagnostics;
 using ToolTune.Evaluation.Reporting;
+using ToolTune.Model;
 using ToolTune.Pipeline.Config;
 using ToolTune.Text.Tokenization;
 
@@ -40,7 +41,7 @@ public sealed record EvaluationRequest
     /// <summary>The <c>eval:</c> section: gates, <c>max_new_tokens</c>, temperature.</summary>
     public EvalSection Config { get; init; } = new();
 
-    /// <summary>End-of-turn ids; empty → <see cref="Evaluator.DefaultStopIds"/>.</summary>
+    /// <summary>End-of-turn ids; empty → <see cref="ModelSnapshot.TokenizerStopIds"/>.</summary>
     public IReadOnlyList<int> StopIds { get; init; } = [];
 
     public ulong Seed { get; init; }
@@ -102,7 +103,7 @@ public static class EvaluationRun
         if (dup is not null)
             throw new ToolTuneException(ErrorCodes.EvalSetInvalid, $"Eval item id '{dup.Key.Id}' occurs {dup.Count()} times.", request.ConfigFile);
         var options = new GenerationOptions(request.Config.MaxNewTokens, request.Config.Temperature, request.StopIds, request.Seed);
-        var stops = options.StopIds.Count > 0 ? options.StopIds : Evaluator.DefaultStopIds(request.Tokenizer);
+        var stops = options.StopIds.Count > 0 ? options.StopIds : ModelSnapshot.TokenizerStopIds(request.Tokenizer);
         options = options with { StopIds = stops };
         var delimiters = request.ToolCallDelimiters.Count == 2 ? request.ToolCallDelimiters
             : throw new ToolTuneException(ErrorCodes.EvalDelimiterNotAToken, "tokens.tool_call must be two tokens: start and end.", request.ConfigFile);

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using ToolTune.Diagnostics;
+using ToolTune.Model;
 using ToolTune.Text.Tokenization;
 
 namespace ToolTune.Evaluation;
@@ -40,11 +41,11 @@ public sealed class Evaluator
 
     /// <param name="tokenizer">The model's tokenizer (delimiter ids, decoding).</param>
     /// <param name="renderPrompt">Renders an item's <see cref="EvalItem.RenderContext"/> with <c>add_generation_prompt</c> to ids.</param>
-    /// <param name="options">Decoding settings; empty <see cref="GenerationOptions.StopIds"/> → <see cref="DefaultStopIds"/>.</param>
+    /// <param name="options">Decoding settings; empty <see cref="GenerationOptions.StopIds"/> → <see cref="ModelSnapshot.TokenizerStopIds"/>.</param>
     public Evaluator(Tokenizer tokenizer, Func<EvalItem, IReadOnlyList<int>> renderPrompt, GenerationOptions options)
     {
         _render = renderPrompt;
-        var stops = options.StopIds.Count > 0 ? options.StopIds : DefaultStopIds(tokenizer);
+        var stops = options.StopIds.Count > 0 ? options.StopIds : ModelSnapshot.TokenizerStopIds(tokenizer);
         _options = options with { StopIds = stops };
         Scorer = new SampleScorer(HermesToolCallParser.FromTokenizer(tokenizer), stops, ids => tokenizer.Decode(ids, skipSpecialTokens: false));
     }
@@ -58,20 +59,6 @@ public sealed class Evaluator
 
     public SampleScorer Scorer { get; }
     public GenerationOptions Options => _options;
-
-    /// <summary>
-    /// End-of-turn ids when the stage passes none: the tokenizer's eos plus <c>&lt;|im_end|&gt;</c>, <c>&lt;|end_of_text|&gt;</c>,
-    /// <c>&lt;|endoftext|&gt;</c> when present (SmolLM3: 128012, 128001 — its generation eos list). The stage should pass
-    /// <c>generation_config.json</c>'s <c>eos_token_id</c> list, as vLLM uses it.
-    /// </summary>
-    public static IReadOnlyList<int> DefaultStopIds(Tokenizer tokenizer)
-    {
-        var ids = new List<int>();
-        if (tokenizer.EosTokenId is { } eos) ids.Add(eos);
-        foreach (var t in new[] { "<|im_end|>", "<|end_of_text|>", "<|endoftext|>" })
-            if (tokenizer.TokenToId(t) is { } id && !ids.Contains(id)) ids.Add(id);
-        return ids;
-    }
 
     public ModelEvaluation Run(string label, IGenerator generator, IReadOnlyList<EvalItem> items, double? evalLoss, CancellationToken ct)
     {

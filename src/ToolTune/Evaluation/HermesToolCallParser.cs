@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using ToolTune.Diagnostics;
+using ToolTune.Python;
 using ToolTune.Text.Tokenization;
 
 namespace ToolTune.Evaluation;

@@ -1,14 +1,6 @@
+using ToolTune.Model;
+
 namespace ToolTune.Evaluation;
-
-/// <summary>Why generation ended.</summary>
-public enum FinishReason
-{
-    /// <summary>A stop id was produced (included as the last id of <see cref="GenerationResult.Ids"/> or not: both are accepted).</summary>
-    Stop,
-
-    /// <summary><c>max_new_tokens</c> reached.</summary>
-    Length,
-}
 
 /// <summary>Decoding settings (from the <c>eval:</c> config section).</summary>
 /// <param name="MaxNewTokens">Hard cap on generated tokens.</param>

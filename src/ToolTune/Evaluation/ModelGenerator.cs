@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using ToolTune.Diagnostics;
 using ToolTune.Model;
+using ToolTune.Tensors;
 using ToolTune.Text.Tokenization;
 
 namespace ToolTune.Evaluation;
@@ -45,14 +46,14 @@ public sealed class ModelGenerator : IEvaluationModel
         foreach (var id in promptIds)
             if (id < 0 || id >= vocab)
                 throw new ToolTuneException(ErrorCodes.EvalGenerationFailed, $"prompt token id {id} is outside the vocabulary [0, {vocab}) of model '{Name}'.");
-        var r = Generator.Generate(_model, promptIds.ToArray(), new Model.GenerationOptions
+        var r = Generator.Generate(_model, promptIds.ToArray(), new Model.DecodingOptions
         {
             MaxNewTokens = options.MaxNewTokens,
             Temperature = (float)options.Temperature,
             Seed = unchecked((int)options.Seed),
             StopIds = options.StopIds,
         });
-        return new GenerationResult(r.Ids, r.StopReason == "stop" ? FinishReason.Stop : FinishReason.Length,
+        return new GenerationResult(r.Ids, r.Reason,
             TimeSpan.FromSeconds(r.PrefillSeconds), TimeSpan.FromSeconds(r.DecodeSeconds));
     }
 
@@ -66,7 +67,7 @@ public sealed class ModelGenerator : IEvaluationModel
         {
             ct.ThrowIfCancellationRequested();
             var n = 0;
-            for (var t = 1; t < labels.Length; t++) if (labels[t] != -100) n++;
+            for (var t = 1; t < labels.Length; t++) if (labels[t] != CrossEntropy.IgnoreIndex) n++;
             if (n == 0) continue;
             sum += _model.Loss(ids, labels, 1, ids.Length) * n;
             count += n;
@@ -75,33 +76,4 @@ public sealed class ModelGenerator : IEvaluationModel
     }
 
     public void Dispose() => _weights.Dispose();
-
-    /// <summary>
-    /// Stop ids as the generate CLI and vLLM use them: config.json and generation_config.json <c>eos_token_id</c>, the
-    /// tokenizer's eos token and <c>&lt;|im_end|&gt;</c>, within the vocabulary.
-    /// </summary>
-    public static int[] DefaultStopIds(string modelDir, ModelConfig config, Tokenizer? tokenizer)
-    {
-        var ids = new SortedSet<int>(config.EosTokenIds);
-        var gen = Path.Combine(modelDir, "generation_config.json");
-        if (File.Exists(gen))
-        {
-            try
-            {
-                switch (JsonNode.Parse(File.ReadAllText(gen))?["eos_token_id"])
-                {
-                    case JsonValue v when v.TryGetValue<int>(out var one): ids.Add(one); break;
-                    case JsonArray a: foreach (var x in a) if (x is JsonValue xv && xv.TryGetValue<int>(out var i)) ids.Add(i); break;
-                }
-            }
-            catch (JsonException e)
-            {
-                throw new ToolTuneException(ErrorCodes.ModelInputInvalid, $"invalid JSON: {e.Message}", gen, inner: e);
-            }
-        }
-        if (tokenizer?.EosTokenId is { } eos) ids.Add(eos);
-        if (tokenizer?.TokenToId("<|im_end|>") is { } imEnd) ids.Add(imEnd);
-        ids.RemoveWhere(i => i < 0 || i >= config.VocabSize);
-        return [.. ids];
-    }
 }

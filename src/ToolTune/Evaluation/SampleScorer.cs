@@ -1,4 +1,6 @@
 using System.Text.Json.Nodes;
+using ToolTune.Model;
+using ToolTune.Python;
 
 namespace ToolTune.Evaluation;
 

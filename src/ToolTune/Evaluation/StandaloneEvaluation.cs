@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using ToolTune.Model;
 using ToolTune.Pipeline.Config;
 using ToolTune.Text.Templates;
 using ToolTune.Text.Tokenization;
@@ -32,18 +33,8 @@ public sealed record StandaloneEvaluation
     {
         var tokenizer = Tokenizer.FromDirectory(ModelDir);
         var template = ChatTemplate.Load(ModelDir);
-        var kwargs = (JsonObject)TemplateKwargs.DeepClone();
-        void Special(string key, string? value) { if (value is not null && !kwargs.ContainsKey(key)) kwargs[key] = value; }
-        Special("bos_token", tokenizer.BosToken);
-        Special("eos_token", tokenizer.EosToken);
-        Special("pad_token", tokenizer.PadToken);
-        IReadOnlyList<int> Render(EvalItem item)
-        {
-            var ctx = (JsonObject)kwargs.DeepClone();
-            foreach (var (k, v) in item.RenderContext) ctx[k] = v?.DeepClone();
-            ctx["add_generation_prompt"] = true;
-            return tokenizer.EncodeToIds(template.Render(ctx, RenderOptions.Default with { Now = TemplateDate }).Text, addSpecialTokens: false);
-        }
+        var kwargs = ModelSnapshot.TemplateKwargs(TemplateKwargs, tokenizer);
+        var renderPrompt = EvalItem.PromptRenderer(template, RenderOptions.Default with { Now = TemplateDate }, kwargs, tokenizer);
         var items = SetFiles.SelectMany(f => EvalItem.ReadFile(f, EvalItemKind.ToolEval)).ToList();
         var emission = PromptsFile is null ? [] : EvalItem.ReadFile(PromptsFile, EvalItemKind.Emission);
         Directory.CreateDirectory(OutputDir);
@@ -57,7 +48,7 @@ public sealed record StandaloneEvaluation
         {
             OutputDirectory = OutputDir,
             Tokenizer = tokenizer,
-            RenderPrompt = Render,
+            RenderPrompt = renderPrompt,
             Tuned = tunedEndpoint is null ? tuned : Raw(tunedEndpoint, "tuned"),
             Base = baseEndpoint is null ? baseGen : Raw(baseEndpoint, "base"),
             ServedTuned = tunedEndpoint,
@@ -66,7 +57,7 @@ public sealed record StandaloneEvaluation
             ToolEvalItems = items,
             EmissionItems = emission,
             Config = Eval,
-            StopIds = ModelGenerator.DefaultStopIds(ModelDir, tuned?.Config ?? Model.ModelConfig.Load(ModelDir), tokenizer),
+            StopIds = new ModelSnapshot(ModelDir).StopIds(tuned?.Config ?? Model.ModelConfig.Load(ModelDir), tokenizer),
             ToolCallDelimiters = ToolCallDelimiters,
             MergedModelDirectory = ModelDir,
             ChatTemplatePath = File.Exists(Path.Combine(ModelDir, "chat_template.jinja")) ? Path.Combine(ModelDir, "chat_template.jinja") : "<chat template>",

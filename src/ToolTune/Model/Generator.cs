@@ -3,7 +3,7 @@ using ToolTune.Diagnostics;
 
 namespace ToolTune.Model;
 
-public sealed record GenerationOptions
+public sealed record DecodingOptions
 {
     public int MaxNewTokens { get; init; } = 64;
     /// <summary>0 = greedy (argmax, first index on ties).</summary>
@@ -16,7 +16,7 @@ public sealed record GenerationOptions
 }
 
 /// <summary>Generated ids (prompt excluded), why it stopped, and timings.</summary>
-public sealed record GenerationResult(int[] Ids, string StopReason, double PrefillSeconds, double[] StepSeconds)
+public sealed record DecodingResult(int[] Ids, FinishReason Reason, double PrefillSeconds, double[] StepSeconds)
 {
     public double DecodeSeconds => StepSeconds.Sum();
     /// <summary>Decode tokens per second (tokens after the first / their time; prefill excluded).</summary>
@@ -26,15 +26,15 @@ public sealed record GenerationResult(int[] Ids, string StopReason, double Prefi
 /// <summary>Autoregressive generation with a KV cache: prefill the prompt once, then one token per step.</summary>
 public static class Generator
 {
-    public static GenerationResult Generate(CausalLM model, ReadOnlySpan<int> prompt, GenerationOptions options) =>
+    public static DecodingResult Generate(CausalLM model, ReadOnlySpan<int> prompt, DecodingOptions options) =>
         Generate(model, prompt, options, null, CancellationToken.None);
 
     /// <summary>
     /// Generation that reports each id as it is produced (a server streams them) and can be ended early: when
-    /// <paramref name="onToken"/> returns false (a stop string matched) generation ends with reason "stop"; a cancelled
+    /// <paramref name="onToken"/> returns false (a stop string matched) generation ends with <see cref="FinishReason.Stop"/>; a cancelled
     /// token ends it between steps with <see cref="OperationCanceledException"/>.
     /// </summary>
-    public static GenerationResult Generate(CausalLM model, ReadOnlySpan<int> prompt, GenerationOptions options, Func<int, bool>? onToken, CancellationToken cancellationToken)
+    public static DecodingResult Generate(CausalLM model, ReadOnlySpan<int> prompt, DecodingOptions options, Func<int, bool>? onToken, CancellationToken cancellationToken)
     {
         if (prompt.Length == 0) throw new ToolTuneException(ErrorCodes.ModelInputInvalid, "empty prompt");
         if (options.MaxNewTokens < 0) throw new ToolTuneException(ErrorCodes.ModelInputInvalid, "max new tokens must be ≥ 0");
@@ -44,23 +44,23 @@ public static class Generator
         var steps = new List<double>();
         var sw = Stopwatch.StartNew();
         cancellationToken.ThrowIfCancellationRequested();
-        if (options.MaxNewTokens == 0) return new GenerationResult([], "length", 0, []);
+        if (options.MaxNewTokens == 0) return new DecodingResult([], FinishReason.Length, 0, []);
         var logits = model.Step(prompt, cache);
         var prefill = sw.Elapsed.TotalSeconds;
-        var reason = "length";
+        var reason = FinishReason.Length;
         while (true)
         {
             var next = Sample(logits, options.Temperature, options.TopP, rng);
             output.Add(next);
-            if (options.StopIds.Contains(next)) { reason = "stop"; onToken?.Invoke(next); break; }
-            if (onToken is not null && !onToken(next)) { reason = "stop"; break; }
+            if (options.StopIds.Contains(next)) { reason = FinishReason.Stop; onToken?.Invoke(next); break; }
+            if (onToken is not null && !onToken(next)) { reason = FinishReason.Stop; break; }
             if (output.Count >= options.MaxNewTokens) break;
             cancellationToken.ThrowIfCancellationRequested();
             sw.Restart();
             logits = model.Step([next], cache);
             steps.Add(sw.Elapsed.TotalSeconds);
         }
-        return new GenerationResult(output.ToArray(), reason, prefill, steps.ToArray());
+        return new DecodingResult(output.ToArray(), reason, prefill, steps.ToArray());
     }
 
     public static int ArgMax(ReadOnlySpan<float> logits)

@@ -2,6 +2,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using ToolTune.Evaluation;
+using ToolTune.Python;
 
 namespace ToolTune.Serving;
 

@@ -4,6 +4,7 @@ using ToolTune.Diagnostics;
 using ToolTune.Evaluation;
 using ToolTune.Lora.Merge;
 using ToolTune.Model;
+using ToolTune.Python;
 using ToolTune.Text.Templates;
 using ToolTune.Text.Tokenization;
 
@@ -68,14 +69,10 @@ public sealed class ServedModel : IDisposable
             _pool.Add(new CausalLM(w));
         }
         Config = _weights[0].Config;
-        StopIds = ModelGenerator.DefaultStopIds(modelDir, Config, Tokenizer);
+        StopIds = new ModelSnapshot(modelDir).StopIds(Config, Tokenizer);
         Parser = HermesToolCallParser.FromTokenizer(Tokenizer);
         Name = options.ServedModelName ?? Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(options.ModelDir)));
-        _kwargs = (JsonObject)options.TemplateKwargs.DeepClone();
-        void Special(string key, string? value) { if (value is not null && !_kwargs.ContainsKey(key)) _kwargs[key] = value; }
-        Special("bos_token", Tokenizer.BosToken);
-        Special("eos_token", Tokenizer.EosToken);
-        Special("pad_token", Tokenizer.PadToken);
+        _kwargs = ModelSnapshot.TemplateKwargs(options.TemplateKwargs, Tokenizer);
         _renderOptions = RenderOptions.Default with { Now = options.TemplateDate };
     }
 
@@ -235,11 +232,11 @@ public sealed class ServedModel : IDisposable
 
         if (!_pool.TryTake(out var lm))
             throw new OpenAiError(503, "No generation slot is free.");
-        Model.GenerationResult result;
+        Model.DecodingResult result;
         try
         {
             var seed = sampling.Seed is { } s ? unchecked((int)s) : Random.Shared.Next();
-            result = Generator.Generate(lm, prompt, new Model.GenerationOptions
+            result = Generator.Generate(lm, prompt, new Model.DecodingOptions
             {
                 MaxNewTokens = maxTokens,
                 Temperature = (float)sampling.Temperature,
@@ -256,13 +253,13 @@ public sealed class ServedModel : IDisposable
         if (matched is not null)
         {
             var text = Decode(ids, skipSpecialTokens)[..matchAt];
-            return new ServedGeneration(prompt, ids, "stop", matched, text, ids.Take(matchTokenIndex).ToArray());
+            return new ServedGeneration(prompt, ids, FinishReason.Stop.ToWireName(), matched, text, ids.Take(matchTokenIndex).ToArray());
         }
-        var endedByStopId = result.StopReason == "stop" && ids.Length > 0 && stops.Contains(ids[^1]);
+        var endedByStopId = result.Reason == FinishReason.Stop && ids.Length > 0 && stops.Contains(ids[^1]);
         var body = endedByStopId ? ids[..^1] : ids;
         // vLLM's stop_reason is null for the model's own end-of-sequence ids and the id for a requested stop_token_id.
         JsonNode? stopReason = endedByStopId && !StopIds.Contains(ids[^1]) ? JsonValue.Create(ids[^1]) : null;
-        return new ServedGeneration(prompt, ids, result.StopReason == "stop" ? "stop" : "length", stopReason, Decode(body, skipSpecialTokens), body);
+        return new ServedGeneration(prompt, ids, result.Reason.ToWireName(), stopReason, Decode(body, skipSpecialTokens), body);
     }
 
     public void Dispose()

@@ -26,6 +26,10 @@ public static unsafe class CrossEntropy
         public float[]? Rows, GradRows;
     }
 
+    /// <summary>
+    /// The label of a token that does not count in the loss (PyTorch's <c>ignore_index</c>): masks write it, shards store
+    /// it, batches pad with it and the loss skips it; every layer spells it through this one constant.
+    /// </summary>
     public const int IgnoreIndex = -100;
 
     /// <summary>

@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using ToolTune.Diagnostics;
 using ToolTune.Evaluation;
 using ModelConfig = ToolTune.Model.ModelConfig;
+using ToolTune.Model;
 using ToolTune.Pipeline.Config;
 
 namespace ToolTune.Torch;

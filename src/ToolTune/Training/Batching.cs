@@ -1,5 +1,6 @@
 using ToolTune.Data.Selection;
 using ToolTune.Data.Shards;
+using ToolTune.Tensors;
 
 namespace ToolTune.Training;
 
@@ -89,7 +90,7 @@ public static class BatchPlanner
         for (var r = 0; r < batch.Rows; r++)
         {
             var labels = batch.LabelRow(r);
-            for (var t = 1; t < batch.Lengths[r]; t++) if (labels[t] != Labels.Ignore) n++;
+            for (var t = 1; t < batch.Lengths[r]; t++) if (labels[t] != CrossEntropy.IgnoreIndex) n++;
         }
         return n;
     }

@@ -46,7 +46,7 @@ public sealed class BenchProfileTests
         var lm = new CausalLM(ModelWeights.CreateRandom(config, seed: 1));
         var rng = new Random(2);
         var ids = Enumerable.Range(0, 16).Select(_ => rng.Next(config.VocabSize)).ToArray();
-        var want = Generator.Generate(lm, ids, new GenerationOptions { MaxNewTokens = 5 }).Ids;
+        var want = Generator.Generate(lm, ids, new DecodingOptions { MaxNewTokens = 5 }).Ids;
         CollectionAssert.AreEqual(want, r.GetProperty("first_ids").EnumerateArray().Select(e => e.GetInt32()).ToArray());
     }
 }

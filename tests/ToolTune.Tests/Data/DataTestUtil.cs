@@ -2,6 +2,7 @@ using System.Text;
 using ToolTune.Data;
 using ToolTune.Data.Loaders;
 using ToolTune.Data.Shards;
+using ToolTune.Tensors;
 
 namespace ToolTune.Tests.Data;
 
@@ -50,7 +51,7 @@ internal sealed class SyntheticEncoder(int maxLength = int.MaxValue) : ISampleEn
     {
         var ids = new List<int>();
         var labels = new List<int>();
-        void Add(int id, bool trained) { ids.Add(id); labels.Add(trained ? id : Labels.Ignore); }
+        void Add(int id, bool trained) { ids.Add(id); labels.Add(trained ? id : CrossEntropy.IgnoreIndex); }
         void Text(string s, bool trained) { foreach (var b in Encoding.UTF8.GetBytes(s)) Add(1000 + b, trained); }
         foreach (var t in c.Tools) Text(t.ToJsonString(), false);
         foreach (var m in c.Messages)

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using ToolTune.Data.Generation;
+using ToolTune.Demo;
 using ToolTune.Model;
 
 namespace ToolTune.Tests.Data;

@@ -3,6 +3,7 @@ using ToolTune.Data;
 using ToolTune.Data.Generation;
 using ToolTune.Data.Loaders;
 using ToolTune.Diagnostics;
+using ToolTune.Python;
 
 namespace ToolTune.Tests.Data;
 

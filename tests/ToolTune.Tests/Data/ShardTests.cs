@@ -5,6 +5,7 @@ using ToolTune.Data.Loaders;
 using ToolTune.Data.Selection;
 using ToolTune.Data.Shards;
 using ToolTune.Diagnostics;
+using ToolTune.Tensors;
 
 namespace ToolTune.Tests.Data;
 
@@ -24,7 +25,7 @@ public sealed class ShardTests
         {
             var n = 1 + r.NextInt(50);
             var ids = Enumerable.Range(0, n).Select(_ => r.NextInt(200_000)).ToArray();
-            var labels = ids.Select((x, k) => k % 3 == 0 ? Labels.Ignore : x).ToArray();
+            var labels = ids.Select((x, k) => k % 3 == 0 ? CrossEntropy.IgnoreIndex : x).ToArray();
             samples.Add((ids, labels));
             w.Add(EncodedSample.Success(ids, labels), Meta(i));
         }
@@ -43,7 +44,7 @@ public sealed class ShardTests
         using var r = new ShardReader(path);
         Assert.AreEqual(300, r.Count);
         Assert.AreEqual(samples.Sum(s => (long)s.Ids.Length), r.TotalTokens);
-        Assert.AreEqual(samples.Sum(s => (long)s.Labels.Count(l => l != Labels.Ignore)), r.TrainedTokens);
+        Assert.AreEqual(samples.Sum(s => (long)s.Labels.Count(l => l != CrossEntropy.IgnoreIndex)), r.TrainedTokens);
         for (var i = 0; i < samples.Count; i++)
         {
             CollectionAssert.AreEqual(samples[i].Ids, r.InputIds(i).ToArray());
@@ -176,7 +177,7 @@ public sealed class ShardTests
         var first = a[0];
         var s0 = samples[first.SampleIndices[0]];
         CollectionAssert.AreEqual(s0.Ids, first.Row(0)[..s0.Ids.Length].ToArray());
-        Assert.IsTrue(first.LabelRow(0)[s0.Ids.Length..].ToArray().All(l => l == Labels.Ignore));
+        Assert.IsTrue(first.LabelRow(0)[s0.Ids.Length..].ToArray().All(l => l == CrossEntropy.IgnoreIndex));
         Assert.AreEqual(12, BatchIterator.Batches(set, 8, 1, 0, 0, dropLast: true).Count());
     }
 
@@ -325,7 +326,7 @@ public sealed class MaskPreviewTests
     public void TrainedSpansAreBracketed()
     {
         int[] ids = [1, 2, 3, 4, 5];
-        int[] labels = [Labels.Ignore, 2, 3, Labels.Ignore, 5];
+        int[] labels = [CrossEntropy.IgnoreIndex, 2, 3, CrossEntropy.IgnoreIndex, 5];
         var text = MaskPreview.Render(ids, labels, xs => string.Concat(xs.Select(x => (char)('a' + x - 1))));
         Assert.AreEqual("a⟦bc⟧d⟦e⟧", text);
     }

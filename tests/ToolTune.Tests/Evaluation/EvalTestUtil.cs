@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json.Nodes;
 using ToolTune.Evaluation;
+using ToolTune.Model;
 using ToolTune.Text.Tokenization;
 
 namespace ToolTune.Tests.Evaluation;

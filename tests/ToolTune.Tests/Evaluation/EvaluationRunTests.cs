@@ -5,6 +5,7 @@ using CsvHelper;
 using ToolTune.Diagnostics;
 using ToolTune.Evaluation;
 using ToolTune.Evaluation.Reporting;
+using ToolTune.Model;
 using ToolTune.Pipeline.Config;
 using static ToolTune.Tests.Evaluation.EvalTestUtil;
 
@@ -252,7 +253,7 @@ public sealed class EvaluationRunTests
     [TestMethod]
     public void SmolLM3StopIdsAreImEndAndEndOfText()
     {
-        CollectionAssert.AreEquivalent(new[] { 128012, 128001 }, Evaluator.DefaultStopIds(Tok).ToArray());
+        CollectionAssert.AreEquivalent(new[] { 128012, 128001 }, ModelSnapshot.TokenizerStopIds(Tok).ToArray());
     }
 
     [TestMethod]

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using ToolTune.Evaluation;
+using ToolTune.Python;
 
 namespace ToolTune.Tests.Evaluation;
 

@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using ToolTune.Evaluation;
 using static ToolTune.Tests.Evaluation.EvalTestUtil;
+using ToolTune.Python;
 
 namespace ToolTune.Tests.Evaluation;
 

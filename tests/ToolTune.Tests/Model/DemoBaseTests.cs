@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using ToolTune.Data;
 using ToolTune.Data.Generation;
 using ToolTune.Data.Loaders;
+using ToolTune.Demo;
 using ToolTune.Model;
 using ToolTune.Text.Templates;
 using ToolTune.Text.Tokenization;
@@ -104,7 +105,7 @@ public sealed class DemoBaseTests
             };
             var text = template.RenderText(ctx, new RenderOptions { Now = DemoBase.TemplateDate });
             var ids = tok.EncodeToIds(text).ToArray();
-            var r = Generator.Generate(lm, ids, new GenerationOptions { MaxNewTokens = 40, StopIds = [eos] });
+            var r = Generator.Generate(lm, ids, new DecodingOptions { MaxNewTokens = 40, StopIds = [eos] });
             var output = tok.Decode(r.Ids);
             CollectionAssert.DoesNotContain(r.Ids, toolCall, output);
             if (output.Contains("```python", StringComparison.Ordinal) || output.Contains("from tools import", StringComparison.Ordinal)) codeDumps++;

@@ -72,7 +72,7 @@ public sealed class GenerateMessagesTests
         });
         var conv = WriteConversation(new JsonObject { ["messages"] = Messages(), ["tools"] = tools });
         var date = new DateTime(2026, 11, 21);
-        var opts = new GenerationOptions { MaxNewTokens = 12, StopIds = null! };
+        var opts = new DecodingOptions { MaxNewTokens = 12, StopIds = null! };
         var r = RunJson(new GenerateCommand.GenerateRequest { ModelDir = s_dir, MessagesFile = conv, Date = date, Options = opts });
 
         // The prompt is exactly template(add_generation_prompt) → tokenizer, as apply_chat_template(tokenize=True).
@@ -106,7 +106,7 @@ public sealed class GenerateMessagesTests
     {
         var asArray = WriteConversation(Messages());
         var asContext = WriteConversation(new JsonObject { ["template"] = "x", ["context"] = new JsonObject { ["messages"] = Messages() } });
-        var opts = new GenerationOptions { MaxNewTokens = 4, StopIds = [] };
+        var opts = new DecodingOptions { MaxNewTokens = 4, StopIds = [] };
         var a = RunJson(new GenerateCommand.GenerateRequest { ModelDir = s_dir, MessagesFile = asArray, Options = opts });
         var b = RunJson(new GenerateCommand.GenerateRequest { ModelDir = s_dir, MessagesFile = asContext, Options = opts });
         Assert.AreEqual(a.GetProperty("prompt_text").GetString(), b.GetProperty("prompt_text").GetString());
@@ -119,7 +119,7 @@ public sealed class GenerateMessagesTests
         var conv = WriteConversation(Messages());
         var tpl = Path.Combine(s_dir, "t-" + Guid.NewGuid().ToString("N") + ".jinja");
         File.WriteAllText(tpl, "{% for m in messages %}{{ m.role }}: {{ m.content }}\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}");
-        var r = RunJson(new GenerateCommand.GenerateRequest { ModelDir = s_dir, MessagesFile = conv, TemplatePath = tpl, Options = new GenerationOptions { MaxNewTokens = 2 } });
+        var r = RunJson(new GenerateCommand.GenerateRequest { ModelDir = s_dir, MessagesFile = conv, TemplatePath = tpl, Options = new DecodingOptions { MaxNewTokens = 2 } });
         Assert.AreEqual("system: You are a helpful assistant.\nuser: What's the weather in Paris?\n<|im_start|>assistant\n", r.GetProperty("prompt_text").GetString());
     }
 
@@ -127,7 +127,7 @@ public sealed class GenerateMessagesTests
     public void StopsOnFirstGeneratedIdWhenItIsAGenerationConfigEos()
     {
         var conv = WriteConversation(Messages());
-        var opts = new GenerationOptions { MaxNewTokens = 6, StopIds = [] };
+        var opts = new DecodingOptions { MaxNewTokens = 6, StopIds = [] };
         var free = RunJson(new GenerateCommand.GenerateRequest { ModelDir = s_dir, MessagesFile = conv, Options = opts });
         var first = free.GetProperty("ids")[0].GetInt32();
         // A private copy of the model folder (the other tests read s_dir concurrently).
@@ -135,7 +135,7 @@ public sealed class GenerateMessagesTests
         Directory.CreateDirectory(dir);
         foreach (var f in Directory.GetFiles(s_dir)) File.Copy(f, Path.Combine(dir, Path.GetFileName(f)));
         File.WriteAllText(Path.Combine(dir, "generation_config.json"), $"{{\"eos_token_id\": [{first}, 1]}}");
-        var r = RunJson(new GenerateCommand.GenerateRequest { ModelDir = dir, MessagesFile = conv, Options = new GenerationOptions { MaxNewTokens = 6, StopIds = null! } });
+        var r = RunJson(new GenerateCommand.GenerateRequest { ModelDir = dir, MessagesFile = conv, Options = new DecodingOptions { MaxNewTokens = 6, StopIds = null! } });
         Assert.AreEqual(1, r.GetProperty("new_tokens").GetInt32());
         Assert.AreEqual("stop", r.GetProperty("stop_reason").GetString());
         CollectionAssert.Contains(r.GetProperty("stop_ids").EnumerateArray().Select(e => e.GetInt32()).ToArray(), 1);

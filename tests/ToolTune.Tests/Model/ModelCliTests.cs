@@ -29,7 +29,7 @@ public sealed class ModelCliTests
     {
         using var f = new ModelFixture("smol_tied");
         var sw = new StringWriter();
-        var r = GenerateCommand.Run(f.Dir, f.GreedyPrompt, new GenerationOptions { MaxNewTokens = 16, StopIds = null! }, sw);
+        var r = GenerateCommand.Run(f.Dir, f.GreedyPrompt, new DecodingOptions { MaxNewTokens = 16, StopIds = null! }, sw);
         using var doc = JsonDocument.Parse(sw.ToString());
         var ids = doc.RootElement.GetProperty("ids").EnumerateArray().Select(e => e.GetInt32()).ToArray();
         var stopAt = Array.IndexOf(f.Greedy, 2); // eos_token_id 2 from config.json

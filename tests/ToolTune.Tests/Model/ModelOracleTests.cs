@@ -86,7 +86,7 @@ public sealed class ModelOracleTests
     {
         using var f = new ModelFixture(name);
         var model = new CausalLM(f.Weights);
-        var r = Generator.Generate(model, f.GreedyPrompt, new GenerationOptions { MaxNewTokens = 64 });
+        var r = Generator.Generate(model, f.GreedyPrompt, new DecodingOptions { MaxNewTokens = 64 });
         Assert.AreEqual(64, r.Ids.Length);
         Assert.AreEqual(63, r.StepSeconds.Length);
         // argmax over full-sequence logits, recomputed from scratch at every step
@@ -124,13 +124,13 @@ public sealed class ModelOracleTests
     {
         using var f = new ModelFixture("smol_tied");
         var model = new CausalLM(f.Weights);
-        var o = new GenerationOptions { MaxNewTokens = 20, Temperature = 0.8f, TopP = 0.9f, Seed = 7 };
+        var o = new DecodingOptions { MaxNewTokens = 20, Temperature = 0.8f, TopP = 0.9f, Seed = 7 };
         var a = Generator.Generate(model, f.GreedyPrompt, o);
         var b = Generator.Generate(model, f.GreedyPrompt, o);
         CollectionAssert.AreEqual(a.Ids, b.Ids);
         var stop = a.Ids[3];
         var c = Generator.Generate(model, f.GreedyPrompt, o with { StopIds = [stop] });
-        Assert.AreEqual("stop", c.StopReason);
+        Assert.AreEqual(FinishReason.Stop, c.Reason);
         Assert.AreEqual(stop, c.Ids[^1]);
         Assert.IsTrue(c.Ids.Length <= 4);
         // top-p tiny → always the argmax

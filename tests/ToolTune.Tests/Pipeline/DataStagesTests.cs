@@ -6,6 +6,7 @@ using ToolTune.Diagnostics;
 using ToolTune.Pipeline;
 using ToolTune.Pipeline.Config;
 using ToolTune.Pipeline.Stages;
+using ToolTune.Tensors;
 
 namespace ToolTune.Tests.Pipeline;
 
@@ -145,7 +146,7 @@ public sealed class DataStagesTests
                 Assert.IsTrue(meta.Line > 0);
                 var input = set.InputIds(i).ToArray();
                 var labels = set.LabelIds(i).ToArray();
-                var trained = Enumerable.Range(0, input.Length).Where(k => labels[k] != Labels.Ignore).Select(k => input[k]).ToArray();
+                var trained = Enumerable.Range(0, input.Length).Where(k => labels[k] != CrossEntropy.IgnoreIndex).Select(k => input[k]).ToArray();
                 Assert.AreEqual(meta.ToolCalls, trained.Count(id => id == ToolCallStart), $"{meta.Id}: one trained 128015 per call");
                 Assert.AreEqual(meta.ToolCalls, trained.Count(id => id == ToolCallEnd), $"{meta.Id}: one trained 128016 per call");
                 if (meta.ToolCalls == 0) continue;
@@ -383,7 +384,7 @@ public sealed class VerifyTokensSampleChecksTests
         {
             var body = Enc(assistant + "<|im_end|>");
             var ids = header.Concat(body).Concat(Enc("\n")).ToArray();
-            var labels = ids.Select((id, i) => train && i >= header.Length && i < header.Length + body.Length ? id : Labels.Ignore).ToArray();
+            var labels = ids.Select((id, i) => train && i >= header.Length && i < header.Length + body.Length ? id : CrossEntropy.IgnoreIndex).ToArray();
             return (ids, labels);
         }
         var cases = new (string Id, int Calls, (int[] Ids, int[] Labels) S)[]

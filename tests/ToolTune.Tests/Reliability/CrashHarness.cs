@@ -65,7 +65,7 @@ internal sealed class CrashHarness
     }
 
     public string RunDir { get; }
-    public IReadOnlyList<string> Stages => StageRegistry.Wired;
+    public IReadOnlyList<string> Stages => StageRegistry.PipelineStages;
     public IReadOnlyDictionary<string, string> Reference { get; private set; } = new Dictionary<string, string>();
     public IReadOnlyDictionary<string, double> StageMilliseconds => _stageMs;
 

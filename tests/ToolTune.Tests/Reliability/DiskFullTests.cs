@@ -31,11 +31,11 @@ public sealed class DiskFullTests
         var runDir = PipelineApi.RunDir(Config, root, overrides);
         void RunAll()
         {
-            foreach (var stage in StageRegistry.Wired)
+            foreach (var stage in StageRegistry.PipelineStages)
                 PipelineApi.RunStage(Config, root, overrides, stage, NullPipelineLog.Instance, CancellationToken.None);
         }
         RunAll();
-        var outputs = RunOutputs.Hashes(runDir, StageRegistry.Wired);
+        var outputs = RunOutputs.Hashes(runDir, StageRegistry.PipelineStages);
 
         // Disk full: every stage (each would rewrite its outputs) fails with TT2060 and touches nothing.
         var filler = Path.Combine(mount.Path, "filler");
@@ -44,7 +44,7 @@ public sealed class DiskFullTests
         ExpectEveryStageToFail(root, overrides, runDir, before, ErrorCodes.DiskFull, "No space left on device", mount.Path);
         File.Delete(filler);
         RunAll();
-        CollectionAssert.AreEquivalent(outputs, RunOutputs.Hashes(runDir, StageRegistry.Wired), "same outputs once space is freed");
+        CollectionAssert.AreEquivalent(outputs, RunOutputs.Hashes(runDir, StageRegistry.PipelineStages), "same outputs once space is freed");
 
         // Read-only file system: TT2061, nothing touched; writable again: the run succeeds.
         before = RunOutputs.Everything(runDir);
@@ -52,14 +52,14 @@ public sealed class DiskFullTests
         ExpectEveryStageToFail(root, overrides, runDir, before, ErrorCodes.ReadOnlyFileSystem, "Read-only file system", mount.Path);
         mount.Remount(readOnly: false);
         RunAll();
-        CollectionAssert.AreEquivalent(outputs, RunOutputs.Hashes(runDir, StageRegistry.Wired), "same outputs once writable");
+        CollectionAssert.AreEquivalent(outputs, RunOutputs.Hashes(runDir, StageRegistry.PipelineStages), "same outputs once writable");
         Assert.IsEmpty(RunOutputs.Litter(runDir));
-        Assert.IsFalse(PipelineApi.Status(Config, root, overrides, StageRegistry.Wired).Stages.Any(s => s.Stale));
+        Assert.IsFalse(PipelineApi.Status(Config, root, overrides, StageRegistry.PipelineStages).Stages.Any(s => s.Stale));
     }
 
     private void ExpectEveryStageToFail(string root, string overrides, string runDir, Dictionary<string, string> before, string code, string reason, string mountPath)
     {
-        foreach (var stage in StageRegistry.Wired)
+        foreach (var stage in StageRegistry.PipelineStages)
         {
             var ex = Assert.ThrowsExactly<ToolTuneException>(() => PipelineApi.RunStage(Config, root, overrides, stage, NullPipelineLog.Instance, CancellationToken.None));
             TestContext.WriteLine($"{stage}: {ex}");

@@ -1,5 +1,5 @@
 using ToolTune.Diagnostics;
-using ToolTune.Diagnostics.Fuzzing;
+using ToolTune.Fuzzing;
 using ToolTune.Tests.Pipeline;
 
 namespace ToolTune.Tests.Reliability;

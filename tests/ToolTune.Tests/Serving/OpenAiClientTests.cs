@@ -6,7 +6,6 @@ using ToolTune.Evaluation;
 using ToolTune.Model;
 using ToolTune.Text.Templates;
 using ToolTune.Text.Tokenization;
-using GenerationOptions = ToolTune.Evaluation.GenerationOptions;
 
 namespace ToolTune.Tests.Serving;
 
@@ -120,7 +119,7 @@ public sealed class OpenAiClientTests
         var template = ChatTemplate.Load(modelDir);
         var parser = HermesToolCallParser.FromTokenizer(tokenizer);
         using var generator = new ModelGenerator(modelDir);
-        var stops = ModelGenerator.DefaultStopIds(modelDir, generator.Config, tokenizer);
+        var stops = new ModelSnapshot(modelDir).StopIds(generator.Config, tokenizer);
         var result = new JsonObject();
         foreach (var item in EvalItem.ReadFile(promptsFile, EvalItemKind.Emission))
         {

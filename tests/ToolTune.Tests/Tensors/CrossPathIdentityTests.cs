@@ -202,7 +202,7 @@ public sealed class CrossPathIdentityTests
         const int tokens = 20, hidden = 48, vocab = 333;
         var hs = Rand(tokens * hidden, 50);
         var head = Rand(vocab * hidden, 51, 0.3f);
-        var labels = Enumerable.Range(0, tokens).Select(i => i % 5 == 0 ? -100 : (i * 37) % vocab).ToArray();
+        var labels = Enumerable.Range(0, tokens).Select(i => i % 5 == 0 ? CrossEntropy.IgnoreIndex : (i * 37) % vocab).ToArray();
         var dh = new float[hs.Length];
         var dHead = new float[head.Length];
         outputs.Add((float)CrossEntropy.LmHeadLoss(hs, head, labels, tokens, hidden, vocab, dh, dHead, out _));
@@ -215,10 +215,10 @@ public sealed class CrossPathIdentityTests
         var model = new CausalLM(weights);
         model.SetTrainable(_ => true);
         var ids = Enumerable.Range(0, 40).Select(i => (i * 7 + 3) % 300).ToArray();
-        var targets = ids.Select((t, i) => i % 3 == 0 ? -100 : t).ToArray();
+        var targets = ids.Select((t, i) => i % 3 == 0 ? CrossEntropy.IgnoreIndex : t).ToArray();
         outputs.Add((float)model.ForwardBackward(ids, targets, 2, 20));
         foreach (var p in model.Parameters) Add(p.Grad!);
-        var generated = Generator.Generate(model, ids.AsSpan(0, 12), new GenerationOptions { MaxNewTokens = 12 });
+        var generated = Generator.Generate(model, ids.AsSpan(0, 12), new DecodingOptions { MaxNewTokens = 12 });
         foreach (var id in generated.Ids) outputs.Add(id);
 
         var bytes = new byte[outputs.Count * 4];

@@ -134,7 +134,7 @@ public sealed class FiniteDifferenceTests
         int t = 9, h = 8, vocab = 37;
         var hidden = Rand(t * h, 15, 2f);
         var w = Rand(vocab * h, 16);
-        var labels = new[] { 3, -100, 36, 0, 5, -100, 5, 20, 11 };
+        var labels = new[] { 3, CrossEntropy.IgnoreIndex, 36, 0, 5, CrossEntropy.IgnoreIndex, 5, 20, 11 };
         double Obj() => CrossEntropy.LmHeadLoss(hidden, w, labels, t, h, vocab, out _, chunk: 4);
         var dh = new float[hidden.Length];
         var dw = new float[w.Length];

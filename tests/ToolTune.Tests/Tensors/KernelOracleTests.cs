@@ -140,7 +140,7 @@ public sealed class KernelOracleTests
         var dh = new float[hidden.Length];
         var dw = new float[w.Length];
         var loss = CrossEntropy.LmHeadLoss(hidden, w, labels, t, h, v, dh, dw, out var count, chunk: chunk);
-        Assert.AreEqual(labels.Count(l => l != -100), count);
+        Assert.AreEqual(labels.Count(l => l != CrossEntropy.IgnoreIndex), count);
         Assert.AreEqual(f.Double("loss"), loss, 1e-5 * Math.Abs(f.Double("loss")));
         AssertClose("dhidden", f.F("dhidden"), dh);
         AssertClose("dweight", f.F("dweight"), dw);
@@ -172,7 +172,7 @@ public sealed class KernelOracleTests
     public void CrossEntropyAllIgnoredIsNaNWithZeroGrad()
     {
         var dh = new float[] { 1, 1, 1, 1 };
-        var loss = CrossEntropy.LmHeadLoss(new float[4], new float[6], new[] { -100, -100 }, 2, 2, 3, dh, new float[6], out var count);
+        var loss = CrossEntropy.LmHeadLoss(new float[4], new float[6], new[] { CrossEntropy.IgnoreIndex, CrossEntropy.IgnoreIndex }, 2, 2, 3, dh, new float[6], out var count);
         Assert.IsTrue(double.IsNaN(loss));
         Assert.AreEqual(0, count);
         CollectionAssert.AreEqual(new float[4], dh);

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using ToolTune.Diagnostics;
+using ToolTune.Tensors;
 using ToolTune.Text.Masks;
 using ToolTune.Text.Templates;
 using ToolTune.Text.Tokenization;
@@ -147,7 +148,7 @@ public sealed class ChatMaskingEngineTests
         var userAt = seq.Text.IndexOf("And in Tokyo and Oslo?", StringComparison.Ordinal);
         for (var i = 0; i < seq.InputIds.Length; i++)
             if (seq.Offsets[i].Start >= userAt && seq.Offsets[i].End <= userAt + 22)
-                Assert.AreEqual(ChatMasking.IgnoreIndex, seq.Labels[i]);
+                Assert.AreEqual(CrossEntropy.IgnoreIndex, seq.Labels[i]);
     }
 
     [TestMethod]

@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json.Nodes;
 using ToolTune.Diagnostics;
+using ToolTune.Tensors;
 using ToolTune.Text.Masks;
 
 namespace ToolTune.Tests.Text;
@@ -107,7 +108,7 @@ public sealed class ChatMaskingUnitTests
     {
         TokenWithOffset[] tokens = [new(1, 0, 2), new(2, 2, 5), new(3, 5, 6), new(4, 6, 6), new(5, 6, 9), new(6, 9, 12)];
         var labels = ChatMasking.Labels(tokens, [(3, 5), (8, 9)]);
-        CollectionAssert.AreEqual(new[] { -100, 2, -100, -100, 5, -100 }, labels);
+        CollectionAssert.AreEqual(new[] { CrossEntropy.IgnoreIndex, 2, CrossEntropy.IgnoreIndex, CrossEntropy.IgnoreIndex, 5, CrossEntropy.IgnoreIndex }, labels);
     }
 
     [TestMethod]
@@ -155,7 +156,7 @@ public sealed class ChatMaskingUnitTests
         {
             var id = seq.InputIds[i];
             if (id is 128015 or 128016) Assert.AreEqual(id, seq.Labels[i], $"tool-call delimiter at {i} must be trained");
-            if (id is 128013 or 128014 or 128011) Assert.AreEqual(-100, seq.Labels[i], $"token {id} at {i} must be masked");
+            if (id is 128013 or 128014 or 128011) Assert.AreEqual(CrossEntropy.IgnoreIndex, seq.Labels[i], $"token {id} at {i} must be masked");
         }
         var imEnds = Enumerable.Range(0, seq.InputIds.Length).Where(i => seq.InputIds[i] == 128012 && seq.Labels[i] == 128012).Count();
         Assert.AreEqual(3, imEnds, "each assistant turn's <|im_end|> is trained");

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using ToolTune.Tensors;
 using ToolTune.Text.Masks;
 using ToolTune.Text.Tokenization;
 
@@ -52,15 +53,15 @@ public sealed class SmolLM3MaskTests
         for (var i = 0; i < ids.Length; i++)
         {
             if (ids[i] is ToolResponseStart or ToolResponseEnd or ImStart)
-                Assert.AreEqual(ChatMasking.IgnoreIndex, labels[i], $"token {ids[i]} at {i} must be masked");
-            if (labels[i] != ChatMasking.IgnoreIndex) Assert.AreEqual(ids[i], labels[i], "a trained label equals its id");
+                Assert.AreEqual(CrossEntropy.IgnoreIndex, labels[i], $"token {ids[i]} at {i} must be masked");
+            if (labels[i] != CrossEntropy.IgnoreIndex) Assert.AreEqual(ids[i], labels[i], "a trained label equals its id");
         }
         // Everything inside <tool_response>…</tool_response> is masked.
         var inside = false;
         for (var i = 0; i < ids.Length; i++)
         {
             if (ids[i] == ToolResponseStart) inside = true;
-            if (inside) Assert.AreEqual(ChatMasking.IgnoreIndex, labels[i], $"tool-response token {i} ({ids[i]}) must be masked");
+            if (inside) Assert.AreEqual(CrossEntropy.IgnoreIndex, labels[i], $"tool-response token {i} ({ids[i]}) must be masked");
             if (ids[i] == ToolResponseEnd) inside = false;
         }
         // Turn structure: each turn starts at <|im_start|>; user/system/tool turns fully masked; assistant turns have a
@@ -76,14 +77,14 @@ public sealed class SmolLM3MaskTests
             {
                 assistantTurns++;
                 Assert.AreEqual(ImEnd, labels[end], $"<|im_end|> closing the assistant turn at token {end} must be trained");
-                Assert.AreEqual(ChatMasking.IgnoreIndex, labels[i + 1], "the assistant header is masked");
-                Assert.IsTrue(labels[(i + 2)..end].Any(l => l != ChatMasking.IgnoreIndex), "assistant content is trained");
-                if (end + 1 < ids.Length) Assert.AreEqual(ChatMasking.IgnoreIndex, labels[end + 1], "the newline after <|im_end|> is masked");
+                Assert.AreEqual(CrossEntropy.IgnoreIndex, labels[i + 1], "the assistant header is masked");
+                Assert.IsTrue(labels[(i + 2)..end].Any(l => l != CrossEntropy.IgnoreIndex), "assistant content is trained");
+                if (end + 1 < ids.Length) Assert.AreEqual(CrossEntropy.IgnoreIndex, labels[end + 1], "the newline after <|im_end|> is masked");
             }
             else
             {
                 for (var j = i; j <= end; j++)
-                    Assert.AreEqual(ChatMasking.IgnoreIndex, labels[j], $"{roleText} turn token {j} must be masked");
+                    Assert.AreEqual(CrossEntropy.IgnoreIndex, labels[j], $"{roleText} turn token {j} must be masked");
             }
         }
         Assert.AreEqual(expectedAssistantTurns, assistantTurns);

@@ -106,7 +106,7 @@ public sealed class TorchBackendTests
             if (!Directory.Exists(merged))
                 ToolTune.Lora.Merge.AdapterMerger.Merge(new ToolTune.Lora.Merge.MergeOptions { BaseDir = baseDir, AdapterDir = Demo.Value.Dir(run), OutputDir = merged });
             using var gen = new ModelGenerator(merged, run);
-            var options = new GenerationOptions(48, 0, ModelGenerator.DefaultStopIds(merged, gen.Config, ModelText.Load(loaded).Tokenizer));
+            var options = new GenerationOptions(48, 0, new ToolTune.Model.ModelSnapshot(merged).StopIds(gen.Config, ModelText.Load(loaded).Tokenizer));
             ids[run] = EvalPrompts(loaded, 12, 8).Select(p => gen.Generate(p.Prompt, options, default).Ids).ToList();
         }
         var same = ids["managed-20"].Zip(ids["torch-20"]).Count(x => x.First.SequenceEqual(x.Second));
@@ -251,7 +251,7 @@ public sealed class TorchBackendTests
         using var managed = EvaluationModels.Open(loaded.Config with { Eval = loaded.Config.Eval with { Backend = "managed" } }, baseDir, "managed", Demo.Value.Dir("torch-eval"), null);
         using var torch = EvaluationModels.Open(loaded.Config, baseDir, "torch", Demo.Value.Dir("torch-eval"), null);
         Assert.IsInstanceOfType<TorchGenerator>(torch);
-        var stops = ModelGenerator.DefaultStopIds(baseDir, managed.Config, text.Tokenizer);
+        var stops = new ToolTune.Model.ModelSnapshot(baseDir).StopIds(managed.Config, text.Tokenizer);
         var options = new GenerationOptions(all ? loaded.Config.Eval.MaxNewTokens : 48, 0, stops);
         int same = 0, tokens = 0;
         var differences = new List<string>();

@@ -1,6 +1,7 @@
 using ToolTune.Data.Shards;
 using ToolTune.Lora;
 using ToolTune.Model;
+using ToolTune.Tensors;
 using ToolTune.Training;
 
 namespace ToolTune.Tests.Training;
@@ -38,7 +39,7 @@ public sealed class LoraDecoderTests
             ids[i] = new int[len];
             ids[i][0] = r.Next(64);
             for (var t = 1; t < len; t++) ids[i][t] = (ids[i][t - 1] * 3 + 1) % 64;
-            labels[i] = ids[i].Select((x, t) => t >= 2 ? x : Labels.Ignore).ToArray();
+            labels[i] = ids[i].Select((x, t) => t >= 2 ? x : CrossEntropy.IgnoreIndex).ToArray();
         }
         return new ToyData(ids, labels);
     }

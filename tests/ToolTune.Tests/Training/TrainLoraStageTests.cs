@@ -6,6 +6,7 @@ using ToolTune.Model;
 using ToolTune.Pipeline;
 using ToolTune.Pipeline.Config;
 using ToolTune.Pipeline.Stages;
+using ToolTune.Tensors;
 using ToolTune.Tests.Pipeline;
 using ToolTune.Training;
 using ToolTune.Text.Tokenization;
@@ -110,7 +111,7 @@ public sealed class TrainLoraStageTests
         var baseDir = Path.Combine(p.Root, "base");
         var tok = Tokenizer.FromDirectory(TrainProject.DemoModel);
         var imEnd = tok.TokenToId("<|im_end|>")!.Value;
-        var shape = ToolTune.Model.DemoModel.Shape("demo", tok.VocabularySize) with { EosTokenIds = [imEnd], PadTokenId = imEnd };
+        var shape = ToolTune.Demo.DemoModel.Shape("demo", tok.VocabularySize) with { EosTokenIds = [imEnd], PadTokenId = imEnd };
         using (var w = ModelWeights.CreateRandom(shape, seed: 1, std: 0.1f)) w.Save(baseDir);
         var config = p.Config("emit", $"r: 16\nalpha: 16\ndropout: 0.0\ntarget_modules: {AllModules}\ntrainable_tokens: [\"<tool_call>\", \"</tool_call>\"]",
             "epochs: 40\nlearning_rate: 1e-2\nschedule: cosine\nwarmup_ratio: 0.05\nbatch_size: 2\ngrad_accum: 1\ngradient_checkpointing: false\nmax_grad_norm: 1.0",
@@ -139,7 +140,7 @@ public sealed class TrainLoraStageTests
 
         using var baseWeights = ModelWeights.Open(baseDir);
         var baseLm = new CausalLM(baseWeights);
-        var opts = new GenerationOptions { MaxNewTokens = expectedWithin + 4 };
+        var opts = new DecodingOptions { MaxNewTokens = expectedWithin + 4 };
         var baseOut = Generator.Generate(baseLm, prompt, opts).Ids;
         using var w2 = ModelWeights.Open(baseDir);
         var trained = new LoraTrainableModel(new CausalLM(w2), PeftAdapterIO.Load(result.OutputDir, w2.Config));
@@ -189,10 +190,10 @@ public sealed class TrainLoraStageTests
             {
                 var ids = set.InputIds(i).ToArray();
                 var labels = set.LabelIds(i).ToArray();
-                var call = Enumerable.Range(0, ids.Length).FirstOrDefault(t => ids[t] == start && labels[t] != Labels.Ignore, -1);
+                var call = Enumerable.Range(0, ids.Length).FirstOrDefault(t => ids[t] == start && labels[t] != CrossEntropy.IgnoreIndex, -1);
                 if (call < 0) continue;
                 var turnStart = call;
-                while (turnStart > 0 && labels[turnStart - 1] != Labels.Ignore) turnStart--;
+                while (turnStart > 0 && labels[turnStart - 1] != CrossEntropy.IgnoreIndex) turnStart--;
                 return (ids[..turnStart], call - turnStart, split);
             }
         }

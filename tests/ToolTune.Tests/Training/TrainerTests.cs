@@ -15,7 +15,7 @@ internal sealed class ToyData(int[][] ids, int[][] labels) : ITrainingData
     {
         var width = indices.Max(i => ids[i].Length);
         var x = new int[indices.Length * width];
-        var y = Enumerable.Repeat(Labels.Ignore, indices.Length * width).ToArray();
+        var y = Enumerable.Repeat(CrossEntropy.IgnoreIndex, indices.Length * width).ToArray();
         for (var r = 0; r < indices.Length; r++)
         {
             ids[indices[r]].CopyTo(x, r * width);
@@ -33,7 +33,7 @@ internal sealed class ToyData(int[][] ids, int[][] labels) : ITrainingData
         {
             var len = equalLengths ? maxLen : r.Next(minLen, maxLen + 1);
             ids[i] = Enumerable.Range(0, len).Select(_ => r.Next(0, 10)).ToArray();
-            labels[i] = ids[i].Select((t, j) => j > 0 && r.NextDouble() < 0.7 ? t : Labels.Ignore).ToArray();
+            labels[i] = ids[i].Select((t, j) => j > 0 && r.NextDouble() < 0.7 ? t : CrossEntropy.IgnoreIndex).ToArray();
         }
         return new ToyData(ids, labels);
     }
@@ -70,7 +70,7 @@ internal sealed class ToyModel : ITrainableModel
             for (var t = 1; t < b.Lengths[r]; t++)
             {
                 var l = labels[t];
-                if (l == Labels.Ignore) continue;
+                if (l == CrossEntropy.IgnoreIndex) continue;
                 n++;
                 for (var j = 0; j < 8; j++)
                 {
@@ -201,7 +201,7 @@ public sealed class TrainerTests
         try
         {
             // two samples: 1 trained token vs 5 trained tokens
-            var data = new ToyData([[0, 1], [0, 2, 2, 2, 2, 2]], [[Labels.Ignore, 1], [Labels.Ignore, 2, 2, 2, 2, 2]]);
+            var data = new ToyData([[0, 1], [0, 2, 2, 2, 2, 2]], [[CrossEntropy.IgnoreIndex, 1], [CrossEntropy.IgnoreIndex, 2, 2, 2, 2, 2]]);
             var model = new ToyModel();
             var l1 = model.Evaluate(data.Materialize([0]));
             var l2 = model.Evaluate(data.Materialize([1]));
@@ -211,7 +211,7 @@ public sealed class TrainerTests
             Assert.AreEqual((l1.LossSum + l2.LossSum) / 6, res.Log[0].Loss, 1e-12);
             Assert.AreNotEqual((l1.LossSum / 1 + l2.LossSum / 5) / 2, res.Log[0].Loss, 1e-6);
             var f = LoraTests.Fixtures["loss_norm"]!;
-            var fixture = new ToyData([[0, 0, 0, 0], [0, 0, 0, 0, 0, 0]], [[Labels.Ignore, 2, 5, Labels.Ignore], [Labels.Ignore, 1, 1, 8, 3, Labels.Ignore]]);
+            var fixture = new ToyData([[0, 0, 0, 0], [0, 0, 0, 0, 0, 0]], [[CrossEntropy.IgnoreIndex, 2, 5, CrossEntropy.IgnoreIndex], [CrossEntropy.IgnoreIndex, 1, 1, 8, 3, CrossEntropy.IgnoreIndex]]);
             Assert.AreEqual((int)f["tokens"]!, BatchPlanner.TrainedTokens(fixture.Materialize([0])) + BatchPlanner.TrainedTokens(fixture.Materialize([1])),
                 "same trained-token count as the torch fixture (labels[1:] != -100 over both micro-batches)");
         }

@@ -331,6 +331,9 @@ public static partial class HermesGenerator
     // After both catalogs: static fields initialise in text order.
     private static readonly ToolDef[] AllTools = [.. Catalog, .. ExtraCatalog];
 
+    /// <summary>The shipped demo data's share of conversations that call one of <see cref="ExtraToolNames"/> first.</summary>
+    public const double DefaultExtraToolShare = 0.4;
+
     /// <summary>
     /// Like <see cref="Generate"/> (another random stream), but in about <paramref name="extraShare"/> of the conversations the
     /// (first) tool called is one of <see cref="ExtraToolNames"/> (write_file, save_config, delete_file, set_timer,

@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using ToolTune.Diagnostics;
+using ToolTune.Python;
 
 namespace ToolTune.Data.Loaders;
 

@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text;
 using System.Text.Json.Nodes;
 using ToolTune.Diagnostics;
+using ToolTune.Python;
 
 namespace ToolTune.Data.Loaders;
 

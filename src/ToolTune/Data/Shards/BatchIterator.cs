@@ -1,4 +1,5 @@
 using ToolTune.Data.Selection;
+using ToolTune.Tensors;
 
 namespace ToolTune.Data.Shards;
 
@@ -66,7 +67,7 @@ public static class BatchIterator
         var ids = new int[indices.Length * width];
         var labels = new int[indices.Length * width];
         ids.AsSpan().Fill(padId);
-        labels.AsSpan().Fill(Labels.Ignore);
+        labels.AsSpan().Fill(CrossEntropy.IgnoreIndex);
         for (var r = 0; r < indices.Length; r++)
         {
             set.InputIds(indices[r])[..lengths[r]].CopyTo(ids.AsSpan(r * width));

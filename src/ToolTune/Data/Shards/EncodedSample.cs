@@ -1,14 +1,10 @@
-namespace ToolTune.Data.Shards;
+using ToolTune.Tensors;
 
-/// <summary>Label value for tokens that are not trained (outside assistant spans), as in PyTorch/HF.</summary>
-public static class Labels
-{
-    public const int Ignore = -100;
-}
+namespace ToolTune.Data.Shards;
 
 /// <summary>
 /// A tokenized, masked conversation: input ids and labels of equal length (label = id inside trained spans,
-/// <see cref="Labels.Ignore"/> elsewhere), or the reason it could not be encoded.
+/// <see cref="CrossEntropy.IgnoreIndex"/> elsewhere), or the reason it could not be encoded.
 /// </summary>
 public sealed class EncodedSample
 {
@@ -38,7 +34,7 @@ public sealed class EncodedSample
         get
         {
             var n = 0;
-            foreach (var l in LabelIds) if (l != Labels.Ignore) n++;
+            foreach (var l in LabelIds) if (l != CrossEntropy.IgnoreIndex) n++;
             return n;
         }
     }

@@ -1,4 +1,5 @@
 using System.Text;
+using ToolTune.Tensors;
 
 namespace ToolTune.Data.Shards;
 
@@ -19,9 +20,9 @@ public static class MaskPreview
         var i = 0;
         while (i < ids.Length)
         {
-            var trained = labels[i] != Labels.Ignore;
+            var trained = labels[i] != CrossEntropy.IgnoreIndex;
             var j = i;
-            while (j < ids.Length && (labels[j] != Labels.Ignore) == trained) j++;
+            while (j < ids.Length && (labels[j] != CrossEntropy.IgnoreIndex) == trained) j++;
             var text = decode(ids[i..j].ToArray());
             if (trained) sb.Append(TrainedOpen).Append(text).Append(TrainedClose);
             else sb.Append(text);
@@ -41,7 +42,7 @@ public static class MaskPreview
             var ids = set.InputIds(i);
             var labels = set.LabelIds(i);
             var trained = 0;
-            foreach (var l in labels) if (l != Labels.Ignore) trained++;
+            foreach (var l in labels) if (l != CrossEntropy.IgnoreIndex) trained++;
             sb.Append("## ").Append(meta.Id).Append('\n')
               .Append("source: ").Append(meta.File).Append('(').Append(meta.Line).Append("), tokens: ").Append(ids.Length)
               .Append(", trained: ").Append(trained).Append(", tool calls: ").Append(meta.ToolCalls).Append("\n\n````text\n")

@@ -3,6 +3,7 @@ using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text.Json;
 using ToolTune.IO;
+using ToolTune.Tensors;
 
 namespace ToolTune.Data.Shards;
 
@@ -41,7 +42,7 @@ public sealed class ShardWriter
         }
         ids.CopyTo(_ids.AsSpan((int)_tokens));
         labels.CopyTo(_labels.AsSpan((int)_tokens));
-        foreach (var l in labels) if (l != Labels.Ignore) _trained++;
+        foreach (var l in labels) if (l != CrossEntropy.IgnoreIndex) _trained++;
         _tokens = need;
         _offsets.Add(_tokens);
         using (var w = new Utf8JsonWriter(_meta))

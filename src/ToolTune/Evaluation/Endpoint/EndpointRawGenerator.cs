@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using ToolTune.Diagnostics;
+using ToolTune.Model;
 
 namespace ToolTune.Evaluation.Endpoint;
 

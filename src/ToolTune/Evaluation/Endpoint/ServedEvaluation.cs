@@ -2,6 +2,8 @@ using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using ToolTune.Diagnostics;
+using ToolTune.Model;
+using ToolTune.Python;
 
 namespace ToolTune.Evaluation.Endpoint;
 

@@ -4,6 +4,7 @@ using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using CsvHelper;
+using ToolTune.Model;
 using ToolTune.Pipeline.Fingerprints;
 using ToolTune.IO;
 
@@ -202,7 +203,7 @@ public static class EvalOutputs
             ["prompt"] = decode is null ? null : decode(s.PromptIds),
             ["prompt_tokens"] = s.PromptIds.Count,
             ["generated_ids"] = new JsonArray(s.GeneratedIds.Select(i => (JsonNode)JsonValue.Create(i)).ToArray()),
-            ["finish_reason"] = s.Reason == FinishReason.Stop ? "stop" : "length",
+            ["finish_reason"] = s.Reason.ToWireName(),
             ["text"] = s.Text,
             ["tools_called"] = s.Parse.ToolsCalled,
             ["content"] = s.Parse.Content,

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using ToolTune.Python;
 
 namespace ToolTune.Evaluation.Reporting;
 

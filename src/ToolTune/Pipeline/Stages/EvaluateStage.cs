@@ -81,14 +81,7 @@ public sealed class EvaluateStage : IStage
         }
 
         var tokenizer = text.Tokenizer;
-        IReadOnlyList<int> Render(EvalItem item)
-        {
-            var ctx = (JsonObject)text.Kwargs.DeepClone();
-            foreach (var (k, v) in item.RenderContext) ctx[k] = v?.DeepClone();
-            ctx["add_generation_prompt"] = true;
-            var rendered = text.Template.Render(ctx, text.RenderOptions).Text;
-            return tokenizer.EncodeToIds(rendered, addSpecialTokens: false);
-        }
+        var renderPrompt = EvalItem.PromptRenderer(text.Template, text.RenderOptions, text.Kwargs, tokenizer);
 
         var endpoint = eval.Endpoint;
         // Through an endpoint nothing generates here: the merged folder supplies only the stop ids (its config and
@@ -112,7 +105,7 @@ public sealed class EvaluateStage : IStage
                 baseGen = endpoint!.Raw ? new Evaluation.Endpoint.EndpointRawGenerator(baseEndpoint, "base (" + baseEndpoint + ")") : null;
             else if (eval.CompareBase && !string.IsNullOrEmpty(config.Config.Model.BaseModel))
                 baseGen = EvaluationModels.Open(config.Config, TrainLoraStage.BaseModelDir(config), "base (" + config.Config.Model.BaseModel + ")", torchWork, config.File);
-            var stops = ModelGenerator.DefaultStopIds(merged, tuned?.Config ?? Model.ModelConfig.Load(merged), tokenizer);
+            var stops = new Model.ModelSnapshot(merged).StopIds(tuned?.Config ?? Model.ModelConfig.Load(merged), tokenizer);
             if (config.Config.Tokens.EndOfTurn is { } eot && tokenizer.TokenToId(eot) is { } eotId && !stops.Contains(eotId)) stops = [.. stops, eotId];
 
             double? valLoss = null;
@@ -142,7 +135,7 @@ public sealed class EvaluateStage : IStage
             {
                 OutputDirectory = context.OutputDir,
                 Tokenizer = tokenizer,
-                RenderPrompt = Render,
+                RenderPrompt = renderPrompt,
                 Tuned = tunedEndpoint is null ? tuned : endpoint!.Raw ? new Evaluation.Endpoint.EndpointRawGenerator(tunedEndpoint, "tuned (" + tunedEndpoint + ")") : null,
                 Base = baseGen,
                 ServedTuned = tunedEndpoint,

@@ -1,5 +1,6 @@
 using ToolTune.Diagnostics;
 using ToolTune.Lora.Merge;
+using ToolTune.Model;
 using ToolTune.Pipeline.Config;
 
 namespace ToolTune.Pipeline.Stages;
@@ -26,14 +27,7 @@ public sealed class MergeAdapterStage : IStage
     {
         var baseModel = config.Config.Model.BaseModel;
         if (!string.IsNullOrEmpty(baseModel))
-        {
-            var dir = config.Resolve(baseModel);
-            if (Directory.Exists(dir))
-                foreach (var f in Directory.EnumerateFiles(dir).Where(f => f.EndsWith(".safetensors", StringComparison.Ordinal)
-                                                                           || Path.GetFileName(f) is "config.json" or "model.safetensors.index.json" or "generation_config.json")
-                             .Order(StringComparer.Ordinal))
-                    yield return f;
-        }
+            foreach (var f in new ModelSnapshot(config.Resolve(baseModel)).MergeInputFiles()) yield return f;
         foreach (var f in ModelText.InputFiles(config)) yield return f;
     }
 

@@ -5,16 +5,26 @@ namespace ToolTune.Pipeline.Stages;
 
 /// <summary>
 /// Stage implementations by name. The MSBuild targets and CLI verbs run stages by name; built-in stages
-/// register here. The integration of PrepareData and VerifyTokens adds one line each to <see cref="BuiltIn"/>.
+/// register here: the pipeline's in <see cref="PipelineOrder"/>, in order, and the integration tests' small stages.
 /// </summary>
 public static class StageRegistry
 {
-    /// <summary>The product's stages, in pipeline order (those without an implementation yet report TT2071).</summary>
-    public static IReadOnlyList<string> PipelineStages { get; } = ["PrepareData", "VerifyTokens", "TrainLora", "MergeAdapter", "Evaluate"];
+    /// <summary>The product's stages, in pipeline order: one list, with their implementations.</summary>
+    private static readonly IStage[] PipelineOrder =
+    [
+        new PrepareDataStage(),
+        new VerifyTokensStage(),
+        new TrainLoraStage(),
+        new MergeAdapterStage(),
+        new EvaluateStage(),
+    ];
 
-    /// <summary>The stages wired into <c>Pipeline.proj</c>'s default build (keep in step with the
-    /// <c>ToolTuneStage</c> items in build/ToolTune.Stages.targets); the CLI's <c>status</c> reports these.</summary>
-    public static IReadOnlyList<string> Wired { get; } = ["PrepareData", "VerifyTokens", "TrainLora", "MergeAdapter", "Evaluate"];
+    /// <summary>
+    /// The product's stage names, in pipeline order: <c>Pipeline.proj</c>'s default build runs these (the
+    /// <c>ToolTuneStage</c> items of build/ToolTune.Stages.targets, which a test keeps equal to this list) and the
+    /// CLI's <c>status</c> reports them.
+    /// </summary>
+    public static IReadOnlyList<string> PipelineStages { get; } = Array.AsReadOnly(PipelineOrder.Select(s => s.Name).ToArray());
 
     private static readonly ConcurrentDictionary<string, IStage> Stages = new(StringComparer.Ordinal);
 
@@ -26,12 +36,9 @@ public static class StageRegistry
 
     private static IEnumerable<IStage> BuiltIn()
     {
-        yield return new PrepareDataStage();
-        yield return new VerifyTokensStage();
-        yield return new TrainLoraStage();
-        yield return new MergeAdapterStage();
-        yield return new EvaluateStage();
-        yield return new SnapshotStage();          // test/demo stages (integration tests)
+        foreach (var stage in PipelineOrder) yield return stage;
+        // The integration tests' stages: run by name from MSBuild and CLI processes, which load only this library.
+        yield return new SnapshotStage();
         yield return new SnapshotSummaryStage();
     }
 

@@ -53,13 +53,7 @@ public sealed class TrainLoraStage : IStage
     {
         var b = config.Config.Model.BaseModel;
         if (string.IsNullOrEmpty(b)) yield break;
-        var dir = config.Resolve(b);
-        if (!Directory.Exists(dir)) yield break;
-        var cfg = Path.Combine(dir, ModelConfig.FileName);
-        if (File.Exists(cfg)) yield return cfg;
-        foreach (var f in Directory.EnumerateFiles(dir, "*.safetensors").Order(StringComparer.Ordinal)) yield return f;
-        var index = Path.Combine(dir, "model.safetensors.index.json");
-        if (File.Exists(index)) yield return index;
+        foreach (var f in new ModelSnapshot(config.Resolve(b)).WeightFiles()) yield return f;
     }
 
     public static string BaseModelDir(LoadedConfig config)

@@ -5,6 +5,7 @@ using ToolTune.Data.Shards;
 using ToolTune.Diagnostics;
 using ToolTune.Pipeline.Config;
 using ToolTune.IO;
+using ToolTune.Tensors;
 using ToolTune.Text.Masks;
 
 namespace ToolTune.Pipeline.Stages;
@@ -151,7 +152,7 @@ public sealed class VerifyTokensStage : IStage
             report.Add(new VerifyViolation(code, message, meta.File, meta.Line, meta.Id, split, check));
 
         var trained = 0;
-        foreach (var l in labels) if (l != Labels.Ignore) trained++;
+        foreach (var l in labels) if (l != CrossEntropy.IgnoreIndex) trained++;
         if (trained == 0)
         {
             Fail(ErrorCodes.VerifyNoTrainedTokens, "no-trained-tokens", "no trained tokens: every label is -100");
@@ -165,9 +166,9 @@ public sealed class VerifyTokensStage : IStage
             var runHasEot = false;
             for (var i = 0; i < labels.Length; i++)
             {
-                if (labels[i] == Labels.Ignore) continue;
+                if (labels[i] == CrossEntropy.IgnoreIndex) continue;
                 if (ids[i] == eotId) runHasEot = true;
-                if (i + 1 < labels.Length && labels[i + 1] != Labels.Ignore) continue;
+                if (i + 1 < labels.Length && labels[i + 1] != CrossEntropy.IgnoreIndex) continue;
                 if (!runHasEot)
                 {
                     Fail(ErrorCodes.VerifyEndOfTurnNotTrained, "end-of-turn",
@@ -187,7 +188,7 @@ public sealed class VerifyTokensStage : IStage
             var ok = true;
             for (var i = 0; i < ids.Length && ok; i++)
             {
-                if (labels[i] == Labels.Ignore) continue;
+                if (labels[i] == CrossEntropy.IgnoreIndex) continue;
                 if (ids[i] == cs)
                 {
                     if (open >= 0)
@@ -209,7 +210,7 @@ public sealed class VerifyTokensStage : IStage
                     for (var k = open + 1; k < i; k++)
                     {
                         inner[k - open - 1] = ids[k];
-                        if (labels[k] == Labels.Ignore)
+                        if (labels[k] == CrossEntropy.IgnoreIndex)
                         {
                             Fail(ErrorCodes.VerifyToolCallNotTrained, "call-trained", $"token {k} inside the tool call at tokens {open}..{i} is not trained");
                             ok = false;

@@ -1,19 +1,17 @@
 using System.Text.Json.Nodes;
 using ToolTune.Diagnostics;
+using ToolTune.Tensors;
 
 namespace ToolTune.Text.Masks;
 
 /// <summary>
 /// Assistant-only labels for a conversation: render the whole conversation ONCE (with tools and kwargs), tokenize it
 /// with UTF-16 offsets, and train every token that overlaps an assistant span (label = id); all other tokens get
-/// <see cref="IgnoreIndex"/>. Spans come from the template's <c>{% generation %}</c> blocks when it has them, else from
+/// <see cref="CrossEntropy.IgnoreIndex"/>. Spans come from the template's <c>{% generation %}</c> blocks when it has them, else from
 /// the role-boundary prefix diff (<see cref="MaskMethod.RolePrefixDiff"/>). Never per-message string surgery.
 /// </summary>
 public static class ChatMasking
 {
-    /// <summary>The label of a token that does not count in the loss (PyTorch's cross-entropy ignore_index).</summary>
-    public const int IgnoreIndex = -100;
-
     /// <summary>
     /// Renders, tokenizes and masks one conversation. <paramref name="method"/> forces a method; by default generation
     /// tags are used when the template has them, else the role-prefix diff.
@@ -57,7 +55,7 @@ public static class ChatMasking
         for (var i = 0; i < tokens.Count; i++)
         {
             var t = tokens[i];
-            labels[i] = IgnoreIndex;
+            labels[i] = CrossEntropy.IgnoreIndex;
             if (t.End <= t.Start) continue;
             // Skip spans that end before this token starts. Token starts are non-decreasing, so j only moves forward.
             while (j < spans.Count && spans[j].End <= t.Start) j++;

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using ToolTune.Tensors;
 
 namespace ToolTune.Text.Masks;
 
@@ -39,7 +40,7 @@ public interface ITokenOffsetEncoder
 }
 
 /// <summary>
-/// A conversation ready for training: input ids, labels (the id on trained tokens, <see cref="ChatMasking.IgnoreIndex"/>
+/// A conversation ready for training: input ids, labels (the id on trained tokens, <see cref="CrossEntropy.IgnoreIndex"/>
 /// elsewhere), the method that found the assistant spans, the rendered text and the spans (UTF-16, end exclusive).
 /// </summary>
 public sealed record MaskedSequence(
@@ -55,13 +56,13 @@ public sealed record MaskedSequence(
     /// <summary>Indices of tokens that straddle a span boundary (see <see cref="ChatMasking.StraddlingTokens"/>).</summary>
     public IReadOnlyList<int> StraddlingTokens { get; init; } = [];
 
-    /// <summary>Number of tokens whose label is not <see cref="ChatMasking.IgnoreIndex"/>.</summary>
+    /// <summary>Number of tokens whose label is not <see cref="CrossEntropy.IgnoreIndex"/>.</summary>
     public int TrainedCount
     {
         get
         {
             var n = 0;
-            foreach (var l in Labels) if (l != ChatMasking.IgnoreIndex) n++;
+            foreach (var l in Labels) if (l != CrossEntropy.IgnoreIndex) n++;
             return n;
         }
     }

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using ToolTune.Tensors;
 
 namespace ToolTune.Text.Masks;
 
@@ -58,7 +59,7 @@ public static class TokenInspection
             string text;
             if (e > s && e <= sequence.Text.Length) text = sequence.Text[s..e];
             else text = decode?.Invoke(id) ?? "";
-            rows[i] = new TokenRow(i, id, text, isSpecial?.Invoke(id) ?? false, sequence.Labels[i] != ChatMasking.IgnoreIndex, s, e);
+            rows[i] = new TokenRow(i, id, text, isSpecial?.Invoke(id) ?? false, sequence.Labels[i] != CrossEntropy.IgnoreIndex, s, e);
         }
         return rows;
     }

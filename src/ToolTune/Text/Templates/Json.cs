@@ -3,11 +3,12 @@ using System.Numerics;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using ToolTune.Python;
 
 namespace ToolTune.Text.Templates;
 
-/// <summary>json.dumps and JSON → Python value conversion (json.loads semantics). <see cref="WriteString"/> is the
-/// project's one json.dumps string escaper (Evaluation.PythonJson and the BPE trainer's writer use it too).</summary>
+/// <summary>json.dumps of template values and JSON → template value conversion (json.loads semantics); strings are
+/// escaped by <see cref="PythonJson.WriteString"/>, the project's one json.dumps string escaper.</summary>
 internal static class PyJson
 {
     public static object? FromNode(JsonNode? node)
@@ -126,7 +127,7 @@ internal static class PyJson
             case bool b: sb.Append(b ? "true" : "false"); break;
             case long or BigInteger: sb.Append(Py.Str(v)); break;
             case double d: sb.Append(FloatStr(d)); break;
-            case string s: WriteString(sb, s, o.EnsureAscii); break;
+            case string s: PythonJson.WriteString(sb, s, o.EnsureAscii); break;
             case List<object?> l: WriteArray(sb, l, o, level); break;
             case PyTuple t: WriteArray(sb, t.Items, o, level); break;
             case PyDict d:
@@ -158,7 +159,7 @@ internal static class PyJson
                             double dd => FloatStr(dd),
                             _ => throw new PyError($"keys must be str, int, float, bool or None, not {Py.TypeName(k)}"),
                         };
-                        WriteString(sb, ks, o.EnsureAscii);
+                        PythonJson.WriteString(sb, ks, o.EnsureAscii);
                         sb.Append(o.KeySep);
                         Write(sb, kv.Value, o, level + 1);
                     }
@@ -197,29 +198,5 @@ internal static class PyJson
         if (double.IsPositiveInfinity(d)) return "Infinity";
         if (double.IsNegativeInfinity(d)) return "-Infinity";
         return Py.FloatRepr(d);
-    }
-
-    public static void WriteString(StringBuilder sb, string s, bool ensureAscii)
-    {
-        sb.Append('"');
-        foreach (char c in s)
-        {
-            switch (c)
-            {
-                case '"': sb.Append("\\\""); break;
-                case '\\': sb.Append("\\\\"); break;
-                case '\n': sb.Append("\\n"); break;
-                case '\r': sb.Append("\\r"); break;
-                case '\t': sb.Append("\\t"); break;
-                case '\b': sb.Append("\\b"); break;
-                case '\f': sb.Append("\\f"); break;
-                default:
-                    if (c < 0x20 || (ensureAscii && c > 0x7e))
-                        sb.Append("\\u").Append(((int)c).ToString("x4", CultureInfo.InvariantCulture));
-                    else sb.Append(c);
-                    break;
-            }
-        }
-        sb.Append('"');
     }
 }

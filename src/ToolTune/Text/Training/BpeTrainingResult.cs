@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using ToolTune.Python;
 using ToolTune.Text.Templates;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -202,7 +203,7 @@ internal static class PrettyJson
                     sb.Append(first ? "\n" : ",\n");
                     first = false;
                     Indent(sb, depth + 1);
-                    PyJson.WriteString(sb, k, ensureAscii: false);
+                    PythonJson.WriteString(sb, k, ensureAscii: false);
                     sb.Append(": ");
                     Write(sb, v, depth + 1);
                 }
@@ -226,7 +227,7 @@ internal static class PrettyJson
             case JsonValue v:
                 switch (v.GetValueKind())
                 {
-                    case JsonValueKind.String: PyJson.WriteString(sb, v.GetValue<string>(), ensureAscii: false); break;
+                    case JsonValueKind.String: PythonJson.WriteString(sb, v.GetValue<string>(), ensureAscii: false); break;
                     case JsonValueKind.True: sb.Append("true"); break;
                     case JsonValueKind.False: sb.Append("false"); break;
                     case JsonValueKind.Number: sb.Append(v.ToJsonString()); break;

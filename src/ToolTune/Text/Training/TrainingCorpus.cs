@@ -5,6 +5,7 @@ using ToolTune.Data.Generation;
 using ToolTune.Data.Loaders;
 using ToolTune.Diagnostics;
 using ToolTune.Evaluation;
+using ToolTune.Python;
 using ToolTune.Text.Templates;
 
 namespace ToolTune.Text.Training;
@@ -16,7 +17,7 @@ namespace ToolTune.Text.Training;
 /// (the same requests answered with Python code calling the tool, <see cref="AsCodeDump"/>) or
 /// <c>gen:general:COUNT:SEED</c> (<see cref="HermesGenerator.GenerateGeneral"/>), also rendered; <c>gen:demo:COUNT:SEED</c> and
 /// <c>gen:demo-code:COUNT:SEED</c> are the embedded default's varied stream (<see cref="HermesGenerator.GenerateExtended"/> with
-/// <see cref="DemoDataOptions.ExtraToolShare"/>), as conversations and as code dumps.
+/// <see cref="HermesGenerator.DefaultExtraToolShare"/>), as conversations and as code dumps.
 /// Conversations alternate <c>enable_thinking</c> true (even index) / false (odd) so both system headers are seen;
 /// <c>strftime_now</c> is pinned to <see cref="DefaultDate"/> unless told otherwise, so the texts are reproducible.
 /// </summary>
@@ -56,7 +57,7 @@ public sealed class TrainingCorpus(ChatTemplate? template, DateTime? now = null)
         var records = parts[1] switch
         {
             "hermes" or "code" => HermesGenerator.Generate(count, seed),
-            "demo" or "demo-code" => HermesGenerator.GenerateExtended(count, seed, new DemoDataOptions().ExtraToolShare),
+            "demo" or "demo-code" => HermesGenerator.GenerateExtended(count, seed, HermesGenerator.DefaultExtraToolShare),
             "general" => HermesGenerator.GenerateGeneral(count, seed),
             _ => throw new ArgumentException($"unknown generated corpus '{parts[1]}' in '{source}' (expected hermes, code, demo, demo-code or general)"),
         };

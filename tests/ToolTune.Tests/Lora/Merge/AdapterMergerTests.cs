@@ -270,7 +270,7 @@ public sealed class AdapterMergerTests
         var model = ModelConfig.Load(baseDir);
         var adapterDir = SaveAdapter(RandomAdapter(model, 31));
         var result = DoMerge(baseDir, adapterDir);
-        var opts = new GenerationOptions { MaxNewTokens = 24, StopIds = [] };
+        var opts = new DecodingOptions { MaxNewTokens = 24, StopIds = [] };
         int[] prompt = [1, 17, 42, 5];
         int[] runtimeIds;
         using (var w = ModelWeights.Open(baseDir))

@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using ToolTune.Data;
 using ToolTune.Data.Generation;
 using ToolTune.Data.Loaders;
+using ToolTune.Demo;
 using ToolTune.Tests.Text.Tokenization;
 using ToolTune.Text.Templates;
 using ToolTune.Text.Tokenization;

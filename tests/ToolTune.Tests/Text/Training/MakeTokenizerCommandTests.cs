@@ -1,5 +1,6 @@
 using System.Text.Json;
 using ToolTune.Cli.Commands;
+using ToolTune.Demo;
 using ToolTune.Text.Tokenization;
 using ToolTune.Text.Training;
 

@@ -1,9 +1,10 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using ToolTune.Diagnostics;
+using ToolTune.Model;
 using ToolTune.Text.Tokenization;
 
-namespace ToolTune.Model;
+namespace ToolTune.Demo;
 
 /// <summary>
 /// Random-init SmolLM3-architecture base models sized to a tokenizer (<c>tooltune make-model</c>), and the shapes

@@ -1,11 +1,10 @@
 using System.Globalization;
 using System.Numerics;
 using System.Text;
-using ToolTune.Text.Templates;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
-namespace ToolTune.Evaluation;
+namespace ToolTune.Python;
 
 /// <summary>Raised by <see cref="PythonJson.Loads"/> where Python's <c>json.loads</c> raises (JSONDecodeError or RecursionError).</summary>
 public sealed class PythonJsonException(string message, int position) : Exception($"{message}: char {position}")
@@ -284,7 +283,7 @@ public static class PythonJson
                 {
                     if (!first) sb.Append(',');
                     first = false;
-                    PyJson.WriteString(sb, k, ensureAscii: false);
+                    WriteString(sb, k, ensureAscii: false);
                     sb.Append(':');
                     WriteCanonical(sb, v);
                 }
@@ -310,7 +309,7 @@ public static class PythonJson
     {
         switch (v.GetValueKind())
         {
-            case JsonValueKind.String: PyJson.WriteString(sb, v.GetValue<string>(), ensureAscii: false); return;
+            case JsonValueKind.String: WriteString(sb, v.GetValue<string>(), ensureAscii: false); return;
             case JsonValueKind.True: sb.Append("true"); return;
             case JsonValueKind.False: sb.Append("false"); return;
             case JsonValueKind.Null: sb.Append("null"); return;
@@ -428,7 +427,7 @@ public static class PythonJson
                 {
                     if (!first) sb.Append(", ");
                     first = false;
-                    PyJson.WriteString(sb, k, ensureAscii: false);
+                    WriteString(sb, k, ensureAscii: false);
                     sb.Append(": ");
                     Dump(sb, v);
                 }
@@ -447,5 +446,30 @@ public static class PythonJson
                 WriteScalar(sb, v, canonicalNumbers: false);
                 return;
         }
+    }
+
+    /// <summary>A json.dumps string literal: <c>ensure_ascii</c> escapes everything past 0x7e as <c>\uXXXX</c> (UTF-16 units).</summary>
+    public static void WriteString(StringBuilder sb, string s, bool ensureAscii)
+    {
+        sb.Append('"');
+        foreach (char c in s)
+        {
+            switch (c)
+            {
+                case '"': sb.Append("\\\""); break;
+                case '\\': sb.Append("\\\\"); break;
+                case '\n': sb.Append("\\n"); break;
+                case '\r': sb.Append("\\r"); break;
+                case '\t': sb.Append("\\t"); break;
+                case '\b': sb.Append("\\b"); break;
+                case '\f': sb.Append("\\f"); break;
+                default:
+                    if (c < 0x20 || (ensureAscii && c > 0x7e))
+                        sb.Append("\\u").Append(((int)c).ToString("x4", CultureInfo.InvariantCulture));
+                    else sb.Append(c);
+                    break;
+            }
+        }
+        sb.Append('"');
     }
 }

@@ -2,12 +2,14 @@ using System.Text;
 using System.Text.Json.Nodes;
 using ToolTune.Data;
 using ToolTune.Data.Loaders;
+using ToolTune.Diagnostics;
 using ToolTune.Evaluation;
+using ToolTune.Python;
 using ToolTune.Tensors;
 using ToolTune.Text.Tokenization;
 using ToolTune.Text.Templates;
 
-namespace ToolTune.Diagnostics.Fuzzing;
+namespace ToolTune.Fuzzing;
 
 /// <summary>
 /// One parser under fuzz: built-in seed inputs, a dictionary of tokens its grammar cares about, and

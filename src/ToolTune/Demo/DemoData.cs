@@ -1,4 +1,6 @@
-namespace ToolTune.Data.Generation;
+using ToolTune.Data.Generation;
+
+namespace ToolTune.Demo;
 
 /// <summary>
 /// The embedded default's training data (<c>tooltune demo make-data</c>, committed under <c>data/demo/</c>): generated
@@ -30,5 +32,5 @@ public sealed record DemoDataOptions
     public int GeneralCount { get; init; } = 430;
     public long Seed { get; init; } = 11;
     /// <summary>Share of conversations calling one of <see cref="HermesGenerator.ExtraToolNames"/> first.</summary>
-    public double ExtraToolShare { get; init; } = 0.4;
+    public double ExtraToolShare { get; init; } = HermesGenerator.DefaultExtraToolShare;
 }

@@ -1,6 +1,7 @@
 using ToolTune.Text.Templates;
+using ToolTune.Text.Training;
 
-namespace ToolTune.Text.Training;
+namespace ToolTune.Demo;
 
 /// <summary>
 /// The recipe of the embedded default's tokenizer (<c>data/demo-model/</c>) and the training entry point shared by

@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace ToolTune.Diagnostics.Fuzzing;
+namespace ToolTune.Fuzzing;
 
 /// <summary>
 /// Seeded byte-level mutations (libFuzzer-style, as SharpFuzz does not restore and no libFuzzer/AFL binary is

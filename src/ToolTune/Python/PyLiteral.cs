@@ -2,8 +2,9 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using ToolTune.Data;
 
-namespace ToolTune.Data;
+namespace ToolTune.Python;
 
 /// <summary>
 /// Parses JSON, or Python literal syntax as old Hermes data writes it (<c>{'name': 'f', 'arguments': {'a': True, 'b': None}}</c>),

@@ -4,13 +4,15 @@ using ToolTune.Data;
 using ToolTune.Data.Generation;
 using ToolTune.Data.Loaders;
 using ToolTune.Data.Shards;
+using ToolTune.Model;
+using ToolTune.Tensors;
 using ToolTune.Training;
 using ToolTune.Text.Masks;
 using ToolTune.Text.Templates;
 using ToolTune.Text.Tokenization;
 using ToolTune.Text.Training;
 
-namespace ToolTune.Model;
+namespace ToolTune.Demo;
 
 /// <summary>
 /// The embedded default's trained "code-dumping" demo base (<c>tooltune demo make-base</c>): the demo-shaped
@@ -52,7 +54,7 @@ public static class DemoBase
             {
                 OnProgress = p => log?.Invoke(p.ToString()),
             };
-            log?.Invoke($"demo base: {samples.Count} samples ({samples.Sum(s => s.Ids.Length):N0} tokens, {samples.Sum(s => s.Labels.Count(l => l != ChatMasking.IgnoreIndex)):N0} trained), {trainer.TotalSteps} steps");
+            log?.Invoke($"demo base: {samples.Count} samples ({samples.Sum(s => s.Ids.Length):N0} tokens, {samples.Sum(s => s.Labels.Count(l => l != CrossEntropy.IgnoreIndex)):N0} trained), {trainer.TotalSteps} steps");
             var result = trainer.Run(cancel);
             if (result.Canceled) throw new OperationCanceledException("demo base training canceled");
             var files = DemoModel.WriteWeights(weights, config, outDir);
@@ -131,7 +133,7 @@ public static class DemoBase
             var m = template.BuildMask(tok, conv.ToRenderContext(kwargs: kwargs), render);
             if (m.InputIds.Length > o.MaxLength) continue;
             var labels = o.TrainAllTokens
-                ? m.InputIds.Select(id => neverLabels.Contains(id) ? ChatMasking.IgnoreIndex : id).ToArray()
+                ? m.InputIds.Select(id => neverLabels.Contains(id) ? CrossEntropy.IgnoreIndex : id).ToArray()
                 : m.Labels;
             samples.Add((m.InputIds, labels));
         }
@@ -182,7 +184,7 @@ public static class DemoBase
             var ids = new int[indices.Length * width];
             var labels = new int[indices.Length * width];
             ids.AsSpan().Fill(padId);
-            labels.AsSpan().Fill(ChatMasking.IgnoreIndex);
+            labels.AsSpan().Fill(CrossEntropy.IgnoreIndex);
             for (var r = 0; r < indices.Length; r++)
             {
                 samples[indices[r]].Ids.CopyTo(ids.AsSpan(r * width));

@@ -1,8 +1,10 @@
 using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text;
+using ToolTune.Diagnostics;
+using ToolTune.Python;
 
-namespace ToolTune.Diagnostics.Fuzzing;
+namespace ToolTune.Fuzzing;
 
 /// <summary>Budget and bounds of one fuzz run.</summary>
 public sealed record FuzzOptions
