@@ -38,85 +38,50 @@ public static unsafe partial class Gemm
         }
     }
 
-    /// <summary>t[j·m + i] = C[i, j] for C m×n (ldc): the narrow path's Cᵀ, loaded before accumulating into it (8×8 AVX transposes).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void LoadTransposed(float* c, int ldc, int m, int n, float* t)
-    {
-        var i = 0;
-        if (Avx.IsSupported)
-            for (; i + 8 <= m; i += 8)
-            {
-                var j = 0;
-                for (; j + 8 <= n; j += 8)
-                {
-                    var s = c + (long)i * ldc + j;
-                    Transpose8x8(
-                        Avx.LoadVector256(s), Avx.LoadVector256(s + ldc), Avx.LoadVector256(s + 2L * ldc), Avx.LoadVector256(s + 3L * ldc),
-                        Avx.LoadVector256(s + 4L * ldc), Avx.LoadVector256(s + 5L * ldc), Avx.LoadVector256(s + 6L * ldc), Avx.LoadVector256(s + 7L * ldc),
-                        out var o0, out var o1, out var o2, out var o3, out var o4, out var o5, out var o6, out var o7);
-                    var d = t + (long)j * m + i;
-                    Avx.Store(d, o0);
-                    Avx.Store(d + m, o1);
-                    Avx.Store(d + 2L * m, o2);
-                    Avx.Store(d + 3L * m, o3);
-                    Avx.Store(d + 4L * m, o4);
-                    Avx.Store(d + 5L * m, o5);
-                    Avx.Store(d + 6L * m, o6);
-                    Avx.Store(d + 7L * m, o7);
-                }
-                for (; j < n; j++)
-                    for (var r = i; r < i + 8; r++) t[(long)j * m + r] = c[(long)r * ldc + j];
-            }
-        for (; i < m; i++)
-        {
-            var row = c + (long)i * ldc;
-            for (var j = 0; j < n; j++) t[(long)j * m + i] = row[j];
-        }
-    }
+    /// <summary>t[j·m + i] = C[i, j] for C m×n (ldc): the narrow path's Cᵀ, loaded before accumulating into it.</summary>
+    private static void LoadTransposed(float* c, int ldc, int m, int n, float* t) => Transpose(c, ldc, m, n, t, m, accumulate: false);
+
+    /// <summary>C[i, j] = (or +=) t[j·m + i] for C m×n (ldc): the narrow path's Cᵀ written back.</summary>
+    private static void StoreTransposed(float* t, int m, int n, float* c, int ldc, bool accumulate) => Transpose(t, m, n, m, c, ldc, accumulate);
 
     /// <summary>
-    /// C[i, j] = (or +=) t[j·m + i] for C m×n (ldc): the narrow path's Cᵀ written back. 8×8 AVX transposes (the
-    /// element-wise loop read t with stride m: ≈ 2 ms of a 32 ms tiny-preset training step).
+    /// dst[j·ldDst + i] = (or +=) src[i·ldSrc + j] for i &lt; rows, j &lt; cols: 8×8 AVX transposes, scalar edges (the
+    /// element-wise loop read with a stride: ≈ 2 ms of a 32 ms tiny-preset training step).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void StoreTransposed(float* t, int m, int n, float* c, int ldc, bool accumulate)
+    private static void Transpose(float* src, int ldSrc, int rows, int cols, float* dst, int ldDst, bool accumulate)
     {
         var i = 0;
         if (Avx.IsSupported)
-            for (; i + 8 <= m; i += 8)
+            for (; i + 8 <= rows; i += 8)
             {
                 var j = 0;
-                for (; j + 8 <= n; j += 8)
+                for (; j + 8 <= cols; j += 8)
                 {
-                    var s = t + (long)j * m + i;
+                    var s = src + (long)i * ldSrc + j;
                     Transpose8x8(
-                        Avx.LoadVector256(s), Avx.LoadVector256(s + m), Avx.LoadVector256(s + 2L * m), Avx.LoadVector256(s + 3L * m),
-                        Avx.LoadVector256(s + 4L * m), Avx.LoadVector256(s + 5L * m), Avx.LoadVector256(s + 6L * m), Avx.LoadVector256(s + 7L * m),
+                        Avx.LoadVector256(s), Avx.LoadVector256(s + ldSrc), Avx.LoadVector256(s + 2L * ldSrc), Avx.LoadVector256(s + 3L * ldSrc),
+                        Avx.LoadVector256(s + 4L * ldSrc), Avx.LoadVector256(s + 5L * ldSrc), Avx.LoadVector256(s + 6L * ldSrc), Avx.LoadVector256(s + 7L * ldSrc),
                         out var o0, out var o1, out var o2, out var o3, out var o4, out var o5, out var o6, out var o7);
-                    var d = c + (long)i * ldc + j;
+                    var d = dst + (long)j * ldDst + i;
                     StoreRow(d, o0, accumulate);
-                    StoreRow(d + ldc, o1, accumulate);
-                    StoreRow(d + 2L * ldc, o2, accumulate);
-                    StoreRow(d + 3L * ldc, o3, accumulate);
-                    StoreRow(d + 4L * ldc, o4, accumulate);
-                    StoreRow(d + 5L * ldc, o5, accumulate);
-                    StoreRow(d + 6L * ldc, o6, accumulate);
-                    StoreRow(d + 7L * ldc, o7, accumulate);
+                    StoreRow(d + ldDst, o1, accumulate);
+                    StoreRow(d + 2L * ldDst, o2, accumulate);
+                    StoreRow(d + 3L * ldDst, o3, accumulate);
+                    StoreRow(d + 4L * ldDst, o4, accumulate);
+                    StoreRow(d + 5L * ldDst, o5, accumulate);
+                    StoreRow(d + 6L * ldDst, o6, accumulate);
+                    StoreRow(d + 7L * ldDst, o7, accumulate);
                 }
-                for (; j < n; j++)
-                    for (var r = i; r < i + 8; r++)
-                    {
-                        var v = t[(long)j * m + r];
-                        c[(long)r * ldc + j] = accumulate ? c[(long)r * ldc + j] + v : v;
-                    }
+                for (; j < cols; j++)
+                    for (var r = i; r < i + 8; r++) Put(dst + (long)j * ldDst + r, src[(long)r * ldSrc + j], accumulate);
             }
-        for (; i < m; i++)
-        {
-            var row = c + (long)i * ldc;
-            if (accumulate) for (var j = 0; j < n; j++) row[j] += t[(long)j * m + i];
-            else for (var j = 0; j < n; j++) row[j] = t[(long)j * m + i];
-        }
+        for (; i < rows; i++)
+            for (var j = 0; j < cols; j++) Put(dst + (long)j * ldDst + i, src[(long)i * ldSrc + j], accumulate);
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Put(float* d, float v, bool accumulate) => *d = accumulate ? *d + v : v;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void StoreRow(float* d, Vector256<float> v, bool accumulate) => Avx.Store(d, accumulate ? Avx.LoadVector256(d) + v : v);
