@@ -21,6 +21,7 @@ internal static unsafe class Gemv
     {
         int n = w.Rows, k = w.Cols;
         if (x.Length < rows * k || y.Length < rows * n) throw new ArgumentException("Gemv: shapes do not agree");
+        if (n == 0 || rows == 0) return;
         var parts = Math.Max(1, Math.Min(WorkerPool.Shared.MaxParallelism * 4, n / 64));
         var per = (n + parts - 1) / parts;
         per = (per + Group - 1) / Group * Group;
