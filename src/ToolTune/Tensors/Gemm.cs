@@ -83,15 +83,15 @@ public static unsafe partial class Gemm
             // Narrow C (LoRA rank n = 16, attention head_dim 32: the 64-lane tile would be half empty or worse): compute
             // Cᵀ = op(B)ᵀ·op(A)ᵀ, whose wide side fills the tile and whose large operand packs with vector
             // copies/transposes, then write it back transposed. Same bits as the direct product: alpha still scales
-            // op(A)'s elements (now the packed B side), and C is loaded into Cᵀ first so that each K block is added to
-            // it in the same order.
+            // op(A)'s elements (now the packed B side), and when K spans several blocks C is loaded into Cᵀ first so
+            // that each block is added to it in the same order.
             var tmp = t_narrow is { } buf && buf.Length >= n * m ? buf : (t_narrow = new float[Math.Max(n * m, 4096)]);
             fixed (float* pa = a)
             fixed (float* pb = b)
             fixed (float* pt = tmp)
             fixed (float* pc = c)
             {
-                // Within one K block, C + Σ is one addition either way; over several, C must be added to first.
+                // Within one K block, C + Σ is one addition either way.
                 var preload = accumulate && k > KC;
                 if (preload) LoadTransposed(pc, ldc, m, n, pt);
                 Execute(new Job
