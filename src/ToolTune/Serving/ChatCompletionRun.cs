@@ -126,20 +126,9 @@ public sealed class ChatCompletionRun
         return c;
     }
 
-    private JsonObject Envelope(string kind) => new()
-    {
-        ["id"] = _id,
-        ["object"] = kind,
-        ["created"] = _created,
-        ["model"] = _model.Name,
-    };
+    private JsonObject Envelope(string kind) => ResponseParts.Envelope(_id, kind, _created, _model.Name);
 
-    private JsonObject Usage(int completion) => new()
-    {
-        ["prompt_tokens"] = _prompt.Length,
-        ["completion_tokens"] = completion,
-        ["total_tokens"] = _prompt.Length + completion,
-    };
+    private JsonObject Usage(int completion) => ResponseParts.Usage(_prompt.Length, completion);
 
     internal static JsonArray Ids(IEnumerable<int> ids) => new(ids.Select(i => (JsonNode)JsonValue.Create(i)).ToArray());
 

@@ -98,18 +98,7 @@ public sealed class CompletionRun
         }
     }
 
-    private JsonObject Envelope() => new()
-    {
-        ["id"] = _id,
-        ["object"] = "text_completion",
-        ["created"] = _created,
-        ["model"] = _model.Name,
-    };
+    private JsonObject Envelope() => ResponseParts.Envelope(_id, "text_completion", _created, _model.Name);
 
-    private JsonObject Usage(int completion) => new()
-    {
-        ["prompt_tokens"] = _prompt.Length,
-        ["completion_tokens"] = completion,
-        ["total_tokens"] = _prompt.Length + completion,
-    };
+    private JsonObject Usage(int completion) => ResponseParts.Usage(_prompt.Length, completion);
 }
