@@ -29,9 +29,16 @@ internal static class DemoCommand
         var seed = new Option<int>("--seed") { Description = "Init seed (weights ~ N(0, 0.02)); the shuffle seed is fixed.", DefaultValueFactory = _ => d.InitSeed };
         var assistantOnly = new Option<bool>("--assistant-only") { Description = "Train on the assistant turns only, not on every token." };
         var firstCall = new Option<bool>("--first-call-only") { Description = "Cut each tool conversation after its first call (the default trains whole conversations: tool responses, follow-ups, every call answered with code)." };
+        var startFrom = new Option<string?>("--start-from") { Description = "Skip the first training: continue from this snapshot with the copy lessons." };
+        var copyEpochs = new Option<int>("--copy-epochs") { Description = "Epochs of the copy lessons (values from wide pools); 0 skips them.", DefaultValueFactory = _ => d.CopyEpochs };
+        var copyDrills = new Option<int>("--copy-drill-count") { Description = "Copy lessons: drills.", DefaultValueFactory = _ => d.CopyDrillCount };
+        var copyCode = new Option<int>("--copy-code-count") { Description = "Copy lessons: tool conversations answered with code.", DefaultValueFactory = _ => d.CopyCodeCount };
+        var copyLr = new Option<double>("--copy-lr") { DefaultValueFactory = _ => d.CopyLearningRate };
+        var copyMadeUp = new Option<int>("--copy-made-up") { Description = "Copy lessons: made-up values per kind in the wide pools.", DefaultValueFactory = _ => d.CopyMadeUpValues };
         var make = new Command("make-base", "Full-parameter train the tiny code-dumping demo base (deterministic: same options, same bytes).")
         {
             tokenizer, template, output, preset, codeCount, generalCount, drillCount, epochs, maxSteps, batch, lr, seed, assistantOnly, firstCall,
+            startFrom, copyEpochs, copyDrills, copyCode, copyLr, copyMadeUp,
         };
         make.SetAction(p => PipelineOptions.Guard(() =>
         {
@@ -40,6 +47,8 @@ internal static class DemoCommand
                 Preset = p.GetValue(preset)!, CodeCount = p.GetValue(codeCount), GeneralCount = p.GetValue(generalCount), DrillCount = p.GetValue(drillCount), Epochs = p.GetValue(epochs),
                 MaxSteps = p.GetValue(maxSteps), BatchSize = p.GetValue(batch), LearningRate = p.GetValue(lr), InitSeed = p.GetValue(seed),
                 TrainAllTokens = !p.GetValue(assistantOnly), WholeConversations = !p.GetValue(firstCall),
+                StartFrom = p.GetValue(startFrom), CopyEpochs = p.GetValue(copyEpochs), CopyDrillCount = p.GetValue(copyDrills),
+                CopyCodeCount = p.GetValue(copyCode), CopyLearningRate = p.GetValue(copyLr), CopyMadeUpValues = p.GetValue(copyMadeUp),
             };
             var r = DemoBase.Make(p.GetValue(tokenizer)!, p.GetValue(template)!, p.GetValue(output)!, o, Console.WriteLine);
             foreach (var f in r.Files) Console.WriteLine($"wrote {f} ({new FileInfo(f).Length:N0} bytes)");

@@ -28,39 +28,62 @@ public static class DemoBase
     /// <summary>Date the template's <c>strftime_now</c> sees (the demo config's <c>template_date</c>).</summary>
     public static readonly DateTime TemplateDate = new(2025, 7, 10, 0, 0, 0, DateTimeKind.Utc);
 
-    /// <summary>Trains and writes config.json, model.safetensors (F32) and generation_config.json into <paramref name="outDir"/>.</summary>
+    /// <summary>Trains and writes config.json, model.safetensors (F32) and generation_config.json into <paramref name="outDir"/>:
+    /// the first training (<see cref="Conversations"/>) from random weights, or from <see cref="DemoBaseOptions.StartFrom"/>,
+    /// then the copy lessons (<see cref="CopyConversations"/>).</summary>
     public static DemoBaseResult Make(string tokenizerDir, string templatePath, string outDir, DemoBaseOptions o,
         Action<string>? log = null, CancellationToken cancel = default)
     {
         var sw = Stopwatch.StartNew();
         var tok = Tokenizer.FromDirectory(tokenizerDir);
         var template = ChatTemplate.Load(templatePath);
-        var samples = BuildSamples(tok, template, o);
-        var padId = tok.PadTokenId ?? tok.EosTokenId ?? 0;
         var config = DemoModel.ConfigFor(o.Preset, tok);
-        using var weights = ModelWeights.CreateRandom(config, o.InitSeed);
+        using var weights = o.StartFrom is { } from ? ModelWeights.Open(from) : ModelWeights.CreateRandom(config, o.InitSeed);
+        foreach (var t in weights.Tensors.Values) t.Own();
         var lm = new CausalLM(weights);
         var model = new FullTrainableModel(lm);
+        var padId = tok.PadTokenId ?? tok.EosTokenId ?? 0;
+        var runs = new List<TrainResult>();
+        var samples = 0;
+        if (o.StartFrom is null)
+        {
+            var first = BuildSamples(tok, template, Conversations(o), o);
+            samples += first.Count;
+            runs.Add(Train(model, first, padId, o.Epochs, o.LearningRate, o.Seed, o, "demo base", log, cancel));
+        }
+        if (o.CopyEpochs > 0)
+        {
+            var copy = BuildSamples(tok, template, CopyConversations(o), o);
+            samples += copy.Count;
+            runs.Add(Train(model, copy, padId, o.CopyEpochs, o.CopyLearningRate, o.Seed + 1, o, "copy lessons", log, cancel));
+        }
+        var files = DemoModel.WriteWeights(weights, o.StartFrom is null ? config : weights.Config, outDir);
+        var losses = runs.SelectMany(r => r.Log).ToList();
+        return new DemoBaseResult(files, samples, runs.Sum(r => r.Steps), losses.Count > 0 ? losses[0].Loss : double.NaN,
+            losses.Count > 0 ? losses[^1].Loss : double.NaN, sw.Elapsed);
+    }
+
+    /// <summary>One full-parameter training of <paramref name="model"/> on <paramref name="samples"/> (AdamW, cosine).</summary>
+    private static TrainResult Train(FullTrainableModel model, List<(int[] Ids, int[] Labels)> samples, int padId, int epochs,
+        double learningRate, long seed, DemoBaseOptions o, string label, Action<string>? log, CancellationToken cancel)
+    {
         var data = new InMemoryTrainingData(samples, padId);
         var work = Path.Combine(Path.GetTempPath(), $"tt-demobase-{Environment.ProcessId}-{Guid.NewGuid():N}");
         try
         {
             var trainer = new Trainer(model, data, null, new TrainerOptions
             {
-                Epochs = o.Epochs, MaxSteps = o.MaxSteps, LearningRate = o.LearningRate, Schedule = "cosine", WarmupRatio = o.WarmupRatio,
-                WeightDecay = o.WeightDecay, BatchSize = o.BatchSize, MaxTokensPerBatch = o.MaxTokensPerBatch, GradAccum = 1, MaxGradNorm = 1.0, Seed = o.Seed,
+                Epochs = epochs, MaxSteps = o.MaxSteps, LearningRate = learningRate, Schedule = "cosine", WarmupRatio = o.WarmupRatio,
+                WeightDecay = o.WeightDecay, BatchSize = o.BatchSize, MaxTokensPerBatch = o.MaxTokensPerBatch, GradAccum = 1, MaxGradNorm = 1.0, Seed = seed,
                 SaveEvery = int.MaxValue, KeepLast = 1, OutputDirectory = work, Resume = false,
             })
             {
                 OnProgress = p => log?.Invoke(p.ToString()),
             };
-            log?.Invoke($"demo base: {samples.Count} samples ({samples.Sum(s => s.Ids.Length):N0} tokens, {samples.Sum(s => s.Labels.Count(l => l != CrossEntropy.IgnoreIndex)):N0} trained), {trainer.TotalSteps} steps");
+            log?.Invoke($"{label}: {samples.Count} samples ({samples.Sum(s => s.Ids.Length):N0} tokens, {samples.Sum(s => s.Labels.Count(l => l != CrossEntropy.IgnoreIndex)):N0} trained), {trainer.TotalSteps} steps");
             var result = trainer.Run(cancel);
             if (result.Canceled) throw new OperationCanceledException("demo base training canceled");
-            var files = DemoModel.WriteWeights(weights, config, outDir);
-            var log0 = result.Log;
-            return new DemoBaseResult(files, samples.Count, result.Steps, log0.Count > 0 ? log0[0].Loss : double.NaN,
-                log0.Count > 0 ? log0[^1].Loss : double.NaN, sw.Elapsed);
+            return result;
         }
         finally
         {
@@ -68,20 +91,30 @@ public static class DemoBase
         }
     }
 
-    /// <summary>The training conversations, in a fixed order: code dumps, copy drills, then general chat.</summary>
-    public static List<Conversation> Conversations(DemoBaseOptions o)
+    /// <summary>The first training's conversations, in a fixed order: code dumps, copy drills, then general chat.</summary>
+    public static List<Conversation> Conversations(DemoBaseOptions o) =>
+        Corpus(o, o.CodeCount, o.CodeSeed, o.DrillCount, o.DrillSeed, o.GeneralCount, o.GeneralSeed, ValuePools.Demo);
+
+    /// <summary>The copy lessons' conversations: the same kinds, with every value drawn from <see cref="ValuePools.Wide"/>.
+    /// After the first training the base picks the right tool but writes argument values from the demo pools it has
+    /// memorised ("Perth" for "Seoul"); when no value can be guessed, copying the request's is all that lowers the loss.</summary>
+    public static List<Conversation> CopyConversations(DemoBaseOptions o) =>
+        Corpus(o, o.CopyCodeCount, o.CopySeed, o.CopyDrillCount, o.CopySeed + 1, o.CopyGeneralCount, o.CopySeed + 2, ValuePools.Wide(o.CopySeed, o.CopyMadeUpValues));
+
+    private static List<Conversation> Corpus(DemoBaseOptions o, int codeCount, long codeSeed, int drillCount, long drillSeed,
+        int generalCount, long generalSeed, ValuePools pools)
     {
         var list = new List<Conversation>();
         int line = 0;
-        foreach (var rec in HermesGenerator.GenerateExtended(o.CodeCount, o.CodeSeed, o.ExtraToolShare))
+        foreach (var rec in HermesGenerator.GenerateExtended(codeCount, codeSeed, o.ExtraToolShare, pools))
         {
             line++;
             if (CodeDump(DataLoader.ConvertGenerated(rec, "gen:code", line), line, o, o.WholeConversations) is { } code)
                 list.Add(code);
         }
-        list.AddRange(Drills(o));
+        list.AddRange(Drills(o, drillCount, drillSeed, pools));
         line = 0;
-        foreach (var rec in HermesGenerator.GenerateGeneral(o.GeneralCount, o.GeneralSeed))
+        foreach (var rec in HermesGenerator.GenerateGeneral(generalCount, generalSeed))
         {
             line++;
             list.Add(DataLoader.ConvertGenerated(rec, "gen:general", line, DataRole.General));
@@ -93,13 +126,15 @@ public static class DemoBase
     /// answered with code, without tool schemas. A drill costs about a quarter of the tokens of a request under a system
     /// prompt with schemas, so the base gets several times more practice at what it learns slowest: picking the tool from
     /// the request's words and copying the request's values into the call.</summary>
-    public static IEnumerable<Conversation> Drills(DemoBaseOptions o)
+    public static IEnumerable<Conversation> Drills(DemoBaseOptions o) => Drills(o, o.DrillCount, o.DrillSeed, ValuePools.Demo);
+
+    private static IEnumerable<Conversation> Drills(DemoBaseOptions o, int count, long seed, ValuePools pools)
     {
         var turns = new List<Message>();
         int line = 0, drill = 0;
-        foreach (var rec in HermesGenerator.GenerateExtended(o.DrillCount * o.DrillTurns * 2, o.DrillSeed, o.ExtraToolShare))
+        foreach (var rec in HermesGenerator.GenerateExtended(count * o.DrillTurns * 2, seed, o.ExtraToolShare, pools))
         {
-            if (drill == o.DrillCount) yield break;
+            if (drill == count) yield break;
             line++;
             // The first request only, and only when it opens the conversation's user turns (no small talk before it).
             if (CodeDump(DataLoader.ConvertGenerated(rec, "gen:drill", line), line, o, wholeConversation: false) is not { } code
@@ -120,7 +155,10 @@ public static class DemoBase
 
     /// <summary>Rendered (fixed template, <c>enable_thinking: false</c>), tokenized and masked: assistant turns trained, or
     /// with <see cref="DemoBaseOptions.TrainAllTokens"/> every token but the tool-call delimiters.</summary>
-    public static List<(int[] Ids, int[] Labels)> BuildSamples(Tokenizer tok, ChatTemplate template, DemoBaseOptions o)
+    public static List<(int[] Ids, int[] Labels)> BuildSamples(Tokenizer tok, ChatTemplate template, DemoBaseOptions o) =>
+        BuildSamples(tok, template, Conversations(o), o);
+
+    private static List<(int[] Ids, int[] Labels)> BuildSamples(Tokenizer tok, ChatTemplate template, IEnumerable<Conversation> conversations, DemoBaseOptions o)
     {
         var render = new RenderOptions { Now = TemplateDate };
         var kwargs = new JsonObject { ["enable_thinking"] = false };
@@ -128,7 +166,7 @@ public static class DemoBase
         // never produce.
         int[] neverLabels = [.. new[] { "<tool_call>", "</tool_call>" }.Select(tok.TokenToId).OfType<int>()];
         var samples = new List<(int[], int[])>();
-        foreach (var conv in Conversations(o))
+        foreach (var conv in conversations)
         {
             var m = template.BuildMask(tok, conv.ToRenderContext(kwargs: kwargs), render);
             if (m.InputIds.Length > o.MaxLength) continue;
@@ -230,6 +268,21 @@ public sealed record DemoBaseOptions
     public double WarmupRatio { get; init; } = 0.05;
     public double WeightDecay { get; init; } = 0.0;
     public long Seed { get; init; } = 1;
+
+    /// <summary>Skip the first training and continue from this snapshot (a base made with the same options and
+    /// <see cref="CopyEpochs"/> 0 gives the same bytes as the full recipe).</summary>
+    public string? StartFrom { get; init; }
+
+    /// <summary>The copy lessons (<see cref="DemoBase.CopyConversations"/>): code dumps, drills and general chat, seeds from
+    /// <see cref="CopySeed"/>; 0 epochs skips them.</summary>
+    public int CopyCodeCount { get; init; } = 1000;
+    public int CopyDrillCount { get; init; } = 2000;
+    public int CopyGeneralCount { get; init; } = 200;
+    public long CopySeed { get; init; } = 21;
+    public int CopyEpochs { get; init; } = 2;
+    /// <summary>Made-up values per kind in the copy lessons' pools (<see cref="ValuePools.Wide"/>).</summary>
+    public int CopyMadeUpValues { get; init; } = 0;
+    public double CopyLearningRate { get; init; } = 1e-3;
 }
 
 public sealed record DemoBaseResult(IReadOnlyList<string> Files, int Samples, int Steps, double FirstLoss, double LastLoss, TimeSpan Elapsed);

@@ -8,57 +8,31 @@ namespace ToolTune.Data.Generation;
 // per tool. Generate's fixed requests stay as they were (fixtures and the demo tokenizer's corpus depend on them).
 public static partial class HermesGenerator
 {
-    private static readonly string[] VariedCities =
-        ["Paris", "Tokyo", "Zurich", "New York", "Nairobi", "São Paulo", "Oslo", "Mumbai", "Sydney", "Toronto", "Berlin", "Lima",
-         "Cairo", "Madrid", "Seoul", "Dublin", "Lisbon", "Vienna", "Chicago", "Accra", "Hanoi", "Prague", "Denver", "Perth"];
-    private static readonly string[] VariedSymbols = ["TSLA", "AAPL", "MSFT", "NVDA", "AMZN", "GOOGL", "SAP", "ASML", "IBM", "INTC", "ORCL", "NFLX", "AMD", "SONY"];
-    private static readonly string[] VariedRooms = ["living room", "kitchen", "bedroom", "office", "hallway", "bathroom", "garage", "nursery", "porch"];
-    private static readonly string[] VariedColors = ["warm", "cool white", "blue", "amber", "green", "red", "purple", "daylight", "pink"];
-    private static readonly string[] VariedCurrencies = ["USD", "EUR", "CHF", "JPY", "GBP", "INR", "CAD", "AUD", "SEK", "BRL"];
-    private static readonly string[] VariedTopics =
-        ["renewable energy", "space exploration", "AI safety", "football", "climate policy", "chip manufacturing",
-         "electric cars", "public health", "cyber security", "ocean research", "tennis", "housing prices"];
-    private static readonly string[] VariedLanguages = ["French", "German", "Japanese", "Spanish", "Swahili", "Italian", "Korean", "Dutch", "Polish"];
-    private static readonly string[] VariedPhrases =
-        ["Where is the train station?", "Thank you for your help.", "The meeting starts at nine.", "I would like a coffee, please.",
-         "How much does this cost?", "See you tomorrow.", "My name is Alex.", "The museum opens at ten.", "Is this seat free?"];
-    private static readonly string[] VariedRestaurants =
-        ["Le Petit Bistro", "Sakura Sushi", "Trattoria Roma", "The Green Fork", "Casa Luna", "Blue Elephant", "Noodle Bar", "Chez Marie"];
-    private static readonly string[] FirstNames = ["alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy"];
-    private static readonly string[] MailDomains = ["example.com", "example.org", "example.net", "mail.test"];
-    private static readonly string[] Folders = ["notes", "docs", "data", "logs", "backup", "src", "out", "tmp", "reports"];
-    private static readonly string[] Stems = ["todo", "report", "results", "intro", "list", "summary", "plan", "draft", "readme", "points", "ideas", "budget"];
     private static readonly string[] Extensions = [".md", ".txt", ".csv", ".json", ".log"];
-    private static readonly string[] Texts =
-        ["buy milk", "all tests pass", "id,score", "Welcome to the project.", "draft v2", "hello there", "version 1.2.0",
-         "call the bank", "x,y,z", "meeting at noon", "TODO: fix login", "done", "name,age", "Ship it!", "first line"];
-    private static readonly string[] ConfigNames = ["prod", "staging", "editor", "ci", "local", "test", "backend", "laptop", "build", "web"];
-    private static readonly string[] Invitees = ["Sam", "Priya", "Lee", "the design team", "Omar", "Mia", "the board", "Jonas", "Ana"];
-    private static readonly string[] EventKinds = ["Call", "Lunch", "Review", "Meeting", "Coffee", "Interview"];
 
-    private static string Email(SplitMix64 r) => $"{Pick(r, FirstNames)}@{Pick(r, MailDomains)}";
+    private static string Email(SplitMix64 r, ValuePools p) => $"{Pick(r, p.FirstNames)}@{Pick(r, p.MailDomains)}";
 
     /// <summary>A file path such as <c>logs/plan.csv</c> (a quarter without a folder): 9 × 12 × 5 folders, stems and extensions.</summary>
-    private static string FilePath(SplitMix64 r)
+    private static string FilePath(SplitMix64 r, ValuePools p)
     {
-        var name = Pick(r, Stems) + Pick(r, Extensions);
-        return r.NextInt(4) == 0 ? name : $"{Pick(r, Folders)}/{name}";
+        var name = Pick(r, p.Stems) + Pick(r, Extensions);
+        return r.NextInt(4) == 0 ? name : $"{Pick(r, p.Folders)}/{name}";
     }
 
     private static string Phrase(SplitMix64 r, params string[] forms) => forms[r.NextInt(forms.Length)];
 
     /// <summary>One to three settings (typed values) and how a user says them.</summary>
-    private static (JsonObject Config, string Said) Settings(SplitMix64 r)
+    private static (JsonObject Config, string Said) Settings(SplitMix64 r, ValuePools p)
     {
         (string Key, Func<(JsonNode Value, string Said)> Draw)[] all =
         [
-            ("port", () => { var p = 3000 + 10 * r.NextInt(700); return (p, $"port {p}"); }),
+            ("port", () => { var n = 3000 + 10 * r.NextInt(p.Ports); return (n, $"port {n}"); }),
             ("verbose", () => { var v = r.NextInt(2) == 0; return (v, $"verbose {(v ? "on" : "off")}"); }),
             ("debug", () => { var v = r.NextInt(2) == 0; return (v, $"debug {(v ? "enabled" : "disabled")}"); }),
-            ("theme", () => { var t = Pick(r, new[] { "dark", "light", "solarized", "high contrast" }); return (t, $"the {t} theme"); }),
-            ("timeout", () => { var t = 5 * (1 + r.NextInt(24)); return (t, $"a timeout of {t} seconds"); }),
-            ("region", () => { var g = Pick(r, new[] { "eu-west", "us-east", "ap-south", "eu-central" }); return (g, $"region {g}"); }),
-            ("retries", () => { var n = 1 + r.NextInt(6); return (n, $"{n} retries"); }),
+            ("theme", () => { var t = Pick(r, p.Themes); return (t, $"the {t} theme"); }),
+            ("timeout", () => { var t = 5 * (1 + r.NextInt(p.Timeouts)); return (t, $"a timeout of {t} seconds"); }),
+            ("region", () => { var g = Pick(r, p.Regions); return (g, $"region {g}"); }),
+            ("retries", () => { var n = 1 + r.NextInt(p.Retries); return (n, $"{n} retries"); }),
         ];
         var count = 1 + r.NextInt(3);
         var chosen = new List<int>();
@@ -83,44 +57,44 @@ public static partial class HermesGenerator
 
     private static string Date(SplitMix64 r) => $"2025-{1 + r.NextInt(12):D2}-{1 + r.NextInt(28):D2}";
 
-    private static (string Ask, JsonObject Args) WriteFileRequest(SplitMix64 r)
+    private static (string Ask, JsonObject Args) WriteFileRequest(SplitMix64 r, ValuePools p)
     {
-        var path = FilePath(r);
-        var text = Pick(r, Texts);
+        var path = FilePath(r, p);
+        var text = Pick(r, p.Texts);
         var ask = Phrase(r, $"Put '{text}' into {path}.", $"Store the line '{text}' in the file {path}.", $"Write '{text}' to {path}.",
             $"Create {path} with the text '{text}'.", $"I need {path} to contain '{text}'.", $"Overwrite {path} with '{text}'.");
         return (ask, new JsonObject { ["path"] = path, ["content"] = text });
     }
 
-    private static (string Ask, JsonObject Args) SaveConfigRequest(SplitMix64 r)
+    private static (string Ask, JsonObject Args) SaveConfigRequest(SplitMix64 r, ValuePools p)
     {
-        var name = Pick(r, ConfigNames);
-        var (config, said) = Settings(r);
+        var name = Pick(r, p.ConfigNames);
+        var (config, said) = Settings(r, p);
         var ask = Phrase(r, $"Keep the settings for '{name}': {said}.", $"Save the {name} configuration with {said}.",
             $"Remember {said} as config '{name}'.", $"Update config {name} so it has {said}.", $"Store a '{name}' profile: {said}.");
         return (ask, new JsonObject { ["name"] = name, ["config"] = config });
     }
 
-    private static (string Ask, JsonObject Args) DeleteFileRequest(SplitMix64 r)
+    private static (string Ask, JsonObject Args) DeleteFileRequest(SplitMix64 r, ValuePools p)
     {
-        var path = FilePath(r);
+        var path = FilePath(r, p);
         var ask = Phrase(r, $"Remove {path} from disk.", $"Please delete {path}.", $"Get rid of the file {path}.",
             $"Erase {path}, I no longer need it.", $"{path} can go: delete it.");
         return (ask, new JsonObject { ["path"] = path });
     }
 
-    private static (string Ask, JsonObject Args) SetTimerRequest(SplitMix64 r)
+    private static (string Ask, JsonObject Args) SetTimerRequest(SplitMix64 r, ValuePools p)
     {
-        var m = 1 + r.NextInt(90);
+        var m = 1 + r.NextInt(p.Minutes);
         var ask = Phrase(r, $"Start a {m} minute countdown.", $"Count down {m} minutes for me.", $"I need a {m}-minute timer.",
             $"Timer: {m} minutes, please.", $"Ring in {m} minutes.", $"Could you time {m} minutes?");
         return (ask, new JsonObject { ["minutes"] = m });
     }
 
-    private static (string Ask, JsonObject Args) CalendarRequest(SplitMix64 r)
+    private static (string Ask, JsonObject Args) CalendarRequest(SplitMix64 r, ValuePools p)
     {
-        var who = Pick(r, Invitees);
-        var title = $"{Pick(r, EventKinds)} with {who}";
+        var who = Pick(r, p.Invitees);
+        var title = $"{Pick(r, p.EventKinds)} with {who}";
         var date = Date(r);
         var time = Clock(r);
         var ask = Phrase(r, $"Add a {title.ToLowerInvariant()} on {date} at {time} to my schedule.", $"Schedule '{title}' for {date}, {time}.",
@@ -129,73 +103,78 @@ public static partial class HermesGenerator
         return (ask, new JsonObject { ["title"] = title, ["date"] = date, ["time"] = time });
     }
 
-    private static readonly Dictionary<string, Func<SplitMix64, (string Ask, JsonObject Args)>> VariedRequests = new()
+    private static readonly Dictionary<string, Func<SplitMix64, ValuePools, (string Ask, JsonObject Args)>> VariedRequests = new()
     {
-        ["get_current_weather"] = r =>
+        ["write_file"] = WriteFileRequest,
+        ["save_config"] = SaveConfigRequest,
+        ["delete_file"] = DeleteFileRequest,
+        ["set_timer"] = SetTimerRequest,
+        ["create_calendar_event"] = CalendarRequest,
+        ["get_current_weather"] = (r, p) =>
         {
-            var city = Pick(r, VariedCities);
+            var city = Pick(r, p.Cities);
             var unit = r.NextInt(2) == 0 ? "celsius" : "fahrenheit";
             var ask = Phrase(r, $"What's the weather like in {city} right now? Please use {unit}.", $"How warm is it in {city}? Answer in {unit}.",
                 $"Give me the current weather for {city} in {unit}.", $"Is it raining in {city}? Temperatures in {unit}, please.",
                 $"{city} weather now, {unit}.");
             return (ask, new JsonObject { ["location"] = city, ["unit"] = unit });
         },
-        ["get_stock_price"] = r =>
+        ["get_stock_price"] = (r, p) =>
         {
-            var s = Pick(r, VariedSymbols);
+            var s = Pick(r, p.Symbols);
             var ask = Phrase(r, $"How much is {s} trading at today?", $"What's the current price of {s}?", $"Quote me {s}.",
                 $"Check the share price for {s}.", $"Where is {s} stock right now?");
             return (ask, new JsonObject { ["symbol"] = s });
         },
-        ["set_smart_light_color"] = r =>
+        ["set_smart_light_color"] = (r, p) =>
         {
-            var room = Pick(r, VariedRooms);
+            var room = Pick(r, p.Rooms);
             var b = Pick(r, new[] { "dim", "medium", "bright" });
-            var c = Pick(r, VariedColors);
+            var c = Pick(r, p.Colors);
             var ask = Phrase(r, $"Make the {room} lights {b} and {c}, please.", $"Set the {room} lighting to {c}, {b}.",
                 $"Turn the {room} lights {c} at {b} brightness.", $"I want {b} {c} light in the {room}.");
             return (ask, new JsonObject { ["room"] = room, ["brightness"] = b, ["color"] = c });
         },
-        ["convert_currency"] = r =>
+        ["convert_currency"] = (r, p) =>
         {
-            var amt = 1 + r.NextInt(5000);
-            var from = Pick(r, VariedCurrencies);
-            var to = Pick(r, VariedCurrencies.Where(c => c != from).ToArray());
+            var amt = 1 + r.NextInt(p.Amount);
+            var from = Pick(r, p.Currencies);
+            var to = Pick(r, p.Currencies.Where(c => c != from).ToArray());
             var ask = Phrase(r, $"Convert {amt} {from} to {to}.", $"How many {to} do I get for {amt} {from}?", $"What is {amt} {from} in {to}?",
                 $"Exchange {amt} {from} into {to} for me.");
             return (ask, new JsonObject { ["amount"] = amt, ["from_currency"] = from, ["to_currency"] = to });
         },
-        ["search_news"] = r =>
+        ["search_news"] = (r, p) =>
         {
-            var t = Pick(r, VariedTopics);
-            var n = 2 + r.NextInt(7);
+            var t = Pick(r, p.Topics);
+            var n = 2 + r.NextInt(p.Articles);
             var ask = Phrase(r, $"Find me the {n} latest news articles about {t}.", $"Any news on {t}? Show {n} articles.",
                 $"Search the news for {t}, {n} results.", $"Give me {n} recent headlines about {t}.");
             return (ask, new JsonObject { ["topic"] = t, ["limit"] = n });
         },
-        ["translate_text"] = r =>
+        ["translate_text"] = (r, p) =>
         {
-            var p = Pick(r, VariedPhrases);
-            var l = Pick(r, VariedLanguages);
-            var ask = Phrase(r, $"How do I say \"{p}\" in {l}?", $"Translate \"{p}\" into {l}.", $"What is \"{p}\" in {l}?",
-                $"Please put \"{p}\" into {l}.");
-            return (ask, new JsonObject { ["text"] = p, ["target_language"] = l });
+            var text = Pick(r, p.Phrases);
+            var l = Pick(r, p.Languages);
+            var ask = Phrase(r, $"How do I say \"{text}\" in {l}?", $"Translate \"{text}\" into {l}.", $"What is \"{text}\" in {l}?",
+                $"Please put \"{text}\" into {l}.");
+            return (ask, new JsonObject { ["text"] = text, ["target_language"] = l });
         },
-        ["book_restaurant"] = r =>
+        ["book_restaurant"] = (r, p) =>
         {
-            var rest = Pick(r, VariedRestaurants);
+            var rest = Pick(r, p.Restaurants);
             var t = $"{17 + r.NextInt(5)}:{15 * r.NextInt(4):D2}";
-            var n = 1 + r.NextInt(10);
+            var n = 1 + r.NextInt(p.Guests);
             var outdoor = r.NextInt(2) == 0;
             var ask = Phrase(r, $"Book a table for {n} at {rest} at {t}{(outdoor ? ", outside if possible" : "")}.",
                 $"Reserve {rest} for {n} people at {t}{(outdoor ? " on the terrace" : "")}.",
                 $"Get us a table at {rest}, {n} guests, {t}{(outdoor ? ", outdoors" : "")}.");
             return (ask, new JsonObject { ["restaurant"] = rest, ["time"] = t, ["party_size"] = n, ["outdoor"] = outdoor });
         },
-        ["send_email"] = r =>
+        ["send_email"] = (r, p) =>
         {
-            var to = Email(r);
-            var topic = Pick(r, VariedTopics);
+            var to = Email(r, p);
+            var topic = Pick(r, p.Topics);
             var ask = Phrase(r, $"Email {to} that the report on {topic} is ready.", $"Send {to} a note: the {topic} report is ready.",
                 $"Let {to} know by email that the report on {topic} is done.");
             return (ask, new JsonObject { ["to"] = to, ["subject"] = $"Report on {topic}", ["body"] = $"Hi,\nthe report on {topic} is ready.\nBest" });

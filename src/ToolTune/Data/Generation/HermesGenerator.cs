@@ -37,9 +37,8 @@ public static partial class HermesGenerator
         Func<JsonObject, SplitMix64, JsonObject> Result,
         Func<JsonObject, JsonObject, string> Answer)
     {
-        /// <summary>The demo stream's request: many phrasings and wide value pools (<see cref="VariedRequests"/>); the fixed
-        /// <see cref="Request"/> when the tool has none (the extra tools are varied already).</summary>
-        public (string Ask, JsonObject Args) VariedRequest(SplitMix64 r) => VariedRequests.TryGetValue(Name, out var v) ? v(r) : Request(r);
+        /// <summary>The demo stream's request: many phrasings, values from <paramref name="pools"/> (<see cref="VariedRequests"/>).</summary>
+        public (string Ask, JsonObject Args) VariedRequest(SplitMix64 r, ValuePools pools) => VariedRequests[Name](r, pools);
     }
 
     private static readonly string[] Cities = ["Paris", "Tokyo", "Zurich", "New York", "Nairobi", "São Paulo", "Oslo", "Mumbai", "Sydney", "Toronto", "Berlin", "Lima"];
@@ -214,12 +213,13 @@ public static partial class HermesGenerator
     public enum Shape { Single, Parallel, MultiTurn, PythonDict, ContentBeforeCall, NoCall }
 
     /// <summary>Builds one Hermes record of the given shape.</summary>
-    public static JsonObject Conversation(string id, Shape shape, SplitMix64 r) => Conversation(id, shape, r, null, varied: false);
+    public static JsonObject Conversation(string id, Shape shape, SplitMix64 r) => Conversation(id, shape, r, null, pools: null);
 
-    /// <param name="varied">The demo stream: every tool (the extra ones too) may be offered beside the called one, requests
-    /// are drawn from <see cref="ToolDef.VariedRequest"/> and small talk from a longer list.</param>
-    private static JsonObject Conversation(string id, Shape shape, SplitMix64 r, ToolDef? firstTool, bool varied)
+    /// <param name="pools">Non-null for the demo stream: every tool (the extra ones too) may be offered beside the called one,
+    /// requests are drawn from <see cref="ToolDef.VariedRequest"/> with these values and small talk from a longer list.</param>
+    private static JsonObject Conversation(string id, Shape shape, SplitMix64 r, ToolDef? firstTool, ValuePools? pools)
     {
+        var varied = pools is not null;
         // 2–4 tools offered, including the ones called.
         var pool = varied ? AllTools : Catalog;
         var first = firstTool ?? Catalog[r.NextInt(Catalog.Length)];
@@ -238,7 +238,7 @@ public static partial class HermesGenerator
 
         void CallRound(ToolDef[] defs, bool pyDict, string? preface)
         {
-            var reqs = defs.Select(d => (Def: d, Req: varied ? d.VariedRequest(r) : d.Request(r))).ToArray();
+            var reqs = defs.Select(d => (Def: d, Req: pools is not null ? d.VariedRequest(r, pools) : d.Request(r))).ToArray();
             var ask = reqs.Length == 1 ? reqs[0].Req.Ask : string.Join(" Also, ", reqs.Select(x => x.Req.Ask.TrimEnd('.', '?', '!'))) + ".";
             turns.Add(Turn("human", ask));
             var calls = string.Join("\n", reqs.Select(x => pyDict
@@ -294,7 +294,7 @@ public static partial class HermesGenerator
     /// <paramref name="count"/> Hermes-style conversations: mostly single calls, with parallel, multi-turn,
     /// Python-dict, content-before-call and (about 4%) no-call conversations.
     /// </summary>
-    public static IEnumerable<JsonObject> Generate(int count, long seed) => Generate(count, seed, "hermes-generator", _ => null, varied: false);
+    public static IEnumerable<JsonObject> Generate(int count, long seed) => Generate(count, seed, "hermes-generator", _ => null, pools: null);
 
     // File, settings, timer and calendar tools (requests in HermesGenerator.Varied.cs): the emission prompts
     // (data/eval/emission_prompts.jsonl) ask for them in words no generated conversation uses, as seed 000 checks SmolLM3 on
@@ -303,27 +303,27 @@ public static partial class HermesGenerator
     [
         new("write_file", "Files", "Write text content to a file, creating or overwriting it.",
             Schema(("path", "string", "File path", null, true), ("content", "string", "Text to write", null, true)),
-            WriteFileRequest,
+            r => WriteFileRequest(r, ValuePools.Demo),
             (a, r) => new JsonObject { ["bytes_written"] = ((string)a["content"]!).Length },
             (a, res) => $"Wrote {res["bytes_written"]} bytes to {a["path"]}."),
         new("save_config", "Settings", "Save a configuration object under a name.",
             Schema(("name", "string", "Configuration name", null, true), ("config", "object", "Key/value settings", null, true)),
-            SaveConfigRequest,
+            r => SaveConfigRequest(r, ValuePools.Demo),
             (a, r) => new JsonObject { ["saved"] = true },
             (a, res) => $"Saved the '{a["name"]}' configuration."),
         new("delete_file", "Files", "Delete a file.",
             Schema(("path", "string", "File path", null, true)),
-            DeleteFileRequest,
+            r => DeleteFileRequest(r, ValuePools.Demo),
             (a, r) => new JsonObject { ["deleted"] = true },
             (a, res) => $"Deleted {a["path"]}."),
         new("set_timer", "Productivity", "Start a countdown timer.",
             Schema(("minutes", "integer", "Duration in minutes", null, true)),
-            SetTimerRequest,
+            r => SetTimerRequest(r, ValuePools.Demo),
             (a, r) => new JsonObject { ["started"] = true },
             (a, res) => $"Your {a["minutes"]} minute timer is running."),
         new("create_calendar_event", "Productivity", "Create a calendar event.",
             Schema(("title", "string", "Event title", null, true), ("date", "string", "Date, YYYY-MM-DD", null, true), ("time", "string", "Start time, HH:MM", null, true)),
-            CalendarRequest,
+            r => CalendarRequest(r, ValuePools.Demo),
             (a, r) => new JsonObject { ["created"] = true },
             (a, res) => $"Added \"{a["title"]}\" on {a["date"]} at {a["time"]}."),
     ];
@@ -340,18 +340,20 @@ public static partial class HermesGenerator
     /// create_calendar_event), any of the thirteen tools may be offered beside it, and requests come in several phrasings
     /// with wide value pools (<c>HermesGenerator.Varied.cs</c>). The embedded demo's base and LoRA data.
     /// </summary>
-    public static IEnumerable<JsonObject> GenerateExtended(int count, long seed, double extraShare) =>
+    /// <param name="pools">The values requests draw from: <see cref="ValuePools.Demo"/> (null) or, for the demo base's copy
+    /// lessons, <see cref="ValuePools.Wide"/>.</param>
+    public static IEnumerable<JsonObject> GenerateExtended(int count, long seed, double extraShare, ValuePools? pools = null) =>
         // The stream label is part of the shipped recipe (data/demo, data/demo-model).
-        Generate(count, seed, "hermes-generator-base", r => r.NextDouble() < extraShare ? Pick(r, ExtraCatalog) : null, varied: true);
+        Generate(count, seed, "hermes-generator-base", r => r.NextDouble() < extraShare ? Pick(r, ExtraCatalog) : null, pools ?? ValuePools.Demo);
 
     /// <summary>The bulk loop: a shape, then (<paramref name="firstTool"/>, which may draw nothing) the first tool, per record.</summary>
-    private static IEnumerable<JsonObject> Generate(int count, long seed, string stream, Func<SplitMix64, ToolDef?> firstTool, bool varied)
+    private static IEnumerable<JsonObject> Generate(int count, long seed, string stream, Func<SplitMix64, ToolDef?> firstTool, ValuePools? pools)
     {
         var r = SplitMix64.For(seed, stream);
         for (var i = 0; i < count; i++)
         {
             var shape = DrawShape(r);
-            yield return Conversation($"gen-{seed}-{i:D6}", shape, r, firstTool(r), varied);
+            yield return Conversation($"gen-{seed}-{i:D6}", shape, r, firstTool(r), pools);
         }
     }
 

@@ -1,0 +1,135 @@
+using ToolTune.Data.Selection;
+
+namespace ToolTune.Data.Generation;
+
+/// <summary>
+/// The argument values the demo stream's requests draw from (<see cref="HermesGenerator.GenerateExtended"/>). <see cref="Demo"/>
+/// holds the shipped data's pools. <see cref="Wide"/> mixes them across kinds and adds a few thousand made-up words, names,
+/// codes and sentences, and widens the number ranges: from a pool that wide no value can be guessed from the kind of slot,
+/// so a model trained on it has to copy each value from the request — what the demo base learns from it.
+/// </summary>
+public sealed record ValuePools
+{
+    public required string[] Cities { get; init; }
+    public required string[] Symbols { get; init; }
+    public required string[] Rooms { get; init; }
+    public required string[] Colors { get; init; }
+    public required string[] Currencies { get; init; }
+    public required string[] Topics { get; init; }
+    public required string[] Languages { get; init; }
+    public required string[] Phrases { get; init; }
+    public required string[] Restaurants { get; init; }
+    public required string[] FirstNames { get; init; }
+    public required string[] MailDomains { get; init; }
+    public required string[] Folders { get; init; }
+    public required string[] Stems { get; init; }
+    public required string[] Texts { get; init; }
+    public required string[] ConfigNames { get; init; }
+    public required string[] Invitees { get; init; }
+    public required string[] EventKinds { get; init; }
+    public required string[] Themes { get; init; }
+    public required string[] Regions { get; init; }
+
+    /// <summary>Upper bounds (exclusive) of the random numbers a request says: minutes of a timer, articles, guests, amounts,
+    /// ports (in tens above 3000), retries, timeouts (in fives).</summary>
+    public int Minutes { get; init; } = 90;
+    public int Articles { get; init; } = 7;
+    public int Guests { get; init; } = 10;
+    public int Amount { get; init; } = 5000;
+    public int Ports { get; init; } = 700;
+    public int Retries { get; init; } = 6;
+    public int Timeouts { get; init; } = 24;
+
+    /// <summary>The shipped demo data's pools (data/demo, data/demo-model): same values, same draws.</summary>
+    public static ValuePools Demo { get; } = new()
+    {
+        Cities = ["Paris", "Tokyo", "Zurich", "New York", "Nairobi", "São Paulo", "Oslo", "Mumbai", "Sydney", "Toronto", "Berlin", "Lima",
+            "Cairo", "Madrid", "Seoul", "Dublin", "Lisbon", "Vienna", "Chicago", "Accra", "Hanoi", "Prague", "Denver", "Perth"],
+        Symbols = ["TSLA", "AAPL", "MSFT", "NVDA", "AMZN", "GOOGL", "SAP", "ASML", "IBM", "INTC", "ORCL", "NFLX", "AMD", "SONY"],
+        Rooms = ["living room", "kitchen", "bedroom", "office", "hallway", "bathroom", "garage", "nursery", "porch"],
+        Colors = ["warm", "cool white", "blue", "amber", "green", "red", "purple", "daylight", "pink"],
+        Currencies = ["USD", "EUR", "CHF", "JPY", "GBP", "INR", "CAD", "AUD", "SEK", "BRL"],
+        Topics = ["renewable energy", "space exploration", "AI safety", "football", "climate policy", "chip manufacturing",
+            "electric cars", "public health", "cyber security", "ocean research", "tennis", "housing prices"],
+        Languages = ["French", "German", "Japanese", "Spanish", "Swahili", "Italian", "Korean", "Dutch", "Polish"],
+        Phrases = ["Where is the train station?", "Thank you for your help.", "The meeting starts at nine.", "I would like a coffee, please.",
+            "How much does this cost?", "See you tomorrow.", "My name is Alex.", "The museum opens at ten.", "Is this seat free?"],
+        Restaurants = ["Le Petit Bistro", "Sakura Sushi", "Trattoria Roma", "The Green Fork", "Casa Luna", "Blue Elephant", "Noodle Bar", "Chez Marie"],
+        FirstNames = ["alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy"],
+        MailDomains = ["example.com", "example.org", "example.net", "mail.test"],
+        Folders = ["notes", "docs", "data", "logs", "backup", "src", "out", "tmp", "reports"],
+        Stems = ["todo", "report", "results", "intro", "list", "summary", "plan", "draft", "readme", "points", "ideas", "budget"],
+        Texts = ["buy milk", "all tests pass", "id,score", "Welcome to the project.", "draft v2", "hello there", "version 1.2.0",
+            "call the bank", "x,y,z", "meeting at noon", "TODO: fix login", "done", "name,age", "Ship it!", "first line"],
+        ConfigNames = ["prod", "staging", "editor", "ci", "local", "test", "backend", "laptop", "build", "web"],
+        Invitees = ["Sam", "Priya", "Lee", "the design team", "Omar", "Mia", "the board", "Jonas", "Ana"],
+        EventKinds = ["Call", "Lunch", "Review", "Meeting", "Coffee", "Interview"],
+        Themes = ["dark", "light", "solarized", "high contrast"],
+        Regions = ["eu-west", "us-east", "ap-south", "eu-central"],
+    };
+
+    /// <summary>
+    /// Pools no slot can be guessed from: each kind keeps its demo values, takes every other kind's words of the same form
+    /// (a room may be "tennis", a city "Mia"), and adds <paramref name="madeUp"/> made-up ones (consonant–vowel words such as
+    /// "tavoren", names, capital-letter codes, short sentences). Numbers span ten times the demo's ranges.
+    /// </summary>
+    public static ValuePools Wide(long seed, int madeUp = 0)
+    {
+        var r = SplitMix64.For(seed, "value-pools-wide");
+        var d = Demo;
+        string[] lowerWords = [.. d.Rooms, .. d.Colors, .. d.Topics, .. d.FirstNames, .. d.Folders, .. d.Stems, .. d.ConfigNames, .. d.Themes];
+        string[] names = [.. d.Cities, .. d.Languages, .. d.Invitees.Where(n => char.IsUpper(n[0])), .. d.EventKinds];
+        string Word() => MadeUpWord(r);
+        string Name() => Capitalize(Word());
+        string Code() => new([.. Enumerable.Range(0, 3 + r.NextInt(2)).Select(_ => (char)('A' + r.NextInt(26)))]);
+        string Sentence()
+        {
+            var words = Enumerable.Range(0, 2 + r.NextInt(4)).Select(_ => r.NextInt(2) == 0 ? Word() : lowerWords[r.NextInt(lowerWords.Length)]);
+            return Capitalize(string.Join(' ', words)) + (r.NextInt(3) == 0 ? "?" : ".");
+        }
+        string[] Many(Func<string> make) => [.. Enumerable.Range(0, madeUp).Select(_ => make())];
+        string[] Mix(string[] own, string[] others, Func<string> make) => [.. own.Union(others).Union(Many(make))];
+        return new ValuePools
+        {
+            Cities = Mix(d.Cities, names, () => r.NextInt(4) == 0 ? $"{Name()} {Name()}" : Name()),
+            Symbols = Mix(d.Symbols, d.Currencies, Code),
+            Rooms = Mix(d.Rooms, lowerWords, () => r.NextInt(3) == 0 ? $"{Word()} room" : Word()),
+            Colors = Mix(d.Colors, lowerWords, Word),
+            Currencies = Mix(d.Currencies, d.Symbols, () => Code()[..3]),
+            Topics = Mix(d.Topics, lowerWords, () => r.NextInt(2) == 0 ? $"{Word()} {Word()}" : Word()),
+            Languages = Mix(d.Languages, names, () => Name() + "ish"),
+            Phrases = Mix(d.Phrases, d.Texts.Where(t => char.IsUpper(t[0])).ToArray(), Sentence),
+            Restaurants = Mix(d.Restaurants, names, () => $"{Name()} {Name()}"),
+            FirstNames = Mix(d.FirstNames, d.Stems, Word),
+            MailDomains = Mix(d.MailDomains, [], () => $"{Word()}.{d.MailDomains[r.NextInt(3)].Split('.')[1]}"),
+            Folders = Mix(d.Folders, d.Stems, Word),
+            Stems = Mix(d.Stems, d.Folders, Word),
+            Texts = Mix(d.Texts, d.Phrases, () => r.NextInt(2) == 0 ? Sentence() : $"{Word()} {Word()}"),
+            ConfigNames = Mix(d.ConfigNames, lowerWords, Word),
+            Invitees = Mix(d.Invitees, names, Name),
+            EventKinds = Mix(d.EventKinds, [], Name),
+            Themes = Mix(d.Themes, lowerWords, Word),
+            Regions = Mix(d.Regions, [], () => $"{Word()}-{Word()}"),
+            Minutes = 10 * d.Minutes, Articles = d.Articles, Guests = 10 * d.Guests, Amount = 10 * d.Amount,
+            Ports = 6000, Retries = 10 * d.Retries, Timeouts = 10 * d.Timeouts,
+        };
+    }
+
+    private const string Consonants = "bdfgklmnprstvz";
+    private const string Vowels = "aeiou";
+
+    /// <summary>Two or three consonant–vowel syllables, sometimes closed by a consonant: "tavoren", "kelimo".</summary>
+    private static string MadeUpWord(SplitMix64 r)
+    {
+        var chars = new List<char>();
+        for (var s = 2 + r.NextInt(2); s > 0; s--)
+        {
+            chars.Add(Consonants[r.NextInt(Consonants.Length)]);
+            chars.Add(Vowels[r.NextInt(Vowels.Length)]);
+        }
+        if (r.NextInt(2) == 0) chars.Add(Consonants[r.NextInt(Consonants.Length)]);
+        return new string([.. chars]);
+    }
+
+    private static string Capitalize(string s) => s.Length == 0 ? s : char.ToUpperInvariant(s[0]) + s[1..];
+}
