@@ -8,12 +8,11 @@ namespace ToolTune.Pipeline.Stages;
 /// VerifyTokens: runs <see cref="TokenVerifier"/> on PrepareData's output with the configured delimiters
 /// (<c>tokens.tool_call</c>, <c>tokens.tool_response</c>, <c>tokens.end_of_turn</c>, <c>tokens.expect_ids</c>) and
 /// the run's tokenizer and template. Writes <c>verify/report.json</c> + <c>report.md</c>; any violation fails the stage
-/// with one located error per violation (the sample id and its source file/line, or the template/config file).
+/// with one located error per violation (the sample id and its source file/line, or the template/config file), and
+/// the failing report is kept in <c>verify-failed/</c> (<see cref="KeepsFailedOutput"/>).
 /// </summary>
 public sealed class VerifyTokensStage : IStage
 {
-    /// <summary>Under <c>artifacts/&lt;run&gt;/</c>: the report of the last failing verification (kept for reading; removed on success).</summary>
-    public const string FailedReportFolder = "verify-failed";
     /// <summary>How many violations are logged as separate build errors (all are in the report).</summary>
     public const int MaxLoggedErrors = 50;
 
@@ -24,18 +23,20 @@ public sealed class VerifyTokensStage : IStage
     public IReadOnlyList<string> ConfigKeys => ["tokens", .. ModelText.ConfigKeys];
     public IEnumerable<string> InputFiles(LoadedConfig config) => ModelText.InputFiles(config);
 
+    /// <summary>The violations' summary: its report is worth reading.</summary>
+    public bool KeepsFailedOutput(ToolTuneException failure) =>
+        failure is ToolTuneMultiException m && m.Errors.Any(e => e.Code == ErrorCodes.VerifyFailed);
+
     public void Run(StageContext context)
     {
         var report = Verify(context.Config, context.UpstreamOutput("PrepareData"), context.Log, context.Cancellation);
-        var failedDir = Path.Combine(context.Layout.RunDir, FailedReportFolder);
+        report.Write(context.OutputDir);
         if (report.Violations.Count == 0)
         {
-            report.Write(context.OutputDir);
-            if (Directory.Exists(failedDir)) Directory.Delete(failedDir, recursive: true);
             context.Log.Message($"VerifyTokens: passed ({report.SamplesChecked} samples, {report.ToolCallsChecked} tool calls, template lint clean).", important: true);
             return;
         }
-        report.Write(failedDir);
+        var failedDir = context.Layout.FailedOutputDir(this);
         var errors = report.Violations.Take(MaxLoggedErrors).Select(v => v.ToException()).ToList();
         var summary = $"VerifyTokens failed: {report.Violations.Count} violation(s) in {report.SamplesWithViolations} sample(s) and {report.GlobalViolations} tokenizer/template check(s); " +
                       $"full report: {Path.Combine(failedDir, VerifyReport.MarkdownFileName)}";
