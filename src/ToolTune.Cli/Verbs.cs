@@ -4,36 +4,38 @@ using ToolTune.Cli.Commands;
 namespace ToolTune.Cli;
 
 /// <summary>
-/// The CLI verbs, under <c>Commands/</c>: most in a file of their own; <c>StageCommands</c> holds the stage verbs
-/// (prepare, verify, train, make-model, bench prepare) and <c>EvaluateCommand</c> both <c>evaluate</c> and <c>bench eval</c>.
+/// The CLI verbs, one per file under <c>Commands/</c> (<c>XCommand.Create()</c>; the subcommands of <c>bench</c> and
+/// <c>demo</c> are <c>BenchXCommand</c> and <c>DemoXCommand</c>). Shared parts: <see cref="StageVerb"/> (the verbs that
+/// run a stage), <see cref="PipelineOptions"/>, <see cref="ConsoleLog"/>.
 /// </summary>
 internal static class Verbs
 {
     public static IEnumerable<Command> All()
     {
         // Pipeline stages: the same entry points as the MSBuild targets (PipelineApi.RunStage).
-        yield return Commands.StageCommands.Prepare();
-        yield return Commands.StageCommands.Verify();
-        yield return Commands.StageCommands.Train();
-        yield return Commands.EvaluateCommand.Create();
-        yield return Commands.StageCommands.MakeModel();
-        yield return Commands.DemoCommand.Create();
-        yield return Commands.StatusCommand.Create();
-        yield return Commands.TokenizeCommand.Create();
-        yield return Commands.RenderCommand.Create();
-        var bench = Commands.BenchCommand.Create();
-        bench.Subcommands.Add(Commands.BenchRenderCommand.Create());
-        bench.Subcommands.Add(Commands.StageCommands.BenchPrepare());
+        yield return PrepareCommand.Create();
+        yield return VerifyCommand.Create();
+        yield return TrainCommand.Create();
+        yield return EvaluateCommand.Create();
+        yield return MakeModelCommand.Create();
+        yield return DemoCommand.Create();
+        yield return StatusCommand.Create();
+        yield return TokenizeCommand.Create();
+        yield return RenderCommand.Create();
+        var bench = BenchCommand.Create();
+        bench.Subcommands.Add(BenchTokenizeCommand.Create());
+        bench.Subcommands.Add(BenchRenderCommand.Create());
+        bench.Subcommands.Add(BenchPrepareCommand.Create());
         bench.Subcommands.Add(BenchGemmCommand.Create());
         bench.Subcommands.Add(BenchKernelsCommand.Create());
         bench.Subcommands.Add(BenchTrainCommand.Create());
         bench.Subcommands.Add(BenchOpenCommand.Create());
         bench.Subcommands.Add(BenchGenerateCommand.Create());
-        bench.Subcommands.Add(Commands.EvaluateCommand.Bench());
+        bench.Subcommands.Add(BenchEvalCommand.Create());
         bench.Subcommands.Add(BenchServeCommand.Create());
         yield return bench;
-        yield return Commands.InspectCommand.Create();
-        yield return Commands.MakeTokenizerCommand.Create();
+        yield return InspectCommand.Create();
+        yield return MakeTokenizerCommand.Create();
         yield return LogitsCommand.Create();
         yield return GenerateCommand.Create();
         yield return MergeCommand.Create();

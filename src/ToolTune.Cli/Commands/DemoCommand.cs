@@ -1,82 +1,10 @@
 using System.CommandLine;
-using ToolTune.Data.Generation;
-using ToolTune.Demo;
-using ToolTune.Model;
 
 namespace ToolTune.Cli.Commands;
 
-/// <summary>
-/// <c>tooltune demo make-base [--tokenizer data/demo-model] [--template …] [--out data/demo-model] [--max-steps N] …</c>:
-/// full-parameter trains the code-dumping demo base (<see cref="DemoBase"/>) and writes config.json, model.safetensors
-/// and generation_config.json beside the tokenizer. The defaults are the shipped recipe (data/README.md).
-/// </summary>
+/// <summary><c>tooltune demo make-base|make-data</c>: the embedded default's demo assets (<see cref="DemoMakeBaseCommand"/>,
+/// <see cref="DemoMakeDataCommand"/>).</summary>
 internal static class DemoCommand
 {
-    public static Command Create()
-    {
-        var d = new DemoBaseOptions();
-        var tokenizer = new Option<string>("--tokenizer") { Description = "Tokenizer folder (vocabulary size incl. added tokens, bos/eos/pad).", DefaultValueFactory = _ => "data/demo-model" };
-        var template = new Option<string>("--template") { Description = "Chat template the conversations are rendered with.", DefaultValueFactory = _ => "configs/templates/smollm3-tool-fixed.jinja" };
-        var output = new Option<string>("--out") { Description = "Output folder (config.json, model.safetensors, generation_config.json).", DefaultValueFactory = _ => "data/demo-model" };
-        var preset = new Option<string>("--preset") { Description = "Model shape (DemoModel.Shape).", DefaultValueFactory = _ => d.Preset };
-        var codeCount = new Option<int>("--code-count") { Description = "Generated tool requests answered with Python code (seed --code-seed).", DefaultValueFactory = _ => d.CodeCount };
-        var generalCount = new Option<int>("--general-count") { Description = "Generated general chat conversations.", DefaultValueFactory = _ => d.GeneralCount };
-        var drillCount = new Option<int>("--drill-count") { Description = $"Copy drills: conversations of {d.DrillTurns} requests answered with code, without tool schemas.", DefaultValueFactory = _ => d.DrillCount };
-        var epochs = new Option<int>("--epochs") { DefaultValueFactory = _ => d.Epochs };
-        var maxSteps = new Option<int?>("--max-steps") { Description = "Stop after N optimizer steps (the schedule is sized to N)." };
-        var batch = new Option<int>("--batch-size") { DefaultValueFactory = _ => d.BatchSize };
-        var lr = new Option<double>("--lr") { DefaultValueFactory = _ => d.LearningRate };
-        var seed = new Option<int>("--seed") { Description = "Init seed (weights ~ N(0, 0.02)); the shuffle seed is fixed.", DefaultValueFactory = _ => d.InitSeed };
-        var assistantOnly = new Option<bool>("--assistant-only") { Description = "Train on the assistant turns only, not on every token." };
-        var firstCall = new Option<bool>("--first-call-only") { Description = "Cut each tool conversation after its first call (the default trains whole conversations: tool responses, follow-ups, every call answered with code)." };
-        var startFrom = new Option<string?>("--start-from") { Description = "Skip the first training: continue from this snapshot with the copy lessons." };
-        var copyEpochs = new Option<int>("--copy-epochs") { Description = "Epochs of the copy lessons (values from wide pools); 0 skips them.", DefaultValueFactory = _ => d.CopyEpochs };
-        var copyDrills = new Option<int>("--copy-drill-count") { Description = "Copy lessons: drills.", DefaultValueFactory = _ => d.CopyDrillCount };
-        var copyCode = new Option<int>("--copy-code-count") { Description = "Copy lessons: tool conversations answered with code.", DefaultValueFactory = _ => d.CopyCodeCount };
-        var copyLr = new Option<double>("--copy-lr") { DefaultValueFactory = _ => d.CopyLearningRate };
-        var copyMadeUp = new Option<int>("--copy-made-up") { Description = "Copy lessons: made-up values per kind in the wide pools.", DefaultValueFactory = _ => d.CopyMadeUpValues };
-        var make = new Command("make-base", "Full-parameter train the tiny code-dumping demo base (deterministic: same options, same bytes).")
-        {
-            tokenizer, template, output, preset, codeCount, generalCount, drillCount, epochs, maxSteps, batch, lr, seed, assistantOnly, firstCall,
-            startFrom, copyEpochs, copyDrills, copyCode, copyLr, copyMadeUp,
-        };
-        make.SetAction(p => PipelineOptions.Guard(() =>
-        {
-            var o = d with
-            {
-                Preset = p.GetValue(preset)!, CodeCount = p.GetValue(codeCount), GeneralCount = p.GetValue(generalCount), DrillCount = p.GetValue(drillCount), Epochs = p.GetValue(epochs),
-                MaxSteps = p.GetValue(maxSteps), BatchSize = p.GetValue(batch), LearningRate = p.GetValue(lr), InitSeed = p.GetValue(seed),
-                TrainAllTokens = !p.GetValue(assistantOnly), WholeConversations = !p.GetValue(firstCall),
-                StartFrom = p.GetValue(startFrom), CopyEpochs = p.GetValue(copyEpochs), CopyDrillCount = p.GetValue(copyDrills),
-                CopyCodeCount = p.GetValue(copyCode), CopyLearningRate = p.GetValue(copyLr), CopyMadeUpValues = p.GetValue(copyMadeUp),
-            };
-            var r = DemoBase.Make(p.GetValue(tokenizer)!, p.GetValue(template)!, p.GetValue(output)!, o, Console.WriteLine);
-            foreach (var f in r.Files) Console.WriteLine($"wrote {f} ({new FileInfo(f).Length:N0} bytes)");
-            Console.WriteLine(FormattableString.Invariant($"make-base: {r.Samples} samples, {r.Steps} steps, loss {r.FirstLoss:0.000} -> {r.LastLoss:0.000}, {r.Elapsed.TotalSeconds:0.0} s"));
-            return 0;
-        }));
-        var cmd = new Command("demo", "The embedded default's demo assets.") { make, MakeData() };
-        return cmd;
-    }
-
-    /// <summary><c>tooltune demo make-data [--out data/demo] [--tool-count N] [--general-count N] [--seed S]</c>.</summary>
-    private static Command MakeData()
-    {
-        var d = new DemoDataOptions();
-        var output = new Option<string>("--out") { Description = "Output folder.", DefaultValueFactory = _ => "data/demo" };
-        var toolCount = new Option<int>("--tool-count") { Description = "Generated Hermes tool conversations.", DefaultValueFactory = _ => d.ToolCount };
-        var generalCount = new Option<int>("--general-count") { Description = "Generated general instruct conversations.", DefaultValueFactory = _ => d.GeneralCount };
-        var seed = new Option<long>("--seed") { DefaultValueFactory = _ => d.Seed };
-        var make = new Command("make-data", "Generate the demo data set (Hermes tool conversations + general chat; same options, same bytes).")
-        {
-            output, toolCount, generalCount, seed,
-        };
-        make.SetAction(p => PipelineOptions.Guard(() =>
-        {
-            var o = d with { ToolCount = p.GetValue(toolCount), GeneralCount = p.GetValue(generalCount), Seed = p.GetValue(seed) };
-            foreach (var f in DemoData.Write(p.GetValue(output)!, o)) Console.WriteLine($"wrote {f} ({new FileInfo(f).Length:N0} bytes)");
-            return 0;
-        }));
-        return make;
-    }
+    public static Command Create() => new("demo", "The embedded default's demo assets.") { DemoMakeBaseCommand.Create(), DemoMakeDataCommand.Create() };
 }

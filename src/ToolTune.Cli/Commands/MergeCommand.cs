@@ -33,7 +33,7 @@ internal static class MergeCommand
             if (parse.GetValue(config) is { } configFile)
             {
                 var rootDir = PipelineOptions.ResolveRoot(configFile, parse.GetValue(root));
-                var r = PipelineApi.RunStage(configFile, rootDir, string.Join(';', parse.GetValue(set) ?? []), "MergeAdapter", StageCommands.ConsoleLog.Instance, ct);
+                var r = PipelineApi.RunStage(configFile, rootDir, string.Join(';', parse.GetValue(set) ?? []), "MergeAdapter", ConsoleLog.Instance, ct);
                 Console.WriteLine($"MergeAdapter: outputs in {r.OutputDir}");
                 return 0;
             }

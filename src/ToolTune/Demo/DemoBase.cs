@@ -274,15 +274,15 @@ public sealed record DemoBaseOptions
     public string? StartFrom { get; init; }
 
     /// <summary>The copy lessons (<see cref="DemoBase.CopyConversations"/>): code dumps, drills and general chat, seeds from
-    /// <see cref="CopySeed"/>; 0 epochs skips them.</summary>
-    public int CopyCodeCount { get; init; } = 1000;
-    public int CopyDrillCount { get; init; } = 2000;
+    /// <see cref="CopySeed"/>; 0 epochs (the shipped base) skips them. data/README.md has what they did to the base.</summary>
+    public int CopyCodeCount { get; init; } = 300;
+    public int CopyDrillCount { get; init; } = 3000;
     public int CopyGeneralCount { get; init; } = 200;
     public long CopySeed { get; init; } = 21;
-    public int CopyEpochs { get; init; } = 2;
+    public int CopyEpochs { get; init; } = 0;
     /// <summary>Made-up values per kind in the copy lessons' pools (<see cref="ValuePools.Wide"/>).</summary>
     public int CopyMadeUpValues { get; init; } = 0;
-    public double CopyLearningRate { get; init; } = 1e-3;
+    public double CopyLearningRate { get; init; } = 3e-3;
 }
 
 public sealed record DemoBaseResult(IReadOnlyList<string> Files, int Samples, int Steps, double FirstLoss, double LastLoss, TimeSpan Elapsed);

@@ -7,7 +7,7 @@ using ToolTune.Text.Tokenization;
 namespace ToolTune.Evaluation;
 
 /// <summary>
-/// <c>tooltune evaluate --model DIR --set FILE [--base DIR]</c>: evaluation outside a pipeline run. The model folder is a
+/// <c>tooltune evaluate --model DIR --eval-set FILE [--base DIR]</c>: evaluation outside a pipeline run. The model folder is a
 /// Hugging Face snapshot with its tokenizer and chat template (MergeAdapter's <c>merged/</c> is one); the set is a
 /// <c>tool_eval.jsonl</c>-style file; emission prompts optional.
 /// </summary>

@@ -1,6 +1,5 @@
 using ToolTune.Diagnostics;
 using ToolTune.Model;
-using ToolTune.Pipeline.Config;
 
 namespace ToolTune.Lora;
 
@@ -11,7 +10,8 @@ namespace ToolTune.Lora;
 public sealed record LoraConfig
 {
     /// <summary>Module names LoRA can wrap (the SmolLM3/Llama projections, the input embedding and an untied head).</summary>
-    public static IReadOnlyList<string> KnownModules { get; } = LoraSection.Modules;
+    public static IReadOnlyList<string> KnownModules { get; } =
+        ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj", "embed_tokens", "lm_head"];
     public static IReadOnlyList<string> AttentionModules { get; } = ["q_proj", "k_proj", "v_proj", "o_proj"];
     public static IReadOnlyList<string> MlpModules { get; } = ["gate_proj", "up_proj", "down_proj"];
 
@@ -46,24 +46,19 @@ public sealed record LoraConfig
     }
 
     /// <summary>
-    /// Resolves the <c>lora:</c> section: <paramref name="tokenToId"/> maps each <c>trainable_tokens</c> string to its single
-    /// token id (null when it is not one token → TT5001).
+    /// This config with the embedding rows of <paramref name="tokens"/> (<c>lora.trainable_tokens</c>) trained, then
+    /// validated: <paramref name="tokenToId"/> maps each string to its single token id (null when it is not one token → TT5001).
     /// </summary>
-    public static LoraConfig FromSection(LoraSection section, Func<string, int?> tokenToId, string? baseModel = null, string? file = null)
+    public LoraConfig WithTrainableTokens(IEnumerable<string> tokens, Func<string, int?> tokenToId, string? file = null)
     {
         var ids = new SortedSet<int>();
-        foreach (var t in section.TrainableTokens)
+        foreach (var t in tokens)
         {
             var id = tokenToId(t) ?? throw new ToolTuneException(ErrorCodes.LoraTrainableTokenUnknown,
                 $"lora.trainable_tokens: '{t}' is not a single token of the tokenizer", file);
             ids.Add(id);
         }
-        return new LoraConfig
-        {
-            R = section.R, Alpha = section.Alpha, Dropout = section.Dropout,
-            TargetModules = section.TargetModules.Distinct().ToArray(),
-            TrainableTokenIds = ids.ToArray(), BaseModelNameOrPath = baseModel,
-        }.Validate(file);
+        return (this with { TrainableTokenIds = ids.ToArray() }).Validate(file);
     }
 
     /// <summary>Module path (HF state-dict prefix, without <c>.weight</c>) of a target in layer <paramref name="layer"/>.</summary>

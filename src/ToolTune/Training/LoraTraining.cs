@@ -41,7 +41,7 @@ public static class LoraTraining
     }
 
     public static LoraConfig LoraFor(PipelineConfig config, Func<string, int?> tokenToId, string snapshotDirectory) =>
-        LoraConfig.FromSection(config.Lora, tokenToId, config.Model.BaseModel ?? snapshotDirectory);
+        config.Lora.ToLoraConfig(tokenToId, config.Model.BaseModel ?? snapshotDirectory);
 
     /// <summary>The PEFT initialisation from the training seed (trainable token rows copied from the base embedding).</summary>
     public static LoraAdapter InitialAdapter(PipelineConfig config, LoraConfig lora, CausalLM lm)
@@ -59,7 +59,7 @@ public static class LoraTraining
     /// what else decides the arithmetic, e.g. another backend and its device).</summary>
     public static TrainerOptions OptionsFor(PipelineConfig config, LoraConfig lora, ModelConfig model, int trainCount, string outputDirectory,
         bool resume, string? dataIdentity, string? extraIdentity = null) =>
-        TrainerOptions.FromSection(config.Train, config.Run.Seed, outputDirectory) with
+        config.Train.ToTrainerOptions(config.Run.Seed, outputDirectory) with
         {
             Resume = resume,
             ExtraFingerprint = string.Join("|", PeftAdapterIO.ConfigJson(lora).ToJsonString(), model.NumLayers, model.HiddenSize, model.VocabSize,

@@ -5,7 +5,6 @@ using System.Text;
 using ToolTune.Data.Shards;
 using ToolTune.Diagnostics;
 using ToolTune.Model;
-using ToolTune.Pipeline.Config;
 
 namespace ToolTune.Training;
 
@@ -73,15 +72,6 @@ public sealed record TrainerOptions
     public string CheckpointDirectory => Path.Combine(OutputDirectory, "checkpoints");
     public string LogPath => Path.Combine(OutputDirectory, "train-log.csv");
     public string LossSvgPath => Path.Combine(OutputDirectory, "loss.svg");
-
-    /// <summary>From the <c>train:</c> section (seed null → <paramref name="runSeed"/>).</summary>
-    public static TrainerOptions FromSection(TrainSection t, long runSeed, string outputDirectory) => new()
-    {
-        Epochs = t.Epochs, MaxSteps = t.MaxSteps, LearningRate = t.LearningRate, Beta1 = t.Betas[0], Beta2 = t.Betas[1], Eps = t.Eps,
-        WeightDecay = t.WeightDecay, Schedule = t.Schedule, WarmupRatio = t.WarmupRatio, BatchSize = t.BatchSize, GradAccum = t.GradAccum,
-        MaxTokensPerBatch = t.MaxTokensPerBatch, MaxGradNorm = t.MaxGradNorm, Seed = t.Seed ?? runSeed, EvalEvery = t.EvalEvery,
-        SaveEvery = t.SaveEvery, KeepLast = t.KeepLast, OutputDirectory = outputDirectory,
-    };
 
     /// <summary>Hash of everything that fixes the trajectory (a checkpoint from other options is not resumed).</summary>
     public string Fingerprint()

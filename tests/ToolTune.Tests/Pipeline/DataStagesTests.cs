@@ -200,7 +200,7 @@ public sealed class DataStagesTests
             "per-sample: the parallel sample's calls are missing from its labels, located at its record");
         Assert.AreEqual(ErrorCodes.VerifyFailed, ex.Errors[^1].Code);
         Assert.IsFalse(Directory.Exists(Path.Combine(p.RunDir("orig"), "verify")), "a failed verification commits no verify/ folder");
-        StringAssert.Contains(File.ReadAllText(Path.Combine(p.RunDir("orig"), VerifyTokensStage.FailedReportFolder, "report.md")), "**FAILED**");
+        StringAssert.Contains(File.ReadAllText(Path.Combine(p.RunDir("orig"), "verify-failed", "report.md")), "**FAILED**");
         Assert.IsFalse(Directory.EnumerateDirectories(p.RunDir("orig"), ".tmp-*").Any());
     }
 

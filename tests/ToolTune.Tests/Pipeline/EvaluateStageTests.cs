@@ -44,12 +44,16 @@ public sealed class EvaluateStageTests
 
     private static string RunEvaluate(TempDir dir, IPipelineLog log, params string[] overrides)
     {
-        var config = ConfigLoader.Load("configs/sample.yaml", dir.Path, overrides);
-        var layout = RunLayout.For(config);
-        var temp = Path.Combine(layout.RunDir, ".tmp-Evaluate-test-" + Guid.NewGuid().ToString("N")[..6]);
-        Directory.CreateDirectory(temp);
-        new EvaluateStage().Run(new StageContext(config, layout, temp, log, CancellationToken.None));
+        var temp = Path.Combine(dir.Path, "artifacts", "sample", ".tmp-Evaluate-test-" + Guid.NewGuid().ToString("N")[..6]);
+        RunEvaluateIn(dir, log, temp, overrides);
         return temp;
+    }
+
+    private static void RunEvaluateIn(TempDir dir, IPipelineLog log, string temp, params string[] overrides)
+    {
+        var config = ConfigLoader.Load("configs/sample.yaml", dir.Path, overrides);
+        Directory.CreateDirectory(temp);
+        new EvaluateStage().Run(new StageContext(config, RunLayout.For(config), temp, log, CancellationToken.None));
     }
 
     [TestMethod]
@@ -85,13 +89,18 @@ public sealed class EvaluateStageTests
     {
         var (dir, _) = Setup();
         using var _d = dir;
+        var outDir = Path.Combine(dir.Path, "artifacts", "sample", ".tmp-Evaluate-test");
         var e = Assert.ThrowsExactly<ToolTuneException>(() =>
-            RunEvaluate(dir, new ListLog(), "eval.gates=[\"emission_rate >= 0.5\"]", "eval.compare_base=false", "eval.max_new_tokens=8"));
+            RunEvaluateIn(dir, new ListLog(), outDir, "eval.gates=[\"emission_rate >= 0.5\"]", "eval.compare_base=false", "eval.max_new_tokens=8"));
         Assert.AreEqual(ErrorCodes.EvalGateFailed, e.Code);
         StringAssert.Contains(e.Message, "emission_rate");
         StringAssert.Contains(e.Message, "0.5");
         StringAssert.Contains(e.Message, "emit-");       // worst examples
         StringAssert.EndsWith(e.File!, "sample.yaml");
-        Assert.IsTrue(File.Exists(Path.Combine(dir.Path, "artifacts/sample", EvaluateStage.FailedFolder, "report.md")));
+        // The report is written before the gates are enforced; StageRunner keeps it as eval-failed/ (the integration
+        // test checks the folder), which the error names.
+        Assert.IsTrue(File.Exists(Path.Combine(outDir, "report.md")));
+        Assert.IsTrue(new EvaluateStage().KeepsFailedOutput(e));
+        StringAssert.Contains(e.Message, Path.Combine(dir.Path, "artifacts", "sample", "eval-failed", "report.md"));
     }
 }

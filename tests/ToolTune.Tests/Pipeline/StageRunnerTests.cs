@@ -10,10 +10,11 @@ namespace ToolTune.Tests.Pipeline;
 public sealed class StageRunnerTests
 {
     /// <summary>A stage that copies the data like Snapshot, then optionally fails or waits for cancellation.</summary>
-    private sealed class ProbeStage(string name, Func<StageContext, bool> beforeCommit, IReadOnlyCollection<string>? runRecords = null) : IStage
+    private sealed class ProbeStage(string name, Func<StageContext, bool> beforeCommit, IReadOnlyCollection<string>? runRecords = null, bool keepsFailedOutput = false) : IStage
     {
         public string Name => name;
         public IReadOnlyCollection<string> RunRecordOutputs => runRecords ?? [];
+        public bool KeepsFailedOutput(ToolTuneException failure) => keepsFailedOutput && failure.Code == ErrorCodes.StageFailed;
         public string Version => "1";
         public string OutputFolder => name.ToLowerInvariant();
         public IReadOnlyList<string> Upstream => [];
@@ -57,6 +58,42 @@ public sealed class StageRunnerTests
         StageRegistry.Register(new ProbeStage("PlainProbe", WriteLog));
         StageRunner.Run(config, "PlainProbe", NullPipelineLog.Instance);
         Assert.IsTrue(StageRunner.Run(config, "PlainProbe", NullPipelineLog.Instance).OutputChanged, "without the declaration the log counts");
+    }
+
+    [TestMethod]
+    public void AKeptFailureLeavesItsOutputsInTheFailedFolderUntilTheNextSuccess()
+    {
+        using var dir = new TempDir();
+        var config = Setup(dir);
+        var layout = RunLayout.For(config);
+        var fail = false;
+        bool Probe(StageContext c)
+        {
+            File.WriteAllText(Path.Combine(c.OutputDir, "report.md"), fail ? "failed\n" : "passed\n");
+            return !fail;
+        }
+        StageRegistry.Register(new ProbeStage("KeptProbe", Probe, keepsFailedOutput: true));
+        StageRegistry.Register(new ProbeStage("DroppedProbe", _ => false));
+        var good = Path.Combine(layout.RunDir, "keptprobe");
+        var failed = Path.Combine(layout.RunDir, "keptprobe-failed");
+        StageRunner.Run(config, "KeptProbe", NullPipelineLog.Instance);
+
+        fail = true;
+        for (var i = 0; i < 2; i++) // the second failure replaces the first one's folder
+        {
+            Assert.ThrowsExactly<ToolTuneException>(() => StageRunner.Run(config, "KeptProbe", NullPipelineLog.Instance));
+            Assert.AreEqual("failed\n", File.ReadAllText(Path.Combine(failed, "report.md")));
+            Assert.IsTrue(File.Exists(Path.Combine(failed, "a.jsonl")), "the whole failed output is kept");
+            Assert.AreEqual("passed\n", File.ReadAllText(Path.Combine(good, "report.md")), "the good output stays");
+            Assert.AreEqual(0, Directory.GetDirectories(layout.RunDir, ".tmp-*").Length);
+        }
+
+        Assert.ThrowsExactly<ToolTuneException>(() => StageRunner.Run(config, "DroppedProbe", NullPipelineLog.Instance));
+        Assert.IsFalse(Directory.Exists(Path.Combine(layout.RunDir, "droppedprobe-failed")), "a stage that keeps nothing leaves no folder");
+
+        fail = false;
+        StageRunner.Run(config, "KeptProbe", NullPipelineLog.Instance);
+        Assert.IsFalse(Directory.Exists(failed), "a success removes the last failure's folder");
     }
 
     [TestMethod]

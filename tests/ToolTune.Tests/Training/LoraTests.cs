@@ -221,9 +221,9 @@ public sealed class LoraTests
         Assert.AreEqual(ErrorCodes.LoraUnknownModule, ex.Code);
         StringAssert.Contains(ex.Message, "q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj, embed_tokens");
         var ex2 = Assert.ThrowsExactly<ToolTuneException>(() =>
-            LoraConfig.FromSection(new LoraSection { TrainableTokens = ["<nope>"] }, _ => null));
+            new LoraConfig().WithTrainableTokens(["<nope>"], _ => null));
         Assert.AreEqual(ErrorCodes.LoraTrainableTokenUnknown, ex2.Code);
-        var ok = LoraConfig.FromSection(new LoraSection { TrainableTokens = ["<b>", "<a>"] }, t => t == "<a>" ? 5 : 3);
+        var ok = new LoraConfig().WithTrainableTokens(["<b>", "<a>"], t => t == "<a>" ? 5 : 3);
         CollectionAssert.AreEqual(new[] { 3, 5 }, ok.TrainableTokenIds.ToArray());
     }
 

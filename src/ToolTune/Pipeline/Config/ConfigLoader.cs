@@ -352,7 +352,7 @@ public static partial class ConfigLoader
             R = r.Int("r", d.R, 1, 4096),
             Alpha = r.Double("alpha", d.Alpha, 0, 1e6, minExclusive: true),
             Dropout = r.Double("dropout", d.Dropout, 0, 1, maxExclusive: true),
-            TargetModules = r.StringList("target_modules", allowed: LoraSection.Modules) ?? d.TargetModules,
+            TargetModules = r.StringList("target_modules", allowed: Lora.LoraConfig.KnownModules) ?? d.TargetModules,
             TrainableTokens = r.StringList("trainable_tokens") ?? d.TrainableTokens,
         };
         r.Finish();

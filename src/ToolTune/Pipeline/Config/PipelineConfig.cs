@@ -103,9 +103,6 @@ public sealed record LoraSection
     public IReadOnlyList<string> TargetModules { get; init; } = ["q_proj", "k_proj", "v_proj", "o_proj"];
     /// <summary>Tokens whose embedding rows are trained (PEFT trainable_token_indices), e.g. the delimiters.</summary>
     public IReadOnlyList<string> TrainableTokens { get; init; } = [];
-
-    public static IReadOnlyList<string> Modules { get; } =
-        ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj", "embed_tokens", "lm_head"];
 }
 
 public sealed record TrainSection

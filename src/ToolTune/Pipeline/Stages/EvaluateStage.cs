@@ -17,9 +17,6 @@ namespace ToolTune.Pipeline.Stages;
 /// </summary>
 public sealed class EvaluateStage : IStage
 {
-    /// <summary>A failed run's outputs (report of the gate miss), under <c>artifacts/&lt;run&gt;/</c>.</summary>
-    public const string FailedFolder = "eval-failed";
-
     public string Name => "Evaluate";
     public string Version => "2";
     public string OutputFolder => "eval";
@@ -28,6 +25,9 @@ public sealed class EvaluateStage : IStage
     /// <summary><c>eval</c> (gates, decoding, prompts path), <c>model</c> (base model, tokenizer, template), <c>tokens</c>
     /// (delimiters), <c>run.seed</c> (sampling when temperature &gt; 0).</summary>
     public IReadOnlyList<string> ConfigKeys => ["eval", "model", "tokens", "run.seed"];
+
+    /// <summary>A gate miss: the outputs are written before the gates are enforced, so its report is worth reading.</summary>
+    public bool KeepsFailedOutput(ToolTuneException failure) => failure.Code == ErrorCodes.EvalGateFailed;
 
     /// <summary>The emission prompts file, the base model's weights and the tokenizer/template files (content-hashed).</summary>
     public IEnumerable<string> InputFiles(LoadedConfig config)
@@ -160,14 +160,10 @@ public sealed class EvaluateStage : IStage
             }
             catch (ToolTuneException e) when (e.Code == ErrorCodes.EvalGateFailed)
             {
-                // The outputs are written before the gates are enforced: keep them readable next to eval/.
-                var failed = Path.Combine(context.Layout.RunDir, FailedFolder);
-                if (Directory.Exists(failed)) Directory.Delete(failed, recursive: true);
-                CopyDirectory(context.OutputDir, failed);
+                // StageRunner keeps this run's outputs in eval-failed/ (KeepsFailedOutput).
+                var failed = context.Layout.FailedOutputDir(this);
                 throw new ToolTuneException(e.Code, e.Message.TrimEnd() + $" Report: {Path.Combine(failed, EvaluationRun.ReportMd)}", config.File, e.Line, e.Column);
             }
-            var stale = Path.Combine(context.Layout.RunDir, FailedFolder);
-            if (Directory.Exists(stale)) Directory.Delete(stale, recursive: true);
             foreach (var g in outcome.Gates.Where(g => g.IsWarning))
                 log.Warning(ErrorCodes.EvalGateFailed, g.Describe(), config.File, g.Gate.Line, g.Gate.Column);
             log.Message(Summary(outcome), important: true);
@@ -191,16 +187,5 @@ public sealed class EvaluateStage : IStage
         var s = o.Tuned.Speed;
         return "Evaluate: " + string.Join(", ", metrics.Select(mn => $"{mn} {F(o.Base, mn)} -> {F(o.Tuned, mn)}")) +
                string.Create(CultureInfo.InvariantCulture, $"; tuned {s.PromptsPerSecond:0.0} prompts/s, {s.GeneratedTokensPerSecond:0} generated tokens/s");
-    }
-
-    private static void CopyDirectory(string from, string to)
-    {
-        Directory.CreateDirectory(to);
-        foreach (var f in Directory.EnumerateFiles(from, "*", SearchOption.AllDirectories))
-        {
-            var dest = Path.Combine(to, Path.GetRelativePath(from, f));
-            Directory.CreateDirectory(Path.GetDirectoryName(dest)!);
-            File.Copy(f, dest, overwrite: true);
-        }
     }
 }

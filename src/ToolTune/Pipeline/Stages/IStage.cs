@@ -38,6 +38,12 @@ public interface IStage
     /// stages depend on, so a rerun that produces the same artifacts keeps the early cutoff.</summary>
     IReadOnlyCollection<string> RunRecordOutputs => [];
 
+    /// <summary>Whether <paramref name="failure"/> left outputs worth reading (a failed check's report):
+    /// <see cref="StageRunner"/> then keeps the stage's temporary folder as <c>&lt;OutputFolder&gt;-failed/</c>
+    /// (<see cref="RunLayout.FailedOutputDir"/>, replacing the previous one) instead of deleting it, and the stage's next
+    /// success removes that folder. The good output folder is left as it was either way.</summary>
+    bool KeepsFailedOutput(Diagnostics.ToolTuneException failure) => false;
+
     /// <summary>Does the work, writing only under <see cref="StageContext.OutputDir"/>. Throw
     /// <see cref="Diagnostics.ToolTuneException"/> for user-facing failures; honour the cancellation token.</summary>
     void Run(StageContext context);

@@ -103,13 +103,6 @@ public sealed class ModelText
         return new ModelText(tokenizer, template, templatePath, kwargs, RenderOptions.Default with { Now = date });
     }
 
-    /// <summary>The id of a delimiter when it is exactly one token, else null (with the ids it splits into).</summary>
-    public (int? Id, IReadOnlyList<int> Ids) SingleTokenId(string text)
-    {
-        var ids = Tokenizer.EncodeToIds(text, addSpecialTokens: false);
-        return (ids.Count == 1 ? ids[0] : null, ids);
-    }
-
     /// <summary>Decodes ids as they appear in the text (special tokens kept), for previews and reports.</summary>
     public string Decode(int[] ids) => Tokenizer.Decode(ids, skipSpecialTokens: false);
 }

@@ -22,6 +22,8 @@ public sealed class RunLayout(string runDir)
     public string DoneStamp(string stage) => Path.Combine(StampDir, stage + ".done");
     public string OutStamp(string stage) => Path.Combine(StampDir, stage + ".out");
     public string OutputDir(IStage stage) => Path.Combine(RunDir, stage.OutputFolder);
+    /// <summary>Where a failed run's outputs are kept for reading (<see cref="IStage.KeepsFailedOutput"/>), e.g. <c>verify-failed/</c>.</summary>
+    public string FailedOutputDir(IStage stage) => Path.Combine(RunDir, stage.OutputFolder + "-failed");
 
     /// <summary>Removes <see cref="IO.AtomicFile"/> temporaries of killed processes from the run's bookkeeping folders.</summary>
     public void RemoveOrphanedTemporaries()

@@ -4,8 +4,8 @@ using ToolTune.Diagnostics;
 namespace ToolTune.Pipeline.Stages;
 
 /// <summary>
-/// Stage implementations by name. The MSBuild targets and CLI verbs run stages by name; built-in stages
-/// register here: the pipeline's in <see cref="PipelineOrder"/>, in order, and the integration tests' small stages.
+/// Stage implementations by name. The MSBuild targets and CLI verbs run stages by name; the pipeline's stages
+/// register here, in <see cref="PipelineOrder"/>; others (the tests' small stages) through <see cref="Register"/>.
 /// </summary>
 public static class StageRegistry
 {
@@ -30,16 +30,8 @@ public static class StageRegistry
 
     static StageRegistry()
     {
-        foreach (var stage in BuiltIn())
+        foreach (var stage in PipelineOrder)
             Stages[stage.Name] = stage;
-    }
-
-    private static IEnumerable<IStage> BuiltIn()
-    {
-        foreach (var stage in PipelineOrder) yield return stage;
-        // The integration tests' stages: run by name from MSBuild and CLI processes, which load only this library.
-        yield return new SnapshotStage();
-        yield return new SnapshotSummaryStage();
     }
 
     /// <summary>Adds or replaces a stage (tests, extensions).</summary>

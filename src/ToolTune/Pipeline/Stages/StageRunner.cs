@@ -14,7 +14,9 @@ public sealed record StageRunResult(string Stage, string OutputDir, string Outpu
 /// success that folder replaces the stage's output folder (the previous output stays until that moment), the
 /// manifest entry is written, the <c>.out</c> stamp is rewritten only if the output hash changed and the
 /// <c>.done</c> stamp is touched. A failure or cancellation deletes the temporary folder and leaves the
-/// previous good state (outputs, manifest, stamps) untouched.
+/// previous good state (outputs, manifest, stamps) untouched; a failure the stage keeps the outputs of
+/// (<see cref="IStage.KeepsFailedOutput"/>: a failed check's report) moves the temporary folder to
+/// <c>&lt;output&gt;-failed/</c> instead, which the stage's next success removes.
 /// </summary>
 public static class StageRunner
 {
@@ -51,6 +53,11 @@ public static class StageRunner
             TryDeleteDirectory(temp); // a full disk: the coded error names the path (or at least the stage's output folder)
             throw error;
         }
+        catch (ToolTuneException ex) when (stage.KeepsFailedOutput(ex))
+        {
+            KeepFailedOutput(temp, layout.FailedOutputDir(stage));
+            throw;
+        }
         catch
         {
             TryDeleteDirectory(temp);
@@ -86,6 +93,7 @@ public static class StageRunner
         foreach (var relative in outputs.Keys)
             hashes.TryGetHash(Path.Combine(layout.RunDir, relative)); // cache the committed paths (rename keeps mtimes)
         hashes.Save();
+        TryDeleteDirectory(layout.FailedOutputDir(stage)); // a success supersedes the last failure's report
 
         var previousHash = manifest.Stages.TryGetValue(stageName, out var previous) ? previous.OutputHash : null;
         manifest.Stages[stageName] = new StageRecord
@@ -120,8 +128,24 @@ public static class StageRunner
             TryDeleteDirectory(dir);
     }
 
+    /// <summary>Replaces <paramref name="failedDir"/> with the failed run's temporary folder (deleted if that fails:
+    /// the stage's own error is what the caller must see).</summary>
+    private static void KeepFailedOutput(string temp, string failedDir)
+    {
+        try
+        {
+            if (Directory.Exists(failedDir)) Directory.Delete(failedDir, recursive: true);
+            Directory.Move(temp, failedDir);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            TryDeleteDirectory(temp);
+        }
+    }
+
     private static void TryDeleteDirectory(string dir)
     {
+        if (!Directory.Exists(dir)) return;
         try { Directory.Delete(dir, recursive: true); }
         catch (IOException) { }
         catch (UnauthorizedAccessException) { }

@@ -26,6 +26,11 @@ internal sealed class PipelineSandbox : IDisposable
 {
     public const string TestTargets = "tests/ToolTune.Tests/Pipeline/Integration/TestPipeline.targets";
 
+    /// <summary>The test stages' sources (<c>TestStages/</c>), compiled into the sandbox's library (under this folder)
+    /// so that its task hosts and CLI processes, which load only that library, can run them.</summary>
+    private const string TestStageSources = "tests/ToolTune.Tests/Pipeline/TestStages";
+    private const string TestStagesInLibrary = "src/ToolTune/TestStages";
+
     private static readonly string[] RootFiles = ["Pipeline.proj", "Directory.Build.props", "Directory.Build.targets", "Directory.Packages.props", "global.json", "NuGet.config", "nuget.config"];
     private static readonly string[] Folders = ["build", "tasks", "src", "configs"];
 
@@ -55,6 +60,7 @@ internal sealed class PipelineSandbox : IDisposable
         var targets = Path.Combine(root, TestTargets);
         Directory.CreateDirectory(Path.GetDirectoryName(targets)!);
         File.Copy(Path.Combine(repo, TestTargets), targets);
+        if (testStages) CopyTree(Path.Combine(repo, TestStageSources), Path.Combine(root, TestStagesInLibrary));
         return new PipelineSandbox(root, testStages);
     }
 

@@ -1,7 +1,8 @@
 using System.Text.Json;
 using ToolTune.Pipeline.Config;
+using ToolTune.Pipeline.Stages;
 
-namespace ToolTune.Pipeline.Stages;
+namespace ToolTune.Tests.Pipeline.TestStages;
 
 /// <summary>
 /// A small real downstream stage of <see cref="SnapshotStage"/>: summarises <c>snapshot/manifest.json</c> (file and

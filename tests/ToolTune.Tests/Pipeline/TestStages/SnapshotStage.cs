@@ -1,8 +1,9 @@
 using System.Security.Cryptography;
 using System.Text.Json;
 using ToolTune.Pipeline.Config;
+using ToolTune.Pipeline.Stages;
 
-namespace ToolTune.Pipeline.Stages;
+namespace ToolTune.Tests.Pipeline.TestStages;
 
 /// <summary>
 /// A small real stage: copies the configured data sources into <c>snapshot/</c> with a JSON manifest of
