@@ -232,6 +232,29 @@ public sealed class IntentMetricsTests
     }
 
     [TestMethod]
+    public void ConfigGatesOnBaseMetrics()
+    {
+        var c = ToolTune.Pipeline.Config.ConfigLoader.Parse("""
+            eval:
+              gates:
+                - "intent_preserved >= 0.9"
+                - "base_intent_correct >= 0.4"
+                - {gate: "base.code_dump_rate >= 0.9", warn: true}
+            """, "run.yaml", Path.GetTempPath(), checkPaths: false).Config;
+        CollectionAssert.AreEqual(new[] { "intent_preserved", "base_intent_correct", "base.code_dump_rate" }, c.Eval.Gates.Select(g => g.Metric).ToArray());
+        var (b, t) = Pair();
+        EvalMetrics.CompareBase(t, b);
+        var r = GateEvaluator.Evaluate(c.Eval.Gates, t.Metrics, t.Samples, b);
+        CollectionAssert.AreEqual(new[] { false, true, false }, r.Select(x => x.Passed).ToArray());
+        Assert.IsTrue(r[2].IsWarning);
+        var ex = Assert.ThrowsExactly<ToolTune.Diagnostics.ToolTuneException>(() => ToolTune.Pipeline.Config.ConfigLoader.Parse("""
+            eval:
+              gates: ["base.intent_preserved >= 0.9"]
+            """, "run.yaml", Path.GetTempPath(), checkPaths: false));
+        StringAssert.Contains(ex.Message, "'base.intent_preserved' is unknown");
+    }
+
+    [TestMethod]
     public void ReportShowsCodeToToolCallLines()
     {
         var (b, t) = Pair();

@@ -316,6 +316,7 @@ public static partial class ConfigLoader
             Strict = r.Bool("strict", d.Strict),
             Decontaminate = r.Bool("decontaminate", d.Decontaminate),
             PreviewCount = r.Int("preview_count", d.PreviewCount, 0, 1000),
+            KeepNoCall = r.Bool("keep_no_call", d.KeepNoCall),
         };
         r.Finish();
         return s;
