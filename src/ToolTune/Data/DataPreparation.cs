@@ -56,6 +56,8 @@ public static class DataPreparation
         manifest.Extra["general_selected"] = selection.GeneralSelected;
         manifest.Extra["tool_eval_items"] = selection.ToolEval.Count;
         manifest.Extra["dropped"] = report.TotalDropped;
+        // Only when asked for, so manifests of runs without the option stay byte-identical.
+        if (request.Selection.KeepNoCall) manifest.Extra["kept_no_call"] = report.Sources.Sum(s => s.KeptNoCall);
         manifest.Extra["warnings"] = new JsonArray(selection.Warnings.Select(w => (JsonNode)JsonValue.Create(w)!).ToArray());
         manifest.Write(outputDir);
         DataWriters.WriteStatsCsv(Path.Combine(outputDir, StatsFile), report);

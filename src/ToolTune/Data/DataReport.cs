@@ -35,6 +35,9 @@ public sealed class SourceStats
 
     public int Dropped => DroppedByReason.Values.Sum();
 
+    /// <summary>Tool conversations without a call kept by <c>data.keep_no_call</c> (included in <see cref="Kept"/>).</summary>
+    public int KeptNoCall { get; set; }
+
     /// <summary>Conversations that survived filters (before the mix).</summary>
     public int Kept { get; set; }
 

@@ -21,8 +21,7 @@ public static partial class CodeDumpDetector
     {
         var names = toolNames.Where(n => n.Length > 0).Distinct().ToList();
         if (names.Count == 0 || text.Length == 0) return null;
-        var call = new Regex(@"(?<![\w.])(?:[A-Za-z_][\w]*\.)?(" + string.Join('|', names.OrderByDescending(n => n.Length).Select(Regex.Escape)) + @")\s*\(",
-            RegexOptions.CultureInvariant);
+        var call = CallPattern(names);
 
         foreach (Match m in Fenced().Matches(text))
             if (FindIn(m.Groups["body"].Value, call) is { } hit) return new CodeDump(hit.Name, "fenced", hit.Line);
@@ -40,6 +39,30 @@ public static partial class CodeDumpDetector
             if (m.Success && m.Index == 0) return new CodeDump(m.Groups[1].Value, "statement", line.Trim());
         }
         return null;
+    }
+
+    /// <summary><c>name(</c> of one of <paramref name="names"/>, optionally behind a module (<c>tools.name(</c>); group 1 is the name.</summary>
+    internal static Regex CallPattern(IReadOnlyCollection<string> names) =>
+        new(@"(?<![\w.])(?:[A-Za-z_][\w]*\.)?(" + string.Join('|', names.OrderByDescending(n => n.Length).Select(Regex.Escape)) + @")\s*\(",
+            RegexOptions.CultureInvariant);
+
+    /// <summary>
+    /// The code of the kind a dump was found in (<see cref="CodeDump.Where"/>): every fenced block, every
+    /// <c>&lt;code&gt;</c> block, every inline span, or the text outside fences (statement lines).
+    /// </summary>
+    internal static IEnumerable<string> Bodies(string text, string where) => where switch
+    {
+        "fenced" => Fenced().Matches(text).Select(m => m.Groups["body"].Value),
+        "code-tag" => CodeTag().Matches(text).Select(m => m.Groups["body"].Value),
+        "inline" => Inline().Matches(Fenced().Replace(text, "")).Select(m => m.Groups["body"].Value),
+        _ => [Fenced().Replace(text, "")],
+    };
+
+    /// <summary>True when the text from a line's start up to a call is a statement opening (<c>print(</c>, <c>x = </c>, …).</summary>
+    internal static bool IsStatementStart(string linePrefix)
+    {
+        var m = StatementPrefix().Match(linePrefix);
+        return m.Success && m.Length == linePrefix.Length;
     }
 
     private static (string Name, string Line)? FindIn(string code, Regex call)

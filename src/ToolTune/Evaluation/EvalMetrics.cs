@@ -7,8 +7,21 @@ public enum MetricUnit
     Number,
 }
 
-/// <summary>A metric's name (as gates and files spell it), meaning, unit and direction.</summary>
-public sealed record MetricInfo(string Name, string Description, MetricUnit Unit, bool HigherIsBetter);
+/// <summary>Which model's metric set carries a metric.</summary>
+public enum MetricScope
+{
+    /// <summary>Every model's set (base and tuned).</summary>
+    EveryModel,
+
+    /// <summary>Only the base model's set: how the base behaves, measured once (gates read it from the base).</summary>
+    Base,
+
+    /// <summary>Only the tuned model's set, measured against the base's generations (null without <c>compare_base</c>).</summary>
+    Tuned,
+}
+
+/// <summary>A metric's name (as gates and files spell it), meaning, unit, direction and the model set that carries it.</summary>
+public sealed record MetricInfo(string Name, string Description, MetricUnit Unit, bool HigherIsBetter, MetricScope Scope = MetricScope.EveryModel);
 
 /// <summary>Every metric Evaluate reports, in report order. Gate names (<c>eval.gates</c>) are these names.</summary>
 public static class MetricCatalog
@@ -31,6 +44,8 @@ public static class MetricCatalog
         new("args_key_match", "argument keys with equal values over the union of keys of name-matched pairs", MetricUnit.Rate, true),
         new("hallucination_rate", "items expecting no call whose output has the <tool_call> id", MetricUnit.Rate, false),
         new("code_dump_rate", "items expecting a call that call a tool inside code instead", MetricUnit.Rate, false),
+        new("base_intent_correct", "base model: tool-eval items expecting a call whose code dump parses into exactly the gold calls", MetricUnit.Rate, true, MetricScope.Base),
+        new("intent_preserved", "items expecting a call whose base code dump parses into calls that the tuned model emits as <tool_call> calls", MetricUnit.Rate, true, MetricScope.Tuned),
         new("stop_rate", "outputs with parsed calls that end the turn right after the last </tool_call>", MetricUnit.Rate, true),
         new("end_of_turn_rate", "outputs ended by an end-of-turn id (not max_new_tokens)", MetricUnit.Rate, true),
         new("emission_rate", "emission prompts whose output vLLM parses into at least one call", MetricUnit.Rate, true),
@@ -44,6 +59,25 @@ public static class MetricCatalog
     public static MetricInfo? Find(string name) => ByName.GetValueOrDefault(name);
 
     public static IEnumerable<string> Names => All.Select(m => m.Name);
+
+    /// <summary>The prefix a gate puts before a metric to read it from the base model's set (<c>base.code_dump_rate</c>).</summary>
+    public const string BasePrefix = "base.";
+
+    /// <summary>Every name a gate may use: the metrics, and <c>base.</c> + each metric the base's set carries.</summary>
+    public static IReadOnlyList<string> GateNames { get; } =
+        [.. All.Select(m => m.Name), .. All.Where(m => m.Scope != MetricScope.Tuned).Select(m => BasePrefix + m.Name)];
+
+    /// <summary>
+    /// A gate's metric and the model set it reads: <c>base.X</c> and metrics only the base carries
+    /// (<see cref="MetricScope.Base"/>) read the base; the rest read the tuned model. Null when the name is unknown.
+    /// </summary>
+    public static (MetricInfo Info, bool FromBase)? ResolveGate(string name)
+    {
+        var fromBase = name.StartsWith(BasePrefix, StringComparison.Ordinal);
+        var info = Find(fromBase ? name[BasePrefix.Length..] : name);
+        if (info is null || (fromBase && info.Scope == MetricScope.Tuned)) return null;
+        return (info, fromBase || info.Scope == MetricScope.Base);
+    }
 }
 
 /// <summary>Metric values (null: not measurable on this set, e.g. no parallel items).</summary>
@@ -109,6 +143,9 @@ public static class EvalMetrics
         m["args_key_match"] = Ratio(tool.Sum(s => s.KeyMatches), tool.Sum(s => s.KeyTotal));
         m["hallucination_rate"] = Ratio(noCall.Count(s => s.Verdict == Verdict.HallucinatedCall), noCall.Count);
         m["code_dump_rate"] = Ratio(expect.Count(s => s.Verdict == Verdict.CodeDump), expect.Count);
+        // Filled by CompareBase, which sees both models' generations.
+        m["base_intent_correct"] = null;
+        m["intent_preserved"] = null;
         var called = samples.Where(s => s.Parse.ToolsCalled).ToList();
         m["stop_rate"] = Ratio(called.Count(s => s.StoppedAfterCall), called.Count);
         m["end_of_turn_rate"] = Ratio(samples.Count(s => s.EndedTurn), samples.Count);
@@ -127,6 +164,8 @@ public static class EvalMetrics
         m.Counts["gold_calls"] = (int)gold;
         m.Counts["parsed_calls"] = (int)pred;
         m.Counts["call_blocks"] = tool.Sum(s => s.Blocks);
+        m.Counts["code_dumps"] = samples.Count(s => s.CodeCalls is not null);
+        m.Counts["code_dumps_parsed"] = samples.Count(s => s.CodeCalls is { Parsed: true });
         foreach (var s in samples) m.Verdicts[s.Verdict] = m.Verdicts.GetValueOrDefault(s.Verdict) + 1;
         return m;
     }
@@ -135,6 +174,46 @@ public static class EvalMetrics
     /// they expect; the emission rate alone counts a call to any tool).</summary>
     public static bool CallsExpectedTool(SampleResult s) =>
         s.Parse.ToolsCalled && s.Parse.Calls.Count > 0 && s.Parse.Calls.All(c => s.Item.GoldCalls.Any(g => g.Name == c.Name));
+
+    /// <summary>
+    /// The metrics that need both models' generations of the same items: <c>base_intent_correct</c> on the base's sets,
+    /// <c>intent_preserved</c> on the tuned model's sets (overall and per category).
+    /// </summary>
+    public static void CompareBase(ModelEvaluation tuned, ModelEvaluation baseEval)
+    {
+        Apply(baseEval.Metrics, tuned.Metrics, baseEval.Samples, tuned.Samples);
+        foreach (var (cat, set) in baseEval.Categories)
+            Apply(set, tuned.Categories.GetValueOrDefault(cat), baseEval.Samples.Where(s => s.Item.Category == cat).ToList(),
+                tuned.Samples.Where(s => s.Item.Category == cat).ToList());
+
+        static void Apply(MetricSet baseSet, MetricSet? tunedSet, IReadOnlyList<SampleResult> baseSamples, IReadOnlyList<SampleResult> tunedSamples)
+        {
+            var expect = baseSamples.Where(s => s.Item.Kind == EvalItemKind.ToolEval && s.Item.ExpectCall).ToList();
+            baseSet["base_intent_correct"] = Ratio(expect.Count(BaseIntentCorrect), expect.Count);
+            if (tunedSet is null) return;
+            var pairs = IntentPairs(baseSamples, tunedSamples);
+            tunedSet["intent_preserved"] = Ratio(pairs.Count(p => IntentPreserved(p.Base, p.Tuned)), pairs.Count);
+            tunedSet.Counts["intent_items"] = pairs.Count;
+        }
+    }
+
+    /// <summary>The base wrote code instead of a call, and that code makes exactly the gold calls.</summary>
+    public static bool BaseIntentCorrect(SampleResult b) =>
+        b.Verdict == Verdict.CodeDump && b.CodeCalls is { Parsed: true } cc && SampleScorer.SameCalls(b.Item.GoldCalls, cc.Calls);
+
+    /// <summary>The items <c>intent_preserved</c> counts: a call expected and the base's code dump parsed into calls,
+    /// paired with the tuned model's generation of the same item (kind and id).</summary>
+    public static List<(SampleResult Base, SampleResult Tuned)> IntentPairs(IReadOnlyList<SampleResult> baseSamples, IReadOnlyList<SampleResult> tunedSamples)
+    {
+        var tunedById = tunedSamples.GroupBy(s => (s.Item.Kind, s.Id)).ToDictionary(g => g.Key, g => g.First());
+        return baseSamples.Where(b => b.Item.ExpectCall && b.CodeCalls is { Parsed: true })
+            .Select(b => (Base: b, Tuned: tunedById.GetValueOrDefault((b.Item.Kind, b.Id))))
+            .Where(p => p.Tuned is not null).Select(p => (p.Base, p.Tuned!)).ToList();
+    }
+
+    /// <summary>The tuned model's parsed <c>&lt;tool_call&gt;</c> calls equal the calls the base wrote as code.</summary>
+    public static bool IntentPreserved(SampleResult b, SampleResult t) =>
+        b.CodeCalls is { Parsed: true } cc && t.Parse.ToolsCalled && SampleScorer.SameCalls(cc.Calls, t.Parse.Calls);
 
     /// <summary>Metrics per category (tool-eval items that have one), categories sorted.</summary>
     public static SortedDictionary<string, MetricSet> ByCategory(IReadOnlyList<SampleResult> samples)

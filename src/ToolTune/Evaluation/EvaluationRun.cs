@@ -119,7 +119,9 @@ public static class EvaluationRun
         // The served evaluations are reported beside the primary ones only when those come from another path.
         if (ReferenceEquals(tuned, servedTuned)) servedTuned = null;
         if (ReferenceEquals(baseEval, servedBase)) servedBase = null;
-        var gates = GateEvaluator.Evaluate(request.Config.Gates, tuned.Metrics, tuned.Samples);
+        if (baseEval is not null) EvalMetrics.CompareBase(tuned, baseEval);
+        if (servedTuned is not null && servedBase is not null) EvalMetrics.CompareBase(servedTuned, servedBase);
+        var gates = GateEvaluator.Evaluate(request.Config.Gates, tuned.Metrics, tuned.Samples, baseEval);
 
         var files = EvalOutputs.WriteAll(request, evaluator, tuned, baseEval, gates, servedTuned, servedBase);
         GateEvaluator.Enforce(gates, request.ConfigFile);

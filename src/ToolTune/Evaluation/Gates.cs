@@ -6,7 +6,7 @@ using ToolTune.Pipeline.Config;
 
 namespace ToolTune.Evaluation;
 
-/// <summary>A gate's outcome on the tuned model's metrics.</summary>
+/// <summary>A gate's outcome on the tuned model's metrics (or the base's: <c>base.X</c>, and metrics only the base carries).</summary>
 /// <param name="Gate">The gate as configured.</param>
 /// <param name="Actual">The metric's value, null when it could not be measured (counts as a miss).</param>
 /// <param name="Passed">Whether <c>actual op threshold</c> holds.</param>
@@ -33,8 +33,12 @@ public sealed record GateResult(Gate Gate, double? Actual, bool Passed, IReadOnl
 /// <summary>Evaluates <c>eval.gates</c> (<c>metric op threshold</c>, ops <c>&gt;= &lt;= &gt; &lt; ==</c>, optionally warn-only).</summary>
 public static partial class GateEvaluator
 {
-    [GeneratedRegex(@"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(>=|<=|==|>|<)\s*(\S+)\s*$")]
-    private static partial Regex GatePattern();
+    [GeneratedRegex(@"^\s*((?:base\.)?[A-Za-z_][A-Za-z0-9_]*)\s*(>=|<=|==|>|<)\s*(\S+)\s*$")]
+    internal static partial Regex GatePattern();
+
+    private static ToolTuneException Unknown(string metric) =>
+        new(ErrorCodes.EvalGateInvalid, $"Gate metric '{metric}' is unknown. Known metrics: {string.Join(", ", MetricCatalog.Names)} " +
+            $"(prefix '{MetricCatalog.BasePrefix}' to read one from the base model).");
 
     /// <summary>Parses <c>"tool_call_f1 >= 0.9"</c> (TT7004 when malformed or the metric is unknown).</summary>
     public static Gate Parse(string text, bool warn = false)
@@ -42,8 +46,7 @@ public static partial class GateEvaluator
         var m = GatePattern().Match(text);
         if (!m.Success || !double.TryParse(m.Groups[3].Value, NumberStyles.Float, CultureInfo.InvariantCulture, out var v))
             throw new ToolTuneException(ErrorCodes.EvalGateInvalid, $"Gate '{text}' must look like 'metric >= number' (operators: >=, <=, >, <, ==).");
-        if (MetricCatalog.Find(m.Groups[1].Value) is null)
-            throw new ToolTuneException(ErrorCodes.EvalGateInvalid, $"Gate metric '{m.Groups[1].Value}' is unknown. Known metrics: {string.Join(", ", MetricCatalog.Names)}.");
+        if (MetricCatalog.ResolveGate(m.Groups[1].Value) is null) throw Unknown(m.Groups[1].Value);
         return new Gate { Metric = m.Groups[1].Value, Op = m.Groups[2].Value, Value = v, Warn = warn };
     }
 
@@ -57,16 +60,21 @@ public static partial class GateEvaluator
         _ => throw new ToolTuneException(ErrorCodes.EvalGateInvalid, $"Unknown gate operator '{op}'."),
     };
 
-    public static List<GateResult> Evaluate(IEnumerable<Gate> gates, MetricSet metrics, IReadOnlyList<SampleResult> samples)
+    /// <summary>Evaluates the gates on the tuned model's metrics; a gate on a base metric reads <paramref name="baseEval"/>
+    /// (not measured, so missed, without one).</summary>
+    public static List<GateResult> Evaluate(IEnumerable<Gate> gates, MetricSet metrics, IReadOnlyList<SampleResult> samples, ModelEvaluation? baseEval = null)
     {
         var results = new List<GateResult>();
         foreach (var g in gates)
         {
-            if (MetricCatalog.Find(g.Metric) is null)
-                throw new ToolTuneException(ErrorCodes.EvalGateInvalid, $"Gate metric '{g.Metric}' is unknown. Known metrics: {string.Join(", ", MetricCatalog.Names)}.");
-            var actual = metrics[g.Metric];
+            var (info, fromBase) = MetricCatalog.ResolveGate(g.Metric) ?? throw Unknown(g.Metric);
+            var actual = fromBase ? baseEval?.Metrics[info.Name] : metrics[info.Name];
             var passed = actual is { } a && !double.IsNaN(a) && Holds(a, g.Op, g.Value);
-            results.Add(new GateResult(g, actual, passed, passed ? [] : WorstExamples(g.Metric, samples, 3)));
+            List<SampleResult> worst = passed ? []
+                : info.Name == "intent_preserved" ? EvalMetrics.IntentPairs(baseEval?.Samples ?? [], samples).Where(p => !EvalMetrics.IntentPreserved(p.Base, p.Tuned))
+                    .Select(p => p.Tuned).OrderBy(s => s.Id, StringComparer.Ordinal).Take(3).ToList()
+                : WorstExamples(info.Name, fromBase ? baseEval?.Samples ?? [] : samples, 3);
+            results.Add(new GateResult(g, actual, passed, worst));
         }
         return results;
     }
@@ -96,6 +104,8 @@ public static partial class GateEvaluator
         {
             "hallucination_rate" => s => s.Verdict == Verdict.HallucinatedCall,
             "code_dump_rate" => s => s.Verdict == Verdict.CodeDump,
+            "base_intent_correct" => s => s.Item.Kind == EvalItemKind.ToolEval && s.Item.ExpectCall && !EvalMetrics.BaseIntentCorrect(s),
+            "intent_preserved" => _ => false, // needs the base's generations: Evaluate picks these
             "emission_rate" => s => s.Item.Kind == EvalItemKind.Emission && !s.Parse.ToolsCalled,
             "emission_tool_match" => s => s.Item.Kind == EvalItemKind.Emission && s.Item.GoldCalls.Count > 0 && !EvalMetrics.CallsExpectedTool(s),
             "stop_rate" => s => s.Parse.ToolsCalled && !s.StoppedAfterCall,

@@ -70,6 +70,9 @@ public sealed class SampleResult
     public string? Detail { get; init; }
     public CodeDump? CodeDump { get; init; }
 
+    /// <summary>The calls read out of <see cref="CodeDump"/>'s code (<see cref="CodeDumpCalls"/>); null without a dump.</summary>
+    public CodeCalls? CodeCalls { get; init; }
+
     /// <summary>A stop id ended the output (not <c>max_new_tokens</c>).</summary>
     public bool EndedTurn { get; init; }
 
@@ -145,6 +148,7 @@ public sealed class SampleScorer(HermesToolCallParser parser, IReadOnlyCollectio
         var objBlocks = parse.Blocks.Count(b => b.Call is { ArgumentsIsObject: true });
 
         CodeDump? dump = null;
+        CodeCalls? codeCalls = null;
         Verdict verdict;
         string? detail = null;
         if (!item.ExpectCall)
@@ -156,6 +160,7 @@ public sealed class SampleScorer(HermesToolCallParser parser, IReadOnlyCollectio
         else if (!parse.HasStartDelimiter)
         {
             dump = CodeDumpDetector.Find(parse.Text, toolNames);
+            if (dump is not null) codeCalls = CodeDumpCalls.Parse(parse.Text, dump, item.RenderContext["tools"] as JsonArray);
             verdict = dump is null ? Verdict.MissingCall : Verdict.CodeDump;
             detail = dump is null ? (endedTurn ? "answered in text" : "no call before max_new_tokens") : $"{dump.ToolName} called in {dump.Where} code: {dump.Snippet}";
         }
@@ -208,6 +213,7 @@ public sealed class SampleScorer(HermesToolCallParser parser, IReadOnlyCollectio
             Verdict = verdict,
             Detail = detail,
             CodeDump = dump,
+            CodeCalls = codeCalls,
             EndedTurn = endedTurn,
             StoppedAfterCall = stoppedAfterCall,
             GoldCount = gold.Count,
@@ -275,6 +281,18 @@ public sealed class SampleScorer(HermesToolCallParser parser, IReadOnlyCollectio
         }
         return (pairs, exact, km, kt, exact);
     }
+
+    /// <summary>
+    /// The calls are the same as a multiset: equal names and canonically equal arguments (the rule behind
+    /// <c>tool_call_f1</c> and the ExactMatch verdict; an expected call without arguments matches any).
+    /// </summary>
+    public static bool SameCalls(IReadOnlyList<GoldCall> expected, IReadOnlyList<ParsedToolCall> actual) =>
+        expected.Count == actual.Count && PairCalls(expected, actual).CallTp == expected.Count;
+
+    /// <summary><see cref="SameCalls(IReadOnlyList{GoldCall}, IReadOnlyList{ParsedToolCall})"/> between two sets of parsed calls.</summary>
+    public static bool SameCalls(IReadOnlyList<ParsedToolCall> expected, IReadOnlyList<ParsedToolCall> actual) =>
+        expected.All(c => c.Arguments is JsonObject) &&
+        SameCalls(expected.Select(c => new GoldCall(c.Name, (JsonObject)c.Arguments!)).ToList(), actual);
 
     private static bool ArgsEqual(GoldCall g, ParsedToolCall p) =>
         g.Arguments is null || PythonJson.CanonicalEquals(g.Arguments, p.Arguments);

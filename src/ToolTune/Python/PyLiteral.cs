@@ -71,6 +71,29 @@ public static class PyLiteral
         }
     }
 
+    /// <summary>
+    /// Parses one Python-literal value at <paramref name="start"/> (leading whitespace skipped) and stops after it:
+    /// <paramref name="end"/> is the offset of what follows (a call's <c>,</c> or <c>)</c>). JSON's <c>true/false/null</c>
+    /// are accepted as in <see cref="TryParsePython"/>.
+    /// </summary>
+    public static bool TryParsePrefix(string text, int start, out JsonNode? node, out int end, out string error)
+    {
+        var p = new Parser(text) { Pos = start };
+        try
+        {
+            node = p.ParseValue(0);
+            end = p.Pos;
+            return Checked(ref node, out error);
+        }
+        catch (FormatException ex)
+        {
+            node = null;
+            end = start;
+            error = ex.Message;
+            return false;
+        }
+    }
+
     /// <summary>Parses a whitespace-separated sequence of values (e.g. several JSON objects one per line).</summary>
     public static bool TryParseSequence(string text, out List<JsonNode?> nodes, out string error)
     {

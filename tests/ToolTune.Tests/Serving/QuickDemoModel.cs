@@ -5,12 +5,14 @@ namespace ToolTune.Tests.Serving;
 /// The embedded default's merged model, made quickly once per test run: the demo config (demo base, demo data, fixed
 /// template, seed 000's LoRA recipe) in a temporary project root, with TrainLora cut to 200 steps at a higher learning
 /// rate (≈ 80 s on 2 cores instead of the full run's 597 steps). It emits native tool calls on the emission prompts (20/20
-/// measured), which is what the serving tests need; the full recipe's quality is Evaluate's business.
+/// measured), which is what the serving tests need; the full recipe's quality is Evaluate's business. It trains on
+/// tool-calling conversations only (<c>data.keep_no_call=false</c>): 200 steps with the no-call ones mixed in leave it
+/// answering some emission prompts in text, and these tests need a model that calls.
 /// </summary>
 internal static class QuickDemoModel
 {
     public const string TemplateDate = "2025-07-10";
-    public static readonly string[] Overrides = ["train.max_steps=200", "train.learning_rate=4e-3", "train.save_every=0", "eval.gates=[]"];
+    public static readonly string[] Overrides = ["train.max_steps=200", "train.learning_rate=4e-3", "train.save_every=0", "eval.gates=[]", "data.keep_no_call=false"];
 
     private static readonly Lazy<Built> Instance = new(Build, LazyThreadSafetyMode.ExecutionAndPublication);
 

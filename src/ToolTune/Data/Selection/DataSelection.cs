@@ -28,6 +28,10 @@ public sealed record SelectionOptions
     /// <summary>Drop tool-source conversations that never call a tool (reason "no tool call"). Default true.</summary>
     public bool RequireToolCalls { get; init; } = true;
 
+    /// <summary>Keep tool-source conversations that declare tools but never call one (they teach when not to call), counted
+    /// in <see cref="SourceStats.KeptNoCall"/> instead of dropped with TT3008. Default false.</summary>
+    public bool KeepNoCall { get; init; }
+
     /// <summary>Drop train/val conversations whose first user prompt equals a held-out eval conversation's (reason
     /// <see cref="DropReasons.EvalDuplicate"/>), so the eval measures prompts training never saw. Default true.</summary>
     public bool DropEvalDuplicates { get; init; } = true;
@@ -116,14 +120,22 @@ public sealed class SelectionResult
 /// </summary>
 public static class DataSelection
 {
-    /// <summary>Drops tool-source conversations without a tool call (reason "no tool call", located); general sources pass.</summary>
-    public static List<Conversation> FilterToolConversations(IEnumerable<Conversation> conversations, DataReport report, bool requireToolCalls = true)
+    /// <summary>Drops tool-source conversations without a tool call (reason "no tool call", located); general sources pass.
+    /// <paramref name="keepNoCall"/>: those that declare tools are kept and counted (<see cref="SourceStats.KeptNoCall"/>).</summary>
+    public static List<Conversation> FilterToolConversations(IEnumerable<Conversation> conversations, DataReport report, bool requireToolCalls = true,
+        bool keepNoCall = false)
     {
         var kept = new List<Conversation>();
         foreach (var c in conversations)
         {
             if (requireToolCalls && c.DataRole == DataRole.Tool && !c.HasToolCalls)
             {
+                if (keepNoCall && c.Tools.Count > 0)
+                {
+                    report.Source(c.Source, c.DataRole).KeptNoCall++;
+                    kept.Add(c);
+                    continue;
+                }
                 report.Drop(c.Source, new DataIssue(ErrorCodes.DataNoToolCall, DropReasons.NoToolCall, c.SourceFile, c.SourceLine, c.IssueColumn, c.Id,
                     c.Tools.Count > 0 ? $"{c.Tools.Count} tool(s) declared but no assistant turn calls one" : "no tools and no tool call"));
                 continue;
@@ -188,7 +200,7 @@ public static class DataSelection
         SelectionOptions options, DataReport report)
     {
         options.Validate();
-        var tool = FilterToolConversations(toolConversations, report, options.RequireToolCalls);
+        var tool = FilterToolConversations(toolConversations, report, options.RequireToolCalls, options.KeepNoCall);
         var general = generalConversations.ToList();
         foreach (var c in tool) report.Source(c.Source, c.DataRole).Kept++;
         foreach (var c in general) report.Source(c.Source, c.DataRole).Kept++;

@@ -192,7 +192,7 @@ public static class EvalOutputs
         var blocks = new JsonArray();
         foreach (var b in s.Parse.Blocks)
             blocks.Add(new JsonObject { ["start"] = b.StartIndex, ["end"] = b.EndIndex, ["closed"] = b.Closed, ["error"] = b.Error });
-        return new JsonObject
+        var row = new JsonObject
         {
             ["model"] = s.Model,
             ["id"] = s.Id,
@@ -214,6 +214,13 @@ public static class EvalOutputs
             ["ended_turn"] = s.EndedTurn,
             ["stopped_after_call"] = s.StoppedAfterCall,
         };
+        // Only rows with a code dump carry the calls read from its code (other rows stay as they were).
+        if (s.CodeCalls is { } cc)
+        {
+            row["code_calls"] = new JsonArray(cc.Calls.Select(c => (JsonNode)c.ToJson()).ToArray());
+            row["code_calls_error"] = cc.Error;
+        }
+        return row;
     }
 
     public static string SamplesJsonl(IEnumerable<SampleResult> samples, ToolTune.Text.Tokenization.Tokenizer? tokenizer) =>

@@ -56,7 +56,9 @@ public static class ReportWriter
             {
                 var res = g.Passed ? "✅ pass" : g.Gate.Warn ? "⚠️ missed (warning)" : "❌ FAILED";
                 var worst = g.Worst.Count > 0 ? " — worst: " + string.Join(", ", g.Worst.Select(w => $"`{w.Id}` ({w.Verdict})")) : "";
-                sb.AppendLine(CultureInfo.InvariantCulture, $"| `{g.Gate.Metric} {g.Gate.Op} {GateEvaluator.Format(g.Gate.Value)}`{(g.Gate.Warn ? " (warn)" : "")} | {Value(g.Actual, Unit(g.Gate.Metric))} | {res}{worst} |");
+                var fromBase = MetricCatalog.ResolveGate(g.Gate.Metric) is { FromBase: true };
+                sb.AppendLine(CultureInfo.InvariantCulture,
+                    $"| `{g.Gate.Metric} {g.Gate.Op} {GateEvaluator.Format(g.Gate.Value)}`{(g.Gate.Warn ? " (warn)" : "")} | {Value(g.Actual, Unit(g.Gate.Metric))}{(fromBase ? " (base)" : "")} | {res}{worst} |");
             }
             sb.AppendLine();
         }
@@ -130,6 +132,8 @@ public static class ReportWriter
             sb.AppendLine();
         }
 
+        if (b is not null) IntentSection(sb, b, t);
+
         sb.AppendLine("## Example generations");
         sb.AppendLine();
         sb.AppendLine("Raw output with special tokens as generated (the stop token included).");
@@ -179,7 +183,6 @@ public static class ReportWriter
         return sb.ToString();
     }
 
-    /// <summary>The vLLM command that serves the merged model with Hermes tool calling.</summary>
     /// <summary>Raw and served paths side by side: the same items, verdicts from token ids vs from the server's parse.</summary>
     private static void ServedSection(StringBuilder sb, ReportInput r)
     {
@@ -207,6 +210,60 @@ public static class ReportWriter
             sb.AppendLine();
         }
     }
+
+    /// <summary>Up to five items where the base wrote the call as code, each on one line: what the base wrote → what the tuned
+    /// model emits (preserved ones first, at least one that was not when there is one).</summary>
+    private static void IntentSection(StringBuilder sb, ModelEvaluation b, ModelEvaluation t)
+    {
+        var lines = IntentExamples(b.Samples, t.Samples);
+        if (lines.Count == 0) return;
+        sb.AppendLine("## Code → tool call");
+        sb.AppendLine();
+        sb.AppendLine(CultureInfo.InvariantCulture,
+            $"Items where the base model wrote Python instead of a tool call, and what the tuned model emits (`intent_preserved`: {Value(t.Metrics["intent_preserved"], MetricUnit.Rate)}).");
+        sb.AppendLine();
+        foreach (var line in lines) sb.AppendLine("- " + line);
+        sb.AppendLine();
+    }
+
+    /// <summary>The example lines of the code → tool call section.</summary>
+    public static List<string> IntentExamples(IReadOnlyList<SampleResult> baseSamples, IReadOnlyList<SampleResult> tunedSamples, int max = 5)
+    {
+        var pairs = EvalMetrics.IntentPairs(baseSamples, tunedSamples)
+            .Select(p => (p.Base, p.Tuned, Kept: EvalMetrics.IntentPreserved(p.Base, p.Tuned)))
+            .OrderBy(p => p.Base.Id, StringComparer.Ordinal).ToList();
+        var picked = pairs.Where(p => p.Kept).Take(max).ToList();
+        var missed = pairs.FindIndex(p => !p.Kept);
+        if (missed >= 0)
+        {
+            if (picked.Count == max) picked.RemoveAt(max - 1);
+            picked.Add(pairs[missed]);
+        }
+        foreach (var p in pairs.Where(p => !p.Kept).Skip(1))
+            if (picked.Count < max) picked.Add(p);
+        return picked.Select(p =>
+        {
+            var code = string.Join("; ", p.Base.CodeCalls!.Calls.Select(PythonCall));
+            var tuned = p.Tuned.Parse.ToolsCalled && p.Tuned.Parse.Calls.Count > 0
+                ? string.Join(" ", p.Tuned.Parse.Calls.Select(c => $"`<tool_call>{PythonJson.Dumps(c.ToJson())}</tool_call>`"))
+                : $"no tool call ({p.Tuned.Verdict})";
+            return $"`{Md(p.Base.Id)}`: the base wrote `{code}` as code → the tuned model emits {tuned}{(p.Kept ? "" : " ✗")}";
+        }).ToList();
+    }
+
+    /// <summary><c>name(key=value, …)</c> with Python-literal values, as the base would have written it.</summary>
+    private static string PythonCall(ParsedToolCall c) =>
+        c.Name + "(" + string.Join(", ", (c.Arguments as System.Text.Json.Nodes.JsonObject ?? []).Select(kv => kv.Key + "=" + PyRepr(kv.Value))) + ")";
+
+    private static string PyRepr(System.Text.Json.Nodes.JsonNode? v) => v switch
+    {
+        null => "None",
+        System.Text.Json.Nodes.JsonValue j when j.TryGetValue(out bool x) => x ? "True" : "False",
+        System.Text.Json.Nodes.JsonValue j when j.TryGetValue(out string? str) => "'" + str.Replace("\\", "\\\\").Replace("'", "\\'").Replace("\n", "\\n") + "'",
+        System.Text.Json.Nodes.JsonArray a => "[" + string.Join(", ", a.Select(PyRepr)) + "]",
+        System.Text.Json.Nodes.JsonObject o => "{" + string.Join(", ", o.Select(kv => PyRepr(kv.Key) + ": " + PyRepr(kv.Value))) + "}",
+        _ => PythonJson.Dumps(v),
+    };
 
     public static string ServingCommand(string mergedModel, string chatTemplate) =>
         $"vllm serve {Quote(mergedModel)} --enable-auto-tool-choice --tool-call-parser hermes --chat-template {Quote(chatTemplate)}";
@@ -253,7 +310,7 @@ public static class ReportWriter
         sb.AppendLine();
     }
 
-    private static MetricUnit Unit(string metric) => MetricCatalog.Find(metric)?.Unit ?? MetricUnit.Number;
+    private static MetricUnit Unit(string metric) => MetricCatalog.ResolveGate(metric)?.Info.Unit ?? MetricUnit.Number;
 
     public static string Value(double? v, MetricUnit unit) => v switch
     {

@@ -316,6 +316,7 @@ public static partial class ConfigLoader
             Strict = r.Bool("strict", d.Strict),
             Decontaminate = r.Bool("decontaminate", d.Decontaminate),
             PreviewCount = r.Int("preview_count", d.PreviewCount, 0, 1000),
+            KeepNoCall = r.Bool("keep_no_call", d.KeepNoCall),
         };
         r.Finish();
         return s;
@@ -406,9 +407,6 @@ public static partial class ConfigLoader
         return s;
     }
 
-    [GeneratedRegex(@"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(>=|<=|==|>|<)\s*(\S+)\s*$")]
-    private static partial Regex GatePattern();
-
     private static EvalSection BindEval(MappingReader r, ConfigErrors errors)
     {
         var d = new EvalSection();
@@ -432,13 +430,14 @@ public static partial class ConfigLoader
                 at = node;
                 text = r.ScalarText(node, "eval.gates[]", "a gate like 'tool_call_f1 >= 0.9'");
             }
-            var m = GatePattern().Match(text);
+            var m = Evaluation.GateEvaluator.GatePattern().Match(text);
             if (!m.Success || !double.TryParse(m.Groups[3].Value, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var value))
                 throw errors.At(at, ErrorCodes.ConfigInvalidValue, $"Gate '{text}' must look like 'metric >= number' (operators: >=, <=, >, <, ==).");
             var metric = m.Groups[1].Value;
-            if (!EvalSection.Metrics.Contains(metric))
+            if (Evaluation.MetricCatalog.ResolveGate(metric) is null)
                 throw errors.At(at, ErrorCodes.ConfigInvalidValue,
-                    $"Gate metric '{metric}' is unknown.{MappingReader.Suggest(metric, EvalSection.Metrics)} Known metrics: {string.Join(", ", EvalSection.Metrics)}.");
+                    $"Gate metric '{metric}' is unknown.{MappingReader.Suggest(metric, Evaluation.MetricCatalog.GateNames)} Known metrics: {string.Join(", ", EvalSection.Metrics)} " +
+                    $"(prefix '{Evaluation.MetricCatalog.BasePrefix}' to read one from the base model).");
             gates.Add(new Gate { Metric = metric, Op = m.Groups[2].Value, Value = value, Warn = warn, Line = (int)at.Start.Line, Column = (int)at.Start.Column });
         }
         var s = new EvalSection

@@ -65,6 +65,11 @@ public sealed record DataSection
     /// <summary>Number of rendered samples written to the preview file.</summary>
     public int PreviewCount { get; init; } = 5;
 
+    /// <summary>Keep tool-source conversations that offer tools but call none (they teach when not to call) instead of
+    /// dropping them with TT3008. Left out of the fingerprint when false, so configs without it keep their stamps.</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingDefault)]
+    public bool KeepNoCall { get; init; }
+
     public static IReadOnlyList<string> Formats { get; } = ["hermes", "openai", "instruct"];
     public static IReadOnlyList<string> Kinds { get; } = ["tool", "general"];
 }

@@ -72,6 +72,7 @@ public sealed class PrepareDataStage : IStage
                 ToolEvalConversations = data.ToolEvalCount,
                 GeneralEvalConversations = data.ToolEvalCount / 4,
                 DropEvalDuplicates = data.Decontaminate,
+                KeepNoCall = data.KeepNoCall,
             },
             Shards = new ShardWriteOptions { Parallelism = Math.Max(1, Parallelism), Strict = data.Strict },
         };
@@ -97,6 +98,8 @@ public sealed class PrepareDataStage : IStage
         if (result.Report.TotalDropped > 20)
             log.Warning(result.Report.Issues[0].Code, $"{result.Report.TotalDropped - 20} more skipped/dropped record(s): see prepared/{DataPreparation.DroppedFile}.");
         foreach (var w in result.Selection.Warnings) log.Warning("TT3012", w);
+        if (data.KeepNoCall)
+            log.Message($"PrepareData: kept {result.Report.Sources.Sum(s => s.KeptNoCall)} tool conversation(s) without a call (data.keep_no_call).");
 
         WritePreview(outputDir, text, data.PreviewCount);
         log.Message($"PrepareData: {result.Manifest.Splits.Values.Sum(s => s.Samples)} samples encoded in {clock.Elapsed.TotalSeconds:0.0} s.");
