@@ -31,14 +31,19 @@ public sealed class DemoBaseTests
     [TestMethod]
     public void ReducedRecipeIsByteIdenticalTwiceAndLearns()
     {
-        var o = new DemoBaseOptions { CodeCount = 24, GeneralCount = 8, DrillCount = 8, MaxSteps = 4, BatchSize = 4, MaxTokensPerBatch = 2048 };
+        // The first training and the copy lessons (wide value pools), 4 steps each.
+        var o = new DemoBaseOptions
+        {
+            CodeCount = 24, GeneralCount = 8, DrillCount = 8, MaxSteps = 4, BatchSize = 4, MaxTokensPerBatch = 2048,
+            CopyEpochs = 1, CopyCodeCount = 6, CopyDrillCount = 6, CopyGeneralCount = 2,
+        };
         var a = Path.Combine(Path.GetTempPath(), "tt-demobase-a-" + Guid.NewGuid().ToString("N"));
         var b = Path.Combine(Path.GetTempPath(), "tt-demobase-b-" + Guid.NewGuid().ToString("N"));
         try
         {
             var ra = DemoBase.Make(DemoDir, TemplatePath, a, o);
             var rb = DemoBase.Make(DemoDir, TemplatePath, b, o);
-            Assert.AreEqual(4, ra.Steps);
+            Assert.AreEqual(8, ra.Steps);
             Assert.IsTrue(ra.LastLoss < ra.FirstLoss, $"loss {ra.FirstLoss} -> {ra.LastLoss}");
             foreach (var f in new[] { "config.json", "model.safetensors", "generation_config.json" })
                 CollectionAssert.AreEqual(File.ReadAllBytes(Path.Combine(a, f)), File.ReadAllBytes(Path.Combine(b, f)), f);

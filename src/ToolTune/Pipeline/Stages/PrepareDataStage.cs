@@ -4,6 +4,7 @@ using ToolTune.Data;
 using ToolTune.Data.Loaders;
 using ToolTune.Data.Selection;
 using ToolTune.Data.Shards;
+using ToolTune.Diagnostics;
 using ToolTune.Pipeline.Config;
 using ToolTune.IO;
 
@@ -92,11 +93,17 @@ public sealed class PrepareDataStage : IStage
         }
         cancellation.ThrowIfCancellationRequested();
 
-        foreach (var issue in result.Report.Issues.Take(20))
+        // Conversations that open with a held-out prompt are dropped by design (the eval set stays unseen), not for a fault
+        // in the data: one line that counts them, and warnings only for records something is wrong with.
+        var heldOut = result.Report.Issues.Count(i => i.Code == ErrorCodes.DataEvalDuplicate);
+        if (heldOut > 0)
+            log.Message($"PrepareData: left out {heldOut} training conversation(s) that open with a held-out eval prompt ({ErrorCodes.DataEvalDuplicate}; listed in prepared/{DataPreparation.DroppedFile}).");
+        var faults = result.Report.Issues.Where(i => i.Code != ErrorCodes.DataEvalDuplicate).ToList();
+        foreach (var issue in faults.Take(20))
             log.Warning(issue.Code, $"skipped: {issue.Reason}{(issue.Detail is null ? "" : ": " + issue.Detail)}{(issue.RecordId is null ? "" : $" (record {issue.RecordId})")}",
                 issue.File, issue.Line, issue.Column);
-        if (result.Report.TotalDropped > 20)
-            log.Warning(result.Report.Issues[0].Code, $"{result.Report.TotalDropped - 20} more skipped/dropped record(s): see prepared/{DataPreparation.DroppedFile}.");
+        if (faults.Count > 20)
+            log.Warning(faults[0].Code, $"{faults.Count - 20} more skipped/dropped record(s): see prepared/{DataPreparation.DroppedFile}.");
         foreach (var w in result.Selection.Warnings) log.Warning("TT3012", w);
         if (data.KeepNoCall)
             log.Message($"PrepareData: kept {result.Report.Sources.Sum(s => s.KeptNoCall)} tool conversation(s) without a call (data.keep_no_call).");
