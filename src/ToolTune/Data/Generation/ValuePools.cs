@@ -4,9 +4,9 @@ namespace ToolTune.Data.Generation;
 
 /// <summary>
 /// The argument values the demo stream's requests draw from (<see cref="HermesGenerator.GenerateExtended"/>). <see cref="Demo"/>
-/// holds the shipped data's pools. <see cref="Wide"/> mixes them across kinds and adds a few thousand made-up words, names,
-/// codes and sentences, and widens the number ranges: from a pool that wide no value can be guessed from the kind of slot,
-/// so a model trained on it has to copy each value from the request — what the demo base learns from it.
+/// holds the shipped data's pools. <see cref="Wide"/> mixes them across kinds (optionally with made-up words, names, codes
+/// and sentences) and widens the number ranges: from such pools no value can be guessed from the kind of slot, so a model
+/// trained on them has to copy each value from the request (the demo base's copy lessons).
 /// </summary>
 public sealed record ValuePools
 {
