@@ -33,10 +33,11 @@ internal static class DemoMakeBaseCommand
         var copyCode = new Option<int>("--copy-code-count") { Description = "Copy lessons: tool conversations answered with code.", DefaultValueFactory = _ => d.CopyCodeCount };
         var copyLr = new Option<double>("--copy-lr") { DefaultValueFactory = _ => d.CopyLearningRate };
         var copyMadeUp = new Option<int>("--copy-made-up") { Description = "Copy lessons: made-up values per kind in the wide pools.", DefaultValueFactory = _ => d.CopyMadeUpValues };
+        var copyEcho = new Option<int>("--copy-echo-count") { Description = "Copy lessons: echo drills (repeat a list of values).", DefaultValueFactory = _ => d.CopyEchoCount };
         var make = new Command("make-base", "Full-parameter train the tiny code-dumping demo base (deterministic: same options, same bytes).")
         {
             tokenizer, template, output, preset, codeCount, generalCount, drillCount, epochs, maxSteps, batch, lr, seed, assistantOnly, firstCall,
-            startFrom, copyEpochs, copyDrills, copyCode, copyLr, copyMadeUp,
+            startFrom, copyEpochs, copyDrills, copyCode, copyLr, copyMadeUp, copyEcho,
         };
         make.SetAction(p => PipelineOptions.Guard(() =>
         {
@@ -46,7 +47,7 @@ internal static class DemoMakeBaseCommand
                 MaxSteps = p.GetValue(maxSteps), BatchSize = p.GetValue(batch), LearningRate = p.GetValue(lr), InitSeed = p.GetValue(seed),
                 TrainAllTokens = !p.GetValue(assistantOnly), WholeConversations = !p.GetValue(firstCall),
                 StartFrom = p.GetValue(startFrom), CopyEpochs = p.GetValue(copyEpochs), CopyDrillCount = p.GetValue(copyDrills),
-                CopyCodeCount = p.GetValue(copyCode), CopyLearningRate = p.GetValue(copyLr), CopyMadeUpValues = p.GetValue(copyMadeUp),
+                CopyCodeCount = p.GetValue(copyCode), CopyLearningRate = p.GetValue(copyLr), CopyMadeUpValues = p.GetValue(copyMadeUp), CopyEchoCount = p.GetValue(copyEcho),
             };
             var r = DemoBase.Make(p.GetValue(tokenizer)!, p.GetValue(template)!, p.GetValue(output)!, o, Console.WriteLine);
             foreach (var f in r.Files) Console.WriteLine($"wrote {f} ({new FileInfo(f).Length:N0} bytes)");

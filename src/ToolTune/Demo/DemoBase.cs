@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using ToolTune.Data;
 using ToolTune.Data.Generation;
 using ToolTune.Data.Loaders;
+using ToolTune.Data.Selection;
 using ToolTune.Data.Shards;
 using ToolTune.Model;
 using ToolTune.Tensors;
@@ -98,8 +99,42 @@ public static class DemoBase
     /// <summary>The copy lessons' conversations: the same kinds, with every value drawn from <see cref="ValuePools.Wide"/>.
     /// After the first training the base picks the right tool but writes argument values from the demo pools it has
     /// memorised ("Perth" for "Seoul"); when no value can be guessed, copying the request's is all that lowers the loss.</summary>
-    public static List<Conversation> CopyConversations(DemoBaseOptions o) =>
-        Corpus(o, o.CopyCodeCount, o.CopySeed, o.CopyDrillCount, o.CopySeed + 1, o.CopyGeneralCount, o.CopySeed + 2, ValuePools.Wide(o.CopySeed, o.CopyMadeUpValues));
+    public static List<Conversation> CopyConversations(DemoBaseOptions o)
+    {
+        var pools = ValuePools.Wide(o.CopySeed, o.CopyMadeUpValues);
+        var list = Corpus(o, o.CopyCodeCount, o.CopySeed, o.CopyDrillCount, o.CopySeed + 1, o.CopyGeneralCount, o.CopySeed + 2, pools);
+        list.AddRange(EchoDrills(o.CopyEchoCount, o.CopySeed + 3, pools, o.DrillTurns));
+        return list;
+    }
+
+    /// <summary>Echo drills: "Repeat exactly: 4821 backup/plan.md Oslo" answered with the same text, <paramref name="turns"/>
+    /// per conversation. Values of every kind and numbers of one to five digits: token-for-token copying in order, which a
+    /// call's arguments need and the base does not learn from calls alone (it writes a number of the right size, not the
+    /// request's, and the words of a path in another order).</summary>
+    public static IEnumerable<Conversation> EchoDrills(int count, long seed, ValuePools pools, int turns)
+    {
+        var r = SplitMix64.For(seed, "echo-drills");
+        string[][] kinds = [pools.Cities, pools.Rooms, pools.Colors, pools.Topics, pools.Texts, pools.Restaurants, pools.ConfigNames, pools.Symbols];
+        string Value() => r.NextInt(4) switch
+        {
+            0 => (r.NextInt(5) switch { 0 => r.NextInt(10), 1 => r.NextInt(100), 2 => r.NextInt(1000), 3 => r.NextInt(10000), _ => r.NextInt(100000) })
+                .ToString(System.Globalization.CultureInfo.InvariantCulture),
+            1 => $"{pools.Folders[r.NextInt(pools.Folders.Length)]}/{pools.Stems[r.NextInt(pools.Stems.Length)]}.{(r.NextInt(2) == 0 ? "md" : "txt")}",
+            _ => kinds[r.NextInt(kinds.Length)] is var k ? k[r.NextInt(k.Length)] : "",
+        };
+        string[] asks = ["Repeat exactly: ", "Say back: ", "Echo this: "];
+        for (var i = 0; i < count; i++)
+        {
+            var messages = new List<Message>();
+            for (var t = 0; t < turns; t++)
+            {
+                var text = string.Join(' ', Enumerable.Range(0, 1 + r.NextInt(5)).Select(_ => Value()));
+                messages.Add(new Message(Roles.User, asks[r.NextInt(asks.Length)] + text));
+                messages.Add(new Message(Roles.Assistant, text));
+            }
+            yield return new Conversation($"echo-{i + 1}", messages);
+        }
+    }
 
     private static List<Conversation> Corpus(DemoBaseOptions o, int codeCount, long codeSeed, int drillCount, long drillSeed,
         int generalCount, long generalSeed, ValuePools pools)
@@ -278,6 +313,8 @@ public sealed record DemoBaseOptions
     public int CopyCodeCount { get; init; } = 300;
     public int CopyDrillCount { get; init; } = 3000;
     public int CopyGeneralCount { get; init; } = 200;
+    /// <summary>Echo drills in the copy lessons (<see cref="DemoBase.EchoDrills"/>).</summary>
+    public int CopyEchoCount { get; init; } = 0;
     public long CopySeed { get; init; } = 21;
     public int CopyEpochs { get; init; } = 0;
     /// <summary>Made-up values per kind in the copy lessons' pools (<see cref="ValuePools.Wide"/>).</summary>

@@ -64,6 +64,27 @@ public sealed class DemoBaseTests
     }
 
     [TestMethod]
+    public void EchoDrillsRepeatTheRequestedValuesAndAreDeterministic()
+    {
+        var pools = ValuePools.Wide(21);
+        var a = DemoBase.EchoDrills(30, 5, pools, turns: 3).ToList();
+        var b = DemoBase.EchoDrills(30, 5, pools, turns: 3).ToList();
+        Assert.AreEqual(30, a.Count);
+        CollectionAssert.AreEqual(a.SelectMany(c => c.Messages).Select(m => m.Content).ToList(), b.SelectMany(c => c.Messages).Select(m => m.Content).ToList());
+        var numbers = 0;
+        foreach (var c in a)
+            for (var i = 0; i < c.Messages.Count; i += 2)
+            {
+                var ask = c.Messages[i].Content!;
+                var answer = c.Messages[i + 1].Content!;
+                Assert.AreEqual(Roles.User, c.Messages[i].Role);
+                Assert.IsTrue(ask.EndsWith(": " + answer, StringComparison.Ordinal), $"{ask} -> {answer}");
+                numbers += answer.Split(' ').Count(w => w.All(char.IsAsciiDigit));
+            }
+        Assert.IsTrue(numbers > 20, $"{numbers} numbers echoed");
+    }
+
+    [TestMethod]
     public void CopyDrillsAreRequestsAnsweredWithCodeWithoutSchemas()
     {
         var o = new DemoBaseOptions { DrillCount = 40 };
