@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using ToolTune.Diagnostics;
+using ToolTune.Torch;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
@@ -389,19 +390,19 @@ public static partial class ConfigLoader
         return s;
     }
 
-    private static TorchSection BindTorch(MappingReader r)
+    private static TorchOptions BindTorch(MappingReader r)
     {
-        var d = new TorchSection();
-        var s = new TorchSection
+        var d = new TorchOptions();
+        var s = new TorchOptions
         {
             Python = r.String("python", d.Python),
             NprocPerNode = r.Int("nproc_per_node", d.NprocPerNode, 1, 1024),
-            Device = r.String("device", d.Device, TorchSection.Devices),
+            Device = r.String("device", d.Device, TorchOptions.Devices),
             Nnodes = r.Int("nnodes", d.Nnodes, 1, 4096),
             NodeRank = r.Int("node_rank", d.NodeRank, 0, 4095),
             MasterAddr = r.String("master_addr", d.MasterAddr),
             MasterPort = r.Int("master_port", d.MasterPort, 0, 65535),
-            Launcher = r.String("launcher", d.Launcher, TorchSection.Launchers),
+            Launcher = r.String("launcher", d.Launcher, TorchOptions.Launchers),
         };
         r.Finish();
         return s;

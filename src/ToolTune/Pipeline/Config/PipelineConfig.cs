@@ -1,3 +1,5 @@
+using ToolTune.Torch;
+
 namespace ToolTune.Pipeline.Config;
 
 // The typed run configuration. Property names map to the YAML keys in snake_case
@@ -138,7 +140,7 @@ public sealed record TrainSection
     /// started by ToolTune: GPUs, several GPUs, several machines). Fingerprinted through <see cref="BackendKey"/>.</summary>
     [System.Text.Json.Serialization.JsonIgnore] public string Backend { get; init; } = "managed";
     /// <summary>How the torch backend is launched (<c>train.torch.*</c>).</summary>
-    [System.Text.Json.Serialization.JsonIgnore] public TorchSection Torch { get; init; } = new();
+    [System.Text.Json.Serialization.JsonIgnore] public TorchOptions Torch { get; init; } = new();
 
     // Fingerprint view: the default backend adds no key, so configs written before the backend existed keep their
     // fingerprints; with torch, the device decides the arithmetic (bf16 on CUDA) and is fingerprinted, the launch
@@ -153,28 +155,6 @@ public sealed record TrainSection
 
     public static IReadOnlyList<string> Schedules { get; } = ["cosine", "linear", "constant"];
     public static IReadOnlyList<string> Backends { get; } = ["managed", "torch"];
-}
-
-/// <summary><c>train.torch</c>: where and how ToolTune starts the PyTorch ranks (<c>src/ToolTune/Torch/</c>).</summary>
-public sealed record TorchSection
-{
-    /// <summary>The interpreter that has torch (≥ 1.13) and numpy.</summary>
-    public string Python { get; init; } = "python3";
-    /// <summary>Ranks on this machine (one per GPU on CUDA).</summary>
-    public int NprocPerNode { get; init; } = 1;
-    /// <summary><c>auto</c> (CUDA when torch sees a GPU), <c>cpu</c> or <c>cuda</c>.</summary>
-    public string Device { get; init; } = "auto";
-    public int Nnodes { get; init; } = 1;
-    public int NodeRank { get; init; }
-    public string MasterAddr { get; init; } = "127.0.0.1";
-    /// <summary>Rendezvous port; 0: a free port on this machine (single node only).</summary>
-    public int MasterPort { get; init; }
-    /// <summary><c>direct</c>: ToolTune starts the local ranks itself (env:// rendezvous); <c>torchrun</c>: one
-    /// <c>python -m torch.distributed.run</c> starts them.</summary>
-    public string Launcher { get; init; } = "direct";
-
-    public static IReadOnlyList<string> Devices { get; } = ["auto", "cpu", "cuda"];
-    public static IReadOnlyList<string> Launchers { get; } = ["direct", "torchrun"];
 }
 
 public sealed record EvalSection
