@@ -1,5 +1,7 @@
 using System.Text.RegularExpressions;
 using ToolTune.Diagnostics;
+using ToolTune.Evaluation;
+using ToolTune.Evaluation.Endpoint;
 using ToolTune.Torch;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
@@ -455,9 +457,9 @@ public static partial class ConfigLoader
         return s;
     }
 
-    private static EndpointSection BindEndpoint(MappingReader r, ConfigErrors errors)
+    private static EndpointOptions BindEndpoint(MappingReader r, ConfigErrors errors)
     {
-        var d = new EndpointSection();
+        var d = new EndpointOptions();
         var url = r.String("url", "");
         if (!Uri.TryCreate(url, UriKind.Absolute, out var u) || (u.Scheme != "http" && u.Scheme != "https"))
             throw errors.At(r.Value("url") ?? r.Node, ErrorCodes.ConfigInvalidValue, $"eval.endpoint.url must be an http(s) URL such as http://127.0.0.1:8000/v1, got '{url}'.");
@@ -466,7 +468,7 @@ public static partial class ConfigLoader
             throw errors.At(r.Value("base_url")!, ErrorCodes.ConfigInvalidValue, $"eval.endpoint.base_url must be an http(s) URL, got '{baseUrl}'.");
         var model = r.String("model", "");
         if (model.Length == 0) throw errors.At(r.Value("model") ?? r.Node, ErrorCodes.ConfigInvalidValue, "eval.endpoint.model is required: the tuned model's name on the server.");
-        var s = new EndpointSection
+        var s = new EndpointOptions
         {
             Url = url,
             Model = model,

@@ -1,3 +1,4 @@
+using ToolTune.Evaluation;
 using ToolTune.Lora;
 using ToolTune.Training;
 
@@ -6,7 +7,9 @@ namespace ToolTune.Pipeline.Config;
 /// <summary>
 /// Config sections mapped to the options types of the libraries that use them, so that those libraries need not know
 /// the config: <c>lora:</c> → <see cref="LoraConfig"/>, <c>train:</c> → <see cref="TrainerOptions"/>, both with
-/// <c>data.max_seq_len</c> → <see cref="TrainingSettings"/>. (<c>train.torch</c> is <see cref="Torch.TorchOptions"/> itself.)
+/// <c>data.max_seq_len</c> → <see cref="TrainingSettings"/>, <c>eval:</c> → <see cref="EvaluationOptions"/>. The config holds
+/// some library types as they are: <c>train.torch</c> (<see cref="Torch.TorchOptions"/>), <c>eval.gates</c> (<see cref="Gate"/>)
+/// and <c>eval.endpoint</c> (<see cref="Evaluation.Endpoint.EndpointOptions"/>).
 /// </summary>
 public static class LibraryOptions
 {
@@ -38,6 +41,10 @@ public static class LibraryOptions
         MaxSeqLen = c.Data.MaxSeqLen,
         GradientCheckpointing = c.Train.GradientCheckpointing,
     };
+
+    /// <summary>The <c>eval:</c> section's decoding and gates.</summary>
+    public static EvaluationOptions ToEvaluationOptions(this EvalSection e) =>
+        new() { MaxNewTokens = e.MaxNewTokens, Temperature = e.Temperature, Gates = e.Gates };
 
     /// <summary>The backend <c>train.backend</c> names, launched with <c>train.torch</c> when it is torch.</summary>
     public static ITrainingBackend ToTrainingBackend(this TrainSection t) => TrainingBackends.For(t.Backend, t.Torch);

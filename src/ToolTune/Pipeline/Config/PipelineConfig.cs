@@ -1,3 +1,5 @@
+using ToolTune.Evaluation;
+using ToolTune.Evaluation.Endpoint;
 using ToolTune.Torch;
 
 namespace ToolTune.Pipeline.Config;
@@ -176,51 +178,8 @@ public sealed record EvalSection
     /// <summary>Evaluate through an OpenAI-compatible server (vLLM, <c>tooltune serve</c>) instead of in-process generation.
     /// Left out of the fingerprint when unset, so configs without it keep their stamps.</summary>
     [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
-    public EndpointSection? Endpoint { get; init; }
+    public EndpointOptions? Endpoint { get; init; }
 
     /// <summary>Metric names a gate may use (the Evaluate stage reports these).</summary>
     public static IReadOnlyList<string> Metrics { get; } = [.. Evaluation.MetricCatalog.Names];
-}
-
-/// <summary>
-/// <c>eval.endpoint</c>: where the served models are. Tuned = <see cref="Model"/> at <see cref="Url"/>; base (when
-/// <c>compare_base</c>) = <see cref="BaseModel"/> at <see cref="BaseUrl"/> (default: the same server, e.g. the base and a
-/// LoRA module of one vLLM). The API key is read from the environment variable named by <see cref="ApiKeyEnv"/> at run
-/// time: only the variable's name is part of the config and its fingerprint.
-/// </summary>
-public sealed record EndpointSection
-{
-    /// <summary>Base URL of the OpenAI API, e.g. <c>http://127.0.0.1:8000/v1</c>.</summary>
-    public string Url { get; init; } = "";
-    /// <summary>The tuned model's name on the server (vLLM: the served model name or a <c>--lora-modules</c> name).</summary>
-    public string Model { get; init; } = "";
-    public string? BaseUrl { get; init; }
-    /// <summary>The base model's name; null: the base is not evaluated through the endpoint.</summary>
-    public string? BaseModel { get; init; }
-    public string? ApiKeyEnv { get; init; }
-    /// <summary>Requests in flight at once.</summary>
-    public int Concurrency { get; init; } = 4;
-    /// <summary>Timeout of one request, in seconds.</summary>
-    public double TimeoutS { get; init; } = 300;
-    /// <summary>Also run the raw path: token-id prompts to <c>/v1/completions</c> with the generated ids returned (vLLM's
-    /// <c>return_token_ids</c>), parsed on ids like the in-process Evaluate. Off for servers that cannot return ids.</summary>
-    public bool Raw { get; init; } = true;
-}
-
-/// <summary>An evaluation gate: <c>metric op value</c>; a missed gate fails the build unless <see cref="Warn"/>.</summary>
-public sealed record Gate
-{
-    public string Metric { get; init; } = "";
-    public string Op { get; init; } = ">=";
-    public double Value { get; init; }
-    public bool Warn { get; init; }
-
-    /// <summary>Where the gate is written in the config (1-based; 0 when not from a file): a miss is reported there. Not part of
-    /// the stage fingerprint — moving a gate to another line changes nothing to rerun.</summary>
-    [System.Text.Json.Serialization.JsonIgnore] public int Line { get; init; }
-    [System.Text.Json.Serialization.JsonIgnore] public int Column { get; init; }
-
-    public static IReadOnlyList<string> Ops { get; } = [">=", "<=", ">", "<", "=="];
-
-    public override string ToString() => $"{Metric} {Op} {Value.ToString(System.Globalization.CultureInfo.InvariantCulture)}{(Warn ? " (warn)" : "")}";
 }
