@@ -8,6 +8,8 @@ namespace ToolTune.Pipeline.Config;
 // (LearningRate <-> learning_rate): ConfigLoader binds them and ConfigCanonical serialises them
 // with the same names, so fingerprints are keyed exactly like the YAML the user writes.
 // Paths are kept as written (relative to the project root); resolve them with PipelineConfig.Resolve.
+// A few sections are library types used as they are (Torch.TorchOptions, Evaluation.Gate, Evaluation.Endpoint.EndpointOptions):
+// their property names are YAML and fingerprint keys too, so renaming one there changes configs and stamps.
 
 /// <summary>A whole run config: one YAML file plus its overrides, validated.</summary>
 public sealed record PipelineConfig
