@@ -3,7 +3,6 @@ using System.Globalization;
 using System.Text.Json.Nodes;
 using ToolTune.Evaluation;
 using ToolTune.Pipeline;
-using ToolTune.Pipeline.Config;
 
 namespace ToolTune.Cli.Commands;
 
@@ -70,10 +69,10 @@ internal static class EvaluateCommand
                 BaseDir = p.GetValue(baseModel) is { } b ? Path.GetFullPath(b) : null,
                 PromptsFile = p.GetValue(prompts) is { } pf ? Path.GetFullPath(pf) : null,
                 OutputDir = outDir,
-                Eval = new EvalSection { MaxNewTokens = p.GetValue(maxNew), Gates = gateList },
+                Eval = new EvaluationOptions { MaxNewTokens = p.GetValue(maxNew), Gates = gateList },
                 TemplateKwargs = new JsonObject { ["enable_thinking"] = false },
                 TemplateDate = p.GetValue(templateDate) is { } td ? DateTime.ParseExact(td, "yyyy-MM-dd", CultureInfo.InvariantCulture) : null,
-                Endpoint = p.GetValue(endpoint) is { } url ? new EndpointSection
+                Endpoint = p.GetValue(endpoint) is { } url ? new Evaluation.Endpoint.EndpointOptions
                 {
                     Url = url,
                     Model = p.GetValue(endpointModel) ?? Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(dir))),

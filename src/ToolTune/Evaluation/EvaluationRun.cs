@@ -1,10 +1,18 @@
 using ToolTune.Diagnostics;
 using ToolTune.Evaluation.Reporting;
 using ToolTune.Model;
-using ToolTune.Pipeline.Config;
 using ToolTune.Text.Tokenization;
 
 namespace ToolTune.Evaluation;
+
+/// <summary>What an evaluation decodes with and is gated by (the run config's <c>eval:</c> maps to it in
+/// <c>Pipeline/Config/LibraryOptions.cs</c>).</summary>
+public sealed record EvaluationOptions
+{
+    public int MaxNewTokens { get; init; } = 256;
+    public double Temperature { get; init; }
+    public IReadOnlyList<Gate> Gates { get; init; } = [];
+}
 
 /// <summary>Everything the Evaluate stage hands to <see cref="EvaluationRun.Execute"/>.</summary>
 public sealed record EvaluationRequest
@@ -38,8 +46,8 @@ public sealed record EvaluationRequest
     /// <summary>Emission prompts (<c>eval.prompts</c>, kind <see cref="EvalItemKind.Emission"/>).</summary>
     public IReadOnlyList<EvalItem> EmissionItems { get; init; } = [];
 
-    /// <summary>The <c>eval:</c> section: gates, <c>max_new_tokens</c>, temperature.</summary>
-    public EvalSection Config { get; init; } = new();
+    /// <summary>Gates, <c>max_new_tokens</c>, temperature.</summary>
+    public EvaluationOptions Options { get; init; } = new();
 
     /// <summary>End-of-turn ids; empty → <see cref="ModelSnapshot.TokenizerStopIds"/>.</summary>
     public IReadOnlyList<int> StopIds { get; init; } = [];
@@ -102,7 +110,7 @@ public static class EvaluationRun
         var dup = items.GroupBy(i => (i.Kind, i.Id)).FirstOrDefault(g => g.Count() > 1);
         if (dup is not null)
             throw new ToolTuneException(ErrorCodes.EvalSetInvalid, $"Eval item id '{dup.Key.Id}' occurs {dup.Count()} times.", request.ConfigFile);
-        var options = new GenerationOptions(request.Config.MaxNewTokens, request.Config.Temperature, request.StopIds, request.Seed);
+        var options = new GenerationOptions(request.Options.MaxNewTokens, request.Options.Temperature, request.StopIds, request.Seed);
         var stops = options.StopIds.Count > 0 ? options.StopIds : ModelSnapshot.TokenizerStopIds(request.Tokenizer);
         options = options with { StopIds = stops };
         var delimiters = request.ToolCallDelimiters.Count == 2 ? request.ToolCallDelimiters
@@ -121,7 +129,7 @@ public static class EvaluationRun
         if (ReferenceEquals(baseEval, servedBase)) servedBase = null;
         if (baseEval is not null) EvalMetrics.CompareBase(tuned, baseEval);
         if (servedTuned is not null && servedBase is not null) EvalMetrics.CompareBase(servedTuned, servedBase);
-        var gates = GateEvaluator.Evaluate(request.Config.Gates, tuned.Metrics, tuned.Samples, baseEval);
+        var gates = GateEvaluator.Evaluate(request.Options.Gates, tuned.Metrics, tuned.Samples, baseEval);
 
         var files = EvalOutputs.WriteAll(request, evaluator, tuned, baseEval, gates, servedTuned, servedBase);
         GateEvaluator.Enforce(gates, request.ConfigFile);

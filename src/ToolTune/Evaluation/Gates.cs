@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Text;
 using System.Text.RegularExpressions;
 using ToolTune.Diagnostics;
-using ToolTune.Pipeline.Config;
 
 namespace ToolTune.Evaluation;
 

@@ -45,10 +45,11 @@ public interface IEvaluationModel : IGenerator, IDisposable
 
 public static class EvaluationModels
 {
-    /// <summary>The model folder as an <see cref="IEvaluationModel"/> on the backend <c>eval.backend</c> names; the torch one
-    /// is launched with <c>train.torch</c>'s interpreter and device, its module written into <paramref name="workDirectory"/>.</summary>
-    public static IEvaluationModel Open(Pipeline.Config.PipelineConfig config, string modelDir, string name, string workDirectory, string? configFile) =>
-        config.Eval.Backend == "torch"
-            ? new Torch.TorchGenerator(modelDir, config.Train.Torch, workDirectory, name, configFile)
+    /// <summary>The model folder as an <see cref="IEvaluationModel"/> on the backend <paramref name="backend"/> names
+    /// (<c>eval.backend</c>); the torch one is launched with <paramref name="torch"/>'s interpreter and device, its module
+    /// written into <paramref name="workDirectory"/>.</summary>
+    public static IEvaluationModel Open(string backend, Torch.TorchOptions torch, string modelDir, string name, string workDirectory, string? configFile) =>
+        backend == "torch"
+            ? new Torch.TorchGenerator(modelDir, torch, workDirectory, name, configFile)
             : new ModelGenerator(modelDir, name);
 }

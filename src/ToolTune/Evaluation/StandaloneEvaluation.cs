@@ -1,6 +1,5 @@
 using System.Text.Json.Nodes;
 using ToolTune.Model;
-using ToolTune.Pipeline.Config;
 using ToolTune.Text.Templates;
 using ToolTune.Text.Tokenization;
 
@@ -18,15 +17,15 @@ public sealed record StandaloneEvaluation
     public string? BaseDir { get; init; }
     public string? PromptsFile { get; init; }
     public required string OutputDir { get; init; }
-    public EvalSection Eval { get; init; } = new();
+    public EvaluationOptions Eval { get; init; } = new();
     public IReadOnlyList<string> ToolCallDelimiters { get; init; } = [HermesToolCallParser.StartToken, HermesToolCallParser.EndToken];
     /// <summary>Template kwargs (e.g. <c>enable_thinking: false</c>).</summary>
     public JsonObject TemplateKwargs { get; init; } = [];
     /// <summary>The date <c>strftime_now</c> sees (null: today), as a run config's <c>model.template_date</c>.</summary>
     public DateTime? TemplateDate { get; init; }
     /// <summary>Generate through an OpenAI-compatible server instead of in-process: the raw and served paths of the model
-    /// served as <see cref="EndpointSection.Model"/> (the local <see cref="ModelDir"/> supplies tokenizer, template and stop ids).</summary>
-    public EndpointSection? Endpoint { get; init; }
+    /// served as <see cref="Evaluation.Endpoint.EndpointOptions.Model"/> (the local <see cref="ModelDir"/> supplies tokenizer, template and stop ids).</summary>
+    public Evaluation.Endpoint.EndpointOptions? Endpoint { get; init; }
 
     /// <summary>Runs it; the outputs are written to <see cref="OutputDir"/> (created), gates enforced as in the stage.</summary>
     public EvaluationOutcome Run(CancellationToken ct)
@@ -56,7 +55,7 @@ public sealed record StandaloneEvaluation
             TemplateKwargs = kwargs,
             ToolEvalItems = items,
             EmissionItems = emission,
-            Config = Eval,
+            Options = Eval,
             StopIds = new ModelSnapshot(ModelDir).StopIds(tuned?.Config ?? Model.ModelConfig.Load(ModelDir), tokenizer),
             ToolCallDelimiters = ToolCallDelimiters,
             MergedModelDirectory = ModelDir,

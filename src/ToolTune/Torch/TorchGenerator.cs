@@ -5,7 +5,6 @@ using ToolTune.Diagnostics;
 using ToolTune.Evaluation;
 using ModelConfig = ToolTune.Model.ModelConfig;
 using ToolTune.Model;
-using ToolTune.Pipeline.Config;
 
 namespace ToolTune.Torch;
 
@@ -20,7 +19,7 @@ public sealed class TorchGenerator : IEvaluationModel
     private readonly BlockingCollection<(int Rank, string Line)> _lines = new();
     private readonly string? _configFile;
 
-    public TorchGenerator(string modelDir, TorchSection settings, string workDirectory, string? name = null, string? configFile = null)
+    public TorchGenerator(string modelDir, TorchOptions settings, string workDirectory, string? name = null, string? configFile = null)
     {
         _configFile = configFile;
         Name = name ?? Path.GetFileName(Path.TrimEndingDirectorySeparator(modelDir));

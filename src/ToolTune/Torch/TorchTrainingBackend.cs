@@ -7,7 +7,6 @@ using ToolTune.Data.Shards;
 using ToolTune.Diagnostics;
 using ToolTune.Lora;
 using ToolTune.Model;
-using ToolTune.Pipeline.Config;
 using ToolTune.Tensors;
 using ToolTune.Training;
 
@@ -22,12 +21,12 @@ namespace ToolTune.Torch;
 /// <c>train-log.csv</c>; the final checkpoint's tensors become the PEFT adapter through <see cref="PeftAdapterIO"/>,
 /// so MergeAdapter and Evaluate read it unchanged.
 /// </summary>
-public sealed class TorchTrainingBackend(TorchSection settings) : ITrainingBackend
+public sealed class TorchTrainingBackend(TorchOptions settings) : ITrainingBackend
 {
     public const string JobFolder = "torch-job";
 
     public string Name => "torch";
-    public TorchSection Settings { get; } = settings;
+    public TorchOptions Settings { get; } = settings;
     /// <summary>How long the ranks get to stop at a step boundary and checkpoint after Ctrl+C before they are killed.</summary>
     public TimeSpan StopGrace { get; init; } = TimeSpan.FromSeconds(3.5);
     /// <summary>Extra environment for the ranks (tests inject a rank failure with <c>TOOLTUNE_TORCH_KILL_AT=rank:step</c>).</summary>
@@ -48,14 +47,13 @@ public sealed class TorchTrainingBackend(TorchSection settings) : ITrainingBacke
 
         using var weights = ModelWeights.Open(r.SnapshotDirectory);
         var lm = new CausalLM(weights);
-        var lora = LoraTraining.LoraFor(r.Config, r.TokenToId, r.SnapshotDirectory);
-        var adapter = LoraTraining.InitialAdapter(r.Config, lora, lm);
+        var lora = LoraTraining.LoraFor(r);
+        var adapter = LoraTraining.InitialAdapter(r.Settings, lora, lm);
         if (adapter.Linears.ContainsKey("lm_head"))
             throw new ToolTuneException(ErrorCodes.LoraUnknownModule, "lora.target_modules: lm_head is not supported by either backend yet.", file);
         // bf16 on CUDA is other arithmetic: its checkpoints are not resumed by a CPU run and vice versa
-        var options = LoraTraining.OptionsFor(r.Config, lora, lm.Config, r.Train.Count, r.OutputDirectory, r.Resume, r.DataIdentity,
-            "torch|" + device);
-        var maxLen = r.Config.Data.MaxSeqLen;
+        var options = LoraTraining.OptionsFor(r, lora, lm.Config, "torch|" + device);
+        var maxLen = r.Settings.MaxSeqLen;
         var trainData = new ShardTrainingData(r.Train, r.PadId, maxLen);
         var plans = Trainer.PlanEpochs(trainData, options);
         var total = Trainer.CountSteps(plans, options);
@@ -157,7 +155,7 @@ public sealed class TorchTrainingBackend(TorchSection settings) : ITrainingBacke
             ["init"] = Path.GetFullPath(init),
             ["shards"] = Path.GetFullPath(r.PreparedDirectory),
             ["pad_id"] = r.PadId,
-            ["max_len"] = r.Config.Data.MaxSeqLen,
+            ["max_len"] = r.Settings.MaxSeqLen,
             ["betas"] = new JsonArray(o.Beta1, o.Beta2),
             ["eps"] = o.Eps, ["weight_decay"] = o.WeightDecay, ["max_grad_norm"] = o.MaxGradNorm,
             ["steps"] = steps,
@@ -168,7 +166,7 @@ public sealed class TorchTrainingBackend(TorchSection settings) : ITrainingBacke
             ["checkpoint_dir"] = Path.GetFullPath(o.CheckpointDirectory),
             ["keep_last"] = o.KeepLast,
             ["device"] = device,
-            ["gradient_checkpointing"] = r.Config.Train.GradientCheckpointing && device == "cuda",
+            ["gradient_checkpointing"] = r.Settings.GradientCheckpointing && device == "cuda",
             ["resume_from"] = resumeFrom is null ? null : Path.GetFullPath(resumeFrom),
         };
     }

@@ -6,7 +6,6 @@ using ToolTune.Diagnostics;
 using ToolTune.Evaluation;
 using ToolTune.Evaluation.Reporting;
 using ToolTune.Model;
-using ToolTune.Pipeline.Config;
 using static ToolTune.Tests.Evaluation.EvalTestUtil;
 
 namespace ToolTune.Tests.Evaluation;
@@ -70,7 +69,7 @@ public sealed class EvaluationRunTests
             Base = b,
             ToolEvalItems = items,
             EmissionItems = emission,
-            Config = new EvalSection { MaxNewTokens = 128, Gates = gates.ToList() },
+            Options = new EvaluationOptions { MaxNewTokens = 128, Gates = gates.ToList() },
             TunedEvalLoss = 0.41,
             BaseEvalLoss = 1.37,
             LossCurveSvg = lossSvg,

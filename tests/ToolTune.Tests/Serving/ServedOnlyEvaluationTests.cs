@@ -1,7 +1,6 @@
 using System.Text.Json.Nodes;
 using ToolTune.Evaluation;
 using ToolTune.Evaluation.Endpoint;
-using ToolTune.Pipeline.Config;
 using ToolTune.Tests.Pipeline;
 
 namespace ToolTune.Tests.Serving;
@@ -21,7 +20,7 @@ public sealed class ServedOnlyEvaluationTests
         var prompts = Path.Combine(SharedFixtures.RepoRoot, "data", "eval", "emission_prompts.jsonl");
         using var dir = new TempDir("tt-served-only-");
         var date = DateTime.ParseExact(QuickDemoModel.TemplateDate, "yyyy-MM-dd", null);
-        var eval = new EvalSection { MaxNewTokens = 96, Gates = [GateEvaluator.Parse("emission_rate <= 0.1")] };
+        var eval = new EvaluationOptions { MaxNewTokens = 96, Gates = [GateEvaluator.Parse("emission_rate <= 0.1")] };
         var inProcess = new StandaloneEvaluation
         {
             ModelDir = model, PromptsFile = prompts, OutputDir = Path.Combine(dir.Path, "in-process"), Eval = eval,
@@ -33,7 +32,7 @@ public sealed class ServedOnlyEvaluationTests
         {
             ModelDir = model, PromptsFile = prompts, OutputDir = Path.Combine(dir.Path, "served"), Eval = eval,
             TemplateKwargs = new JsonObject { ["enable_thinking"] = false }, TemplateDate = date,
-            Endpoint = new EndpointSection { Url = host.BaseUrl + "/v1", Model = "base", Concurrency = 2, Raw = false },
+            Endpoint = new EndpointOptions { Url = host.BaseUrl + "/v1", Model = "base", Concurrency = 2, Raw = false },
         }.Run(CancellationToken.None);
 
         Assert.AreEqual(ServedEvaluation.PathDescription, served.Tuned.Path);

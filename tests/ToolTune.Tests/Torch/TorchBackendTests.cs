@@ -248,8 +248,8 @@ public sealed class TorchBackendTests
         var all = Environment.GetEnvironmentVariable("TOOLTUNE_TEST_EVAL_ALL") == "1";
         var items = EvalPrompts(loaded, 12, 8);
         var baseDir = TrainLoraStage.BaseModelDir(loaded);
-        using var managed = EvaluationModels.Open(loaded.Config with { Eval = loaded.Config.Eval with { Backend = "managed" } }, baseDir, "managed", Demo.Value.Dir("torch-eval"), null);
-        using var torch = EvaluationModels.Open(loaded.Config, baseDir, "torch", Demo.Value.Dir("torch-eval"), null);
+        using var managed = EvaluationModels.Open("managed", loaded.Config.Train.Torch, baseDir, "managed", Demo.Value.Dir("torch-eval"), null);
+        using var torch = EvaluationModels.Open(loaded.Config.Eval.Backend, loaded.Config.Train.Torch, baseDir, "torch", Demo.Value.Dir("torch-eval"), null);
         Assert.IsInstanceOfType<TorchGenerator>(torch);
         var stops = new ToolTune.Model.ModelSnapshot(baseDir).StopIds(managed.Config, text.Tokenizer);
         var options = new GenerationOptions(all ? loaded.Config.Eval.MaxNewTokens : 48, 0, stops);

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.RegularExpressions;
 using ToolTune.Data.Shards;
 using ToolTune.Pipeline;
+using ToolTune.Pipeline.Config;
 using ToolTune.Pipeline.Stages;
 using ToolTune.Tensors;
 using ToolTune.Tests.Pipeline;
@@ -126,11 +127,11 @@ internal sealed class RepoConfigProject : IDisposable
         using var val = ShardSet.Open(Prepared, "val");
         var request = new TrainingRequest
         {
-            Config = cfg.Config, ConfigFile = cfg.File, SnapshotDirectory = TrainLoraStage.BaseModelDir(cfg), PreparedDirectory = Prepared,
-            Train = train, Validation = val, TokenToId = tok.TokenToId, PadId = tok.PadTokenId ?? tok.EosTokenId ?? 0, OutputDirectory = Dir(outName),
-            Resume = resume,
+            Settings = cfg.Config.ToTrainingSettings(TrainLoraStage.BaseModelDir(cfg), Dir(outName)), ConfigFile = cfg.File,
+            SnapshotDirectory = TrainLoraStage.BaseModelDir(cfg), PreparedDirectory = Prepared, Train = train, Validation = val,
+            TokenToId = tok.TokenToId, PadId = tok.PadTokenId ?? tok.EosTokenId ?? 0, Resume = resume,
         };
-        return (backend ?? TrainingBackends.For(cfg.Config.Train)).Train(request, null, m =>
+        return (backend ?? cfg.Config.Train.ToTrainingBackend()).Train(request, null, m =>
         {
             if (messages is not null) lock (messages) messages.Add(m);
             onMessage?.Invoke(m);

@@ -5,7 +5,6 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using CsvHelper;
 using ToolTune.Model;
-using ToolTune.Pipeline.Fingerprints;
 using ToolTune.IO;
 
 namespace ToolTune.Evaluation.Reporting;

@@ -1,5 +1,8 @@
 using System.Text.RegularExpressions;
 using ToolTune.Diagnostics;
+using ToolTune.Evaluation;
+using ToolTune.Evaluation.Endpoint;
+using ToolTune.Torch;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
@@ -389,19 +392,19 @@ public static partial class ConfigLoader
         return s;
     }
 
-    private static TorchSection BindTorch(MappingReader r)
+    private static TorchOptions BindTorch(MappingReader r)
     {
-        var d = new TorchSection();
-        var s = new TorchSection
+        var d = new TorchOptions();
+        var s = new TorchOptions
         {
             Python = r.String("python", d.Python),
             NprocPerNode = r.Int("nproc_per_node", d.NprocPerNode, 1, 1024),
-            Device = r.String("device", d.Device, TorchSection.Devices),
+            Device = r.String("device", d.Device, TorchOptions.Devices),
             Nnodes = r.Int("nnodes", d.Nnodes, 1, 4096),
             NodeRank = r.Int("node_rank", d.NodeRank, 0, 4095),
             MasterAddr = r.String("master_addr", d.MasterAddr),
             MasterPort = r.Int("master_port", d.MasterPort, 0, 65535),
-            Launcher = r.String("launcher", d.Launcher, TorchSection.Launchers),
+            Launcher = r.String("launcher", d.Launcher, TorchOptions.Launchers),
         };
         r.Finish();
         return s;
@@ -454,9 +457,9 @@ public static partial class ConfigLoader
         return s;
     }
 
-    private static EndpointSection BindEndpoint(MappingReader r, ConfigErrors errors)
+    private static EndpointOptions BindEndpoint(MappingReader r, ConfigErrors errors)
     {
-        var d = new EndpointSection();
+        var d = new EndpointOptions();
         var url = r.String("url", "");
         if (!Uri.TryCreate(url, UriKind.Absolute, out var u) || (u.Scheme != "http" && u.Scheme != "https"))
             throw errors.At(r.Value("url") ?? r.Node, ErrorCodes.ConfigInvalidValue, $"eval.endpoint.url must be an http(s) URL such as http://127.0.0.1:8000/v1, got '{url}'.");
@@ -465,7 +468,7 @@ public static partial class ConfigLoader
             throw errors.At(r.Value("base_url")!, ErrorCodes.ConfigInvalidValue, $"eval.endpoint.base_url must be an http(s) URL, got '{baseUrl}'.");
         var model = r.String("model", "");
         if (model.Length == 0) throw errors.At(r.Value("model") ?? r.Node, ErrorCodes.ConfigInvalidValue, "eval.endpoint.model is required: the tuned model's name on the server.");
-        var s = new EndpointSection
+        var s = new EndpointOptions
         {
             Url = url,
             Model = model,

@@ -1,9 +1,15 @@
+using ToolTune.Evaluation;
+using ToolTune.Evaluation.Endpoint;
+using ToolTune.Torch;
+
 namespace ToolTune.Pipeline.Config;
 
 // The typed run configuration. Property names map to the YAML keys in snake_case
 // (LearningRate <-> learning_rate): ConfigLoader binds them and ConfigCanonical serialises them
 // with the same names, so fingerprints are keyed exactly like the YAML the user writes.
 // Paths are kept as written (relative to the project root); resolve them with PipelineConfig.Resolve.
+// A few sections are library types used as they are (Torch.TorchOptions, Evaluation.Gate, Evaluation.Endpoint.EndpointOptions):
+// their property names are YAML and fingerprint keys too, so renaming one there changes configs and stamps.
 
 /// <summary>A whole run config: one YAML file plus its overrides, validated.</summary>
 public sealed record PipelineConfig
@@ -138,7 +144,7 @@ public sealed record TrainSection
     /// started by ToolTune: GPUs, several GPUs, several machines). Fingerprinted through <see cref="BackendKey"/>.</summary>
     [System.Text.Json.Serialization.JsonIgnore] public string Backend { get; init; } = "managed";
     /// <summary>How the torch backend is launched (<c>train.torch.*</c>).</summary>
-    [System.Text.Json.Serialization.JsonIgnore] public TorchSection Torch { get; init; } = new();
+    [System.Text.Json.Serialization.JsonIgnore] public TorchOptions Torch { get; init; } = new();
 
     // Fingerprint view: the default backend adds no key, so configs written before the backend existed keep their
     // fingerprints; with torch, the device decides the arithmetic (bf16 on CUDA) and is fingerprinted, the launch
@@ -153,28 +159,6 @@ public sealed record TrainSection
 
     public static IReadOnlyList<string> Schedules { get; } = ["cosine", "linear", "constant"];
     public static IReadOnlyList<string> Backends { get; } = ["managed", "torch"];
-}
-
-/// <summary><c>train.torch</c>: where and how ToolTune starts the PyTorch ranks (<c>src/ToolTune/Torch/</c>).</summary>
-public sealed record TorchSection
-{
-    /// <summary>The interpreter that has torch (≥ 1.13) and numpy.</summary>
-    public string Python { get; init; } = "python3";
-    /// <summary>Ranks on this machine (one per GPU on CUDA).</summary>
-    public int NprocPerNode { get; init; } = 1;
-    /// <summary><c>auto</c> (CUDA when torch sees a GPU), <c>cpu</c> or <c>cuda</c>.</summary>
-    public string Device { get; init; } = "auto";
-    public int Nnodes { get; init; } = 1;
-    public int NodeRank { get; init; }
-    public string MasterAddr { get; init; } = "127.0.0.1";
-    /// <summary>Rendezvous port; 0: a free port on this machine (single node only).</summary>
-    public int MasterPort { get; init; }
-    /// <summary><c>direct</c>: ToolTune starts the local ranks itself (env:// rendezvous); <c>torchrun</c>: one
-    /// <c>python -m torch.distributed.run</c> starts them.</summary>
-    public string Launcher { get; init; } = "direct";
-
-    public static IReadOnlyList<string> Devices { get; } = ["auto", "cpu", "cuda"];
-    public static IReadOnlyList<string> Launchers { get; } = ["direct", "torchrun"];
 }
 
 public sealed record EvalSection
@@ -196,51 +180,8 @@ public sealed record EvalSection
     /// <summary>Evaluate through an OpenAI-compatible server (vLLM, <c>tooltune serve</c>) instead of in-process generation.
     /// Left out of the fingerprint when unset, so configs without it keep their stamps.</summary>
     [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
-    public EndpointSection? Endpoint { get; init; }
+    public EndpointOptions? Endpoint { get; init; }
 
     /// <summary>Metric names a gate may use (the Evaluate stage reports these).</summary>
     public static IReadOnlyList<string> Metrics { get; } = [.. Evaluation.MetricCatalog.Names];
-}
-
-/// <summary>
-/// <c>eval.endpoint</c>: where the served models are. Tuned = <see cref="Model"/> at <see cref="Url"/>; base (when
-/// <c>compare_base</c>) = <see cref="BaseModel"/> at <see cref="BaseUrl"/> (default: the same server, e.g. the base and a
-/// LoRA module of one vLLM). The API key is read from the environment variable named by <see cref="ApiKeyEnv"/> at run
-/// time: only the variable's name is part of the config and its fingerprint.
-/// </summary>
-public sealed record EndpointSection
-{
-    /// <summary>Base URL of the OpenAI API, e.g. <c>http://127.0.0.1:8000/v1</c>.</summary>
-    public string Url { get; init; } = "";
-    /// <summary>The tuned model's name on the server (vLLM: the served model name or a <c>--lora-modules</c> name).</summary>
-    public string Model { get; init; } = "";
-    public string? BaseUrl { get; init; }
-    /// <summary>The base model's name; null: the base is not evaluated through the endpoint.</summary>
-    public string? BaseModel { get; init; }
-    public string? ApiKeyEnv { get; init; }
-    /// <summary>Requests in flight at once.</summary>
-    public int Concurrency { get; init; } = 4;
-    /// <summary>Timeout of one request, in seconds.</summary>
-    public double TimeoutS { get; init; } = 300;
-    /// <summary>Also run the raw path: token-id prompts to <c>/v1/completions</c> with the generated ids returned (vLLM's
-    /// <c>return_token_ids</c>), parsed on ids like the in-process Evaluate. Off for servers that cannot return ids.</summary>
-    public bool Raw { get; init; } = true;
-}
-
-/// <summary>An evaluation gate: <c>metric op value</c>; a missed gate fails the build unless <see cref="Warn"/>.</summary>
-public sealed record Gate
-{
-    public string Metric { get; init; } = "";
-    public string Op { get; init; } = ">=";
-    public double Value { get; init; }
-    public bool Warn { get; init; }
-
-    /// <summary>Where the gate is written in the config (1-based; 0 when not from a file): a miss is reported there. Not part of
-    /// the stage fingerprint — moving a gate to another line changes nothing to rerun.</summary>
-    [System.Text.Json.Serialization.JsonIgnore] public int Line { get; init; }
-    [System.Text.Json.Serialization.JsonIgnore] public int Column { get; init; }
-
-    public static IReadOnlyList<string> Ops { get; } = [">=", "<=", ">", "<", "=="];
-
-    public override string ToString() => $"{Metric} {Op} {Value.ToString(System.Globalization.CultureInfo.InvariantCulture)}{(Warn ? " (warn)" : "")}";
 }

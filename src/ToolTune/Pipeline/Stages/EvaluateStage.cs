@@ -89,7 +89,7 @@ public sealed class EvaluateStage : IStage
         // picks the managed engine or a torch process per model (its module lives beside the run, not in eval/).
         var torchWork = Path.Combine(context.Layout.RunDir, "torch-eval");
         using var tuned = endpoint is null
-            ? EvaluationModels.Open(config.Config, merged, "tuned (" + context.Layout.Relative(merged) + ")", torchWork, config.File)
+            ? EvaluationModels.Open(eval.Backend, config.Config.Train.Torch, merged, "tuned (" + context.Layout.Relative(merged) + ")", torchWork, config.File)
             : null;
         IGenerator? baseGen = null;
         Evaluation.Endpoint.OpenAiEndpoint? tunedEndpoint = null, baseEndpoint = null;
@@ -104,7 +104,7 @@ public sealed class EvaluateStage : IStage
             if (baseEndpoint is not null)
                 baseGen = endpoint!.Raw ? new Evaluation.Endpoint.EndpointRawGenerator(baseEndpoint, "base (" + baseEndpoint + ")") : null;
             else if (eval.CompareBase && !string.IsNullOrEmpty(config.Config.Model.BaseModel))
-                baseGen = EvaluationModels.Open(config.Config, TrainLoraStage.BaseModelDir(config), "base (" + config.Config.Model.BaseModel + ")", torchWork, config.File);
+                baseGen = EvaluationModels.Open(eval.Backend, config.Config.Train.Torch, TrainLoraStage.BaseModelDir(config), "base (" + config.Config.Model.BaseModel + ")", torchWork, config.File);
             var stops = new Model.ModelSnapshot(merged).StopIds(tuned?.Config ?? Model.ModelConfig.Load(merged), tokenizer);
             if (config.Config.Tokens.EndOfTurn is { } eot && tokenizer.TokenToId(eot) is { } eotId && !stops.Contains(eotId)) stops = [.. stops, eotId];
 
@@ -143,7 +143,7 @@ public sealed class EvaluateStage : IStage
                 TemplateKwargs = text.Kwargs,
                 ToolEvalItems = toolEval,
                 EmissionItems = emission,
-                Config = eval,
+                Options = eval.ToEvaluationOptions(),
                 StopIds = stops,
                 Seed = (ulong)config.Config.Run.Seed,
                 ToolCallDelimiters = config.Config.Tokens.ToolCall,

@@ -101,11 +101,11 @@ public sealed class TrainLoraStage : IStage
         var log = context.Log;
         log.Message($"TrainLora: {config.Config.Train.Backend} backend, base {config.Config.Model.BaseModel}, {train.Count} train / {val?.Count ?? 0} val samples, LoRA r={config.Config.Lora.R} alpha={config.Config.Lora.Alpha.ToString(CultureInfo.InvariantCulture)} " +
                     $"on {string.Join(",", config.Config.Lora.TargetModules)}; checkpoints in {checkpoints}", important: true);
-        var backend = TrainingBackends.For(config.Config.Train);
+        var backend = config.Config.Train.ToTrainingBackend();
         var request = new TrainingRequest
         {
-            Config = config.Config, ConfigFile = config.File, SnapshotDirectory = baseDir, PreparedDirectory = prepared, Train = train, Validation = val,
-            TokenToId = tokenizer.TokenToId, PadId = padId, OutputDirectory = work, Resume = context.Options.Resume, DataIdentity = identity.ToString(),
+            Settings = config.Config.ToTrainingSettings(baseDir, work), ConfigFile = config.File, SnapshotDirectory = baseDir, PreparedDirectory = prepared,
+            Train = train, Validation = val, TokenToId = tokenizer.TokenToId, PadId = padId, Resume = context.Options.Resume, DataIdentity = identity.ToString(),
         };
         var result = backend.Train(request,
             p => log.Message("TrainLora: " + p, important: true),
