@@ -38,8 +38,7 @@ public static class DemoBase
         var sw = Stopwatch.StartNew();
         var tok = Tokenizer.FromDirectory(tokenizerDir);
         var template = ChatTemplate.Load(templatePath);
-        var config = DemoModel.ConfigFor(o.Preset, tok);
-        using var weights = o.StartFrom is { } from ? ModelWeights.Open(from) : ModelWeights.CreateRandom(config, o.InitSeed);
+        using var weights = o.StartFrom is { } from ? ModelWeights.Open(from) : ModelWeights.CreateRandom(DemoModel.ConfigFor(o.Preset, tok), o.InitSeed);
         foreach (var t in weights.Tensors.Values) t.Own();
         var lm = new CausalLM(weights);
         var model = new FullTrainableModel(lm);
@@ -58,7 +57,7 @@ public static class DemoBase
             samples += copy.Count;
             runs.Add(Train(model, copy, padId, o.CopyEpochs, o.CopyLearningRate, o.Seed + 1, o, "copy lessons", log, cancel));
         }
-        var files = DemoModel.WriteWeights(weights, o.StartFrom is null ? config : weights.Config, outDir);
+        var files = DemoModel.WriteWeights(weights, weights.Config, outDir);
         var losses = runs.SelectMany(r => r.Log).ToList();
         return new DemoBaseResult(files, samples, runs.Sum(r => r.Steps), losses.Count > 0 ? losses[0].Loss : double.NaN,
             losses.Count > 0 ? losses[^1].Loss : double.NaN, sw.Elapsed);

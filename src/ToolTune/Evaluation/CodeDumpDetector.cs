@@ -23,14 +23,10 @@ public static partial class CodeDumpDetector
         if (names.Count == 0 || text.Length == 0) return null;
         var call = CallPattern(names);
 
-        foreach (Match m in Fenced().Matches(text))
-            if (FindIn(m.Groups["body"].Value, call) is { } hit) return new CodeDump(hit.Name, "fenced", hit.Line);
-        foreach (Match m in CodeTag().Matches(text))
-            if (FindIn(m.Groups["body"].Value, call) is { } hit) return new CodeDump(hit.Name, "code-tag", hit.Line);
-        var outside = Fenced().Replace(text, "");
-        foreach (Match m in Inline().Matches(outside))
-            if (FindIn(m.Groups["body"].Value, call) is { } hit) return new CodeDump(hit.Name, "inline", hit.Line);
-        foreach (var line in outside.Split('\n'))
+        foreach (var where in (string[])["fenced", "code-tag", "inline"])
+            foreach (var body in Bodies(text, where))
+                if (FindIn(body, call) is { } hit) return new CodeDump(hit.Name, where, hit.Line);
+        foreach (var line in Bodies(text, "statement").Single().Split('\n'))
         {
             var s = StatementPrefix().Match(line);
             if (!s.Success) continue;

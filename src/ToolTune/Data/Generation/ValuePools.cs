@@ -71,7 +71,7 @@ public sealed record ValuePools
     /// <summary>
     /// Pools no slot can be guessed from: each kind keeps its demo values, takes every other kind's words of the same form
     /// (a room may be "tennis", a city "Mia"), and adds <paramref name="madeUp"/> made-up ones (consonant–vowel words such as
-    /// "tavoren", names, capital-letter codes, short sentences). Numbers span ten times the demo's ranges.
+    /// "tavoren", names, capital-letter codes, short sentences). Numbers span about ten times the demo's ranges (a search's article count keeps its own).
     /// </summary>
     public static ValuePools Wide(long seed, int madeUp = 0)
     {
@@ -110,7 +110,8 @@ public sealed record ValuePools
             EventKinds = Mix(d.EventKinds, [], Name),
             Themes = Mix(d.Themes, lowerWords, Word),
             Regions = Mix(d.Regions, [], () => $"{Word()}-{Word()}"),
-            Minutes = 10 * d.Minutes, Articles = d.Articles, Guests = 10 * d.Guests, Amount = 10 * d.Amount,
+            // Articles keep the demo range: a search's tool response lists that many results.
+            Minutes = 10 * d.Minutes, Guests = 10 * d.Guests, Amount = 10 * d.Amount,
             Ports = 6000, Retries = 10 * d.Retries, Timeouts = 10 * d.Timeouts,
         };
     }
