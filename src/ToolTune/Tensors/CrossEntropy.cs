@@ -1,5 +1,6 @@
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 
 namespace ToolTune.Tensors;
 
@@ -85,7 +86,7 @@ public static unsafe class CrossEntropy
         if (wantDh) dHidden.Slice(0, tokens * hiddenSize).Clear();
         if (count == 0) return double.NaN;
         var divisor = normalizer > 0 ? normalizer : count;
-        var gscale = (float)(gradScale / divisor);
+        var gscale = (double)gradScale / divisor;
         if (chunk <= 0) chunk = AutoChunk(vocab);
         chunk = Math.Max(1, Math.Min(chunk, count));
         // Pooled: the logits chunk is tens of MB and this runs once per training step.
@@ -117,12 +118,15 @@ public static unsafe class CrossEntropy
                     var max = FastMath.Max(row);
                     var label = labelsLocal[r];
                     var target = row[label];
-                    var sum = FastMath.ExpShiftSum(row, max, row);
+                    var e = RowScratch(vocab);
+                    var sum = FastMath.ExpShiftSum(row, max, e);
                     rowLoss[r] = max + Math.Log(sum) - target;
                     if (wantGrad)
                     {
-                        TensorPrimitives.Multiply(row, gscale / sum, row);
-                        row[label] -= gscale;
+                        var k = gscale / sum;
+                        var atLabel = e[label] * k - gscale;
+                        ScaleToSingle(e, k, row);
+                        row[label] = (float)atLabel;
                     }
                 });
                 for (var r = 0; r < n; r++) total += rowLoss[r];
@@ -150,6 +154,28 @@ public static unsafe class CrossEntropy
             if (wantDh) pool.Return(dhcArr);
         }
         return total / divisor;
+    }
+
+    [ThreadStatic] private static double[]? t_row;
+
+    private static Span<double> RowScratch(int n)
+    {
+        if (t_row is null || t_row.Length < n) t_row = new double[n];
+        return t_row.AsSpan(0, n);
+    }
+
+    /// <summary>dst = (float)(e·k), one rounding per element (the vector conversions round to nearest as the scalar cast).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void ScaleToSingle(ReadOnlySpan<double> e, double k, Span<float> dst)
+    {
+        var i = 0;
+        if (Vector512.IsHardwareAccelerated)
+            for (var kv = Vector512.Create(k); i + 16 <= e.Length; i += 16)
+                Vector512.Narrow(Vector512.Create(e.Slice(i, 8)) * kv, Vector512.Create(e.Slice(i + 8, 8)) * kv).CopyTo(dst.Slice(i, 16));
+        else if (Vector256.IsHardwareAccelerated)
+            for (var kv = Vector256.Create(k); i + 8 <= e.Length; i += 8)
+                Vector256.Narrow(Vector256.Create(e.Slice(i, 4)) * kv, Vector256.Create(e.Slice(i + 4, 4)) * kv).CopyTo(dst.Slice(i, 8));
+        for (; i < e.Length; i++) dst[i] = (float)(e[i] * k);
     }
 
     /// <summary>logits[n × vocab] (= h·Wᵀ) gets the overridden columns replaced and the low-rank term added; u = s·h·B [n × r].</summary>

@@ -132,6 +132,149 @@ public static class FastMath
         return acc.Total;
     }
 
+    // Double exp for the LM-head softmax: the same reduction with a degree-11 Taylor polynomial on |r| ≤ ln2/2
+    // (relative error < 1e-14), n from the 1.5·2⁵² rounding trick so every path uses plain adds and FMAs.
+    private const double Log2ED = 1.4426950408889634;
+    private const double Ln2HiD = 6.93147180369123816490e-01;
+    private const double Ln2LoD = 1.90821492927058770002e-10;
+    private const double MinXD = -708.0;
+    private const double OverXD = 709.782712893384;
+    private const double Round52 = 6755399441055744.0;
+    private const double C2 = 1.0 / 2, C3 = 1.0 / 6, C4 = 1.0 / 24, C5 = 1.0 / 120, C6 = 1.0 / 720, C7 = 1.0 / 5040,
+        C8 = 1.0 / 40320, C9 = 1.0 / 362880, C10 = 1.0 / 3628800, C11 = 1.0 / 39916800;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<double> Exp512(Vector512<double> x)
+    {
+        var c = Vector512.Min(Vector512.Max(x, Vector512.Create(MinXD)), Vector512.Create(OverXD));
+        var t = c * Vector512.Create(Log2ED) + Vector512.Create(Round52);
+        var n = t - Vector512.Create(Round52);
+        var r = Vector512.FusedMultiplyAdd(n, Vector512.Create(-Ln2HiD), c);
+        r = Vector512.FusedMultiplyAdd(n, Vector512.Create(-Ln2LoD), r);
+        var p = Vector512.FusedMultiplyAdd(Vector512.Create(C11), r, Vector512.Create(C10));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(C9));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(C8));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(C7));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(C6));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(C5));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(C4));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(C3));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(C2));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512<double>.One);
+        var y = Vector512.FusedMultiplyAdd(p, r, Vector512<double>.One);
+        // 2ⁿ as 2ⁿ⁻¹·2: n reaches 1024 just below the overflow bound
+        y = y * ((t.AsInt64() + Vector512.Create(1022L)) << 52).AsDouble() * Vector512.Create(2.0);
+        y = Vector512.ConditionalSelect(Vector512.LessThan(x, Vector512.Create(MinXD)), Vector512<double>.Zero, y);
+        y = Vector512.ConditionalSelect(Vector512.GreaterThan(x, Vector512.Create(OverXD)), Vector512.Create(double.PositiveInfinity), y);
+        return Vector512.ConditionalSelect(Vector512.Equals(x, x), y, x);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<double> Exp256(Vector256<double> x)
+    {
+        var c = Vector256.Min(Vector256.Max(x, Vector256.Create(MinXD)), Vector256.Create(OverXD));
+        var t = c * Vector256.Create(Log2ED) + Vector256.Create(Round52);
+        var n = t - Vector256.Create(Round52);
+        var r = Vector256.FusedMultiplyAdd(n, Vector256.Create(-Ln2HiD), c);
+        r = Vector256.FusedMultiplyAdd(n, Vector256.Create(-Ln2LoD), r);
+        var p = Vector256.FusedMultiplyAdd(Vector256.Create(C11), r, Vector256.Create(C10));
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(C9));
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(C8));
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(C7));
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(C6));
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(C5));
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(C4));
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(C3));
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(C2));
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256<double>.One);
+        var y = Vector256.FusedMultiplyAdd(p, r, Vector256<double>.One);
+        y = y * ((t.AsInt64() + Vector256.Create(1022L)) << 52).AsDouble() * Vector256.Create(2.0);
+        y = Vector256.ConditionalSelect(Vector256.LessThan(x, Vector256.Create(MinXD)), Vector256<double>.Zero, y);
+        y = Vector256.ConditionalSelect(Vector256.GreaterThan(x, Vector256.Create(OverXD)), Vector256.Create(double.PositiveInfinity), y);
+        return Vector256.ConditionalSelect(Vector256.Equals(x, x), y, x);
+    }
+
+    /// <summary>Double exp, the scalar twin of the vector paths: inputs below −708 give 0, above ln(double.MaxValue) +∞.</summary>
+    public static double Exp(double x)
+    {
+        if (double.IsNaN(x)) return x;
+        if (x < MinXD) return 0;
+        if (x > OverXD) return double.PositiveInfinity;
+        var t = x * Log2ED + Round52;
+        var n = t - Round52;
+        var r = Math.FusedMultiplyAdd(n, -Ln2HiD, x);
+        r = Math.FusedMultiplyAdd(n, -Ln2LoD, r);
+        var p = Math.FusedMultiplyAdd(C11, r, C10);
+        p = Math.FusedMultiplyAdd(p, r, C9);
+        p = Math.FusedMultiplyAdd(p, r, C8);
+        p = Math.FusedMultiplyAdd(p, r, C7);
+        p = Math.FusedMultiplyAdd(p, r, C6);
+        p = Math.FusedMultiplyAdd(p, r, C5);
+        p = Math.FusedMultiplyAdd(p, r, C4);
+        p = Math.FusedMultiplyAdd(p, r, C3);
+        p = Math.FusedMultiplyAdd(p, r, C2);
+        p = Math.FusedMultiplyAdd(p, r, 1.0);
+        var y = Math.FusedMultiplyAdd(p, r, 1.0);
+        return y * BitConverter.Int64BitsToDouble((BitConverter.DoubleToInt64Bits(t) + 1022) << 52) * 2.0;
+    }
+
+    /// <summary>
+    /// y = exp(x − shift) in double (x and shift widened); returns Σ y in double, summed in 8 lanes (element i in lane
+    /// i mod 8) folded as ((l0+l4)+(l2+l6))+((l1+l5)+(l3+l7)), the same bits on every path.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static unsafe double ExpShiftSum(ReadOnlySpan<float> x, float shift, Span<double> y)
+    {
+        if (y.Length < x.Length) throw new ArgumentException("ExpShiftSum: destination too small");
+        var n = x.Length;
+        var i = 0;
+        var lanes = stackalloc double[8];
+        for (var l = 0; l < 8; l++) lanes[l] = 0;
+        fixed (float* xs = x)
+        fixed (double* ys = y)
+        {
+            if (Vector512.IsHardwareAccelerated)
+            {
+                var s = Vector512.Create((double)shift);
+                var sum = Vector512<double>.Zero;
+                for (; i + 16 <= n; i += 16)
+                {
+                    var (a, b) = Vector512.Widen(Vector512.Load(xs + i));
+                    var ea = Exp512(a - s);
+                    var eb = Exp512(b - s);
+                    ea.Store(ys + i);
+                    eb.Store(ys + i + 8);
+                    sum += ea;
+                    sum += eb;
+                }
+                sum.Store(lanes);
+            }
+            else if (Vector256.IsHardwareAccelerated)
+            {
+                var s = Vector256.Create((double)shift);
+                Vector256<double> lo = default, hi = default;
+                for (; i + 8 <= n; i += 8)
+                {
+                    var (a, b) = Vector256.Widen(Vector256.Load(xs + i));
+                    var ea = Exp256(a - s);
+                    var eb = Exp256(b - s);
+                    ea.Store(ys + i);
+                    eb.Store(ys + i + 4);
+                    lo += ea;
+                    hi += eb;
+                }
+                lo.Store(lanes);
+                hi.Store(lanes + 4);
+            }
+            for (; i < n; i++)
+            {
+                ys[i] = Exp((double)xs[i] - shift);
+                lanes[i & 7] += ys[i];
+            }
+        }
+        return ((lanes[0] + lanes[4]) + (lanes[2] + lanes[6])) + ((lanes[1] + lanes[5]) + (lanes[3] + lanes[7]));
+    }
+
     /// <summary>Maximum of a non-empty span (NaN if any element is NaN).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Max(ReadOnlySpan<float> x)

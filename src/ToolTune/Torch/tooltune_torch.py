@@ -303,7 +303,55 @@ class Decoder:
         target = shift.reshape(-1)[keep]
         if target.numel() == 0:
             return h.sum() * 0, 0
-        return F.cross_entropy(self.logits(x).float(), target, reduction="sum"), int(target.numel())
+        return _cross_entropy_sum(self.logits(x), target), int(target.numel())
+
+
+def _cross_entropy_sum(logits, target):
+    """Σ token NLL with the softmax in float64 for f32/f64 logits (f32 for bf16/f16), as CrossEntropy.cs: an f32
+    softmax's rounding, amplified by the run, was most of an f32 run's distance from the exact one. Rows in chunks, so
+    no float64 copy of the logits is kept; the gradient is rounded to the logits' dtype once."""
+    import torch
+    if not _CE:
+        _CE.append(_cross_entropy_function())
+    acc = torch.float32 if logits.dtype in (torch.bfloat16, torch.float16) else torch.float64
+    return _CE[0].apply(logits, target, acc)
+
+
+_CE = []
+
+
+def _cross_entropy_function():
+    import torch
+
+    def chunks(n, vocab):
+        rows = max(1, (16 << 20) // max(1, vocab))  # about 128 MB of float64 at a time
+        return [(i, min(n, i + rows)) for i in range(0, n, rows)]
+
+    class CrossEntropySum(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, logits, target, acc):
+            n, vocab = logits.shape
+            mx = logits.max(dim=-1).values.to(acc)
+            total = torch.empty(n, dtype=acc, device=logits.device)
+            for a, b in chunks(n, vocab):
+                total[a:b] = torch.exp(logits[a:b].to(acc) - mx[a:b, None]).sum(-1)
+            ctx.save_for_backward(logits, target, mx, total)
+            return (mx + total.log() - logits.gather(1, target[:, None]).squeeze(1).to(acc)).sum()
+
+        @staticmethod
+        def backward(ctx, g):
+            logits, target, mx, total = ctx.saved_tensors
+            n, vocab = logits.shape
+            g = g.to(mx.dtype)
+            k = g / total
+            grad = torch.empty_like(logits)
+            for a, b in chunks(n, vocab):
+                d = torch.exp(logits[a:b].to(mx.dtype) - mx[a:b, None]) * k[a:b, None]
+                d[torch.arange(b - a, device=d.device), target[a:b]] -= g
+                grad[a:b] = d.to(logits.dtype)
+            return grad, None, None
+
+    return CrossEntropySum
 
 
 def _rotate_half(x):
@@ -553,13 +601,13 @@ def train(job_path):
         loss_sum = 0.0
         for m in s["micro"]:
             loss_sum += run_micro(m, max(1, n))
-        flat = torch.cat([p.grad.reshape(-1) for p in params] + [torch.tensor([loss_sum], dtype=params[0].dtype, device=params[0].device)])
+        flat = torch.cat([p.grad.reshape(-1) for p in params])
         all_sum(flat)
         off = 0
         for p in params:
             p.grad.copy_(flat[off:off + p.numel()].view_as(p))
             off += p.numel()
-        loss = float(flat[-1]) / n if n > 0 else 0.0
+        loss = float(all_sum(torch.tensor([loss_sum], dtype=torch.float64, device=device))) / n if n > 0 else 0.0  # the loss in double
         norms = torch.stack([p.grad.norm() for p in params])
         total_norm = float(norms.norm())
         if job["max_grad_norm"] > 0:

@@ -18,7 +18,7 @@ public sealed class CrossPathIdentityTests
     /// SHA-256 of the outputs of <see cref="KernelOutputs"/>. Changing any kernel's arithmetic changes it: recompute it
     /// (the failure message prints the new value) on one path, and check the other paths give the same.
     /// </summary>
-    private const string CommittedDigest = "95035fa19a4c91b6b310f5711b87c403229e2208f6300929de59d673aafbe1aa";
+    private const string CommittedDigest = "e7ade05986859c6ec7bb1e23b952c5d328846011264e6cc335b490eeb3e9bb1a";
 
     public TestContext TestContext { get; set; } = null!;
 
@@ -118,6 +118,19 @@ public sealed class CrossPathIdentityTests
             for (var i = 0; i < n; i++) expected[i] = FastMath.Exp(x[i] - 0.5f);
             AssertSameBits(expected, e, $"ExpShiftSum values n={n}");
             Assert.AreEqual(BitConverter.SingleToInt32Bits(Reference(expected, ones)), BitConverter.SingleToInt32Bits(s), $"ExpShiftSum sum n={n}");
+
+            // the double variant (LM-head softmax): scalar twin per element, 8 lanes folded ((0+4)+(2+6))+((1+5)+(3+7))
+            var ed = new double[n];
+            var sd = FastMath.ExpShiftSum(x, 0.5f, ed);
+            var lanes = new double[8];
+            for (var i = 0; i < n; i++)
+            {
+                var v = FastMath.Exp((double)x[i] - 0.5);
+                Assert.AreEqual(BitConverter.DoubleToInt64Bits(v), BitConverter.DoubleToInt64Bits(ed[i]), $"double ExpShiftSum value {i}, n={n}");
+                lanes[i % 8] += v;
+            }
+            var fold = ((lanes[0] + lanes[4]) + (lanes[2] + lanes[6])) + ((lanes[1] + lanes[5]) + (lanes[3] + lanes[7]));
+            Assert.AreEqual(BitConverter.DoubleToInt64Bits(fold), BitConverter.DoubleToInt64Bits(sd), $"double ExpShiftSum sum n={n}");
         }
     }
 
@@ -145,6 +158,13 @@ public sealed class CrossPathIdentityTests
             var e = new float[n];
             outputs.Add(FastMath.ExpShiftSum(x, FastMath.Max(x), e));
             Add(e);
+            var ed = new double[n];
+            var sd = FastMath.ExpShiftSum(x, FastMath.Max(x), ed);
+            foreach (var v in ed.Append(sd)) // both halves of each double
+            {
+                outputs.Add(BitConverter.Int32BitsToSingle((int)BitConverter.DoubleToInt64Bits(v)));
+                outputs.Add(BitConverter.Int32BitsToSingle((int)(BitConverter.DoubleToInt64Bits(v) >> 32)));
+            }
         }
 
         const int rows = 9, d = 70;

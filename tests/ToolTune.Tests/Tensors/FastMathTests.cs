@@ -46,6 +46,38 @@ public sealed class FastMathTests
     }
 
     [TestMethod]
+    public void DoubleExpShiftSumIsExactToDoublePrecision()
+    {
+        // the LM-head softmax's exp: x − shift from −708 to +709.7, every value within 1e-14 of Math.Exp
+        var n = 100_003;
+        var x = new float[n];
+        for (var i = 0; i < n; i++) x[i] = -700f + 1400f * i / (n - 1);
+        var y = new double[n];
+        var sum = FastMath.ExpShiftSum(x, 8f, y);
+        double worst = 0, reference = 0;
+        for (var i = 0; i < n; i++)
+        {
+            var e = Math.Exp((double)x[i] - 8);
+            reference += e;
+            if (e > 0 && !double.IsInfinity(e)) worst = Math.Max(worst, Math.Abs(y[i] - e) / e);
+        }
+        Assert.IsTrue(worst < 1e-14, $"max relative error {worst:G3}");
+        Assert.AreEqual(reference, sum, reference * 1e-13);
+        Assert.AreEqual(0.0, FastMath.Exp(-709.0));
+        Assert.AreEqual(0.0, FastMath.Exp(double.NegativeInfinity));
+        Assert.AreEqual(1.0, FastMath.Exp(0.0));
+        Assert.AreEqual(Math.Exp(709.7), FastMath.Exp(709.7), Math.Exp(709.7) * 1e-14);
+        Assert.IsTrue(double.IsPositiveInfinity(FastMath.Exp(710.0)));
+        Assert.IsTrue(double.IsNaN(FastMath.Exp(double.NaN)));
+        var special = new double[18];
+        FastMath.ExpShiftSum([float.NegativeInfinity, -1000f, 0f, float.NaN, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14], 0f, special);
+        Assert.AreEqual(0.0, special[0]);
+        Assert.AreEqual(0.0, special[1]);
+        Assert.AreEqual(1.0, special[2]);
+        Assert.IsTrue(double.IsNaN(special[3]));
+    }
+
+    [TestMethod]
     public void VectorBF16RoundingEqualsScalar()
     {
         var r = new Random(5);
