@@ -223,7 +223,7 @@ class Decoder:
 
     def rms_norm(self, x, weight):
         import torch
-        xf = x.float()
+        xf = x if x.dtype == torch.float64 else x.float()  # float64 diagnostic runs stay float64
         xf = xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + self.c["rms_norm_eps"])
         return xf.to(self.dtype) * weight
 
@@ -379,7 +379,7 @@ def _attention(q, k, v, groups):
     if Tq > 1:
         mask.masked_fill_(torch.ones(Tq, Tk, dtype=torch.bool, device=q.device).triu(Tk - Tq + 1), float("-inf"))
     s = torch.baddbmm(mask, (q * d ** -0.5).reshape(B * H, Tq, d), k.reshape(B * H, Tk, d).transpose(1, 2))
-    p = torch.softmax(s.float(), dim=-1).to(q.dtype)
+    p = torch.softmax(s if s.dtype == torch.float64 else s.float(), dim=-1).to(q.dtype)
     return torch.bmm(p, v.reshape(B * H, Tk, d)).view(B, H, Tq, d)
 
 

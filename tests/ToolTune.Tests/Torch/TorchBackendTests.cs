@@ -66,12 +66,13 @@ public sealed class TorchBackendTests
     private const string Short = "train.max_steps=6;train.save_every=2";
 
     /// <summary>
-    /// 20 steps of configs/demo.yaml (its dropout is 0): the torch backend's per-step losses against the
-    /// managed engine's, and the final adapter (every tensor, relative Frobenius distance) within 1e-4, same PEFT keys.
-    /// Measured: losses 1e-7 on the first steps, at most 0.96–1.02e-5 (step 15), adapter 5.7–6.3e-5. The loss bound is
-    /// 2e-5, not 1e-5: the demo's lr 3e-3 run amplifies f32 rounding, and the managed engine's own f32 trajectory is
-    /// that far from the exact one (torch in float64, TOOLTUNE_TORCH_CPU_DTYPE=float64, differs from it by 1.2e-5 at
-    /// the same step, while steps 3–4 agree to 1.3e-8: the model and update are the same, the rest is rounding).
+    /// 20 steps of configs/demo.yaml (its dropout is 0): the torch backend's per-step losses against the managed
+    /// engine's within 1e-5 relative, and the final adapter (every tensor, relative Frobenius distance) within 1e-4,
+    /// same PEFT keys. Measured on an AMD EPYC (Zen 4, AVX-512; torch on its AVX2 kernels), 2 cores shared with another
+    /// engineer's CPU-heavy jobs (load 3–6): losses ≤ 5e-8 on the first 4 steps, at most 1.5–2.0e-6 over four runs,
+    /// adapter 0.96–1.27e-5. Both engines take the LM-head softmax in double: in f32 its rounding, amplified by the
+    /// demo's lr 3e-3 run, made most of the gap (5.1e-6–1.02e-5, adapter 1.9–6.3e-5). What remains is f32 GEMM rounding
+    /// in the forward and backward, about as far from a float64 run (TOOLTUNE_TORCH_CPU_DTYPE=float64) in either engine.
     /// </summary>
     [TestMethod]
     public void DemoTwentyStepsMatchTheManagedEngine()
@@ -86,7 +87,7 @@ public sealed class TorchBackendTests
         TestContext.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"losses {managed.Log[0].Loss:0.0000} -> {managed.Log[^1].Loss:0.0000}; max relative loss difference {lossRel:0.00e+0}; adapter {adapterRel:0.00e+0} ({worst})"));
         TestContext.WriteLine("per step: " + string.Join(" ", torch.Log.Zip(managed.Log, (t, m) => (Math.Abs(t.Loss - m.Loss) / m.Loss).ToString("0.0e+0", CultureInfo.InvariantCulture))));
-        Assert.IsTrue(lossRel <= 2e-5, $"loss differs by {lossRel:0.00e+0} relative");
+        Assert.IsTrue(lossRel <= 1e-5, $"loss differs by {lossRel:0.00e+0} relative");
         Assert.IsTrue(torch.Log.Take(4).Zip(managed.Log).All(x => Math.Abs(x.First.Loss - x.Second.Loss) <= 1e-6 * x.Second.Loss),
             "the first steps (before rounding is amplified) agree within 1e-6");
         Assert.IsTrue(adapterRel <= 1e-4, $"adapter tensor {worst} differs by {adapterRel:0.00e+0} relative");
