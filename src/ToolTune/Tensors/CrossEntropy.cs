@@ -118,6 +118,7 @@ public static unsafe class CrossEntropy
                     var max = FastMath.Max(row);
                     var label = labelsLocal[r];
                     var target = row[label];
+                    // softmax in double, dlogits rounded once: an f32 softmax's rounding was what training runs amplified most
                     var e = RowScratch(vocab);
                     var sum = FastMath.ExpShiftSum(row, max, e);
                     rowLoss[r] = max + Math.Log(sum) - target;
