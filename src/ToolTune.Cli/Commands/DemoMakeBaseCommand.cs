@@ -20,24 +20,28 @@ internal static class DemoMakeBaseCommand
         var codeCount = new Option<int>("--code-count") { Description = "Generated tool requests answered with Python code (seed --code-seed).", DefaultValueFactory = _ => d.CodeCount };
         var generalCount = new Option<int>("--general-count") { Description = "Generated general chat conversations.", DefaultValueFactory = _ => d.GeneralCount };
         var drillCount = new Option<int>("--drill-count") { Description = $"Copy drills: conversations of {d.DrillTurns} requests answered with code, without tool schemas.", DefaultValueFactory = _ => d.DrillCount };
-        var epochs = new Option<int>("--epochs") { DefaultValueFactory = _ => d.Epochs };
+        var epochs = new Option<int>("--epochs") { Description = "Epochs of the first training; 0 skips it.", DefaultValueFactory = _ => d.Epochs };
         var maxSteps = new Option<int?>("--max-steps") { Description = "Stop after N optimizer steps (the schedule is sized to N)." };
         var batch = new Option<int>("--batch-size") { DefaultValueFactory = _ => d.BatchSize };
         var lr = new Option<double>("--lr") { DefaultValueFactory = _ => d.LearningRate };
         var seed = new Option<int>("--seed") { Description = "Init seed (weights ~ N(0, 0.02)); the shuffle seed is fixed.", DefaultValueFactory = _ => d.InitSeed };
         var assistantOnly = new Option<bool>("--assistant-only") { Description = "Train on the assistant turns only, not on every token." };
         var firstCall = new Option<bool>("--first-call-only") { Description = "Cut each tool conversation after its first call (the default trains whole conversations: tool responses, follow-ups, every call answered with code)." };
-        var startFrom = new Option<string?>("--start-from") { Description = "Skip the first training: continue from this snapshot with the copy lessons." };
+        var startFrom = new Option<string?>("--start-from") { Description = "Start from this snapshot instead of random weights (set the phases it already has to 0: --id-copy-count 0, --epochs 0)." };
         var copyEpochs = new Option<int>("--copy-epochs") { Description = "Epochs of the copy lessons (values from wide pools); 0 skips them.", DefaultValueFactory = _ => d.CopyEpochs };
         var copyDrills = new Option<int>("--copy-drill-count") { Description = "Copy lessons: drills.", DefaultValueFactory = _ => d.CopyDrillCount };
         var copyCode = new Option<int>("--copy-code-count") { Description = "Copy lessons: tool conversations answered with code.", DefaultValueFactory = _ => d.CopyCodeCount };
         var copyLr = new Option<double>("--copy-lr") { DefaultValueFactory = _ => d.CopyLearningRate };
         var copyMadeUp = new Option<int>("--copy-made-up") { Description = "Copy lessons: made-up values per kind in the wide pools.", DefaultValueFactory = _ => d.CopyMadeUpValues };
         var copyEcho = new Option<int>("--copy-echo-count") { Description = "Copy lessons: echo drills (repeat a list of values).", DefaultValueFactory = _ => d.CopyEchoCount };
+        var idCopy = new Option<int>("--id-copy-count") { Description = "Id-copy warm-up: random-id sequences and their copy, trained before the first training (0 skips it).", DefaultValueFactory = _ => d.IdCopyCount };
+        var idCopyMix = new Option<int>("--id-copy-mix") { Description = "Random-id copy sequences mixed into the first training.", DefaultValueFactory = _ => d.IdCopyMixCount };
+        var idCopyEpochs = new Option<int>("--id-copy-epochs") { DefaultValueFactory = _ => d.IdCopyEpochs };
+        var idCopyLr = new Option<double>("--id-copy-lr") { DefaultValueFactory = _ => d.IdCopyLearningRate };
         var make = new Command("make-base", "Full-parameter train the tiny code-dumping demo base (deterministic: same options, same bytes).")
         {
             tokenizer, template, output, preset, codeCount, generalCount, drillCount, epochs, maxSteps, batch, lr, seed, assistantOnly, firstCall,
-            startFrom, copyEpochs, copyDrills, copyCode, copyLr, copyMadeUp, copyEcho,
+            startFrom, copyEpochs, copyDrills, copyCode, copyLr, copyMadeUp, copyEcho, idCopy, idCopyEpochs, idCopyLr, idCopyMix,
         };
         make.SetAction(p => PipelineOptions.Guard(() =>
         {
@@ -48,6 +52,7 @@ internal static class DemoMakeBaseCommand
                 TrainAllTokens = !p.GetValue(assistantOnly), WholeConversations = !p.GetValue(firstCall),
                 StartFrom = p.GetValue(startFrom), CopyEpochs = p.GetValue(copyEpochs), CopyDrillCount = p.GetValue(copyDrills),
                 CopyCodeCount = p.GetValue(copyCode), CopyLearningRate = p.GetValue(copyLr), CopyMadeUpValues = p.GetValue(copyMadeUp), CopyEchoCount = p.GetValue(copyEcho),
+                IdCopyCount = p.GetValue(idCopy), IdCopyEpochs = p.GetValue(idCopyEpochs), IdCopyLearningRate = p.GetValue(idCopyLr), IdCopyMixCount = p.GetValue(idCopyMix),
             };
             var r = DemoBase.Make(p.GetValue(tokenizer)!, p.GetValue(template)!, p.GetValue(output)!, o, Console.WriteLine);
             foreach (var f in r.Files) Console.WriteLine($"wrote {f} ({new FileInfo(f).Length:N0} bytes)");

@@ -4,6 +4,7 @@ using ToolTune.Data.Generation;
 using ToolTune.Data.Loaders;
 using ToolTune.Demo;
 using ToolTune.Model;
+using ToolTune.Tensors;
 using ToolTune.Text.Templates;
 using ToolTune.Text.Tokenization;
 using ToolTune.Text.Training;
@@ -31,9 +32,10 @@ public sealed class DemoBaseTests
     [TestMethod]
     public void ReducedRecipeIsByteIdenticalTwiceAndLearns()
     {
-        // The first training and the copy lessons (wide value pools), 4 steps each.
+        // The id-copy warm-up, the first training (with id copies mixed in) and the copy lessons (wide value pools), 4 steps each.
         var o = new DemoBaseOptions
         {
+            IdCopyCount = 400, IdCopyMixCount = 8,
             CodeCount = 24, GeneralCount = 8, DrillCount = 8, MaxSteps = 4, BatchSize = 4, MaxTokensPerBatch = 2048,
             CopyEpochs = 1, CopyCodeCount = 6, CopyDrillCount = 6, CopyGeneralCount = 2,
         };
@@ -43,10 +45,24 @@ public sealed class DemoBaseTests
         {
             var ra = DemoBase.Make(DemoDir, TemplatePath, a, o);
             var rb = DemoBase.Make(DemoDir, TemplatePath, b, o);
-            Assert.AreEqual(8, ra.Steps);
+            Assert.AreEqual(12, ra.Steps);
             Assert.IsTrue(ra.LastLoss < ra.FirstLoss, $"loss {ra.FirstLoss} -> {ra.LastLoss}");
             foreach (var f in new[] { "config.json", "model.safetensors", "generation_config.json" })
                 CollectionAssert.AreEqual(File.ReadAllBytes(Path.Combine(a, f)), File.ReadAllBytes(Path.Combine(b, f)), f);
+            // Phase by phase from snapshots: the same bytes as one run.
+            var warm = b + "-warm";
+            var rest = b + "-rest";
+            try
+            {
+                DemoBase.Make(DemoDir, TemplatePath, warm, o with { Epochs = 0, CopyEpochs = 0 });
+                DemoBase.Make(DemoDir, TemplatePath, rest, o with { StartFrom = warm, IdCopyCount = 0 });
+                CollectionAssert.AreEqual(File.ReadAllBytes(Path.Combine(a, "model.safetensors")), File.ReadAllBytes(Path.Combine(rest, "model.safetensors")),
+                    "warm-up, then the rest from its snapshot");
+            }
+            finally
+            {
+                foreach (var d in new[] { warm, rest }) try { Directory.Delete(d, true); } catch (IOException) { }
+            }
             // Full-parameter: the weights moved away from the random init of the same seed.
             var init = Path.Combine(Path.GetTempPath(), "tt-demobase-i-" + Guid.NewGuid().ToString("N"));
             try
@@ -82,6 +98,33 @@ public sealed class DemoBaseTests
                 numbers += answer.Split(' ').Count(w => w.All(char.IsAsciiDigit));
             }
         Assert.IsTrue(numbers > 20, $"{numbers} numbers echoed");
+    }
+
+    [TestMethod]
+    public void IdCopySequencesLabelOnlyTheCopyAndAreDeterministic()
+    {
+        var a = DemoBase.IdCopy(200, 9, vocab: 2925, separator: 2936);
+        var b = DemoBase.IdCopy(200, 9, vocab: 2925, separator: 2936);
+        Assert.AreEqual(200, a.Count);
+        var lengths = new HashSet<int>();
+        for (var i = 0; i < a.Count; i++)
+        {
+            var (ids, labels) = a[i];
+            CollectionAssert.AreEqual(ids, b[i].Ids);
+            CollectionAssert.AreEqual(labels, b[i].Labels);
+            var k = ids.Length / 2;
+            Assert.AreEqual(2 * k + 1, ids.Length);
+            Assert.IsTrue(k is >= 4 and <= 24, $"{k} ids");
+            Assert.AreEqual(2936, ids[k], "the separator sits between the two copies");
+            CollectionAssert.AreEqual(ids[..k], ids[(k + 1)..], "the second half copies the first");
+            Assert.IsTrue(ids[..k].All(id => id is >= 0 and < 2925), "ids from the model vocabulary only");
+            Assert.IsTrue(labels[..(k + 1)].All(l => l == CrossEntropy.IgnoreIndex), "the ids to copy and the separator are not labels");
+            CollectionAssert.AreEqual(ids[(k + 1)..], labels[(k + 1)..], "every copied id is a label");
+            lengths.Add(k);
+        }
+        Assert.IsTrue(lengths.Count > 15, $"{lengths.Count} distinct lengths");
+        Assert.AreNotEqual(string.Join(',', a[0].Ids), string.Join(',', DemoBase.IdCopy(1, 10, 2925, 2936)[0].Ids), "the seed matters");
+        Assert.AreEqual(0, DemoBase.IdCopy(0, 9, 2925, 2936).Count);
     }
 
     [TestMethod]
