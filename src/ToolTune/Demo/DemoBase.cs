@@ -47,8 +47,8 @@ public static class DemoBase
         var padId = tok.PadTokenId ?? tok.EosTokenId ?? 0;
         var runs = new List<TrainResult>();
         var samples = 0;
-        // Random ids from the model vocabulary (not the added chat tokens); <|im_start|> separates the two copies.
-        var modelVocab = tok.VocabularySize - tok.AddedTokens.Count;
+        // Random ids from the model vocabulary (not the added chat tokens after it); <|im_start|> separates the two copies.
+        var modelVocab = tok.Vocabulary.Count;
         var separator = tok.TokenToId("<|im_start|>") ?? 0;
         if (o.IdCopyCount > 0 && o.IdCopyEpochs > 0)
         {
