@@ -25,7 +25,8 @@ internal static class DemoMakeBaseCommand
         var batch = new Option<int>("--batch-size") { DefaultValueFactory = _ => d.BatchSize };
         var lr = new Option<double>("--lr") { DefaultValueFactory = _ => d.LearningRate };
         var seed = new Option<int>("--seed") { Description = "Init seed (weights ~ N(0, 0.02)); the shuffle seed is fixed.", DefaultValueFactory = _ => d.InitSeed };
-        var assistantOnly = new Option<bool>("--assistant-only") { Description = "Train on the assistant turns only, not on every token." };
+        var assistantOnly = new Option<bool>("--assistant-only") { Description = "First training: the assistant turns only, not every token." };
+        var copyAllTokens = new Option<bool>("--copy-all-tokens") { Description = "Copy lessons: every token, not only the assistant turns." };
         var firstCall = new Option<bool>("--first-call-only") { Description = "Cut each tool conversation after its first call (the default trains whole conversations: tool responses, follow-ups, every call answered with code)." };
         var startFrom = new Option<string?>("--start-from") { Description = "Start from this snapshot instead of random weights (set the phases it already has to 0: --id-copy-count 0, --epochs 0)." };
         var copyEpochs = new Option<int>("--copy-epochs") { Description = "Epochs of the copy lessons (values from wide pools); 0 skips them.", DefaultValueFactory = _ => d.CopyEpochs };
@@ -41,7 +42,7 @@ internal static class DemoMakeBaseCommand
         var make = new Command("make-base", "Full-parameter train the tiny code-dumping demo base (deterministic: same options, same bytes).")
         {
             tokenizer, template, output, preset, codeCount, generalCount, drillCount, epochs, maxSteps, batch, lr, seed, assistantOnly, firstCall,
-            startFrom, copyEpochs, copyDrills, copyCode, copyLr, copyMadeUp, copyEcho, idCopy, idCopyEpochs, idCopyLr, idCopyMix,
+            startFrom, copyEpochs, copyDrills, copyCode, copyLr, copyMadeUp, copyEcho, copyAllTokens, idCopy, idCopyEpochs, idCopyLr, idCopyMix,
         };
         make.SetAction(p => PipelineOptions.Guard(() =>
         {
@@ -52,6 +53,7 @@ internal static class DemoMakeBaseCommand
                 TrainAllTokens = !p.GetValue(assistantOnly), WholeConversations = !p.GetValue(firstCall),
                 StartFrom = p.GetValue(startFrom), CopyEpochs = p.GetValue(copyEpochs), CopyDrillCount = p.GetValue(copyDrills),
                 CopyCodeCount = p.GetValue(copyCode), CopyLearningRate = p.GetValue(copyLr), CopyMadeUpValues = p.GetValue(copyMadeUp), CopyEchoCount = p.GetValue(copyEcho),
+                CopyTrainAllTokens = p.GetValue(copyAllTokens),
                 IdCopyCount = p.GetValue(idCopy), IdCopyEpochs = p.GetValue(idCopyEpochs), IdCopyLearningRate = p.GetValue(idCopyLr), IdCopyMixCount = p.GetValue(idCopyMix),
             };
             var r = DemoBase.Make(p.GetValue(tokenizer)!, p.GetValue(template)!, p.GetValue(output)!, o, Console.WriteLine);

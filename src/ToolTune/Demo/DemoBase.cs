@@ -58,14 +58,14 @@ public static class DemoBase
         }
         if (o.Epochs > 0)
         {
-            var first = BuildSamples(tok, template, Conversations(o), o);
+            var first = BuildSamples(tok, template, Conversations(o), o.MaxLength, o.TrainAllTokens);
             first.AddRange(IdCopy(o.IdCopyMixCount, o.Seed + 8, modelVocab, separator));
             samples += first.Count;
             runs.Add(Train(model, first, padId, o.Epochs, o.LearningRate, o.Seed, o, "demo base", log, cancel));
         }
         if (o.CopyEpochs > 0)
         {
-            var copy = BuildSamples(tok, template, CopyConversations(o), o);
+            var copy = BuildSamples(tok, template, CopyConversations(o), o.MaxLength, o.CopyTrainAllTokens);
             samples += copy.Count;
             runs.Add(Train(model, copy, padId, o.CopyEpochs, o.CopyLearningRate, o.Seed + 1, o, "copy lessons", log, cancel));
         }
@@ -172,14 +172,16 @@ public static class DemoBase
         int generalCount, long generalSeed, ValuePools pools)
     {
         var list = new List<Conversation>();
+        var loraRequests = LoraRequests(o.LoraData);
         int line = 0;
         foreach (var rec in HermesGenerator.GenerateExtended(codeCount, codeSeed, o.ExtraToolShare, pools))
         {
             line++;
-            if (CodeDump(DataLoader.ConvertGenerated(rec, "gen:code", line), line, o, o.WholeConversations) is { } code)
+            if (CodeDump(DataLoader.ConvertGenerated(rec, "gen:code", line), line, o, o.WholeConversations) is { } code
+                && !code.Messages.Any(m => m.Role == Roles.User && loraRequests.Contains(m.Content ?? "")))
                 list.Add(code);
         }
-        list.AddRange(Drills(o, drillCount, drillSeed, pools));
+        list.AddRange(Drills(o, drillCount, drillSeed, pools, loraRequests));
         line = 0;
         foreach (var rec in HermesGenerator.GenerateGeneral(generalCount, generalSeed))
         {
@@ -193,9 +195,9 @@ public static class DemoBase
     /// answered with code, without tool schemas. A drill costs about a quarter of the tokens of a request under a system
     /// prompt with schemas, so the base gets several times more practice at what it learns slowest: picking the tool from
     /// the request's words and copying the request's values into the call.</summary>
-    public static IEnumerable<Conversation> Drills(DemoBaseOptions o) => Drills(o, o.DrillCount, o.DrillSeed, ValuePools.Demo);
+    public static IEnumerable<Conversation> Drills(DemoBaseOptions o) => Drills(o, o.DrillCount, o.DrillSeed, ValuePools.Demo, LoraRequests(o.LoraData));
 
-    private static IEnumerable<Conversation> Drills(DemoBaseOptions o, int count, long seed, ValuePools pools)
+    private static IEnumerable<Conversation> Drills(DemoBaseOptions o, int count, long seed, ValuePools pools, IReadOnlySet<string> loraRequests)
     {
         var turns = new List<Message>();
         int line = 0, drill = 0;
@@ -205,13 +207,31 @@ public static class DemoBase
             line++;
             // The first request only, and only when it opens the conversation's user turns (no small talk before it).
             if (CodeDump(DataLoader.ConvertGenerated(rec, "gen:drill", line), line, o, wholeConversation: false) is not { } code
-                || code.Messages.Count(m => m.Role == Roles.User) != 1 || code.Messages[^2].Role != Roles.User) continue;
+                || code.Messages.Count(m => m.Role == Roles.User) != 1 || code.Messages[^2].Role != Roles.User
+                || loraRequests.Contains(code.Messages[^2].Content ?? "")) continue;
             turns.Add(code.Messages[^2]);
             turns.Add(code.Messages[^1]);
             if (turns.Count < 2 * o.DrillTurns) continue;
             yield return new Conversation($"drill-{++drill}", [.. turns]);
             turns.Clear();
         }
+    }
+
+    /// <summary>The requests the LoRA data (<see cref="DemoData"/>) answers with a call. The base never trains on one: the
+    /// held-out items <c>base_intent_correct</c> reads come from that data, so the base has to copy their values, not recall
+    /// them (small value pools make a generated request recur: without this, 13 held-out call requests were in the base's data).</summary>
+    public static HashSet<string> LoraRequests(DemoDataOptions data)
+    {
+        var requests = new HashSet<string>(StringComparer.Ordinal);
+        var line = 0;
+        foreach (var rec in HermesGenerator.GenerateExtended(data.ToolCount, data.Seed, data.ExtraToolShare))
+        {
+            var m = DataLoader.ConvertGenerated(rec, "gen:lora", ++line).Messages;
+            for (var i = 0; i + 1 < m.Count; i++)
+                if (m[i].Role == Roles.User && m[i].Content is { } request && m[i + 1].Role == Roles.Assistant && m[i + 1].ToolCalls.Count > 0)
+                    requests.Add(request);
+        }
+        return requests;
     }
 
     /// <summary>Record <paramref name="line"/> answered with code. Half the dumps pass the arguments as a JSON dict: the base
@@ -223,9 +243,10 @@ public static class DemoBase
     /// <summary>Rendered (fixed template, <c>enable_thinking: false</c>), tokenized and masked: assistant turns trained, or
     /// with <see cref="DemoBaseOptions.TrainAllTokens"/> every token but the tool-call delimiters.</summary>
     public static List<(int[] Ids, int[] Labels)> BuildSamples(Tokenizer tok, ChatTemplate template, DemoBaseOptions o) =>
-        BuildSamples(tok, template, Conversations(o), o);
+        BuildSamples(tok, template, Conversations(o), o.MaxLength, o.TrainAllTokens);
 
-    private static List<(int[] Ids, int[] Labels)> BuildSamples(Tokenizer tok, ChatTemplate template, IEnumerable<Conversation> conversations, DemoBaseOptions o)
+    private static List<(int[] Ids, int[] Labels)> BuildSamples(Tokenizer tok, ChatTemplate template, IEnumerable<Conversation> conversations,
+        int maxLength, bool trainAllTokens)
     {
         var render = new RenderOptions { Now = TemplateDate };
         var kwargs = new JsonObject { ["enable_thinking"] = false };
@@ -236,8 +257,8 @@ public static class DemoBase
         foreach (var conv in conversations)
         {
             var m = template.BuildMask(tok, conv.ToRenderContext(kwargs: kwargs), render);
-            if (m.InputIds.Length > o.MaxLength) continue;
-            var labels = o.TrainAllTokens
+            if (m.InputIds.Length > maxLength) continue;
+            var labels = trainAllTokens
                 ? m.InputIds.Select(id => neverLabels.Contains(id) ? CrossEntropy.IgnoreIndex : id).ToArray()
                 : m.Labels;
             samples.Add((m.InputIds, labels));
@@ -335,27 +356,33 @@ public sealed record DemoBaseOptions
     public double WarmupRatio { get; init; } = 0.05;
     public double WeightDecay { get; init; } = 0.0;
     public long Seed { get; init; } = 1;
+    /// <summary>The LoRA data whose call requests the base never trains on (<see cref="DemoBase.LoraRequests"/>).</summary>
+    public DemoDataOptions LoraData { get; init; } = new();
 
     /// <summary>Start from this snapshot instead of random weights; set the counts or epochs of the phases already in it to 0
     /// (<see cref="DemoBase.Make"/>).</summary>
     public string? StartFrom { get; init; }
 
-    /// <summary>The copy lessons (<see cref="DemoBase.CopyConversations"/>): code dumps, drills and general chat, seeds from
-    /// <see cref="CopySeed"/>; 0 epochs (the shipped base) skips them. data/README.md has what they did to the base.</summary>
-    public int CopyCodeCount { get; init; } = 300;
-    public int CopyDrillCount { get; init; } = 3000;
+    /// <summary>The copy lessons (<see cref="DemoBase.CopyConversations"/>): code dumps, drills and general chat with values from
+    /// wide pools, seeds from <see cref="CopySeed"/>, assistant turns only (<see cref="CopyTrainAllTokens"/>); 0 epochs skips them.
+    /// After the id-copy warm-up and the first training they turn a base that picks the right tool into one that copies the
+    /// request's values too (data/README.md, "Copy lessons").</summary>
+    public int CopyCodeCount { get; init; } = 600;
+    public int CopyDrillCount { get; init; } = 16000;
     public int CopyGeneralCount { get; init; } = 200;
     /// <summary>Echo drills in the copy lessons (<see cref="DemoBase.EchoDrills"/>).</summary>
     public int CopyEchoCount { get; init; } = 0;
     public long CopySeed { get; init; } = 21;
-    public int CopyEpochs { get; init; } = 0;
-    /// <summary>The id-copy warm-up before the first training (<see cref="DemoBase.IdCopy"/>); 0 (the shipped base) skips it.
-    /// data/README.md, "Id-copy warm-up", has what it did: 300,000 at lr 1e-3 form the circuit.</summary>
-    public int IdCopyCount { get; init; } = 0;
+    public int CopyEpochs { get; init; } = 3;
+    /// <summary>Copy lessons train every token, not only the assistant turns (the calls, where the values are copied).</summary>
+    public bool CopyTrainAllTokens { get; init; } = false;
+    /// <summary>The id-copy warm-up before the first training (<see cref="DemoBase.IdCopy"/>): forms the induction circuit that
+    /// carries a value's later tokens into the call (≈ 1,000 steps of plateau at lr 1e-3 first); 0 skips it.</summary>
+    public int IdCopyCount { get; init; } = 300000;
     public int IdCopyEpochs { get; init; } = 1;
     public double IdCopyLearningRate { get; init; } = 1e-3;
     /// <summary>Id-copy sequences mixed into the first training, so it keeps the circuit the warm-up formed.</summary>
-    public int IdCopyMixCount { get; init; } = 0;
+    public int IdCopyMixCount { get; init; } = 20000;
     /// <summary>Made-up values per kind in the copy lessons' pools (<see cref="ValuePools.Wide"/>).</summary>
     public int CopyMadeUpValues { get; init; } = 0;
     public double CopyLearningRate { get; init; } = 3e-3;

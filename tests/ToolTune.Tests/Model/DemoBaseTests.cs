@@ -80,6 +80,22 @@ public sealed class DemoBaseTests
     }
 
     [TestMethod]
+    public void BaseNeverTrainsOnARequestTheLoraDataAnswersWithACall()
+    {
+        var o = new DemoBaseOptions();
+        var lora = DemoBase.LoraRequests(o.LoraData);
+        Assert.IsTrue(lora.Count > 1000, $"{lora.Count} requests answered with a call");
+        static List<string> Requests(IEnumerable<Conversation> conversations) =>
+            conversations.SelectMany(c => c.Messages).Where(m => m.Role == Roles.User).Select(m => m.Content!).ToList();
+        var trained = Requests(DemoBase.Conversations(o).Concat(DemoBase.CopyConversations(o)));
+        Assert.IsTrue(trained.Count > 50000, $"{trained.Count} requests");
+        CollectionAssert.AreEqual(Array.Empty<string>(), trained.Where(lora.Contains).Distinct().ToArray(), "LoRA requests in the base's data");
+        // The rule is what keeps them out: the same generators without it repeat some of the LoRA data's requests.
+        var unfiltered = Requests(DemoBase.Conversations(o with { LoraData = o.LoraData with { ToolCount = 0 } }));
+        Assert.IsTrue(unfiltered.Count(lora.Contains) > 10, $"{unfiltered.Count(lora.Contains)} LoRA requests without the rule");
+    }
+
+    [TestMethod]
     public void EchoDrillsRepeatTheRequestedValuesAndAreDeterministic()
     {
         var pools = ValuePools.Wide(21);
