@@ -34,6 +34,8 @@ internal static class DemoMakeBaseCommand
         var copyCode = new Option<int>("--copy-code-count") { Description = "Copy lessons: tool conversations answered with code.", DefaultValueFactory = _ => d.CopyCodeCount };
         var copyLr = new Option<double>("--copy-lr") { DefaultValueFactory = _ => d.CopyLearningRate };
         var copyMadeUp = new Option<int>("--copy-made-up") { Description = "Copy lessons: made-up values per kind in the wide pools.", DefaultValueFactory = _ => d.CopyMadeUpValues };
+        var copyRephrasedCode = new Option<int>("--copy-rephrased-code-count") { Description = "Copy lessons: more tool conversations answered with code, requests in many more phrasings.", DefaultValueFactory = _ => d.CopyRephrasedCodeCount };
+        var copyRephrasedDrills = new Option<int>("--copy-rephrased-drill-count") { Description = "Copy lessons: more drills, requests in many more phrasings.", DefaultValueFactory = _ => d.CopyRephrasedDrillCount };
         var copyEcho = new Option<int>("--copy-echo-count") { Description = "Copy lessons: echo drills (repeat a list of values).", DefaultValueFactory = _ => d.CopyEchoCount };
         var idCopy = new Option<int>("--id-copy-count") { Description = "Id-copy warm-up: random-id sequences and their copy, trained before the first training (0 skips it).", DefaultValueFactory = _ => d.IdCopyCount };
         var idCopyMix = new Option<int>("--id-copy-mix") { Description = "Random-id copy sequences mixed into the first training.", DefaultValueFactory = _ => d.IdCopyMixCount };
@@ -42,7 +44,7 @@ internal static class DemoMakeBaseCommand
         var make = new Command("make-base", "Full-parameter train the tiny code-dumping demo base (deterministic: same options, same bytes).")
         {
             tokenizer, template, output, preset, codeCount, generalCount, drillCount, epochs, maxSteps, batch, lr, seed, assistantOnly, firstCall,
-            startFrom, copyEpochs, copyDrills, copyCode, copyLr, copyMadeUp, copyEcho, copyAllTokens, idCopy, idCopyEpochs, idCopyLr, idCopyMix,
+            startFrom, copyEpochs, copyDrills, copyCode, copyLr, copyMadeUp, copyEcho, copyRephrasedCode, copyRephrasedDrills, copyAllTokens, idCopy, idCopyEpochs, idCopyLr, idCopyMix,
         };
         make.SetAction(p => PipelineOptions.Guard(() =>
         {
@@ -53,7 +55,7 @@ internal static class DemoMakeBaseCommand
                 TrainAllTokens = !p.GetValue(assistantOnly), WholeConversations = !p.GetValue(firstCall),
                 StartFrom = p.GetValue(startFrom), CopyEpochs = p.GetValue(copyEpochs), CopyDrillCount = p.GetValue(copyDrills),
                 CopyCodeCount = p.GetValue(copyCode), CopyLearningRate = p.GetValue(copyLr), CopyMadeUpValues = p.GetValue(copyMadeUp), CopyEchoCount = p.GetValue(copyEcho),
-                CopyTrainAllTokens = p.GetValue(copyAllTokens),
+                CopyTrainAllTokens = p.GetValue(copyAllTokens), CopyRephrasedCodeCount = p.GetValue(copyRephrasedCode), CopyRephrasedDrillCount = p.GetValue(copyRephrasedDrills),
                 IdCopyCount = p.GetValue(idCopy), IdCopyEpochs = p.GetValue(idCopyEpochs), IdCopyLearningRate = p.GetValue(idCopyLr), IdCopyMixCount = p.GetValue(idCopyMix),
             };
             var r = DemoBase.Make(p.GetValue(tokenizer)!, p.GetValue(template)!, p.GetValue(output)!, o, Console.WriteLine);

@@ -125,18 +125,27 @@ public static class DemoBase
     }
 
     /// <summary>The first training's conversations, in a fixed order: code dumps, copy drills, then general chat.</summary>
-    public static List<Conversation> Conversations(DemoBaseOptions o) =>
-        Corpus(o, o.CodeCount, o.CodeSeed, o.DrillCount, o.DrillSeed, o.GeneralCount, o.GeneralSeed, ValuePools.Demo);
+    public static List<Conversation> Conversations(DemoBaseOptions o)
+    {
+        var loraRequests = LoraRequests(o.LoraData);
+        return [.. CodeDumps(o, o.CodeCount, o.CodeSeed, ValuePools.Demo, loraRequests), .. Drills(o, o.DrillCount, o.DrillSeed, ValuePools.Demo, loraRequests),
+            .. General(o.GeneralCount, o.GeneralSeed)];
+    }
 
-    /// <summary>The copy lessons' conversations: the same kinds, with every value drawn from <see cref="ValuePools.Wide"/>.
-    /// After the first training the base picks the right tool but writes argument values from the demo pools it has
-    /// memorised ("Perth" for "Seoul"); when no value can be guessed, copying the request's is all that lowers the loss.</summary>
+    /// <summary>The copy lessons' conversations: the same kinds, with every value drawn from <see cref="ValuePools.Wide"/>,
+    /// then code dumps and drills whose requests come in many more phrasings (<see cref="ValuePools.ManyPhrasings"/>). After
+    /// the first training the base picks the right tool but writes argument values from the demo pools it has memorised
+    /// ("Perth" for "Seoul"); when no value can be guessed, copying the request's is all that lowers the loss, and when the
+    /// sentence around the values varies, the tool has to come from the request's content words.</summary>
     public static List<Conversation> CopyConversations(DemoBaseOptions o)
     {
+        var loraRequests = LoraRequests(o.LoraData);
         var pools = ValuePools.Wide(o.CopySeed, o.CopyMadeUpValues);
-        var list = Corpus(o, o.CopyCodeCount, o.CopySeed, o.CopyDrillCount, o.CopySeed + 1, o.CopyGeneralCount, o.CopySeed + 2, pools);
-        list.AddRange(EchoDrills(o.CopyEchoCount, o.CopySeed + 3, pools, o.DrillTurns));
-        return list;
+        var rephrased = pools with { ManyPhrasings = true };
+        return [.. CodeDumps(o, o.CopyCodeCount, o.CopySeed, pools, loraRequests), .. Drills(o, o.CopyDrillCount, o.CopySeed + 1, pools, loraRequests),
+            .. General(o.CopyGeneralCount, o.CopySeed + 2), .. EchoDrills(o.CopyEchoCount, o.CopySeed + 3, pools, o.DrillTurns),
+            .. CodeDumps(o, o.CopyRephrasedCodeCount, o.CopySeed + 4, rephrased, loraRequests),
+            .. Drills(o, o.CopyRephrasedDrillCount, o.CopySeed + 5, rephrased, loraRequests)];
     }
 
     /// <summary>Echo drills: "Repeat exactly: 4821 backup/plan.md Oslo" answered with the same text, <paramref name="turns"/>
@@ -168,27 +177,24 @@ public static class DemoBase
         }
     }
 
-    private static List<Conversation> Corpus(DemoBaseOptions o, int codeCount, long codeSeed, int drillCount, long drillSeed,
-        int generalCount, long generalSeed, ValuePools pools)
+    /// <summary>Generated tool conversations answered with code, none with a request the LoRA data answers with a call.</summary>
+    private static IEnumerable<Conversation> CodeDumps(DemoBaseOptions o, int count, long seed, ValuePools pools, IReadOnlySet<string> loraRequests)
     {
-        var list = new List<Conversation>();
-        var loraRequests = LoraRequests(o.LoraData);
-        int line = 0;
-        foreach (var rec in HermesGenerator.GenerateExtended(codeCount, codeSeed, o.ExtraToolShare, pools))
+        var line = 0;
+        foreach (var rec in HermesGenerator.GenerateExtended(count, seed, o.ExtraToolShare, pools))
         {
             line++;
             if (CodeDump(DataLoader.ConvertGenerated(rec, "gen:code", line), line, o, o.WholeConversations) is { } code
                 && !code.Messages.Any(m => m.Role == Roles.User && loraRequests.Contains(m.Content ?? "")))
-                list.Add(code);
+                yield return code;
         }
-        list.AddRange(Drills(o, drillCount, drillSeed, pools, loraRequests));
-        line = 0;
-        foreach (var rec in HermesGenerator.GenerateGeneral(generalCount, generalSeed))
-        {
-            line++;
-            list.Add(DataLoader.ConvertGenerated(rec, "gen:general", line, DataRole.General));
-        }
-        return list;
+    }
+
+    private static IEnumerable<Conversation> General(int count, long seed)
+    {
+        var line = 0;
+        foreach (var rec in HermesGenerator.GenerateGeneral(count, seed))
+            yield return DataLoader.ConvertGenerated(rec, "gen:general", ++line, DataRole.General);
     }
 
     /// <summary>Copy drills: <see cref="DemoBaseOptions.DrillTurns"/> requests of the demo stream per conversation, each
@@ -385,6 +391,11 @@ public sealed record DemoBaseOptions
     public int IdCopyMixCount { get; init; } = 20000;
     /// <summary>Made-up values per kind in the copy lessons' pools (<see cref="ValuePools.Wide"/>).</summary>
     public int CopyMadeUpValues { get; init; } = 0;
+    /// <summary>Copy lessons' code dumps and drills whose requests come in many more phrasings (<see cref="ValuePools.ManyPhrasings"/>),
+    /// on top of the others: so the base answers requests worded unlike any LoRA request (the emission prompts) with the
+    /// tool they ask for.</summary>
+    public int CopyRephrasedCodeCount { get; init; } = 300;
+    public int CopyRephrasedDrillCount { get; init; } = 8000;
     public double CopyLearningRate { get; init; } = 3e-3;
 }
 

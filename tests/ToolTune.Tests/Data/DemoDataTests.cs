@@ -37,14 +37,17 @@ public sealed class DemoDataTests
 
         // Both training sets know the tools (the base code-dumps them; the LoRA data calls them) ...
         var demo = File.ReadAllText(Repo("data/demo/hermes_tools.json"));
-        var baseTexts = string.Join("\n", DemoBase.Conversations(new DemoBaseOptions()).SelectMany(c => c.Messages).Select(m => m.Content));
+        var baseOptions = new DemoBaseOptions();
+        var baseTexts = string.Join("\n", DemoBase.Conversations(baseOptions).Concat(DemoBase.CopyConversations(baseOptions))
+            .SelectMany(c => c.Messages).Select(m => m.Content));
         foreach (var name in extra)
         {
             // A call inside a Hermes turn's value: <tool_call>\n{\"name\":\"write_file\", … (JSON-escaped in the file).
             Assert.IsTrue(demo.Contains($"\\\"name\\\":\\\"{name}\\\"", StringComparison.Ordinal), $"the LoRA data never calls {name}");
             Assert.IsTrue(baseTexts.Contains($"from tools import {name}", StringComparison.Ordinal), $"the base is never trained to code-dump {name}");
         }
-        // ... but never saw these requests: the prompts are worded differently from every generated one.
+        // ... but never saw these requests: the prompts are worded differently from every generated one, the copy lessons'
+        // many phrasings included.
         foreach (var p in prompts)
         {
             var text = (string)p["prompt"]!;

@@ -32,12 +32,13 @@ public sealed class DemoBaseTests
     [TestMethod]
     public void ReducedRecipeIsByteIdenticalTwiceAndLearns()
     {
-        // The id-copy warm-up, the first training (with id copies mixed in) and the copy lessons (wide value pools), 4 steps each.
+        // The id-copy warm-up, the first training (with id copies mixed in) and the copy lessons (wide value pools, some requests
+        // rephrased), 4 steps each.
         var o = new DemoBaseOptions
         {
             IdCopyCount = 400, IdCopyMixCount = 8,
             CodeCount = 24, GeneralCount = 8, DrillCount = 8, MaxSteps = 4, BatchSize = 4, MaxTokensPerBatch = 2048,
-            CopyEpochs = 1, CopyCodeCount = 6, CopyDrillCount = 6, CopyGeneralCount = 2,
+            CopyEpochs = 1, CopyCodeCount = 6, CopyDrillCount = 6, CopyGeneralCount = 2, CopyRephrasedCodeCount = 2, CopyRephrasedDrillCount = 4,
         };
         var a = Path.Combine(Path.GetTempPath(), "tt-demobase-a-" + Guid.NewGuid().ToString("N"));
         var b = Path.Combine(Path.GetTempPath(), "tt-demobase-b-" + Guid.NewGuid().ToString("N"));

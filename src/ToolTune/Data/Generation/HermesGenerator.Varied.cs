@@ -21,6 +21,30 @@ public static partial class HermesGenerator
 
     private static string Phrase(SplitMix64 r, params string[] forms) => forms[r.NextInt(forms.Length)];
 
+    /// <summary>One of <paramref name="forms"/>, or with <see cref="ValuePools.ManyPhrasings"/> one of both lists.</summary>
+    private static string Phrase(SplitMix64 r, ValuePools p, string[] forms, string[] moreForms) =>
+        p.ManyPhrasings ? Phrase(r, [.. forms, .. moreForms]) : Phrase(r, forms);
+
+    private static readonly string[] Openings = ["Hi! ", "Hey, ", "Quick one: ", "Hello. ", "One more thing: ", "Okay, "];
+    private static readonly string[] Closings = [" Thanks!", " Thank you.", " Cheers.", " Much appreciated."];
+
+    /// <summary>With <see cref="ValuePools.ManyPhrasings"/>, about half the requests get an opening, a closing or both.</summary>
+    private static string Framed(SplitMix64 r, ValuePools p, string ask)
+    {
+        if (!p.ManyPhrasings) return ask;
+        var k = r.NextInt(6);
+        if (k is 0 or 1)
+        {
+            // "Hey, delete x", "Hello. Delete x"; a request that opens with a name or a path keeps its case.
+            var opening = Pick(r, Openings);
+            var word = ask.TakeWhile(c => c != ' ').ToArray();
+            var lower = opening.EndsWith(", ", StringComparison.Ordinal) || opening.EndsWith(": ", StringComparison.Ordinal);
+            ask = opening + (lower && word.Length > 1 && char.IsUpper(word[0]) && word.Skip(1).All(char.IsLower) ? char.ToLowerInvariant(ask[0]) + ask[1..] : ask);
+        }
+        if (k is 1 or 2) ask += Pick(r, Closings);
+        return ask;
+    }
+
     /// <summary>One to three settings (typed values) and how a user says them.</summary>
     private static (JsonObject Config, string Said) Settings(SplitMix64 r, ValuePools p)
     {
@@ -34,23 +58,51 @@ public static partial class HermesGenerator
             ("region", () => { var g = Pick(r, p.Regions); return (g, $"region {g}"); }),
             ("retries", () => { var n = 1 + r.NextInt(p.Retries); return (n, $"{n} retries"); }),
         ];
+        if (p.ManyPhrasings) all = [.. all, MadeUpSetting(r, p), MadeUpSetting(r, p)];
         var count = 1 + r.NextInt(3);
         var chosen = new List<int>();
         while (chosen.Count < count)
         {
             var k = r.NextInt(all.Length);
-            if (!chosen.Contains(k)) chosen.Add(k);
+            if (!chosen.Any(c => all[c].Key == all[k].Key)) chosen.Add(k);
         }
-        var config = new JsonObject();
+        var settings = new JsonObject();
         var said = new List<string>();
         foreach (var k in chosen)
         {
             var (value, text) = all[k].Draw();
-            config[all[k].Key] = value;
-            said.Add(text);
+            settings[all[k].Key] = value;
+            said.Add(p.ManyPhrasings && r.NextInt(2) == 0 ? SaySetting(r, all[k].Key, value) : text);
         }
         var list = said.Count == 1 ? said[0] : string.Join(", ", said.Take(said.Count - 1)) + " and " + said[^1];
-        return (config, list);
+        return (settings, list);
+    }
+
+    /// <summary>A setting under a made-up key of one or two words ("kelimo", "tab limit" → <c>tab_limit</c>) with a number,
+    /// a word or a switch: the base has to copy the key as well as the value.</summary>
+    private static (string Key, Func<(JsonNode Value, string Said)> Draw) MadeUpSetting(SplitMix64 r, ValuePools p)
+    {
+        var words = r.NextInt(3) == 0 ? $"{Pick(r, p.Stems)} {Pick(r, p.Stems)}" : Pick(r, p.Stems);
+        var key = words.Replace(' ', '_');
+        return (key, r.NextInt(3) switch
+        {
+            0 => () => { var n = 1 + r.NextInt(500); return (n, $"{words} {n}"); },
+            1 => () => { var w = Pick(r, p.Colors); return (w, $"{words} {w}"); },
+            _ => () => { var v = r.NextInt(2) == 0; return (v, $"{words} {(v ? "on" : "off")}"); },
+        });
+    }
+
+    /// <summary>A setting said another way: "port set to 8080", "debug: true", "retries = 3".</summary>
+    private static string SaySetting(SplitMix64 r, string key, JsonNode value)
+    {
+        var words = key.Replace('_', ' ');
+        var v = value.GetValueKind() switch
+        {
+            System.Text.Json.JsonValueKind.True => Pick(r, new[] { "true", "on", "enabled" }),
+            System.Text.Json.JsonValueKind.False => Pick(r, new[] { "false", "off", "disabled" }),
+            _ => value.ToString(),
+        };
+        return Phrase(r, $"{words} set to {v}", $"{words}: {v}", $"{words} = {v}", $"{words} {v}", $"{v} for {words}");
     }
 
     private static string Clock(SplitMix64 r) => $"{8 + r.NextInt(11):D2}:{15 * r.NextInt(4):D2}";
@@ -61,8 +113,13 @@ public static partial class HermesGenerator
     {
         var path = FilePath(r, p);
         var text = Pick(r, p.Texts);
-        var ask = Phrase(r, $"Put '{text}' into {path}.", $"Store the line '{text}' in the file {path}.", $"Write '{text}' to {path}.",
-            $"Create {path} with the text '{text}'.", $"I need {path} to contain '{text}'.", $"Overwrite {path} with '{text}'.");
+        var ask = Phrase(r, p, [$"Put '{text}' into {path}.", $"Store the line '{text}' in the file {path}.", $"Write '{text}' to {path}.",
+            $"Create {path} with the text '{text}'.", $"I need {path} to contain '{text}'.", $"Overwrite {path} with '{text}'."],
+            [$"Save '{text}' to {path}.", $"Please write {path} with the content '{text}'.", $"Make a file {path} holding '{text}'.",
+            $"Can you put the text '{text}' in {path}?", $"{path} should contain '{text}'.", $"Fill {path} with '{text}'.",
+            $"Write a file named {path}: '{text}'.", $"Set the contents of {path} to '{text}'.", $"Type '{text}' into {path}.",
+            $"New file {path}, content '{text}'.", $"The text for {path} is '{text}'. Save it.", $"Dump \"{text}\" into {path}.",
+            $"Write \"{text}\" in a file called {path}.", $"Could you create {path}? It should read '{text}'."]);
         return (ask, new JsonObject { ["path"] = path, ["content"] = text });
     }
 
@@ -70,24 +127,36 @@ public static partial class HermesGenerator
     {
         var name = Pick(r, p.ConfigNames);
         var (config, said) = Settings(r, p);
-        var ask = Phrase(r, $"Keep the settings for '{name}': {said}.", $"Save the {name} configuration with {said}.",
-            $"Remember {said} as config '{name}'.", $"Update config {name} so it has {said}.", $"Store a '{name}' profile: {said}.");
+        var ask = Phrase(r, p, [$"Keep the settings for '{name}': {said}.", $"Save the {name} configuration with {said}.",
+            $"Remember {said} as config '{name}'.", $"Update config {name} so it has {said}.", $"Store a '{name}' profile: {said}."],
+            [$"Create a configuration '{name}': {said}.", $"Please store config {name} with {said}.", $"Config '{name}' should have {said}.",
+            $"Set up a '{name}' config with {said}.", $"Write the {name} settings: {said}.", $"I want a config named '{name}' that has {said}.",
+            $"Save my {name} preferences: {said}.", $"Make a settings profile '{name}' with {said}.", $"Put {said} into the '{name}' config.",
+            $"The '{name}' config needs {said}. Save it.", $"Save {said} under the name '{name}'.", $"New config '{name}': {said}."]);
         return (ask, new JsonObject { ["name"] = name, ["config"] = config });
     }
 
     private static (string Ask, JsonObject Args) DeleteFileRequest(SplitMix64 r, ValuePools p)
     {
         var path = FilePath(r, p);
-        var ask = Phrase(r, $"Remove {path} from disk.", $"Please delete {path}.", $"Get rid of the file {path}.",
-            $"Erase {path}, I no longer need it.", $"{path} can go: delete it.");
+        var ask = Phrase(r, p, [$"Remove {path} from disk.", $"Please delete {path}.", $"Get rid of the file {path}.",
+            $"Erase {path}, I no longer need it.", $"{path} can go: delete it."],
+            [$"Delete {path}.", $"Remove the file {path}, please.", $"Could you delete {path} for me?", $"{path} is not needed anymore, remove it.",
+            $"Trash {path}.", $"Wipe {path} from the disk.", $"Discard the file {path}.", $"Get {path} deleted.", $"I don't need {path}; delete it.",
+            $"Clean up {path} by deleting it.", $"Drop the file {path}.", $"Can {path} be removed?"]);
         return (ask, new JsonObject { ["path"] = path });
     }
 
     private static (string Ask, JsonObject Args) SetTimerRequest(SplitMix64 r, ValuePools p)
     {
         var m = 1 + r.NextInt(p.Minutes);
-        var ask = Phrase(r, $"Start a {m} minute countdown.", $"Count down {m} minutes for me.", $"I need a {m}-minute timer.",
-            $"Timer: {m} minutes, please.", $"Ring in {m} minutes.", $"Could you time {m} minutes?");
+        var what = p.ManyPhrasings ? Pick(r, p.Topics) : "";
+        var ask = Phrase(r, p, [$"Start a {m} minute countdown.", $"Count down {m} minutes for me.", $"I need a {m}-minute timer.",
+            $"Timer: {m} minutes, please.", $"Ring in {m} minutes.", $"Could you time {m} minutes?"],
+            [$"Set a {m} minute timer.", $"A timer of {m} minutes, please.", $"Start a timer: {m} minutes.", $"Alert me in {m} minutes.",
+            $"Wake me in {m} minutes.", $"Run a {m}-minute timer for the {what}.", $"I need {m} minutes on the clock.", $"Countdown of {m} minutes.",
+            $"Let me know once {m} minutes have passed.", $"Time my {what}: {m} minutes.", $"{m} minutes on the timer, please.",
+            $"Beep after {m} minutes."]);
         return (ask, new JsonObject { ["minutes"] = m });
     }
 
@@ -95,11 +164,17 @@ public static partial class HermesGenerator
     {
         var who = Pick(r, p.Invitees);
         var title = $"{Pick(r, p.EventKinds)} with {who}";
+        // Titles that name no one: "Budget review", "Tennis".
+        if (p.ManyPhrasings && r.NextInt(3) == 0) title = ValuePools.Capitalize(Pick(r, p.Topics)) + (r.NextInt(2) == 0 ? " " + Pick(r, p.EventKinds).ToLowerInvariant() : "");
         var date = Date(r);
         var time = Clock(r);
-        var ask = Phrase(r, $"Add a {title.ToLowerInvariant()} on {date} at {time} to my schedule.", $"Schedule '{title}' for {date}, {time}.",
+        var ask = Phrase(r, p, [$"Add a {title.ToLowerInvariant()} on {date} at {time} to my schedule.", $"Schedule '{title}' for {date}, {time}.",
             $"Block {date} at {time} in my calendar: {title}.", $"Create an event '{title}' on {date} starting {time}.",
-            $"Note a {title.ToLowerInvariant()} at {time} on {date}.");
+            $"Note a {title.ToLowerInvariant()} at {time} on {date}."],
+            [$"Add '{title}' to my calendar: {date}, {time}.", $"New event: '{title}', {date} at {time}.", $"Book {time} on {date} for '{title}'.",
+            $"Please add an appointment '{title}' on {date}, {time}.", $"Make a calendar event for {date} {time}: {title}.",
+            $"Remember '{title}' on {date} at {time} in the calendar.", $"Set up '{title}' on {date} at {time}.",
+            $"I have '{title}' on {date} at {time}; add it.", $"Calendar: {title}, {date}, {time}.", $"Pencil in '{title}' for {date} at {time}."]);
         return (ask, new JsonObject { ["title"] = title, ["date"] = date, ["time"] = time });
     }
 

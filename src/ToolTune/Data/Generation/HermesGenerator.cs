@@ -240,6 +240,7 @@ public static partial class HermesGenerator
         {
             var reqs = defs.Select(d => (Def: d, Req: pools is not null ? d.VariedRequest(r, pools) : d.Request(r))).ToArray();
             var ask = reqs.Length == 1 ? reqs[0].Req.Ask : string.Join(" Also, ", reqs.Select(x => x.Req.Ask.TrimEnd('.', '?', '!'))) + ".";
+            if (pools is not null) ask = Framed(r, pools, ask);
             turns.Add(Turn("human", ask));
             var calls = string.Join("\n", reqs.Select(x => pyDict
                 ? $"<tool_call>\n{PythonRepr(new JsonObject { ["arguments"] = x.Req.Args.DeepClone(), ["name"] = x.Def.Name })}\n</tool_call>"

@@ -40,6 +40,11 @@ public sealed record ValuePools
     public int Retries { get; init; } = 6;
     public int Timeouts { get; init; } = 24;
 
+    /// <summary>Requests come in many more phrasings (<c>HermesGenerator.Varied.cs</c>): more sentence frames per tool, openings
+    /// and closings around them, settings said in several ways and under made-up keys. A small model answers the phrasings it
+    /// was trained on; with these it has to find the tool from the request's content words and copy values wherever they stand.</summary>
+    public bool ManyPhrasings { get; init; }
+
     /// <summary>The shipped demo data's pools (data/demo, data/demo-model): same values, same draws.</summary>
     public static ValuePools Demo { get; } = new()
     {
@@ -132,5 +137,5 @@ public sealed record ValuePools
         return new string([.. chars]);
     }
 
-    private static string Capitalize(string s) => s.Length == 0 ? s : char.ToUpperInvariant(s[0]) + s[1..];
+    internal static string Capitalize(string s) => s.Length == 0 ? s : char.ToUpperInvariant(s[0]) + s[1..];
 }

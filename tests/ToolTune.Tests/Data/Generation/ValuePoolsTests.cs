@@ -63,4 +63,67 @@ public sealed class ValuePoolsTests
         Assert.AreEqual(calls, copied, "every location is said in its request");
         Assert.IsTrue(outsideDemo * 4 > calls, $"{outsideDemo} of {calls} locations outside the demo pool");
     }
+
+    [TestMethod]
+    public void ManyPhrasingsSayEveryValueInMoreWays()
+    {
+        string[] extra = [.. HermesGenerator.ExtraToolNames];
+        var few = SaidAround(ValuePools.Wide(21));
+        var many = SaidAround(ValuePools.Wide(21) with { ManyPhrasings = true });
+        foreach (var tool in extra)
+            Assert.IsTrue(2 * many.Words[tool].Count >= 3 * few.Words[tool].Count, $"{tool}: {many.Words[tool].Count} words around the values, {few.Words[tool].Count} without");
+        Assert.AreEqual(0, few.MadeUpKeys);
+        Assert.IsTrue(many.MadeUpKeys >= 10, $"{many.MadeUpKeys} settings under made-up keys");
+        Assert.IsTrue(many.Values >= 500, $"{many.Values} values");
+    }
+
+    private static readonly HashSet<string> KnownKeys = ["port", "verbose", "debug", "theme", "timeout", "region", "retries"];
+
+    /// <summary>The words each extra tool's single requests say around their values, after checking every value and every
+    /// setting's key (spoken with spaces for underscores) is said in the request.</summary>
+    private static (Dictionary<string, HashSet<string>> Words, int MadeUpKeys, int Values) SaidAround(ValuePools pools)
+    {
+        var words = HermesGenerator.ExtraToolNames.ToDictionary(t => t, _ => new HashSet<string>(StringComparer.OrdinalIgnoreCase));
+        int madeUp = 0, values = 0;
+        foreach (var rec in HermesGenerator.GenerateExtended(600, 9, 0.6, pools))
+        {
+            var turns = rec["conversations"]!.AsArray();
+            for (var i = 1; i < turns.Count; i++)
+            {
+                var value = (string)turns[i]!["value"]!;
+                if ((string)turns[i]!["from"]! != "gpt" || !value.StartsWith("<tool_call>", StringComparison.Ordinal) || value.Contains("'arguments'")) continue;
+                var ask = (string)turns[i - 1]!["value"]!;
+                var blocks = value.Split("<tool_call>", StringSplitOptions.RemoveEmptyEntries);
+                var frame = ask;
+                foreach (var block in blocks)
+                {
+                    var call = JsonNode.Parse(block.Split("</tool_call>")[0])!;
+                    var name = (string)call["name"]!;
+                    var said = new List<string>();
+                    foreach (var (key, v) in call["arguments"]!.AsObject())
+                    {
+                        if (v is JsonObject config)
+                            foreach (var (k, setting) in config)
+                            {
+                                said.Add(k.Replace('_', ' '));
+                                if (!KnownKeys.Contains(k)) madeUp++;
+                                if (setting!.GetValueKind() is not (System.Text.Json.JsonValueKind.True or System.Text.Json.JsonValueKind.False)) said.Add(setting.ToString());
+                            }
+                        else if (name != "send_email" && v!.GetValueKind() is System.Text.Json.JsonValueKind.String or System.Text.Json.JsonValueKind.Number)
+                            said.Add(v.ToString());
+                    }
+                    foreach (var text in said)
+                    {
+                        // Case aside: "Add a lunch with sam on …" calls it "Lunch with Sam".
+                        Assert.IsTrue(ask.Contains(text, StringComparison.OrdinalIgnoreCase), $"'{text}' ({name}) is not in: {ask}");
+                        values++;
+                    }
+                    foreach (var text in said.OrderByDescending(t => t.Length)) frame = frame.Replace(text, "_", StringComparison.OrdinalIgnoreCase);
+                    if (blocks.Length == 1 && words.TryGetValue(name, out var set))
+                        set.UnionWith(frame.Split([' ', ',', '.', ':', ';', '?', '!', '\''], StringSplitOptions.RemoveEmptyEntries).Where(w => w.All(char.IsLetter)));
+                }
+            }
+        }
+        return (words, madeUp, values);
+    }
 }
