@@ -4,8 +4,8 @@ namespace ToolTune.Tests.Serving;
 /// <summary>
 /// The embedded default's merged model, made quickly once per test run: the demo config (demo base, demo data, fixed
 /// template, seed 000's LoRA recipe) in a temporary project root, with TrainLora cut to 300 steps at a higher learning
-/// rate (≈ 2 min on 2 cores). It emits native tool calls on most emission prompts (15/20 measured on the demo base that
-/// copies argument values; the earlier base gave 20/20), which is what the serving tests need; the full recipe's quality
+/// rate (≈ 2 min on 2 cores). It emits native tool calls on most emission prompts (15/20 measured on the base before
+/// the shipped one; the earlier base gave 20/20), which is what the serving tests need; the full recipe's quality
 /// is Evaluate's business. It trains on tool-calling conversations only (<c>data.keep_no_call=false</c>): with the no-call
 /// ones mixed in it answers some emission prompts in text, and these tests need a model that calls.
 /// </summary>

@@ -67,11 +67,12 @@ public sealed class TorchBackendTests
 
     /// <summary>
     /// 20 steps of configs/demo.yaml (its dropout is 0): the torch backend's per-step losses against the managed
-    /// engine's within 1e-5 relative, and the final adapter (every tensor, relative Frobenius distance) within 1e-4,
-    /// same PEFT keys. Measured on an AMD EPYC (Zen 4, AVX-512; torch on its AVX2 kernels), 2 cores, load 2–4, on the demo
-    /// base that copies argument values: losses ≤ 2.3e-7 on the first 4 steps, at most 2.7–3.3e-6, adapter 9.3e-5 (on the
-    /// earlier base: 1.5–2.0e-6, adapter 0.96–1.27e-5). The demo's lr is 2e-3 partly for this: at 3e-3 this base's run
-    /// amplifies rounding to 3.8e-5. Both engines take the LM-head softmax in double: in f32 its rounding, amplified by
+    /// engine's within 1e-5 relative, the final adapter (every tensor, relative Frobenius distance) as close to exact
+    /// arithmetic as torch's (<see cref="AssertAsCloseToExactArithmetic"/>), same PEFT keys. Measured on an AMD EPYC (Zen 4,
+    /// AVX-512; torch on its AVX2 kernels), 2 cores, load ≈ 2, on the shipped demo base: losses at most 2.45e-6, adapter 1.77e-4 apart, 1.52e-4 (managed) and
+    /// 1.77e-4 (torch f32) from a float64 torch run (on the base before it: losses at most
+    /// 2.7–3.3e-6, adapter 9.3e-5; on the earlier base: 1.5–2.0e-6, adapter 0.96–1.27e-5). The demo's lr is 2e-3 partly for this: at 3e-3 the base before
+    /// amplified rounding to 3.8e-5. Both engines take the LM-head softmax in double: in f32 its rounding, amplified by
     /// the run, made most of the gap on the earlier base (5.1e-6–1.02e-5, adapter 1.9–6.3e-5). What remains is f32 GEMM rounding
     /// in the forward and backward, about as far from a float64 run (TOOLTUNE_TORCH_CPU_DTYPE=float64) in either engine.
     /// </summary>
@@ -91,7 +92,7 @@ public sealed class TorchBackendTests
         Assert.IsTrue(lossRel <= 1e-5, $"loss differs by {lossRel:0.00e+0} relative");
         Assert.IsTrue(torch.Log.Take(4).Zip(managed.Log).All(x => Math.Abs(x.First.Loss - x.Second.Loss) <= 1e-6 * x.Second.Loss),
             "the first steps (before rounding is amplified) agree within 1e-6");
-        Assert.IsTrue(adapterRel <= 1e-4, $"adapter tensor {worst} differs by {adapterRel:0.00e+0} relative");
+        AssertAsCloseToExactArithmetic("managed-20", "torch-20", "torch-20-float64", steps + ";" + Torch, adapterRel, worst);
         Assert.IsTrue(managed.Log[^1].Loss < managed.Log[0].Loss, "the run does train");
         // the same files a managed run leaves, and a config MergeAdapter reads
         foreach (var f in TrainLoraStage.OutputFiles) Assert.IsTrue(File.Exists(Path.Combine(Demo.Value.Dir("torch-20"), f)), f);
@@ -116,7 +117,8 @@ public sealed class TorchBackendTests
         Assert.AreEqual(ids["managed-20"].Count, same, "merged managed vs merged torch adapter: greedy ids");
     }
 
-    /// <summary>2 ranks (gloo) against 1 rank on the same global batches: losses within 1e-5, adapter within 1e-4.</summary>
+    /// <summary>2 ranks (gloo) against 1 rank on the same global batches: losses within 1e-5, the adapter as close to exact
+    /// arithmetic as the 1-rank run's (<see cref="AssertAsCloseToExactArithmetic"/>).</summary>
     [TestMethod]
     public void TwoRanksMatchOneRank()
     {
@@ -127,7 +129,29 @@ public sealed class TorchBackendTests
         var (adapterRel, worst) = TorchTestEnvironment.AdapterDistance(Demo.Value.Dir("torch-w2"), Demo.Value.Dir("torch-w1"));
         TestContext.WriteLine(string.Create(CultureInfo.InvariantCulture, $"2 vs 1 rank: loss {lossRel:0.00e+0}, adapter {adapterRel:0.00e+0} ({worst})"));
         Assert.IsTrue(lossRel <= 1e-5, $"loss differs by {lossRel:0.00e+0} relative");
-        Assert.IsTrue(adapterRel <= 1e-4, $"adapter tensor {worst} differs by {adapterRel:0.00e+0} relative");
+        AssertAsCloseToExactArithmetic("torch-w2", "torch-w1", "torch-w1-float64", $"{Short};{Torch};train.torch.nproc_per_node=1", adapterRel, worst);
+    }
+
+    /// <summary>
+    /// Adam turns rounding-level differences in a gradient near zero (lora_A's, while lora_B is still small) into
+    /// lr-sized steps, so how far two f32 runs' adapters end apart depends on the base, not only on the engines (on the
+    /// shipped demo base: 1.5–2.6e-4 after 6–20 steps, where the base before gave 9.3e-5). The oracle is exact arithmetic:
+    /// <paramref name="run"/>'s adapter must end no further from a float64 torch run (<paramref name="exactRun"/>, made
+    /// with <paramref name="exactOverrides"/>) than 3× the distance of <paramref name="reference"/>'s f32 adapter from it,
+    /// and within 1e-3 of <paramref name="reference"/> (a gross-error bound).
+    /// </summary>
+    private void AssertAsCloseToExactArithmetic(string run, string reference, string exactRun, string exactOverrides, double adapterRel, string worst)
+    {
+        Environment.SetEnvironmentVariable("TOOLTUNE_TORCH_CPU_DTYPE", "float64");
+        try { DemoRun(exactRun, exactOverrides); }
+        finally { Environment.SetEnvironmentVariable("TOOLTUNE_TORCH_CPU_DTYPE", null); }
+        var (runToExact, _) = TorchTestEnvironment.AdapterDistance(Demo.Value.Dir(run), Demo.Value.Dir(exactRun));
+        var (referenceToExact, _) = TorchTestEnvironment.AdapterDistance(Demo.Value.Dir(reference), Demo.Value.Dir(exactRun));
+        TestContext.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"adapters from the float64 run: {run} {runToExact:0.00e+0}, {reference} {referenceToExact:0.00e+0}"));
+        Assert.IsTrue(runToExact <= 3 * referenceToExact,
+            $"{run}'s adapter is {runToExact:0.00e+0} from exact arithmetic, {reference}'s f32 adapter {referenceToExact:0.00e+0}");
+        Assert.IsTrue(adapterRel <= 1e-3, $"adapter tensor {worst} differs by {adapterRel:0.00e+0} relative");
     }
 
     /// <summary>
@@ -139,6 +163,7 @@ public sealed class TorchBackendTests
     {
         TorchTestEnvironment.Require();
         var twoRanks = DemoRun("torch-w2", $"{Short};{Torch};train.torch.nproc_per_node=2");
+        DemoRun("torch-w1", $"{Short};{Torch};train.torch.nproc_per_node=1");
         var port = TorchRuntime.FreePort();
         string Node(int rank) => $"{Short};{Torch};train.torch.nnodes=2;train.torch.node_rank={rank};train.torch.master_port={port};{TorchTestEnvironment.PythonOverride}";
         var node1 = Task.Run(() => Demo.Value.Train(Node(1), "torch-node1"));
@@ -148,7 +173,8 @@ public sealed class TorchBackendTests
         var lossRel = TorchTestEnvironment.MaxRelativeLossDifference(node0.Log, twoRanks.Log);
         var (adapterRel, worst) = TorchTestEnvironment.AdapterDistance(Demo.Value.Dir("torch-node0"), Demo.Value.Dir("torch-w2"));
         TestContext.WriteLine(string.Create(CultureInfo.InvariantCulture, $"2 nodes vs 2 ranks: loss {lossRel:0.00e+0}, adapter {adapterRel:0.00e+0} ({worst})"));
-        Assert.IsTrue(lossRel <= 1e-5 && adapterRel <= 1e-4, $"loss {lossRel}, adapter {adapterRel}");
+        Assert.IsTrue(lossRel <= 1e-5, $"loss differs by {lossRel:0.00e+0} relative");
+        AssertAsCloseToExactArithmetic("torch-node0", "torch-w1", "torch-w1-float64", $"{Short};{Torch};train.torch.nproc_per_node=1", adapterRel, worst);
         Assert.IsFalse(File.Exists(Path.Combine(Demo.Value.Dir("torch-node1"), "adapter_model.safetensors")), "node 1 writes no adapter");
     }
 

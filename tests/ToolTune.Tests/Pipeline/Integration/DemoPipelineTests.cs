@@ -50,18 +50,19 @@ public sealed class DemoPipelineTests
         // Every tool request gets Python (measured: all 35), after tool responses too: the base trained on whole conversations.
         Assert.IsTrue(M("base", "code_dump_rate") >= 0.9, "the base should answer tool requests with Python code");
         // The tuned side: configs/demo.yaml's hard gates held (the build would have failed), and the story in numbers.
-        Assert.IsTrue(M("tuned", "start_token_rate") >= 0.9, "the tuned model should open its calls with <tool_call>");
+        Assert.IsTrue(M("tuned", "start_token_rate") >= 0.95, "the tuned model should open its calls with <tool_call>");
         Assert.IsTrue(M("tuned", "code_dump_rate") <= 0.05, "the tuned model should no longer answer with Python");
-        Assert.IsTrue(M("tuned", "emission_rate") >= 0.75, "the tuned model should call on the held-out emission prompts");
-        Assert.IsTrue(M("tuned", "name_f1") >= 0.85, "the tuned model should name the right tools");
-        Assert.IsTrue(M("tuned", "json_valid") >= 0.9, "the tuned model should write parsable JSON");
+        Assert.IsTrue(M("tuned", "emission_rate") >= 0.7, "the tuned model should call on the held-out emission prompts");
+        Assert.IsTrue(M("tuned", "emission_tool_match") >= 0.55, "the tuned model should call the emission prompt's own tool");
+        Assert.IsTrue(M("tuned", "name_f1") >= 0.9, "the tuned model should name the right tools");
+        Assert.IsTrue(M("tuned", "json_valid") >= 0.95, "the tuned model should write parsable JSON");
         Assert.IsTrue(M("tuned", "hallucination_rate") <= 0.05, "the tuned model should not call when no call is expected");
-        // The story in the intent metrics: the base's Python means the right calls (measured 28 of 35), and the tuned model
+        // The story in the intent metrics: the base's Python means the right calls (measured 32 of 35), and the tuned model
         // makes them as <tool_call> calls with the request's values.
-        Assert.IsTrue(M("base", "base_intent_correct") >= 0.75, "the base's code should make the gold calls");
-        Assert.IsTrue(M("tuned", "tool_call_f1") >= 0.7, "the tuned model's calls should be the gold calls");
-        Assert.IsTrue(M("tuned", "args_exact_match") >= 0.75, "the tuned model should keep the request's argument values");
-        Assert.IsTrue(M("tuned", "intent_preserved") >= 0.45, "the tuned model should make the calls the base wrote as code");
+        Assert.IsTrue(M("base", "base_intent_correct") >= 0.85, "the base's code should make the gold calls");
+        Assert.IsTrue(M("tuned", "tool_call_f1") >= 0.8, "the tuned model's calls should be the gold calls");
+        Assert.IsTrue(M("tuned", "args_exact_match") >= 0.85, "the tuned model should keep the request's argument values");
+        Assert.IsTrue(M("tuned", "intent_preserved") >= 0.55, "the tuned model should make the calls the base wrote as code");
         // base_intent_correct measures copying, not recall: the base never trained on a held-out request for a call
         // (DemoBase.LoraRequests; small talk and general questions come from small pools and do recur).
         var trained = DemoBase.Conversations(new DemoBaseOptions()).Concat(DemoBase.CopyConversations(new DemoBaseOptions()))
