@@ -64,6 +64,8 @@ public sealed class TorchBackendTests
     private const string Torch = "train.backend=torch;train.torch.device=cpu";
     // Short runs for the rank tests: 6 steps of the demo's length-packed batches, a checkpoint every 2.
     private const string Short = "train.max_steps=6;train.save_every=2";
+    private const string OneRank = $"{Short};{Torch};train.torch.nproc_per_node=1";
+    private const string TwoRanks = $"{Short};{Torch};train.torch.nproc_per_node=2";
 
     /// <summary>
     /// 20 steps of configs/demo.yaml (its dropout is 0): the torch backend's per-step losses against the managed
@@ -123,13 +125,13 @@ public sealed class TorchBackendTests
     public void TwoRanksMatchOneRank()
     {
         TorchTestEnvironment.Require();
-        var one = DemoRun("torch-w1", $"{Short};{Torch};train.torch.nproc_per_node=1");
-        var two = DemoRun("torch-w2", $"{Short};{Torch};train.torch.nproc_per_node=2");
+        var one = DemoRun("torch-w1", OneRank);
+        var two = DemoRun("torch-w2", TwoRanks);
         var lossRel = TorchTestEnvironment.MaxRelativeLossDifference(two.Log, one.Log);
         var (adapterRel, worst) = TorchTestEnvironment.AdapterDistance(Demo.Value.Dir("torch-w2"), Demo.Value.Dir("torch-w1"));
         TestContext.WriteLine(string.Create(CultureInfo.InvariantCulture, $"2 vs 1 rank: loss {lossRel:0.00e+0}, adapter {adapterRel:0.00e+0} ({worst})"));
         Assert.IsTrue(lossRel <= 1e-5, $"loss differs by {lossRel:0.00e+0} relative");
-        AssertAsCloseToExactArithmetic("torch-w2", "torch-w1", "torch-w1-float64", $"{Short};{Torch};train.torch.nproc_per_node=1", adapterRel, worst);
+        AssertAsCloseToExactArithmetic("torch-w2", "torch-w1", "torch-w1-float64", OneRank, adapterRel, worst);
     }
 
     /// <summary>
@@ -162,8 +164,8 @@ public sealed class TorchBackendTests
     public void TwoNodesMatchTwoRanksOnOneNode()
     {
         TorchTestEnvironment.Require();
-        var twoRanks = DemoRun("torch-w2", $"{Short};{Torch};train.torch.nproc_per_node=2");
-        DemoRun("torch-w1", $"{Short};{Torch};train.torch.nproc_per_node=1");
+        var twoRanks = DemoRun("torch-w2", TwoRanks);
+        DemoRun("torch-w1", OneRank);
         var port = TorchRuntime.FreePort();
         string Node(int rank) => $"{Short};{Torch};train.torch.nnodes=2;train.torch.node_rank={rank};train.torch.master_port={port};{TorchTestEnvironment.PythonOverride}";
         var node1 = Task.Run(() => Demo.Value.Train(Node(1), "torch-node1"));
@@ -174,7 +176,7 @@ public sealed class TorchBackendTests
         var (adapterRel, worst) = TorchTestEnvironment.AdapterDistance(Demo.Value.Dir("torch-node0"), Demo.Value.Dir("torch-w2"));
         TestContext.WriteLine(string.Create(CultureInfo.InvariantCulture, $"2 nodes vs 2 ranks: loss {lossRel:0.00e+0}, adapter {adapterRel:0.00e+0} ({worst})"));
         Assert.IsTrue(lossRel <= 1e-5, $"loss differs by {lossRel:0.00e+0} relative");
-        AssertAsCloseToExactArithmetic("torch-node0", "torch-w1", "torch-w1-float64", $"{Short};{Torch};train.torch.nproc_per_node=1", adapterRel, worst);
+        AssertAsCloseToExactArithmetic("torch-node0", "torch-w1", "torch-w1-float64", OneRank, adapterRel, worst);
         Assert.IsFalse(File.Exists(Path.Combine(Demo.Value.Dir("torch-node1"), "adapter_model.safetensors")), "node 1 writes no adapter");
     }
 
@@ -186,8 +188,8 @@ public sealed class TorchBackendTests
     public void KilledRankFailsNamingItAndTheNextRunResumes()
     {
         TorchTestEnvironment.Require();
-        var straight = DemoRun("torch-w2", $"{Short};{Torch};train.torch.nproc_per_node=2");
-        var overrides = $"{Short};{Torch};train.torch.nproc_per_node=2;{TorchTestEnvironment.PythonOverride}";
+        var straight = DemoRun("torch-w2", TwoRanks);
+        var overrides = $"{TwoRanks};{TorchTestEnvironment.PythonOverride}";
         var settings = PipelineApi.LoadConfig(Demo.Value.ConfigFile, Demo.Value.Root, overrides).Config.Train.Torch;
         var killer = new TorchTrainingBackend(settings) { Environment = new Dictionary<string, string> { ["TOOLTUNE_TORCH_KILL_AT"] = "1:5" } };
         var e = Assert.ThrowsExactly<ToolTuneException>(() => Demo.Value.Train(overrides, "torch-killed", killer));
@@ -214,7 +216,7 @@ public sealed class TorchBackendTests
     public void CancelStopsEveryRankWithinFiveSecondsAndKeepsTheCheckpoint()
     {
         TorchTestEnvironment.Require();
-        var overrides = $"{Short};{Torch};train.torch.nproc_per_node=2;{TorchTestEnvironment.PythonOverride}";
+        var overrides = $"{TwoRanks};{TorchTestEnvironment.PythonOverride}";
         using var cts = new CancellationTokenSource();
         var canceledAt = System.Diagnostics.Stopwatch.StartNew();
         var result = Demo.Value.Train(overrides, "torch-cancel", cancel: cts.Token, onMessage: m =>
