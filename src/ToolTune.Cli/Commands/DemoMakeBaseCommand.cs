@@ -37,6 +37,11 @@ internal static class DemoMakeBaseCommand
         var copyRephrasedCode = new Option<int>("--copy-rephrased-code-count") { Description = "Copy lessons: more tool conversations answered with code, requests in many more phrasings.", DefaultValueFactory = _ => d.CopyRephrasedCodeCount };
         var copyRephrasedDrills = new Option<int>("--copy-rephrased-drill-count") { Description = "Copy lessons: more drills, requests in many more phrasings.", DefaultValueFactory = _ => d.CopyRephrasedDrillCount };
         var copyEcho = new Option<int>("--copy-echo-count") { Description = "Copy lessons: echo drills (repeat a list of values).", DefaultValueFactory = _ => d.CopyEchoCount };
+        var recombinedEpochs = new Option<int>("--recombined-epochs") { Description = "Epochs of the recombined-value lessons (after the copy lessons; 2 in data/README.md's trials); 0 skips them.", DefaultValueFactory = _ => d.RecombinedEpochs };
+        var recombinedCode = new Option<int>("--recombined-code-count") { Description = "Recombined-value lessons: tool conversations answered with code.", DefaultValueFactory = _ => d.RecombinedCodeCount };
+        var recombinedDrills = new Option<int>("--recombined-drill-count") { Description = "Recombined-value lessons: drills.", DefaultValueFactory = _ => d.RecombinedDrillCount };
+        var recombinedValues = new Option<int>("--recombined-values") { Description = "Recombined-value lessons: values per kind built from the pools' words.", DefaultValueFactory = _ => d.RecombinedValues };
+        var recombinedLr = new Option<double>("--recombined-lr") { DefaultValueFactory = _ => d.RecombinedLearningRate };
         var idCopy = new Option<int>("--id-copy-count") { Description = "Id-copy warm-up: random-id sequences and their copy, trained before the first training (0 skips it).", DefaultValueFactory = _ => d.IdCopyCount };
         var idCopyMix = new Option<int>("--id-copy-mix") { Description = "Random-id copy sequences mixed into the first training.", DefaultValueFactory = _ => d.IdCopyMixCount };
         var idCopyEpochs = new Option<int>("--id-copy-epochs") { DefaultValueFactory = _ => d.IdCopyEpochs };
@@ -45,6 +50,7 @@ internal static class DemoMakeBaseCommand
         {
             tokenizer, template, output, preset, codeCount, generalCount, drillCount, epochs, maxSteps, batch, lr, seed, assistantOnly, firstCall,
             startFrom, copyEpochs, copyDrills, copyCode, copyLr, copyMadeUp, copyEcho, copyRephrasedCode, copyRephrasedDrills, copyAllTokens, idCopy, idCopyEpochs, idCopyLr, idCopyMix,
+            recombinedEpochs, recombinedCode, recombinedDrills, recombinedValues, recombinedLr,
         };
         make.SetAction(p => PipelineOptions.Guard(() =>
         {
@@ -57,6 +63,8 @@ internal static class DemoMakeBaseCommand
                 CopyCodeCount = p.GetValue(copyCode), CopyLearningRate = p.GetValue(copyLr), CopyMadeUpValues = p.GetValue(copyMadeUp), CopyEchoCount = p.GetValue(copyEcho),
                 CopyTrainAllTokens = p.GetValue(copyAllTokens), CopyRephrasedCodeCount = p.GetValue(copyRephrasedCode), CopyRephrasedDrillCount = p.GetValue(copyRephrasedDrills),
                 IdCopyCount = p.GetValue(idCopy), IdCopyEpochs = p.GetValue(idCopyEpochs), IdCopyLearningRate = p.GetValue(idCopyLr), IdCopyMixCount = p.GetValue(idCopyMix),
+                RecombinedEpochs = p.GetValue(recombinedEpochs), RecombinedCodeCount = p.GetValue(recombinedCode), RecombinedDrillCount = p.GetValue(recombinedDrills),
+                RecombinedValues = p.GetValue(recombinedValues), RecombinedLearningRate = p.GetValue(recombinedLr),
             };
             var r = DemoBase.Make(p.GetValue(tokenizer)!, p.GetValue(template)!, p.GetValue(output)!, o, Console.WriteLine);
             foreach (var f in r.Files) Console.WriteLine($"wrote {f} ({new FileInfo(f).Length:N0} bytes)");

@@ -32,7 +32,7 @@ public static class DemoBase
     /// <summary>Trains and writes config.json, model.safetensors (F32) and generation_config.json into <paramref name="outDir"/>.
     /// From random weights or <see cref="DemoBaseOptions.StartFrom"/>, each phase whose count or epochs are not 0, in order:
     /// the id-copy warm-up (<see cref="IdCopy"/>), the first training (<see cref="Conversations"/>), the copy lessons
-    /// (<see cref="CopyConversations"/>). A phase sees only the weights the previous one wrote, so stopping after one phase and
+    /// (<see cref="CopyConversations"/>), the recombined-value lessons (<see cref="RecombinedConversations"/>). A phase sees only the weights the previous one wrote, so stopping after one phase and
     /// starting the next from its snapshot gives the same bytes as one run.</summary>
     public static DemoBaseResult Make(string tokenizerDir, string templatePath, string outDir, DemoBaseOptions o,
         Action<string>? log = null, CancellationToken cancel = default)
@@ -68,6 +68,12 @@ public static class DemoBase
             var copy = BuildSamples(tok, template, CopyConversations(o), o.MaxLength, o.CopyTrainAllTokens);
             samples += copy.Count;
             runs.Add(Train(model, copy, padId, o.CopyEpochs, o.CopyLearningRate, o.Seed + 1, o, "copy lessons", log, cancel));
+        }
+        if (o.RecombinedEpochs > 0)
+        {
+            var recombined = BuildSamples(tok, template, RecombinedConversations(o), o.MaxLength, trainAllTokens: false);
+            samples += recombined.Count;
+            runs.Add(Train(model, recombined, padId, o.RecombinedEpochs, o.RecombinedLearningRate, o.Seed + 3, o, "recombined values", log, cancel));
         }
         var files = DemoModel.WriteWeights(weights, weights.Config, outDir);
         var losses = runs.SelectMany(r => r.Log).ToList();
@@ -146,6 +152,19 @@ public static class DemoBase
             .. General(o.CopyGeneralCount, o.CopySeed + 2), .. EchoDrills(o.CopyEchoCount, o.CopySeed + 3, pools, o.DrillTurns),
             .. CodeDumps(o, o.CopyRephrasedCodeCount, o.CopySeed + 4, rephrased, loraRequests),
             .. Drills(o, o.CopyRephrasedDrillCount, o.CopySeed + 5, rephrased, loraRequests)];
+    }
+
+    /// <summary>The recombined-value lessons: code dumps and drills in many phrasings whose values are the demo pools' words
+    /// put together anew (<see cref="ValuePools.Wide"/> with <c>recombined</c>) and whose numbers have any length
+    /// (<see cref="ValuePools.SpreadNumbers"/>), plus general chat. After the copy lessons the base copies a value's first
+    /// token and then goes on with the pool value it knows that starts so ("hello there" for "hello world", 604 minutes for
+    /// 4): here only reading on in the request lowers the loss.</summary>
+    public static List<Conversation> RecombinedConversations(DemoBaseOptions o)
+    {
+        var loraRequests = LoraRequests(o.LoraData);
+        var pools = ValuePools.Wide(o.RecombinedSeed, o.RecombinedValues, recombined: true) with { ManyPhrasings = true, SpreadNumbers = true };
+        return [.. CodeDumps(o, o.RecombinedCodeCount, o.RecombinedSeed, pools, loraRequests),
+            .. Drills(o, o.RecombinedDrillCount, o.RecombinedSeed + 1, pools, loraRequests), .. General(o.RecombinedGeneralCount, o.RecombinedSeed + 2)];
     }
 
     /// <summary>Echo drills: "Repeat exactly: 4821 backup/plan.md Oslo" answered with the same text, <paramref name="turns"/>
@@ -397,6 +416,18 @@ public sealed record DemoBaseOptions
     public int CopyRephrasedCodeCount { get; init; } = 300;
     public int CopyRephrasedDrillCount { get; init; } = 8000;
     public double CopyLearningRate { get; init; } = 3e-3;
+
+    /// <summary>The recombined-value lessons after the copy lessons (<see cref="DemoBase.RecombinedConversations"/>), assistant
+    /// turns only; 0 epochs (the shipped recipe) skips them. <see cref="RecombinedValues"/>: recombined values per kind in the
+    /// pools. Tried on the shipped base, they cost it more copies of demo values than they gained on unfamiliar ones
+    /// (data/README.md, "Recombined values").</summary>
+    public int RecombinedCodeCount { get; init; } = 200;
+    public int RecombinedDrillCount { get; init; } = 6000;
+    public int RecombinedGeneralCount { get; init; } = 100;
+    public int RecombinedValues { get; init; } = 300;
+    public long RecombinedSeed { get; init; } = 31;
+    public int RecombinedEpochs { get; init; } = 0;
+    public double RecombinedLearningRate { get; init; } = 2e-3;
 }
 
 public sealed record DemoBaseResult(IReadOnlyList<string> Files, int Samples, int Steps, double FirstLoss, double LastLoss, TimeSpan Elapsed);

@@ -32,13 +32,14 @@ public sealed class DemoBaseTests
     [TestMethod]
     public void ReducedRecipeIsByteIdenticalTwiceAndLearns()
     {
-        // The id-copy warm-up, the first training (with id copies mixed in) and the copy lessons (wide value pools, some requests
-        // rephrased), 4 steps each.
+        // The id-copy warm-up, the first training (with id copies mixed in), the copy lessons (wide value pools, some requests
+        // rephrased) and the recombined-value lessons, 4 steps each.
         var o = new DemoBaseOptions
         {
             IdCopyCount = 400, IdCopyMixCount = 8,
             CodeCount = 24, GeneralCount = 8, DrillCount = 8, MaxSteps = 4, BatchSize = 4, MaxTokensPerBatch = 2048,
             CopyEpochs = 1, CopyCodeCount = 6, CopyDrillCount = 6, CopyGeneralCount = 2, CopyRephrasedCodeCount = 2, CopyRephrasedDrillCount = 4,
+            RecombinedEpochs = 1, RecombinedCodeCount = 4, RecombinedDrillCount = 6, RecombinedGeneralCount = 2, RecombinedValues = 20,
         };
         var a = Path.Combine(Path.GetTempPath(), "tt-demobase-a-" + Guid.NewGuid().ToString("N"));
         var b = Path.Combine(Path.GetTempPath(), "tt-demobase-b-" + Guid.NewGuid().ToString("N"));
@@ -46,7 +47,7 @@ public sealed class DemoBaseTests
         {
             var ra = DemoBase.Make(DemoDir, TemplatePath, a, o);
             var rb = DemoBase.Make(DemoDir, TemplatePath, b, o);
-            Assert.AreEqual(12, ra.Steps);
+            Assert.AreEqual(16, ra.Steps);
             Assert.IsTrue(ra.LastLoss < ra.FirstLoss, $"loss {ra.FirstLoss} -> {ra.LastLoss}");
             foreach (var f in new[] { "config.json", "model.safetensors", "generation_config.json" })
                 CollectionAssert.AreEqual(File.ReadAllBytes(Path.Combine(a, f)), File.ReadAllBytes(Path.Combine(b, f)), f);
@@ -55,7 +56,7 @@ public sealed class DemoBaseTests
             var rest = b + "-rest";
             try
             {
-                DemoBase.Make(DemoDir, TemplatePath, warm, o with { Epochs = 0, CopyEpochs = 0 });
+                DemoBase.Make(DemoDir, TemplatePath, warm, o with { Epochs = 0, CopyEpochs = 0, RecombinedEpochs = 0 });
                 DemoBase.Make(DemoDir, TemplatePath, rest, o with { StartFrom = warm, IdCopyCount = 0 });
                 CollectionAssert.AreEqual(File.ReadAllBytes(Path.Combine(a, "model.safetensors")), File.ReadAllBytes(Path.Combine(rest, "model.safetensors")),
                     "warm-up, then the rest from its snapshot");
@@ -88,7 +89,7 @@ public sealed class DemoBaseTests
         Assert.IsTrue(lora.Count > 1000, $"{lora.Count} requests answered with a call");
         static List<string> Requests(IEnumerable<Conversation> conversations) =>
             conversations.SelectMany(c => c.Messages).Where(m => m.Role == Roles.User).Select(m => m.Content!).ToList();
-        var trained = Requests(DemoBase.Conversations(o).Concat(DemoBase.CopyConversations(o)));
+        var trained = Requests(DemoBase.Conversations(o).Concat(DemoBase.CopyConversations(o)).Concat(DemoBase.RecombinedConversations(o)));
         Assert.IsTrue(trained.Count > 50000, $"{trained.Count} requests");
         CollectionAssert.AreEqual(Array.Empty<string>(), trained.Where(lora.Contains).Distinct().ToArray(), "LoRA requests in the base's data");
         // The rule is what keeps them out: the same generators without it repeat some of the LoRA data's requests.

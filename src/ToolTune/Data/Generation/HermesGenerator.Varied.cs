@@ -54,9 +54,9 @@ public static partial class HermesGenerator
             ("verbose", () => { var v = r.NextInt(2) == 0; return (v, $"verbose {(v ? "on" : "off")}"); }),
             ("debug", () => { var v = r.NextInt(2) == 0; return (v, $"debug {(v ? "enabled" : "disabled")}"); }),
             ("theme", () => { var t = Pick(r, p.Themes); return (t, $"the {t} theme"); }),
-            ("timeout", () => { var t = 5 * (1 + r.NextInt(p.Timeouts)); return (t, $"a timeout of {t} seconds"); }),
+            ("timeout", () => { var t = 5 * (1 + p.Number(r, p.Timeouts)); return (t, $"a timeout of {t} seconds"); }),
             ("region", () => { var g = Pick(r, p.Regions); return (g, $"region {g}"); }),
-            ("retries", () => { var n = 1 + r.NextInt(p.Retries); return (n, $"{n} retries"); }),
+            ("retries", () => { var n = 1 + p.Number(r, p.Retries); return (n, $"{n} retries"); }),
         ];
         if (p.ManyPhrasings) all = [.. all, MadeUpSetting(r, p), MadeUpSetting(r, p)];
         var count = 1 + r.NextInt(3);
@@ -86,7 +86,7 @@ public static partial class HermesGenerator
         var key = words.Replace(' ', '_');
         return (key, r.NextInt(3) switch
         {
-            0 => () => { var n = 1 + r.NextInt(500); return (n, $"{words} {n}"); },
+            0 => () => { var n = 1 + p.Number(r, 500); return (n, $"{words} {n}"); },
             1 => () => { var w = Pick(r, p.Colors); return (w, $"{words} {w}"); },
             _ => () => { var v = r.NextInt(2) == 0; return (v, $"{words} {(v ? "on" : "off")}"); },
         });
@@ -149,7 +149,7 @@ public static partial class HermesGenerator
 
     private static (string Ask, JsonObject Args) SetTimerRequest(SplitMix64 r, ValuePools p)
     {
-        var m = 1 + r.NextInt(p.Minutes);
+        var m = 1 + p.Number(r, p.Minutes);
         var what = p.ManyPhrasings ? Pick(r, p.Topics) : "";
         var ask = Phrase(r, p, [$"Start a {m} minute countdown.", $"Count down {m} minutes for me.", $"I need a {m}-minute timer.",
             $"Timer: {m} minutes, please.", $"Ring in {m} minutes.", $"Could you time {m} minutes?"],
@@ -212,7 +212,7 @@ public static partial class HermesGenerator
         },
         ["convert_currency"] = (r, p) =>
         {
-            var amt = 1 + r.NextInt(p.Amount);
+            var amt = 1 + p.Number(r, p.Amount);
             var from = Pick(r, p.Currencies);
             var to = Pick(r, p.Currencies.Where(c => c != from).ToArray());
             var ask = Phrase(r, $"Convert {amt} {from} to {to}.", $"How many {to} do I get for {amt} {from}?", $"What is {amt} {from} in {to}?",
@@ -239,7 +239,7 @@ public static partial class HermesGenerator
         {
             var rest = Pick(r, p.Restaurants);
             var t = $"{17 + r.NextInt(5)}:{15 * r.NextInt(4):D2}";
-            var n = 1 + r.NextInt(p.Guests);
+            var n = 1 + p.Number(r, p.Guests);
             var outdoor = r.NextInt(2) == 0;
             var ask = Phrase(r, $"Book a table for {n} at {rest} at {t}{(outdoor ? ", outside if possible" : "")}.",
                 $"Reserve {rest} for {n} people at {t}{(outdoor ? " on the terrace" : "")}.",

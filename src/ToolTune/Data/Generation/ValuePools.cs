@@ -45,6 +45,22 @@ public sealed record ValuePools
     /// was trained on; with these it has to find the tool from the request's content words and copy values wherever they stand.</summary>
     public bool ManyPhrasings { get; init; }
 
+    /// <summary>Numbers have as many digits as a bound allows, each length as likely (4, 38 and 512 under 900) instead of
+    /// uniform draws, where nine in ten have the bound's length: a model trained on uniform draws writes a number of that
+    /// length whatever the request says.</summary>
+    public bool SpreadNumbers { get; init; }
+
+    /// <summary>A number in [0, <paramref name="bound"/>): uniform, or with <see cref="SpreadNumbers"/> a uniform digit count first.</summary>
+    internal int Number(SplitMix64 r, int bound)
+    {
+        if (!SpreadNumbers || bound <= 10) return r.NextInt(bound);
+        var digits = (bound - 1).ToString(System.Globalization.CultureInfo.InvariantCulture).Length;
+        var d = 1 + r.NextInt(digits);
+        var low = d == 1 ? 0 : (int)Math.Pow(10, d - 1);
+        var high = (int)Math.Min(Math.Pow(10, d), bound);
+        return low + r.NextInt(high - low);
+    }
+
     /// <summary>The shipped demo data's pools (data/demo, data/demo-model): same values, same draws.</summary>
     public static ValuePools Demo { get; } = new()
     {
@@ -77,14 +93,18 @@ public sealed record ValuePools
     /// Pools no slot can be guessed from: each kind keeps its demo values, takes every other kind's words of the same form
     /// (a room may be "tennis", a city "Mia"), and adds <paramref name="madeUp"/> made-up ones (consonant–vowel words such as
     /// "tavoren", names, capital-letter codes, short sentences). Numbers span about ten times the demo's ranges (a search's article count keeps its own).
+    /// With <paramref name="recombined"/> the made-up values are built from the demo pools' own words instead of syllables
+    /// ("call milk", "notes/there.txt", "Budget Oslo"): a value that starts like a familiar one and goes on otherwise, so
+    /// writing the familiar value's next word is wrong where copying the request's is right.
     /// </summary>
-    public static ValuePools Wide(long seed, int madeUp = 0)
+    public static ValuePools Wide(long seed, int madeUp = 0, bool recombined = false)
     {
         var r = SplitMix64.For(seed, "value-pools-wide");
         var d = Demo;
         string[] lowerWords = [.. d.Rooms, .. d.Colors, .. d.Topics, .. d.FirstNames, .. d.Folders, .. d.Stems, .. d.ConfigNames, .. d.Themes];
         string[] names = [.. d.Cities, .. d.Languages, .. d.Invitees.Where(n => char.IsUpper(n[0])), .. d.EventKinds];
-        string Word() => MadeUpWord(r);
+        string[] bag = recombined ? PoolWords(d) : [];
+        string Word() => recombined ? bag[r.NextInt(bag.Length)] : MadeUpWord(r);
         string Name() => Capitalize(Word());
         string Code() => new([.. Enumerable.Range(0, 3 + r.NextInt(2)).Select(_ => (char)('A' + r.NextInt(26)))]);
         string Sentence()
@@ -119,6 +139,15 @@ public sealed record ValuePools
             Minutes = 10 * d.Minutes, Guests = 10 * d.Guests, Amount = 10 * d.Amount,
             Ports = 6000, Retries = 10 * d.Retries, Timeouts = 10 * d.Timeouts,
         };
+    }
+
+    /// <summary>Every word of two or more letters in <paramref name="p"/>'s string pools, lowercased, once each, in ordinal order.</summary>
+    private static string[] PoolWords(ValuePools p)
+    {
+        string[][] pools = [p.Cities, p.Symbols, p.Rooms, p.Colors, p.Currencies, p.Topics, p.Languages, p.Phrases, p.Restaurants, p.FirstNames,
+            p.Folders, p.Stems, p.Texts, p.ConfigNames, p.Invitees, p.EventKinds, p.Themes, p.Regions];
+        return [.. pools.SelectMany(pool => pool).SelectMany(v => System.Text.RegularExpressions.Regex.Split(v, @"[^\p{L}]+"))
+            .Where(w => w.Length >= 2).Select(w => w.ToLowerInvariant()).Distinct().Order(StringComparer.Ordinal)];
     }
 
     private const string Consonants = "bdfgklmnprstvz";

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using ToolTune.Data.Generation;
+using ToolTune.Data.Selection;
 
 namespace ToolTune.Tests.Data.Generation;
 
@@ -75,6 +76,55 @@ public sealed class ValuePoolsTests
         Assert.AreEqual(0, few.MadeUpKeys);
         Assert.IsTrue(many.MadeUpKeys >= 10, $"{many.MadeUpKeys} settings under made-up keys");
         Assert.IsTrue(many.Values >= 500, $"{many.Values} values");
+    }
+
+    [TestMethod]
+    public void SpreadNumbersGiveEveryLengthTheSameShare()
+    {
+        var uniform = ValuePools.Wide(21);
+        var spread = uniform with { SpreadNumbers = true };
+        int[] Lengths(ValuePools p)
+        {
+            var r = SplitMix64.For(3, "numbers");
+            var counts = new int[4];
+            for (var i = 0; i < 3000; i++)
+            {
+                var n = p.Number(r, 900);
+                Assert.IsTrue(n is >= 0 and < 900, $"{n}");
+                counts[n.ToString(System.Globalization.CultureInfo.InvariantCulture).Length]++;
+            }
+            return counts;
+        }
+        var u = Lengths(uniform);
+        var s = Lengths(spread);
+        Assert.IsTrue(u[3] > 2400, $"uniform: {u[3]} of 3000 have three digits");
+        for (var d = 1; d <= 3; d++) Assert.IsTrue(s[d] is > 850 and < 1150, $"spread: {s[d]} of 3000 have {d} digit(s)");
+        // Off, a draw is the plain uniform one: the demo stream keeps its bytes.
+        var (a, b) = (SplitMix64.For(4, "n"), SplitMix64.For(4, "n"));
+        for (var i = 0; i < 100; i++) Assert.AreEqual(b.NextInt(900), uniform.Number(a, 900));
+    }
+
+    [TestMethod]
+    public void RecombinedPoolsPutThePoolsWordsTogetherAnew()
+    {
+        var a = ValuePools.Wide(31, madeUp: 100, recombined: true);
+        CollectionAssert.AreEqual(a.Texts, ValuePools.Wide(31, madeUp: 100, recombined: true).Texts);
+        CollectionAssert.IsSubsetOf(ValuePools.Demo.Texts, a.Texts);
+        var d = ValuePools.Demo;
+        var words = new[] { d.Cities, d.Symbols, d.Rooms, d.Colors, d.Currencies, d.Topics, d.Languages, d.Phrases, d.Restaurants, d.FirstNames,
+            d.Folders, d.Stems, d.Texts, d.ConfigNames, d.Invitees, d.EventKinds, d.Themes, d.Regions }
+            .SelectMany(p => p).SelectMany(v => System.Text.RegularExpressions.Regex.Split(v.ToLowerInvariant(), @"[^\p{L}]+")).ToHashSet();
+        var added = a.Texts.Except(ValuePools.Wide(31).Texts).ToList();
+        Assert.IsTrue(added.Count >= 90, $"{added.Count} recombined texts");
+        foreach (var text in added)
+            foreach (var w in System.Text.RegularExpressions.Regex.Split(text.ToLowerInvariant(), @"[^\p{L}]+").Where(w => w.Length > 0))
+                Assert.IsTrue(words.Contains(w), $"'{w}' in '{text}' is no pool word");
+        // Made-up syllables are another matter: "tavoren" is no pool word.
+        Assert.IsTrue(ValuePools.Wide(31, madeUp: 100).Texts.Except(ValuePools.Wide(31).Texts)
+            .Any(t => System.Text.RegularExpressions.Regex.Split(t.ToLowerInvariant(), @"[^\p{L}]+").Any(w => w.Length > 0 && !words.Contains(w))));
+        // Every value and setting is still said in its request.
+        var said = SaidAround(a with { ManyPhrasings = true, SpreadNumbers = true });
+        Assert.IsTrue(said.Values >= 500, $"{said.Values} values");
     }
 
     private static readonly HashSet<string> KnownKeys = ["port", "verbose", "debug", "theme", "timeout", "region", "retries"];
