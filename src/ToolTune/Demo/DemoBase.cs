@@ -32,8 +32,9 @@ public static class DemoBase
     /// <summary>Trains and writes config.json, model.safetensors (F32) and generation_config.json into <paramref name="outDir"/>.
     /// From random weights or <see cref="DemoBaseOptions.StartFrom"/>, each phase whose count or epochs are not 0, in order:
     /// the id-copy warm-up (<see cref="IdCopy"/>), the first training (<see cref="Conversations"/>), the copy lessons
-    /// (<see cref="CopyConversations"/>), the recombined-value lessons (<see cref="RecombinedConversations"/>). A phase sees only the weights the previous one wrote, so stopping after one phase and
-    /// starting the next from its snapshot gives the same bytes as one run.</summary>
+    /// (<see cref="CopyConversations"/>), the recombined-value lessons (<see cref="RecombinedConversations"/>). A phase sees only
+    /// the weights the previous one wrote, so stopping after one phase and starting the next from its snapshot gives the same
+    /// bytes as one run.</summary>
     public static DemoBaseResult Make(string tokenizerDir, string templatePath, string outDir, DemoBaseOptions o,
         Action<string>? log = null, CancellationToken cancel = default)
     {
@@ -420,7 +421,7 @@ public sealed record DemoBaseOptions
     /// <summary>The recombined-value lessons after the copy lessons (<see cref="DemoBase.RecombinedConversations"/>), assistant
     /// turns only; 0 epochs (the shipped recipe) skips them. <see cref="RecombinedValues"/>: recombined values per kind in the
     /// pools. Tried on the shipped base, they cost it more copies of demo values than they gained on unfamiliar ones
-    /// (data/README.md, "Recombined values").</summary>
+    /// (data/README.md, "Unfamiliar values, LoRA variants and self-distilled targets").</summary>
     public int RecombinedCodeCount { get; init; } = 200;
     public int RecombinedDrillCount { get; init; } = 6000;
     public int RecombinedGeneralCount { get; init; } = 100;
