@@ -51,6 +51,9 @@ public static class DemoBase
         // Random ids from the model vocabulary (not the added chat tokens after it); <|im_start|> separates the two copies.
         var modelVocab = tok.Vocabulary.Count;
         var separator = tok.TokenToId("<|im_start|>") ?? 0;
+        // Every conversation phase leaves out the same requests: generate them once, when the first such phase runs.
+        HashSet<string>? lora = null;
+        HashSet<string> LoraOnce() => lora ??= LoraRequests(o.LoraData);
         if (o.IdCopyCount > 0 && o.IdCopyEpochs > 0)
         {
             var copyIds = IdCopy(o.IdCopyCount, o.Seed + 7, modelVocab, separator);
@@ -59,20 +62,20 @@ public static class DemoBase
         }
         if (o.Epochs > 0)
         {
-            var first = BuildSamples(tok, template, Conversations(o), o.MaxLength, o.TrainAllTokens);
+            var first = BuildSamples(tok, template, Conversations(o, LoraOnce()), o.MaxLength, o.TrainAllTokens);
             first.AddRange(IdCopy(o.IdCopyMixCount, o.Seed + 8, modelVocab, separator));
             samples += first.Count;
             runs.Add(Train(model, first, padId, o.Epochs, o.LearningRate, o.Seed, o, "demo base", log, cancel));
         }
         if (o.CopyEpochs > 0)
         {
-            var copy = BuildSamples(tok, template, CopyConversations(o), o.MaxLength, o.CopyTrainAllTokens);
+            var copy = BuildSamples(tok, template, CopyConversations(o, LoraOnce()), o.MaxLength, o.CopyTrainAllTokens);
             samples += copy.Count;
             runs.Add(Train(model, copy, padId, o.CopyEpochs, o.CopyLearningRate, o.Seed + 1, o, "copy lessons", log, cancel));
         }
         if (o.RecombinedEpochs > 0)
         {
-            var recombined = BuildSamples(tok, template, RecombinedConversations(o), o.MaxLength, trainAllTokens: false);
+            var recombined = BuildSamples(tok, template, RecombinedConversations(o, LoraOnce()), o.MaxLength, trainAllTokens: false);
             samples += recombined.Count;
             runs.Add(Train(model, recombined, padId, o.RecombinedEpochs, o.RecombinedLearningRate, o.Seed + 3, o, "recombined values", log, cancel));
         }
@@ -131,10 +134,20 @@ public static class DemoBase
         return list;
     }
 
-    /// <summary>The first training's conversations, in a fixed order: code dumps, copy drills, then general chat.</summary>
-    public static List<Conversation> Conversations(DemoBaseOptions o)
+    /// <summary>The conversations of every phase <paramref name="o"/> trains (first training, copy lessons, recombined-value
+    /// lessons; the id copies are not conversations), in phase order.</summary>
+    public static List<Conversation> TrainingConversations(DemoBaseOptions o)
     {
         var loraRequests = LoraRequests(o.LoraData);
+        return [.. o.Epochs > 0 ? Conversations(o, loraRequests) : [], .. o.CopyEpochs > 0 ? CopyConversations(o, loraRequests) : [],
+            .. o.RecombinedEpochs > 0 ? RecombinedConversations(o, loraRequests) : []];
+    }
+
+    /// <summary>The first training's conversations, in a fixed order: code dumps, copy drills, then general chat.
+    /// <paramref name="loraRequests"/>: <see cref="LoraRequests"/> of <c>o.LoraData</c>, when the caller has it already.</summary>
+    public static List<Conversation> Conversations(DemoBaseOptions o, IReadOnlySet<string>? loraRequests = null)
+    {
+        loraRequests ??= LoraRequests(o.LoraData);
         return [.. CodeDumps(o, o.CodeCount, o.CodeSeed, ValuePools.Demo, loraRequests), .. Drills(o, o.DrillCount, o.DrillSeed, ValuePools.Demo, loraRequests),
             .. General(o.GeneralCount, o.GeneralSeed)];
     }
@@ -144,9 +157,9 @@ public static class DemoBase
     /// the first training the base picks the right tool but writes argument values from the demo pools it has memorised
     /// ("Perth" for "Seoul"); when no value can be guessed, copying the request's is all that lowers the loss, and when the
     /// sentence around the values varies, the tool has to come from the request's content words.</summary>
-    public static List<Conversation> CopyConversations(DemoBaseOptions o)
+    public static List<Conversation> CopyConversations(DemoBaseOptions o, IReadOnlySet<string>? loraRequests = null)
     {
-        var loraRequests = LoraRequests(o.LoraData);
+        loraRequests ??= LoraRequests(o.LoraData);
         var pools = ValuePools.Wide(o.CopySeed, o.CopyMadeUpValues);
         var rephrased = pools with { ManyPhrasings = true };
         return [.. CodeDumps(o, o.CopyCodeCount, o.CopySeed, pools, loraRequests), .. Drills(o, o.CopyDrillCount, o.CopySeed + 1, pools, loraRequests),
@@ -160,9 +173,9 @@ public static class DemoBase
     /// (<see cref="ValuePools.SpreadNumbers"/>), plus general chat. After the copy lessons the base copies a value's first
     /// token and then goes on with the pool value it knows that starts so ("hello there" for "hello world", 604 minutes for
     /// 4): here only reading on in the request lowers the loss.</summary>
-    public static List<Conversation> RecombinedConversations(DemoBaseOptions o)
+    public static List<Conversation> RecombinedConversations(DemoBaseOptions o, IReadOnlySet<string>? loraRequests = null)
     {
-        var loraRequests = LoraRequests(o.LoraData);
+        loraRequests ??= LoraRequests(o.LoraData);
         var pools = ValuePools.Wide(o.RecombinedSeed, o.RecombinedValues, recombined: true) with { ManyPhrasings = true, SpreadNumbers = true };
         return [.. CodeDumps(o, o.RecombinedCodeCount, o.RecombinedSeed, pools, loraRequests),
             .. Drills(o, o.RecombinedDrillCount, o.RecombinedSeed + 1, pools, loraRequests), .. General(o.RecombinedGeneralCount, o.RecombinedSeed + 2)];

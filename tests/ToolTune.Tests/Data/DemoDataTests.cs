@@ -37,9 +37,7 @@ public sealed class DemoDataTests
 
         // Both training sets know the tools (the base code-dumps them; the LoRA data calls them) ...
         var demo = File.ReadAllText(Repo("data/demo/hermes_tools.json"));
-        var baseOptions = new DemoBaseOptions();
-        var baseTexts = string.Join("\n", DemoBase.Conversations(baseOptions).Concat(DemoBase.CopyConversations(baseOptions))
-            .SelectMany(c => c.Messages).Select(m => m.Content));
+        var baseTexts = string.Join("\n", DemoBase.TrainingConversations(new DemoBaseOptions()).SelectMany(c => c.Messages).Select(m => m.Content));
         foreach (var name in extra)
         {
             // A call inside a Hermes turn's value: <tool_call>\n{\"name\":\"write_file\", … (JSON-escaped in the file).

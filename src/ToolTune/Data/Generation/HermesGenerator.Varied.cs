@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using ToolTune.Data.Selection;
 
@@ -98,8 +99,8 @@ public static partial class HermesGenerator
         var words = key.Replace('_', ' ');
         var v = value.GetValueKind() switch
         {
-            System.Text.Json.JsonValueKind.True => Pick(r, new[] { "true", "on", "enabled" }),
-            System.Text.Json.JsonValueKind.False => Pick(r, new[] { "false", "off", "disabled" }),
+            JsonValueKind.True => Pick(r, new[] { "true", "on", "enabled" }),
+            JsonValueKind.False => Pick(r, new[] { "false", "off", "disabled" }),
             _ => value.ToString(),
         };
         return Phrase(r, $"{words} set to {v}", $"{words}: {v}", $"{words} = {v}", $"{words} {v}", $"{v} for {words}");

@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using ToolTune.Data.Selection;
 
 namespace ToolTune.Data.Generation;
@@ -146,7 +147,7 @@ public sealed record ValuePools
     {
         string[][] pools = [p.Cities, p.Symbols, p.Rooms, p.Colors, p.Currencies, p.Topics, p.Languages, p.Phrases, p.Restaurants, p.FirstNames,
             p.Folders, p.Stems, p.Texts, p.ConfigNames, p.Invitees, p.EventKinds, p.Themes, p.Regions];
-        return [.. pools.SelectMany(pool => pool).SelectMany(v => System.Text.RegularExpressions.Regex.Split(v, @"[^\p{L}]+"))
+        return [.. pools.SelectMany(pool => pool).SelectMany(v => Regex.Split(v, @"[^\p{L}]+"))
             .Where(w => w.Length >= 2).Select(w => w.ToLowerInvariant()).Distinct().Order(StringComparer.Ordinal)];
     }
 

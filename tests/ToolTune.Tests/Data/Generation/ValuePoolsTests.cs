@@ -1,4 +1,6 @@
+using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
 using ToolTune.Data.Generation;
 using ToolTune.Data.Selection;
 
@@ -113,19 +115,21 @@ public sealed class ValuePoolsTests
         var d = ValuePools.Demo;
         var words = new[] { d.Cities, d.Symbols, d.Rooms, d.Colors, d.Currencies, d.Topics, d.Languages, d.Phrases, d.Restaurants, d.FirstNames,
             d.Folders, d.Stems, d.Texts, d.ConfigNames, d.Invitees, d.EventKinds, d.Themes, d.Regions }
-            .SelectMany(p => p).SelectMany(v => System.Text.RegularExpressions.Regex.Split(v.ToLowerInvariant(), @"[^\p{L}]+")).ToHashSet();
+            .SelectMany(p => p).SelectMany(WordsOf).ToHashSet();
         var added = a.Texts.Except(ValuePools.Wide(31).Texts).ToList();
         Assert.IsTrue(added.Count >= 90, $"{added.Count} recombined texts");
         foreach (var text in added)
-            foreach (var w in System.Text.RegularExpressions.Regex.Split(text.ToLowerInvariant(), @"[^\p{L}]+").Where(w => w.Length > 0))
+            foreach (var w in WordsOf(text))
                 Assert.IsTrue(words.Contains(w), $"'{w}' in '{text}' is no pool word");
         // Made-up syllables are another matter: "tavoren" is no pool word.
         Assert.IsTrue(ValuePools.Wide(31, madeUp: 100).Texts.Except(ValuePools.Wide(31).Texts)
-            .Any(t => System.Text.RegularExpressions.Regex.Split(t.ToLowerInvariant(), @"[^\p{L}]+").Any(w => w.Length > 0 && !words.Contains(w))));
+            .Any(t => WordsOf(t).Any(w => !words.Contains(w))));
         // Every value and setting is still said in its request.
         var said = SaidAround(a with { ManyPhrasings = true, SpreadNumbers = true });
         Assert.IsTrue(said.Values >= 500, $"{said.Values} values");
     }
+
+    private static IEnumerable<string> WordsOf(string value) => Regex.Split(value.ToLowerInvariant(), @"[^\p{L}]+").Where(w => w.Length > 0);
 
     private static readonly HashSet<string> KnownKeys = ["port", "verbose", "debug", "theme", "timeout", "region", "retries"];
 
@@ -157,9 +161,9 @@ public sealed class ValuePoolsTests
                             {
                                 said.Add(k.Replace('_', ' '));
                                 if (!KnownKeys.Contains(k)) madeUp++;
-                                if (setting!.GetValueKind() is not (System.Text.Json.JsonValueKind.True or System.Text.Json.JsonValueKind.False)) said.Add(setting.ToString());
+                                if (setting!.GetValueKind() is not (JsonValueKind.True or JsonValueKind.False)) said.Add(setting.ToString());
                             }
-                        else if (name != "send_email" && v!.GetValueKind() is System.Text.Json.JsonValueKind.String or System.Text.Json.JsonValueKind.Number)
+                        else if (name != "send_email" && v!.GetValueKind() is JsonValueKind.String or JsonValueKind.Number)
                             said.Add(v.ToString());
                     }
                     foreach (var text in said)

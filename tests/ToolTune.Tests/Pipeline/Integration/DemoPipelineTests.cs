@@ -65,7 +65,7 @@ public sealed class DemoPipelineTests
         Assert.IsTrue(M("tuned", "intent_preserved") >= 0.55, "the tuned model should make the calls the base wrote as code");
         // base_intent_correct measures copying, not recall: the base never trained on a held-out request for a call
         // (DemoBase.LoraRequests; small talk and general questions come from small pools and do recur).
-        var trained = DemoBase.Conversations(new DemoBaseOptions()).Concat(DemoBase.CopyConversations(new DemoBaseOptions()))
+        var trained = DemoBase.TrainingConversations(new DemoBaseOptions())
             .SelectMany(c => c.Messages).Where(m => m.Role == Roles.User).Select(m => m.Content).ToHashSet(StringComparer.Ordinal);
         var heldOut = File.ReadLines(sandbox.PathOf("artifacts/demo/prepared/tool_eval.jsonl")).Select(l => JsonNode.Parse(l)!)
             .Where(item => (bool)item["expect_call"]!)
