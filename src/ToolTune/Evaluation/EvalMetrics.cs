@@ -42,6 +42,7 @@ public static class MetricCatalog
         new("args_parse_rate", "tool-call blocks whose payload parses with name and an object 'arguments'", MetricUnit.Rate, true),
         new("args_exact_match", "name-matched call pairs whose arguments are canonically equal", MetricUnit.Rate, true),
         new("args_key_match", "argument keys with equal values over the union of keys of name-matched pairs", MetricUnit.Rate, true),
+        new("args_schema_valid", "parsed calls (tool-eval and emission) whose arguments satisfy their tool's parameters schema: required, types, enums, no undeclared parameter", MetricUnit.Rate, true),
         new("hallucination_rate", "items expecting no call whose output has the <tool_call> id", MetricUnit.Rate, false),
         new("code_dump_rate", "items expecting a call that call a tool inside code instead", MetricUnit.Rate, false),
         new("base_intent_correct", "base model: tool-eval items expecting a call whose code dump parses into exactly the gold calls", MetricUnit.Rate, true, MetricScope.Base),
@@ -141,6 +142,8 @@ public static class EvalMetrics
         m["args_parse_rate"] = Ratio(tool.Sum(s => s.BlocksWithObjectArguments), tool.Sum(s => s.Blocks));
         m["args_exact_match"] = Ratio(tool.Sum(s => s.ExactPairs), tool.Sum(s => s.NamePairs));
         m["args_key_match"] = Ratio(tool.Sum(s => s.KeyMatches), tool.Sum(s => s.KeyTotal));
+        var scored = tool.Concat(emission).ToList();
+        m["args_schema_valid"] = Ratio(scored.Sum(s => s.SchemaValid), scored.Sum(s => s.SchemaChecked));
         m["hallucination_rate"] = Ratio(noCall.Count(s => s.Verdict == Verdict.HallucinatedCall), noCall.Count);
         m["code_dump_rate"] = Ratio(expect.Count(s => s.Verdict == Verdict.CodeDump), expect.Count);
         // Filled by CompareBase, which sees both models' generations.
@@ -164,6 +167,7 @@ public static class EvalMetrics
         m.Counts["gold_calls"] = (int)gold;
         m.Counts["parsed_calls"] = (int)pred;
         m.Counts["call_blocks"] = tool.Sum(s => s.Blocks);
+        m.Counts["schema_checked_calls"] = scored.Sum(s => s.SchemaChecked);
         m.Counts["code_dumps"] = samples.Count(s => s.CodeCalls is not null);
         m.Counts["code_dumps_parsed"] = samples.Count(s => s.CodeCalls is { Parsed: true });
         foreach (var s in samples) m.Verdicts[s.Verdict] = m.Verdicts.GetValueOrDefault(s.Verdict) + 1;

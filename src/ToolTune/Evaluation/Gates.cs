@@ -113,6 +113,7 @@ public static partial class GateEvaluator
             "start_token_rate" => s => s.Item.ExpectCall && !s.HasStart,
             "end_token_rate" => s => s.Item.ExpectCall && (!s.HasStart || !s.Parse.AllBlocksClosed),
             "args_exact_match" or "args_key_match" => s => s.NamePairs > s.ExactPairs,
+            "args_schema_valid" => s => s.SchemaValid < s.SchemaChecked,
             "eval_loss" or "perplexity" => _ => false,
             _ => s => s.Item.Kind == EvalItemKind.ToolEval &&
                       (s.Item.ExpectCall ? s.Verdict != Verdict.ExactMatch : s.Verdict == Verdict.HallucinatedCall),

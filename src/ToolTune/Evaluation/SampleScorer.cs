@@ -91,6 +91,14 @@ public sealed class SampleResult
     public int Blocks { get; init; }
     public int BlocksWithObjectArguments { get; init; }
 
+    /// <summary>Parsed calls whose arguments could be checked against their tool's schema (<see cref="ArgumentSchemas"/>),
+    /// and how many of them conform.</summary>
+    public int SchemaChecked { get; init; }
+    public int SchemaValid { get; init; }
+
+    /// <summary>The first schema violation among the parsed calls, or null.</summary>
+    public string? SchemaError { get; init; }
+
     public TimeSpan Elapsed { get; init; }
 
     public bool HasStart => Parse.HasStartDelimiter;
@@ -146,6 +154,20 @@ public sealed class SampleScorer(HermesToolCallParser parser, IReadOnlyCollectio
 
         var blocks = parse.Blocks.Count;
         var objBlocks = parse.Blocks.Count(b => b.Call is { ArgumentsIsObject: true });
+        int schemaChecked = 0, schemaValid = 0;
+        string? schemaError = null;
+        if (preds.Count > 0)
+        {
+            var schemas = new ArgumentSchemas(item.RenderContext["tools"] as JsonArray);
+            foreach (var p in preds)
+            {
+                var (isChecked, error) = schemas.Check(p);
+                if (!isChecked) continue;
+                schemaChecked++;
+                if (error is null) schemaValid++;
+                else schemaError ??= error;
+            }
+        }
 
         CodeDump? dump = null;
         CodeCalls? codeCalls = null;
@@ -226,6 +248,9 @@ public sealed class SampleScorer(HermesToolCallParser parser, IReadOnlyCollectio
             KeyTotal = keyTotal,
             Blocks = blocks,
             BlocksWithObjectArguments = objBlocks,
+            SchemaChecked = schemaChecked,
+            SchemaValid = schemaValid,
+            SchemaError = schemaError,
             Elapsed = elapsed,
         };
     }

@@ -213,6 +213,7 @@ public static class EvalOutputs
             ["ended_turn"] = s.EndedTurn,
             ["stopped_after_call"] = s.StoppedAfterCall,
         };
+        if (s.SchemaError is { } schemaError) row["schema_error"] = schemaError;
         // Only rows with a code dump carry the calls read from its code (other rows stay as they were).
         if (s.CodeCalls is { } cc)
         {

@@ -18,7 +18,7 @@ namespace ToolTune.Pipeline.Stages;
 public sealed class EvaluateStage : IStage
 {
     public string Name => "Evaluate";
-    public string Version => "2";
+    public string Version => "3";
     public string OutputFolder => "eval";
     public IReadOnlyList<string> Upstream => ["PrepareData", "MergeAdapter"];
 

@@ -56,6 +56,7 @@ public sealed class DemoPipelineTests
         Assert.IsTrue(M("tuned", "emission_tool_match") >= 0.55, "the tuned model should call the emission prompt's own tool");
         Assert.IsTrue(M("tuned", "name_f1") >= 0.9, "the tuned model should name the right tools");
         Assert.IsTrue(M("tuned", "json_valid") >= 0.95, "the tuned model should write parsable JSON");
+        Assert.IsTrue(M("tuned", "args_schema_valid") >= 0.9, "the tuned model's arguments should fit their tool's parameters");
         Assert.IsTrue(M("tuned", "hallucination_rate") <= 0.05, "the tuned model should not call when no call is expected");
         // The story in the intent metrics: the base's Python means the right calls (measured 32 of 35), and the tuned model
         // makes them as <tool_call> calls with the request's values.
