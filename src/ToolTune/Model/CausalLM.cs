@@ -214,11 +214,11 @@ public sealed class CausalLM
         L.Gate.Forward(s.Xn2, s.G, rows);
         L.Up.Forward(s.Xn2, s.U, rows);
         Lap("gemm_fwd");
-        Activations.SiluMul(s.G, s.U, s.A);
+        Activations.SiluMul(s.G.AsSpan(0, rows * c.IntermediateSize), s.U.AsSpan(0, rows * c.IntermediateSize), s.A);
         Lap("silu");
         L.Down.Forward(s.A, output, rows);
         Lap("gemm_fwd");
-        TensorPrimitives.Add(output.Slice(0, rows * h), s.H1, output);
+        TensorPrimitives.Add(output.Slice(0, rows * h), s.H1.AsSpan(0, rows * h), output);
         Lap("residual");
     }
 
@@ -241,7 +241,8 @@ public sealed class CausalLM
         // MLP: out = h1 + down(a); a = silu(g)·u; g, u from xn2 = RMSNorm_post(h1)
         L.Down.Backward(dOut, s.A, w.DA, rows, accumulateDx: false);
         Lap("gemm_bwd");
-        Activations.SiluMulBackward(w.DA, s.G, s.U, w.DG, w.DU);
+        var inter = rows * c.IntermediateSize;
+        Activations.SiluMulBackward(w.DA.AsSpan(0, inter), s.G.AsSpan(0, inter), s.U.AsSpan(0, inter), w.DG, w.DU);
         Lap("silu");
         L.Gate.Backward(w.DG, s.Xn2, w.DXn, rows, accumulateDx: false);
         L.Up.Backward(w.DU, s.Xn2, w.DXn, rows, accumulateDx: true);
@@ -291,8 +292,10 @@ public sealed class CausalLM
                 throw new ToolTuneException(ErrorCodes.ModelInputInvalid, $"token id {ids[i]} at index {i} is outside the vocabulary (size {Config.VocabSize})");
     }
 
-    // Workspace reused across calls with the same row count (a training loop allocates nothing per step here).
-    private int _wsRows = -1;
+    // Workspace sized for the most rows seen so far and reused by every call with as many or fewer: micro-batches packed
+    // by length change their row count nearly every step, and buffers sized to each step's rows were ≈ 88 KB a row of fresh,
+    // zeroed large-object memory per step at the demo's width. Every kernel below reads and writes only its call's rows.
+    private int _wsCapacity = -1;
     private float[][] _wsXs = [];
     private LayerActs?[] _wsActs = [];
     private Scratch? _wsScratch;
@@ -308,8 +311,8 @@ public sealed class CausalLM
 
     private void Workspace(int rows)
     {
-        if (_wsRows == rows) return;
-        _wsRows = rows;
+        if (rows <= _wsCapacity) return;
+        _wsCapacity = rows;
         _wsXs = new float[Config.NumLayers + 1][];
         for (var l = 0; l <= Config.NumLayers; l++) _wsXs[l] = new float[rows * Config.HiddenSize];
         _wsActs = new LayerActs?[Config.NumLayers];
@@ -325,13 +328,13 @@ public sealed class CausalLM
     }
 
     /// <summary>Activations for layer l (kept per layer when the backward needs them, else one shared set).</summary>
-    private LayerActs Acts(int l, int rows, bool keep) =>
-        keep ? _wsActs[l] ??= new LayerActs(Config, rows, 1, lse: true) : _wsActs[0] ??= new LayerActs(Config, rows, 1, lse: true);
+    private LayerActs Acts(int l, bool keep) =>
+        keep ? _wsActs[l] ??= new LayerActs(Config, _wsCapacity, 1, lse: true) : _wsActs[0] ??= new LayerActs(Config, _wsCapacity, 1, lse: true);
 
     /// <summary>Frees the reusable activation buffers (e.g. before a long idle period).</summary>
     public void ReleaseWorkspace()
     {
-        _wsRows = -1;
+        _wsCapacity = -1;
         _wsXs = [];
         _wsActs = [];
         _wsScratch = null;
@@ -351,7 +354,7 @@ public sealed class CausalLM
         Lap("embedding");
         var positions = CachedPositions(batch, seq);
         for (var l = 0; l < c.NumLayers; l++)
-            LayerForward(Layers[l], xs[l], Acts(l, rows, keep), xs[l + 1], batch, seq, positions, null);
+            LayerForward(Layers[l], xs[l], Acts(l, keep), xs[l + 1], batch, seq, positions, null);
         return xs;
     }
 
@@ -412,7 +415,7 @@ public sealed class CausalLM
         Lap("other");
         var keep = backward && !GradientCheckpointing;
         var xs = RunLayers(ids, inputEmbeds, batch, seq, keep);
-        var hb = _wsHead ??= new HeadBuffers(rows, h);
+        var hb = _wsHead ??= new HeadBuffers(_wsCapacity, h);
         var shifted = hb.Shifted;
         ShiftLabels(labels, batch, seq, shifted);
 
@@ -434,17 +437,17 @@ public sealed class CausalLM
         var dPrev = hb.DPrev;
         RmsNorm.Backward(dxn, xs[^1], FinalNorm.F32, rstd, dx, FinalNorm.Grad ?? [], rows, h);
         var positions = CachedPositions(batch, seq);
-        var scratch = _wsScratch ??= new Scratch(c, rows);
+        var scratch = _wsScratch ??= new Scratch(c, _wsCapacity);
         for (var l = c.NumLayers - 1; l >= 0; l--)
         {
-            var s = Acts(l, rows, keep);
+            var s = Acts(l, keep);
             if (!keep) LayerForward(Layers[l], xs[l], s, xs[l + 1], batch, seq, positions, null); // recompute (output is identical)
             LayerBackward(Layers[l], xs[l], s, dx, dPrev, scratch, batch, seq, positions);
             (dx, dPrev) = (dPrev, dx);
         }
-        if (!dInputEmbeds.IsEmpty) dx.AsSpan().CopyTo(dInputEmbeds);
+        if (!dInputEmbeds.IsEmpty) dx.AsSpan(0, rows * h).CopyTo(dInputEmbeds);
         Lap("other");
-        if (inputEmbeds.IsEmpty) Embed.Backward(ids, dx);
+        if (inputEmbeds.IsEmpty) Embed.Backward(ids, dx.AsSpan(0, rows * h));
         Lap("embedding");
         return loss;
     }
