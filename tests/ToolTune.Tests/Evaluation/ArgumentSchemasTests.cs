@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using ToolTune.Evaluation;
+using ToolTune.Evaluation.Reporting;
 using static ToolTune.Tests.Evaluation.EvalTestUtil;
 
 namespace ToolTune.Tests.Evaluation;
@@ -83,5 +84,15 @@ public sealed class ArgumentSchemasTests
         Assert.AreEqual(4, m.Counts["schema_checked_calls"]);
         CollectionAssert.AreEqual(new[] { "B", "E" }, GateEvaluator.WorstExamples("args_schema_valid", set, 5).Select(s => s.Id).ToArray());
         Assert.IsNull(EvalMetrics.Compute([set[^1]])["args_schema_valid"], "no call, nothing to check");
+
+        var evaluation = new ModelEvaluation("tuned", "m", set, m, [], new EvalSpeed(1, 0, 0, TimeSpan.Zero, TimeSpan.Zero, TimeSpan.FromSeconds(1)));
+        var md = ReportWriter.Render(new ReportInput { Tuned = evaluation, Options = new GenerationOptions(64, 0, [], 1) });
+        StringAssert.Contains(md, "## Arguments outside the tool's schema");
+        StringAssert.Contains(md, "(`args_schema_valid`: 50.0 %)");
+        StringAssert.Contains(md, """- `E`: `<tool_call>{"name": "write_file", "arguments": {"path": "a.txt", "content": "x", "target_language": "Paris"}}</tool_call>` — 'target_language' is not a parameter of write_file""");
+        CollectionAssert.AreEqual(new[] { "B", "E" }, ReportWriter.SchemaExamples(set).Select(l => l[1..2]).ToArray());
+        var clean = EvalMetrics.Compute([set[0]]);
+        Assert.IsFalse(ReportWriter.Render(new ReportInput { Tuned = new ModelEvaluation("tuned", "m", [set[0]], clean, [], new EvalSpeed(1, 0, 0, TimeSpan.Zero, TimeSpan.Zero, TimeSpan.FromSeconds(1))), Options = new GenerationOptions(64, 0, [], 1) })
+            .Contains("outside the tool's schema"));
     }
 }

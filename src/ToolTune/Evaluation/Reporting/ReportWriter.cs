@@ -133,6 +133,7 @@ public static class ReportWriter
         }
 
         if (b is not null) IntentSection(sb, b, t);
+        SchemaSection(sb, t);
 
         sb.AppendLine("## Example generations");
         sb.AppendLine();
@@ -225,6 +226,27 @@ public static class ReportWriter
         foreach (var line in lines) sb.AppendLine("- " + line);
         sb.AppendLine();
     }
+
+    /// <summary>Calls whose arguments break their tool's schema: on emission prompts, whose verdict reads only the tool's
+    /// name, this is the one place a made-up parameter shows.</summary>
+    private static void SchemaSection(StringBuilder sb, ModelEvaluation t)
+    {
+        var lines = SchemaExamples(t.Samples);
+        if (lines.Count == 0) return;
+        sb.AppendLine("## Arguments outside the tool's schema");
+        sb.AppendLine();
+        sb.AppendLine(CultureInfo.InvariantCulture,
+            $"Calls whose arguments miss a required parameter, have a wrong type or enum value, or add a parameter the tool does not declare (`args_schema_valid`: {Value(t.Metrics["args_schema_valid"], MetricUnit.Rate)}).");
+        sb.AppendLine();
+        foreach (var line in lines) sb.AppendLine("- " + line);
+        sb.AppendLine();
+    }
+
+    /// <summary>The lines of the schema section: the first violation of each sample that has one, by id.</summary>
+    public static List<string> SchemaExamples(IReadOnlyList<SampleResult> samples, int max = 5) =>
+        samples.Where(s => s.SchemaError is not null).OrderBy(s => s.Id, StringComparer.Ordinal).Take(max)
+            .Select(s => $"`{Md(s.Id)}`: {string.Join(" ", s.Parse.Calls.Select(c => $"`<tool_call>{PythonJson.Dumps(c.ToJson())}</tool_call>`"))} — {Md(s.SchemaError!)}")
+            .ToList();
 
     /// <summary>The example lines of the code → tool call section.</summary>
     public static List<string> IntentExamples(IReadOnlyList<SampleResult> baseSamples, IReadOnlyList<SampleResult> tunedSamples, int max = 5)
