@@ -214,29 +214,25 @@ public static class ReportWriter
 
     /// <summary>Up to five items where the base wrote the call as code, each on one line: what the base wrote → what the tuned
     /// model emits (preserved ones first, at least one that was not when there is one).</summary>
-    private static void IntentSection(StringBuilder sb, ModelEvaluation b, ModelEvaluation t)
-    {
-        var lines = IntentExamples(b.Samples, t.Samples);
-        if (lines.Count == 0) return;
-        sb.AppendLine("## Code → tool call");
-        sb.AppendLine();
-        sb.AppendLine(CultureInfo.InvariantCulture,
-            $"Items where the base model wrote Python instead of a tool call, and what the tuned model emits (`intent_preserved`: {Value(t.Metrics["intent_preserved"], MetricUnit.Rate)}).");
-        sb.AppendLine();
-        foreach (var line in lines) sb.AppendLine("- " + line);
-        sb.AppendLine();
-    }
+    private static void IntentSection(StringBuilder sb, ModelEvaluation b, ModelEvaluation t) =>
+        ExampleSection(sb, "Code → tool call",
+            $"Items where the base model wrote Python instead of a tool call, and what the tuned model emits (`intent_preserved`: {Value(t.Metrics["intent_preserved"], MetricUnit.Rate)}).",
+            IntentExamples(b.Samples, t.Samples));
 
     /// <summary>Calls whose arguments break their tool's schema: on emission prompts, whose verdict reads only the tool's
     /// name, this is the one place a made-up parameter shows.</summary>
-    private static void SchemaSection(StringBuilder sb, ModelEvaluation t)
+    private static void SchemaSection(StringBuilder sb, ModelEvaluation t) =>
+        ExampleSection(sb, "Arguments outside the tool's schema",
+            $"Calls whose arguments miss a required parameter, have a wrong type or enum value, or add a parameter the tool does not declare (`args_schema_valid`: {Value(t.Metrics["args_schema_valid"], MetricUnit.Rate)}).",
+            SchemaExamples(t.Samples));
+
+    /// <summary>A section of one-line examples under a heading and a sentence; nothing when there are no examples.</summary>
+    private static void ExampleSection(StringBuilder sb, string heading, string intro, List<string> lines)
     {
-        var lines = SchemaExamples(t.Samples);
         if (lines.Count == 0) return;
-        sb.AppendLine("## Arguments outside the tool's schema");
+        sb.AppendLine("## " + heading);
         sb.AppendLine();
-        sb.AppendLine(CultureInfo.InvariantCulture,
-            $"Calls whose arguments miss a required parameter, have a wrong type or enum value, or add a parameter the tool does not declare (`args_schema_valid`: {Value(t.Metrics["args_schema_valid"], MetricUnit.Rate)}).");
+        sb.AppendLine(intro);
         sb.AppendLine();
         foreach (var line in lines) sb.AppendLine("- " + line);
         sb.AppendLine();
@@ -245,7 +241,7 @@ public static class ReportWriter
     /// <summary>The lines of the schema section: the first violation of each sample that has one, by id.</summary>
     public static List<string> SchemaExamples(IReadOnlyList<SampleResult> samples, int max = 5) =>
         samples.Where(s => s.SchemaError is not null).OrderBy(s => s.Id, StringComparer.Ordinal).Take(max)
-            .Select(s => $"`{Md(s.Id)}`: {string.Join(" ", s.Parse.Calls.Select(c => $"`<tool_call>{PythonJson.Dumps(c.ToJson())}</tool_call>`"))} — {Md(s.SchemaError!)}")
+            .Select(s => $"`{Md(s.Id)}`: {NativeCalls(s)} — {Md(s.SchemaError!)}")
             .ToList();
 
     /// <summary>The example lines of the code → tool call section.</summary>
@@ -267,11 +263,15 @@ public static class ReportWriter
         {
             var code = string.Join("; ", p.Base.CodeCalls!.Calls.Select(PythonCall));
             var tuned = p.Tuned.Parse.ToolsCalled && p.Tuned.Parse.Calls.Count > 0
-                ? string.Join(" ", p.Tuned.Parse.Calls.Select(c => $"`<tool_call>{PythonJson.Dumps(c.ToJson())}</tool_call>`"))
+                ? NativeCalls(p.Tuned)
                 : $"no tool call ({p.Tuned.Verdict})";
             return $"`{Md(p.Base.Id)}`: the base wrote `{code}` as code → the tuned model emits {tuned}{(p.Kept ? "" : " ✗")}";
         }).ToList();
     }
+
+    /// <summary>A sample's parsed calls as the tool-call blocks the model emitted, one code span each.</summary>
+    private static string NativeCalls(SampleResult s) =>
+        string.Join(" ", s.Parse.Calls.Select(c => $"`<tool_call>{PythonJson.Dumps(c.ToJson())}</tool_call>`"));
 
     /// <summary><c>name(key=value, …)</c> with Python-literal values, as the base would have written it.</summary>
     private static string PythonCall(ParsedToolCall c) =>
